@@ -1,0 +1,3 @@
+from jamd.cli import main
+
+raise SystemExit(main())

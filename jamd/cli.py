@@ -1,0 +1,55 @@
+"""The ``jamd`` command. Each subcommand lives in its own module, imported only when it runs,
+so ``jamd run`` never pays for torch and ``jamd --help`` is instant."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Callable, Sequence
+
+from jamd import __version__
+
+#: subcommand -> (module, one-line help). The module has ``add_arguments(parser)`` and
+#: ``run(args) -> int``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("jamd.commands.data", "summarise the training corpus (windows per split, hit rates)"),
+}
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad file, missing port, ...): printed as one line, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jamd", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"jamd {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: per note)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        _load(module).add_arguments(p)
+    return parser
+
+
+def _load(module: str):
+    return importlib.import_module(module)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    run: Callable[[argparse.Namespace], int] = _load(args._module).run
+    try:
+        return run(args)
+    except UserError as e:
+        print(f"jamd {args.command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
