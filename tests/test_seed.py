@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from jamd.corpus import WindowSettings, cut_windows, file_grid
+from jamd.drumkit import GM, TD11
+from jamd.grid import read_midi
+from jamd.paths import default_data_dir
+from jamd.seed import SeedCapture, Seeder, SeedMode, SeedSettings
+
+GMD = default_data_dir()
+FILE = "drummer1/session1/1_funk_80_beat_4-4.mid"
+
+
+@pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found")
+def test_live_capture_equals_the_corpus_window_of_the_same_bars():
+    """A drummer played into the capture gives, at each bar line, exactly the training window of
+    those two bars: live seeding and training see the same representation."""
+    path = Path(GMD) / FILE
+    notes = read_midi(mido.MidiFile(path))
+    cap = SeedCapture(TD11)
+    pending = iter(notes.drums)
+    windows = dict(cut_windows(file_grid(path, WindowSettings()), WindowSettings()))
+    assert len(windows) > 10
+    note = next(pending)
+    for bar, w in windows.items():
+        end = (bar + 2) * 4.0
+        while note is not None and note.beat < end:     # play up to the bar line, as live
+            cap.add(note.beat, note.note, note.velocity)
+            note = next(pending, None)
+        live = cap.window(end_beat=end)
+        np.testing.assert_array_equal(live.hit, w.hit)
+        np.testing.assert_allclose(live.velocity, w.velocity)
+        np.testing.assert_allclose(live.offset, w.offset, atol=1e-6)
+
+
+def test_early_note_lands_on_first_step_and_late_note_is_next_window():
+    cap = SeedCapture(GM)
+    cap.add(8.0 - 0.1, 36, 100)     # a kick just before the window (which starts at beat 8)
+    cap.add(16.0 - 0.1, 38, 100)    # a snare just before the bar line: belongs to the next window
+    w = cap.window(end_beat=16.0)
+    assert w.hit[0, 0] == 1 and w.offset[0, 0] == pytest.approx(-0.4, abs=1e-6)
+    assert w.n_hits == 1
+
+
+def test_note_off_and_unknown_notes_ignored():
+    cap = SeedCapture(GM)
+    cap.add(1.0, 36, 0)
+    cap.add(1.0, 5, 100)
+    assert cap.window(8.0).n_hits == 0
+
+
+def _played(cap, bars, hits_per_bar):
+    for b in range(bars):
+        for i in range(hits_per_bar):
+            cap.add(b * 4 + i * 4 / hits_per_bar, 36, 90)
+
+
+def test_seeder_modes():
+    encode = lambda w: np.full(2, float(w.n_hits), np.float32)   # stands in for the encoder
+    cap = SeedCapture(GM, SeedSettings(mode=SeedMode.FOLLOW, min_hits=8))
+    _played(cap, 2, 3)                                            # 6 hits in 2 bars: too few
+    seeder = Seeder(cap, encode)
+    assert seeder.bar_line(8.0) is None and seeder.z_seed is None
+    _played(cap, 4, 8)
+    # per bar: 8 eighth-note kicks + the 3-per-bar kicks on steps 5 and 11 (step 0 is shared)
+    np.testing.assert_allclose(seeder.bar_line(8.0), [20, 20])
+
+    blend = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.BLEND, blend=0.25)), encode)
+    blend.z_seed = np.zeros(2, np.float32)
+    _played(blend.capture, 2, 8)
+    np.testing.assert_allclose(blend.bar_line(8.0), [4.0, 4.0])
+
+    hold = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.HOLD)), encode)
+    _played(hold.capture, 2, 8)
+    assert hold.bar_line(8.0) is None
