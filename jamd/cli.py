@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from typing import Callable, Sequence
 
 from jamd import __version__
+from jamd.logsetup import setup_logging
 
 #: subcommand -> (module, one-line help). The module has ``add_arguments(parser)`` and
 #: ``run(args) -> int``.
@@ -43,8 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args.verbose)
     run: Callable[[argparse.Namespace], int] = _load(args._module).run
     try:
         return run(args)
