@@ -1,0 +1,286 @@
+"""YAML files the user writes (the config, controller mappings) -> validated dataclasses.
+
+Two jobs, shared by every file jamd reads:
+
+* :func:`load_yaml` reads a document with PyYAML's *safe* loader into a tree of :class:`Node`
+  that keeps the line of every key and value, and refuses what YAML does behind a user's back:
+  keys that are not text (``on:``/``off:``/``yes:``/``no:`` are booleans, ``010:`` is octal 8)
+  and keys written twice (PyYAML silently keeps the last one).
+* :func:`build` turns a node into a dataclass, field by field, from the type hints: an unknown
+  key, a wrong type or a value out of range is a :class:`ConfigError` ``file:line: message``
+  that says what is allowed. Never a traceback.
+
+Range and choice rules are written on the type with ``Annotated``::
+
+    channel: Annotated[int, Between(1, 16)] = 1
+    curve: Literal["linear", "exp", "log"] = "linear"
+
+A dataclass may define ``check(self, node)`` for rules across fields (it raises
+``node.error(...)``), and any class may define ``from_yaml(cls, node)`` to read itself.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Annotated, Literal, TypeVar, Union
+
+import yaml
+
+from jamd.cli import UserError
+
+T = TypeVar("T")
+
+
+class ConfigError(UserError):
+    """A bad file: the message starts with ``file:line:`` and says what is allowed."""
+
+
+@dataclass(eq=False)
+class Node:
+    """One YAML value with where it was written. ``value`` is a scalar (str, int, float, bool,
+    None), a ``dict[str, Node]`` or a ``list[Node]``; ``key_lines`` has the line of each key of
+    a mapping (the value of a key may start on a later line)."""
+
+    value: Any
+    file: str
+    line: int                                  # 1-based, as editors show it
+    key_lines: dict[str, int] = field(default_factory=dict)
+
+    def error(self, message: str, key: str | None = None) -> ConfigError:
+        line = self.key_lines.get(key, self.line) if key is not None else self.line
+        return ConfigError(f"{self.file}:{line}: {message}")
+
+    def get(self, key: str) -> "Node | None":
+        return self.value.get(key) if isinstance(self.value, dict) else None
+
+    def plain(self) -> Any:
+        """The value without line information (for tests and free-form fields)."""
+        if isinstance(self.value, dict):
+            return {k: v.plain() for k, v in self.value.items()}
+        if isinstance(self.value, list):
+            return [v.plain() for v in self.value]
+        return self.value
+
+
+# ------------------------------------------------------------------------------ reading
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader; only its scalar resolution is used (see :func:`_to_node`)."""
+
+
+def load_yaml(path: Path | str, text: str | None = None) -> Node:
+    """Read one YAML document. An empty file is an empty mapping."""
+    name = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{name}: no such file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{name}: cannot read: {e}") from None
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return Node({}, name, 1)
+        return _to_node(root, loader, name)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        what = " ".join(s for s in (e.context, e.problem) if s)
+        raise ConfigError(f"{name}:{line}: not valid YAML: {what}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{name}: not valid YAML: {e}") from None
+    finally:
+        loader.dispose()
+
+
+def _to_node(node: yaml.Node, loader: _Loader, name: str) -> Node:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        values: dict[str, Node] = {}
+        key_lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            kline = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError(f"{name}:{kline}: '<<' merge keys are not supported; write the keys out")
+            key = loader.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                raise ConfigError(f"{name}:{kline}: {_non_string_key(key_node, key)}")
+            if key in values:
+                raise ConfigError(f"{name}:{kline}: key '{key}' is written twice (first on line {key_lines[key]})")
+            values[key] = _to_node(value_node, loader, name)
+            key_lines[key] = kline
+        return Node(values, name, line, key_lines)
+    if isinstance(node, yaml.SequenceNode):
+        return Node([_to_node(v, loader, name) for v in node.value], name, line)
+    return Node(loader.construct_object(node, deep=True), name, line)
+
+
+def _non_string_key(key_node: yaml.Node, key: Any) -> str:
+    if isinstance(key_node, yaml.ScalarNode):
+        raw = key_node.value
+        if isinstance(key, bool):
+            return (f"key '{raw}' is read by YAML as the boolean {key}, not as text; "
+                    f"use the documented key name (e.g. 'trigger:' rather than 'on:'), or quote it")
+        return f"key '{raw}' is read by YAML as {type(key).__name__} {key!r}; keys must be text (quote it)"
+    return "keys must be plain text, not lists or mappings"
+
+
+# ---------------------------------------------------------------------------- building
+
+@dataclass(frozen=True)
+class Between:
+    """An inclusive numeric range for ``Annotated[int | float, Between(lo, hi)]``."""
+
+    lo: float | None = None
+    hi: float | None = None
+    what: str = ""                 # a hint shown after the range, e.g. "as printed on gear"
+
+    def describe(self) -> str:
+        if self.lo is not None and self.hi is not None:
+            text = f"{_num(self.lo)}..{_num(self.hi)}"
+        elif self.lo is not None:
+            text = f"at least {_num(self.lo)}"
+        else:
+            text = f"at most {_num(self.hi)}"
+        return f"{text} ({self.what})" if self.what else text
+
+    def ok(self, v: float) -> bool:
+        return (self.lo is None or v >= self.lo) and (self.hi is None or v <= self.hi)
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+def build(tp: Any, node: Node, what: str = "value") -> Any:
+    """Read ``node`` as type ``tp`` (a dataclass, scalar, Literal, Optional, list, dict[str, X],
+    Annotated with :class:`Between`, or a class with ``from_yaml``). ``what`` names the value
+    in messages (the key it was written under)."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *extras = typing.get_args(tp)
+        value = build(base, node, what)
+        for extra in extras:
+            if isinstance(extra, Between) and value is not None and not extra.ok(value):
+                raise node.error(f"{what} must be {extra.describe()}, got {_show(node.value)}")
+        return value
+    if origin in (Union, types.UnionType):
+        return _build_union(tp, node, what)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if node.value in choices and type(node.value) is type(choices[0]):
+            return node.value
+        raise node.error(f"{what} must be one of: {', '.join(map(str, choices))}; got {_show(node.value)}")
+    if origin is list or origin is tuple:
+        (item,) = typing.get_args(tp)[:1]
+        if not isinstance(node.value, list):
+            raise node.error(f"{what} must be a list (- item lines or [a, b]), got {_show(node.value)}")
+        items = [build(item, n, what) for n in node.value]
+        return items if origin is list else tuple(items)
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        mapping = _mapping(node, what)
+        return {k: build(item, n, k) for k, n in mapping.items()}
+    if hasattr(tp, "from_yaml"):
+        return tp.from_yaml(node, what)
+    if dataclasses.is_dataclass(tp):
+        return _build_dataclass(tp, node, what)
+    return _build_scalar(tp, node, what)
+
+
+def _build_union(tp: Any, node: Node, what: str) -> Any:
+    args = typing.get_args(tp)
+    if node.value is None and type(None) in args:
+        return None
+    rest = [a for a in args if a is not type(None)]
+    if len(rest) == 1:
+        return build(rest[0], node, what)
+    errors = []
+    for a in rest:
+        try:
+            return build(a, node, what)
+        except ConfigError as e:
+            errors.append(str(e).split(": ", 1)[1])
+    raise node.error(" or ".join(errors))
+
+
+_SCALARS: dict[type, str] = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
+
+
+def _build_scalar(tp: type, node: Node, what: str) -> Any:
+    v = node.value
+    # bool is an int in Python; YAML's `yes` must not pass for 1, nor 1 for `true`
+    if tp is bool:
+        ok = isinstance(v, bool)
+    elif tp is int:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+    elif tp is float:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        v = float(v) if ok else v
+    elif tp is str:
+        ok = isinstance(v, str)
+    elif tp is Any:
+        return node.plain()
+    else:
+        raise TypeError(f"cannot read {tp!r} from YAML")
+    if not ok:
+        hint = ""
+        if tp is str and v is not None:
+            hint = " (put it in quotes: YAML reads on/off/yes/no as booleans and 010 as octal 8)"
+        raise node.error(f"{what} must be {_SCALARS[tp]}, got {_show(v)}{hint}")
+    return v
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list):
+        return "a list"
+    if v is None:
+        return "nothing (null)"
+    if isinstance(v, bool):
+        return f"the boolean {str(v).lower()}"
+    return repr(v)
+
+
+def _mapping(node: Node, what: str) -> dict[str, Node]:
+    if not isinstance(node.value, dict):
+        raise node.error(f"{what} must be a mapping (key: value lines), got {_show(node.value)}")
+    return node.value
+
+
+def _build_dataclass(cls: type[T], node: Node, what: str) -> T:
+    mapping = _mapping(node, what)
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
+    for key in mapping:
+        if key not in fields:
+            raise node.error(unknown_key_message(key, list(fields), what), key)
+    kwargs = {}
+    for name, f in fields.items():
+        if name in mapping:
+            kwargs[name] = build(hints[name], mapping[name], name)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise node.error(f"{what} needs '{name}'")
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if callable(check):
+        check(node)
+    return obj
+
+
+def unknown_key_message(key: str, allowed: list[str], where: str) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown key '{key}' in {where}{hint}; allowed: {', '.join(allowed)}"
+
+
+def load(cls: type[T], path: Path | str, text: str | None = None) -> T:
+    """Read a YAML file as dataclass ``cls`` (the top level of the document)."""
+    return build(cls, load_yaml(path, text), Path(path).name)
