@@ -14,10 +14,8 @@ from typing import Annotated, Literal
 from jamd.paths import MAPPINGS_DIR
 from jamd.portmatch import PortPattern
 from jamd.targets import TARGETS, Kind, Target
-from jamd.yamlload import Between, ConfigError, Node, load
+from jamd.yamlload import Between, Channel, ConfigError, Data7, Node, load
 
-Channel = Annotated[int, Between(1, 16, "MIDI channels are numbered 1-16, as printed on gear")]
-Data7 = Annotated[int, Between(0, 127)]
 Relative = Literal["twos_complement", "offset64", "sign_magnitude"]
 
 

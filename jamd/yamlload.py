@@ -14,9 +14,10 @@ Range and choice rules are written on the type with ``Annotated``::
 
     channel: Annotated[int, Between(1, 16)] = 1
     curve: Literal["linear", "exp", "log"] = "linear"
+    model: Annotated[Path, Reader(read_model_path)]     # a function reads this one
 
 A dataclass may define ``check(self, node)`` for rules across fields (it raises
-``node.error(...)``), and any class may define ``from_yaml(cls, node)`` to read itself.
+``node.error(...)``), and a class may define ``from_yaml(cls, node, what)`` to read itself.
 """
 from __future__ import annotations
 
@@ -154,6 +155,19 @@ class Between:
         return (self.lo is None or v >= self.lo) and (self.hi is None or v <= self.hi)
 
 
+#: The MIDI numbers users write, checked where they write them.
+Channel = Annotated[int, Between(1, 16, "MIDI channels are numbered 1-16, as printed on gear")]
+Data7 = Annotated[int, Between(0, 127)]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """``Annotated[X, Reader(fn)]``: read the value with ``fn(node, what) -> X`` (for values
+    that are not plain data: a path checked on disk, a file loaded by name, two spellings)."""
+
+    read: Any
+
+
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else str(v)
 
@@ -165,7 +179,8 @@ def build(tp: Any, node: Node, what: str = "value") -> Any:
     origin = typing.get_origin(tp)
     if origin is Annotated:
         base, *extras = typing.get_args(tp)
-        value = build(base, node, what)
+        reader = next((e for e in extras if isinstance(e, Reader)), None)
+        value = reader.read(node, what) if reader is not None else build(base, node, what)
         for extra in extras:
             if isinstance(extra, Between) and value is not None and not extra.ok(value):
                 raise node.error(f"{what} must be {extra.describe()}, got {_show(node.value)}")
