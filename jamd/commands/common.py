@@ -35,3 +35,44 @@ def progress_printer(label: str):
         end = "\n" if done == total else ""
         print(f"\r{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
     return show
+
+
+DEFAULT_DRUM_MODEL = "drums-flat"
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    from jamd.paths import MODELS_DIR
+    parser.add_argument("--model", type=Path, default=MODELS_DIR / DEFAULT_DRUM_MODEL,
+                        help="drum model checkpoint (default: the shipped flat model)")
+    parser.add_argument("--kit", choices=("gm", "td11"), default="gm",
+                        help="how the files' drum notes fold into voices (td11: Groove MIDI Dataset)")
+
+
+def load_drum_model(args: argparse.Namespace):
+    from jamd.drum_runtime import DrumModel
+    return DrumModel.load(args.model)       # CheckpointError is a UserError: one clear line
+
+
+def midi_file(path: Path) -> Path:
+    """A MIDI file argument that exists, or a UserError naming it."""
+    if not Path(path).is_file():
+        raise UserError(f"{path}: no such MIDI file")
+    return Path(path)
+
+
+def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold", type=float, default=0.5, help="hit probability threshold")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = deterministic")
+    parser.add_argument("--timing", type=float, default=1.0, help="micro-timing amount")
+    parser.add_argument("--bpm", type=float, default=120.0, help="tempo written into the MIDI file")
+
+
+def decode_controls(args: argparse.Namespace, seed: int | None = None):
+    from jamd.drum_runtime import DecodeControls
+    return DecodeControls(threshold=args.threshold, temperature=args.temperature, seed=seed,
+                          timing=args.timing)
+
+
+def write_drums(pattern, path: Path, bpm: float) -> None:
+    from jamd.grid import drums_to_events, events_to_midi
+    events_to_midi({"drums": drums_to_events(pattern)}, bpm=bpm).save(path)
