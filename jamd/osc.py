@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import pyliblo3 as liblo
 
 from jamd.drumkit import VOICES
+from jamd.targets import TARGETS
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,6 @@ CONTROLS: dict[str, tuple[str, ...]] = {
     "/jamd/mute/drums": ("mute.drums",),
     "/jamd/mute/bass": ("mute.bass",),
     **{f"/jamd/mute/{v}": (f"mute.{v}",) for v in VOICES},
-}
-#: Allowed value range per target; a value outside it (or NaN) is dropped, not clamped, because
-#: a sender that sends 500 for a pad position is broken and guessing would move the music.
-RANGES: dict[str, tuple[float, float]] = {
-    "drums.x": (-1, 1), "drums.y": (-1, 1), "bass.x": (-1, 1), "bass.y": (-1, 1),
-    "density": (0, 1), "temperature": (0, 4), "timing": (0, 2), "tempo": (20, 400),
 }
 #: ``/jamd/chord s`` sets the harmony for the bass ("Am7", "F#", "Bb maj7").
 CHORD_ADDRESS = "/jamd/chord"
@@ -133,8 +128,10 @@ def _values(targets: tuple[str, ...], args: list) -> list[float] | None:
     for target, a in zip(targets, args):
         if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a):
             return None
-        lo, hi = RANGES.get(target, (0.0, 1.0))
-        if not lo <= a <= hi:
+        # Out of range (or NaN) is dropped, not clamped: a sender that sends 500 for a pad
+        # position is broken, and guessing would move the music.
+        spec = TARGETS[target]
+        if not spec.lo <= a <= spec.hi:
             return None
         values.append(float(a))
     return values

@@ -114,3 +114,9 @@ def test_port_in_use_is_a_clear_error(osc):
     ctl, _ = osc
     with pytest.raises(OSError, match=f"UDP port {ctl.settings.port}"):
         OscControl(OscSettings(port=ctl.settings.port), lambda t, v: None)
+
+
+def test_every_osc_control_is_a_mapping_target():
+    from jamd.osc import CONTROLS
+    from jamd.targets import TARGETS
+    assert {t for ts in CONTROLS.values() for t in ts} <= set(TARGETS)
