@@ -188,8 +188,10 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None,
             if _jsonable(got) != _jsonable(want):
                 raise CheckpointError(f"{cpath.name}: representation {key} is {got!r}, "
                                       f"this jamd needs {want!r}")
-    wfile = cpath.with_name(card.get("weights", wpath.name))
-    if wfile.parent != cpath.parent or not wfile.is_file():
+    # the pair is found by name, not by the card's "weights" field, so a renamed or copied
+    # checkpoint (cp drums-flat.* mine.*) still loads; the hash still ties the two together
+    wfile = wpath
+    if not wfile.is_file():
         raise CheckpointError(f"{wfile.name}: weights file not found beside {cpath.name}")
     data = wfile.read_bytes()
     if _sha256(data) != card.get("weights_sha256"):

@@ -118,3 +118,10 @@ def test_checkpoint_module_does_not_import_torch():
     """The live engine loads checkpoints without torch (DESIGN: inference without torch)."""
     code = "import sys, jamd.checkpoint; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_renamed_pair_still_loads(tmp_path):
+    save_checkpoint(tmp_path / "m", _tensors(), CARD)
+    for suffix in (".json", ".safetensors"):
+        (tmp_path / f"m{suffix}").rename(tmp_path / f"mine{suffix}")
+    assert load_checkpoint(tmp_path / "mine").kind == "drums"

@@ -1,0 +1,25 @@
+"""``jamd train KIND``: train a model. Each kind (drums, bass, ...) lives in its own module with
+``add_arguments(parser)`` and ``run(args)``, registered in KINDS — add one line for a new kind."""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+#: kind -> (module, one-line help)
+KINDS: dict[str, tuple[str, str]] = {
+    "drums": ("jamd.commands.train_drums", "train the drum VAE (flat-manifold, or plain with --flat-weight 0)"),
+    "style": ("jamd.commands.train_style", "train the style classifier on a drum model's codes (GMD labels)"),
+    "bass": ("jamd.commands.train_bass", "train the drum-conditioned bass VAE (procedural corpus, or --midi-dir)"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for name, (module, help_text) in KINDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_kind_module=module)
+        importlib.import_module(module).add_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    return importlib.import_module(args._kind_module).run(args)

@@ -1,0 +1,283 @@
+"""The drum VAE: flatness term, Jacobian, training, numpy/torch parity, decoding controls.
+
+Tiny models only (a few thousand parameters), one torch thread: the whole file runs in well
+under a minute on two shared cores."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from jamd.corpus import Corpus, WindowSettings, Windows, load_corpus
+from jamd.drum_eval import Plausibility, jacobian_fd, reconstruction, unevenness
+from jamd.drum_runtime import DecodeControls, DrumModel
+from jamd.drum_train import TrainSettings, latent_plane, save_drum_model, train
+from jamd.drum_vae import (Decoder, DrumVAE, DrumVAEConfig, LossConfig, decoder_jacobian, features,
+                           flatness_from_jacobian, flatness_term, validation_loss)
+from jamd.paths import default_data_dir
+
+torch.set_num_threads(1)
+_GMD = default_data_dir()
+GMD = _GMD if _GMD is not None and (_GMD / "info.csv").is_file() else None
+needs_gmd = pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found (set JAMD_DATA)")
+
+TINY = DrumVAEConfig(latent_dim=3, enc_hidden=16, dec_hidden=24)
+
+
+@pytest.fixture(scope="module")
+def gmd():
+    if GMD is None:
+        pytest.skip("Groove MIDI Dataset not found")
+    return load_corpus(GMD)
+
+
+def _sub(w: Windows, n: int, start: int = 0) -> Windows:
+    sl = slice(start, start + n)
+    return Windows(w.hit[sl], w.velocity[sl], w.offset[sl], w.file[sl], w.bar[sl])
+
+
+# ------------------------------------------------------------------------------- flatness
+
+def _linear(A: torch.Tensor):
+    return lambda z: z @ A.T                         # (B, d) -> (B, D), Jacobian A everywhere
+
+
+def test_flatness_zero_for_orthogonal_equal_norm_columns():
+    torch.manual_seed(0)
+    Q, _ = torch.linalg.qr(torch.randn(50, 4, dtype=torch.float64))   # orthonormal columns
+    A = 2.5 * Q                                                       # equal norms, orthogonal
+    z = torch.randn(16, 4, dtype=torch.float64)
+    flat = flatness_from_jacobian(decoder_jacobian(_linear(A), z))
+    assert float(flat) == pytest.approx(0.0, abs=1e-20)
+
+
+@pytest.mark.parametrize("how", ["unequal_norms", "not_orthogonal"])
+def test_flatness_positive_otherwise(how):
+    torch.manual_seed(0)
+    Q, _ = torch.linalg.qr(torch.randn(50, 4, dtype=torch.float64))
+    A = Q * torch.tensor([1.0, 1.0, 1.0, 1.5], dtype=torch.float64) if how == "unequal_norms" else Q.clone()
+    if how == "not_orthogonal":
+        A[:, 1] = (Q[:, 0] + Q[:, 1]) / 2 ** 0.5                      # unit norm, 45 degrees to column 0
+    z = torch.randn(16, 4, dtype=torch.float64)
+    assert float(flatness_from_jacobian(decoder_jacobian(_linear(A), z))) > 0.01
+
+
+def test_flatness_is_scale_free():
+    """Dividing by c^4 means the term cannot be lowered by shrinking the decoder's sensitivity."""
+    J = torch.randn(8, 30, 3, dtype=torch.float64)
+    assert float(flatness_from_jacobian(0.01 * J)) == pytest.approx(float(flatness_from_jacobian(J)), rel=1e-6)
+
+
+def test_jvp_jacobian_equals_finite_differences():
+    torch.manual_seed(1)
+    dec = Decoder(TINY).double()
+    z = torch.randn(5, TINY.latent_dim, dtype=torch.float64)
+    J = decoder_jacobian(dec.mean, z)                                  # (5, T*V, d)
+    eps = 1e-6
+    for k in range(TINY.latent_dim):
+        dz = torch.zeros_like(z)
+        dz[:, k] = eps
+        with torch.no_grad():
+            fd = (dec.mean(z + dz) - dec.mean(z - dz)) / (2 * eps)
+        torch.testing.assert_close(J[..., k], fd, atol=1e-7, rtol=1e-5)
+
+
+def test_flatness_gradient_reaches_decoder():
+    """The term must train the decoder (jvp inside autograd), not just be reported."""
+    torch.manual_seed(2)
+    model = DrumVAE(TINY)
+    z = torch.randn(16, TINY.latent_dim)
+    flat = flatness_term(model.decoder, z, LossConfig(flat_weight=1.0, flat_points=8))
+    flat.backward()
+    assert model.decoder.w_hh.grad is not None and float(model.decoder.w_hh.grad.abs().sum()) > 0
+
+
+# ------------------------------------------------------------------------ training, parity
+
+@pytest.fixture(scope="module")
+def tiny_run(gmd, tmp_path_factory):
+    """A few epochs on 600 real training windows, validated on 200 validation windows."""
+    small = Corpus(gmd.root, gmd.settings, gmd.files,
+                   {"train": _sub(gmd.splits["train"], 600), "validation": _sub(gmd.splits["validation"], 200)})
+    out = tmp_path_factory.mktemp("tiny") / "tiny"
+    st = TrainSettings(epochs=4, batch=64, seed=3, lr=3e-3)
+    lc = LossConfig(kl_warmup_epochs=1, flat_start_epoch=1, flat_weight=1.0, flat_points=8)
+    record = train(small, out, TINY, lc, st)
+    return small, out, record, (st, lc)
+
+
+@needs_gmd
+def test_tiny_training_lowers_the_loss(tiny_run):
+    _, _, record, _ = tiny_run
+    hist = record["history"]
+    first, best = hist[0]["validation"]["loss"], record["best_validation_loss"]
+    assert best < first - 5, (first, best)
+    assert hist[-1]["train"]["hit_bce"] < hist[0]["train"]["hit_bce"]
+    assert "flat" in hist[-1]["train"]                               # the term was switched on
+
+
+@needs_gmd
+def test_training_is_deterministic(tiny_run, tmp_path):
+    small, out, _, (st, lc) = tiny_run
+    st2 = TrainSettings(**{**st.__dict__, "epochs": 1})
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(small, a, TINY, lc, st2)
+    train(small, b, TINY, lc, st2)
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+
+
+def _torch_model(path) -> DrumVAE:
+    from jamd.checkpoint import load_checkpoint
+    ck = load_checkpoint(path)
+    m = DrumVAE(DrumVAEConfig(**ck.config))
+    m.load_state_dict({k: torch.from_numpy(v) for k, v in ck.tensors.items()})
+    return m.eval()
+
+
+@needs_gmd
+def test_numpy_runtime_matches_torch_on_real_windows(tiny_run, gmd):
+    _, out, _, _ = tiny_run
+    w = _sub(gmd.splits["test"], 256)
+    np_model, t_model = DrumModel.load(out), _torch_model(out)
+    hit = w.hit.astype(np.float32)
+    mu, logvar = np_model.encode_batch(hit, w.velocity, w.offset)
+    with torch.no_grad():
+        tmu, tlv = t_model.encoder(features(*(torch.from_numpy(a) for a in (hit, w.velocity, w.offset))))
+        tlogits, tvel, toff = t_model.decoder(tmu)
+    np.testing.assert_allclose(mu, tmu.numpy(), atol=1e-5)
+    np.testing.assert_allclose(logvar, tlv.numpy(), atol=1e-5)
+    probs = np_model.decode_probs(tmu.numpy())
+    tprobs = torch.sigmoid(tlogits).numpy()
+    assert np.abs(probs - tprobs).max() <= 1e-5
+    np.testing.assert_array_equal(probs >= 0.5, tprobs >= 0.5)
+    _, vel, off = np_model.decode_raw(tmu.numpy())
+    np.testing.assert_allclose(vel, tvel.numpy(), atol=1e-5)
+    np.testing.assert_allclose(off, toff.numpy(), atol=1e-5)
+    # single-window API agrees with the batch one
+    np.testing.assert_allclose(np_model.encode(w.pattern(0)), mu[0], atol=1e-6)
+    np.testing.assert_array_equal(np_model.decode(mu[0]).hit, (np_model.decode_probs(mu[0]) >= 0.5).astype(np.float32))
+
+
+@needs_gmd
+def test_checkpoint_round_trip_through_model_card(tiny_run, tmp_path):
+    small, out, _, _ = tiny_run
+    t_model = _torch_model(out)
+    plane = latent_plane(np.random.default_rng(0).normal(size=(100, TINY.latent_dim)).astype(np.float32))
+    save_drum_model(tmp_path / "again", t_model, plane, {"note": "round trip"})
+    a, b = DrumModel.load(out), DrumModel.load(tmp_path / "again")
+    z = np.random.default_rng(1).normal(size=(4, TINY.latent_dim)).astype(np.float32)
+    np.testing.assert_array_equal(a.decode_probs(z), b.decode_probs(z))
+    assert b.card["training"] == {"note": "round trip"}
+    assert b.card["representation"]["voices"][0] == "kick" and b.card["representation"]["steps"] == 32
+    p = b.plane()
+    np.testing.assert_allclose(np.linalg.norm(p.axis_a), plane["spread"][0], rtol=1e-5)
+
+
+@needs_gmd
+def test_tampered_drum_checkpoint_gives_clear_error(tiny_run, tmp_path):
+    from jamd.checkpoint import CheckpointError, save_checkpoint
+    _, out, _, _ = tiny_run
+    import shutil
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(str(out) + suffix, tmp_path / f"m{suffix}")
+    data = bytearray((tmp_path / "m.safetensors").read_bytes())
+    data[-100] ^= 0xFF
+    (tmp_path / "m.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="m.safetensors: sha256 does not match"):
+        DrumModel.load(tmp_path / "m")
+    # a bass (or any other) checkpoint is refused by the drum runtime by its kind
+    save_checkpoint(tmp_path / "b", {"w": np.zeros(2, np.float32)}, {"kind": "bass"})
+    with pytest.raises(CheckpointError, match="'bass' model, expected 'drums'"):
+        DrumModel.load(tmp_path / "b")
+
+
+@needs_gmd
+def test_latent_plane_is_principal_axes():
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(5000, 4)) * np.array([3.0, 0.5, 1.0, 0.1]) + 7.0
+    p = latent_plane(mu.astype(np.float32))
+    np.testing.assert_allclose(p["center"], 7.0, atol=0.1)
+    np.testing.assert_allclose(np.abs(p["axes"][0]), [1, 0, 0, 0], atol=0.02)
+    np.testing.assert_allclose(np.abs(p["axes"][1]), [0, 0, 1, 0], atol=0.02)
+    np.testing.assert_allclose(p["spread"], [3.0, 1.0], rtol=0.05)
+
+
+# --------------------------------------------------------------------- evaluation helpers
+
+@needs_gmd
+def test_finite_difference_jacobian_matches_torch_jvp(tiny_run):
+    """The eval's numpy Jacobian (for metric_cv) agrees with the training's jvp one."""
+    _, out, _, _ = tiny_run
+    z = np.random.default_rng(0).normal(size=(6, TINY.latent_dim)).astype(np.float32)
+    J_np = jacobian_fd(DrumModel.load(out), z)
+    J_t = decoder_jacobian(_torch_model(out).decoder.mean, torch.from_numpy(z)).detach().numpy()
+    np.testing.assert_allclose(J_np, J_t, atol=2e-3)
+
+
+@needs_gmd
+def test_reconstruction_metrics_and_unevenness_are_sane(tiny_run, gmd):
+    _, out, _, _ = tiny_run
+    m = DrumModel.load(out)
+    r = reconstruction(m, _sub(gmd.splits["test"], 200))
+    assert 0 <= r["hit_f1"] <= 1 and 0.5 < r["hit_accuracy"] <= 1 and len(r["kl_per_dim"]) == TINY.latent_dim
+    u = unevenness(m, r["_mu"], n_pairs=10)
+    assert 0 <= u < 3
+
+
+def test_plausibility_filter():
+    rule = Plausibility()
+    groove = np.zeros((32, 9), np.float32)
+    groove[::8, 0] = 1; groove[4::8, 1] = 1; groove[::2, 2] = 1             # kick, backbeat, 8th hats
+    assert rule.passes(groove)
+    assert not rule.passes(np.zeros((32, 9)))                             # empty
+    hats_only = np.zeros((32, 9)); hats_only[:, 2] = 1
+    assert not rule.passes(hats_only)                                      # no kick or snare
+    assert not rule.passes(np.ones((32, 9)))                               # everything everywhere
+    kick_wall = groove.copy(); kick_wall[:, 0] = 1
+    assert not rule.passes(kick_wall)                                      # kick on every 16th
+
+
+# ------------------------------------------------------------------------ decoding controls
+
+@pytest.fixture(scope="module")
+def random_model(tmp_path_factory):
+    torch.manual_seed(5)
+    m = DrumVAE(TINY)
+    with torch.no_grad():
+        m.decoder.out.bias[:9] += 1.0                # some probabilities above 0.5
+        for p in m.decoder.parameters():
+            p.mul_(3.0)                               # spread the probabilities out
+    path = tmp_path_factory.mktemp("rand") / "r"
+    save_drum_model(path, m, latent_plane(np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)), {})
+    return DrumModel.load(path)
+
+
+def test_decode_controls(random_model):
+    m = random_model
+    z = np.array([0.3, -0.2, 0.5], np.float32)
+    base = m.decode(z)
+    p = m.decode_probs(z)
+    np.testing.assert_array_equal(base.hit, (p >= 0.5).astype(np.float32))
+    assert m.decode(z, DecodeControls(threshold=0.9)).n_hits <= base.n_hits
+    assert m.decode(z, DecodeControls(density=0.25)).n_hits == round(0.25 * 32 * 9)
+    s1 = m.decode(z, DecodeControls(temperature=1.0, seed=7))
+    s2 = m.decode(z, DecodeControls(temperature=1.0, seed=7))
+    np.testing.assert_array_equal(s1.hit, s2.hit)                        # seeded sampling repeats
+    samples = np.mean([m.decode(z, DecodeControls(temperature=1.0, seed=s)).hit for s in range(400)], axis=0)
+    assert np.abs(samples - p).max() < 0.12                              # T=1 samples the model's probabilities
+    flat_vel = m.decode(z, DecodeControls(velocity=0.0))
+    v = flat_vel.velocity[flat_vel.hit > 0]
+    assert v.size and np.ptp(v) < 1e-6                                   # no dynamics left
+    quant = m.decode(z, DecodeControls(timing=0.0))
+    assert np.all(quant.offset == 0)
+    assert np.all(base.velocity[base.hit == 0] == 0) and np.all(base.offset[base.hit == 0] == 0)
+
+
+def test_runtime_does_not_import_torch(random_model):
+    code = ("import sys, numpy as np; from jamd.drum_runtime import DrumModel; "
+            f"m = DrumModel.load({str(random_model.path)!r}); m.decode(np.zeros(3, np.float32)); "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
