@@ -117,7 +117,9 @@ class BassConfig:
 
     def check(self, node: Node) -> None:
         if not self.low <= self.root_low <= self.high or self.high - self.low < 12:
-            raise node.error("bass needs low <= root_low <= high and at least an octave from low to high")
+            key = "low" if self.low > self.root_low else "high"
+            raise node.error("bass needs low <= root_low <= high and at least an octave from low "
+                             f"to high (low {self.low}, root_low {self.root_low}, high {self.high})", key)
 
     def range(self) -> BassRange:
         return BassRange(self.root_low, self.low, self.high, self.channel)

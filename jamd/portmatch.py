@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jamd.yamlload import Node
+from jamd.yamlload import Node, build
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,11 @@ class PortPattern:
 
     @classmethod
     def from_yaml(cls, node: Node, what: str) -> "PortPattern":
-        if not isinstance(node.value, str) or not node.value.strip():
-            raise node.error(f"{what} must be a port name pattern (text, or /regex/), got {node.value!r}")
+        text = build(str, node, what)
+        if not text.strip():
+            raise node.error(f"{what} must be a port name pattern (text, or /regex/), not empty")
         try:
-            return cls(node.value)
+            return cls(text)
         except re.error as e:
             raise node.error(f"{what}: bad regular expression {node.value}: {e}") from None
 
