@@ -247,8 +247,8 @@ class MasterClock(PositionSource):
         self._anchor_ns = now_ns
         self._k = 1                      # next tick index after the anchor
         self._running = False
-        self._pending: list[int] | None = None   # transport byte(s) to send before the next tick
-        self._urgent: list[int] | None = None    # to send at once (Stop: followers silence now)
+        self._pending: list[list[int]] | None = None  # transport messages to send before the next tick
+        self._urgent: list[list[int]] | None = None   # to send at once (Stop: followers silence now)
         self._urgent_ns = 0
         self._pos_ticks = 0              # song position (ticks) of the next tick to send
         self._starting = False
@@ -272,15 +272,15 @@ class MasterClock(PositionSource):
 
     def fire(self, now_ns: int, send: Send) -> None:
         if self._urgent:
-            for b in self._urgent:
-                send([b], self._urgent_ns)
+            for msg in self._urgent:
+                send(msg, self._urgent_ns)
             self._urgent = None
         target = self._next_tick_ns()
         if now_ns < target:
             return
         if self._pending:
-            for b in self._pending:
-                send([b], target)
+            for msg in self._pending:
+                send(msg, target)
             self._pending = None
         if self._starting:
             self._starting = False
@@ -309,7 +309,7 @@ class MasterClock(PositionSource):
 
     def start(self, now_ns: int) -> None:
         self._pos_ticks = 0
-        self._pending = [ms.START]
+        self._pending = [[ms.START]]
         self._starting = True
         self._running = False
         self._update_timeline()
@@ -319,7 +319,7 @@ class MasterClock(PositionSource):
     def cont(self, now_ns: int) -> None:
         if self._running:
             return
-        self._pending = [ms.CONTINUE]
+        self._pending = (self._pending or []) + [[ms.CONTINUE]]
         self._starting = True
         self._update_timeline()
         self._events.append(ClockEvent("continue", ticks_to_beats(self._pos_ticks)))
@@ -328,7 +328,7 @@ class MasterClock(PositionSource):
     def stop(self, now_ns: int) -> None:
         self._running = self._starting = False
         self._pending = None
-        self._urgent, self._urgent_ns = [ms.STOP], now_ns
+        self._urgent, self._urgent_ns = [[ms.STOP]], now_ns
         self._update_timeline()
         self._events.append(ClockEvent("stop", ticks_to_beats(self._pos_ticks)))
         log.info("master stop at beat %.2f", ticks_to_beats(self._pos_ticks))
@@ -339,10 +339,10 @@ class MasterClock(PositionSource):
         ticks -= ticks % ms.CLOCKS_PER_SPP_UNIT
         self._pos_ticks = ticks
         spp = ms.song_position(ticks)
-        self._pending = spp + (self._pending or [])
+        self._pending = [spp]
         if self._running:
             # MIDI allows SPP only while stopped; a running master locates as stop/SPP/continue
-            self._pending = [ms.STOP] + spp + [ms.CONTINUE]
+            self._pending = [[ms.STOP], spp, [ms.CONTINUE]]
         self._update_timeline()
         self._events.append(ClockEvent("locate", ticks_to_beats(ticks)))
 
@@ -378,6 +378,7 @@ class ClockFollower(PositionSource):
         self._armed = False              # Start/Continue seen, waiting for the first tick
         self._pos_ticks = 0              # position of the next tick
         self._lost = True
+        self._reported_bpm = 0.0
         self.ticks_seen = 0
         self.timeline = Timeline(0, 0.0, ns_per_beat(config.default_bpm), False, 0.0)
 
@@ -432,7 +433,6 @@ class ClockFollower(PositionSource):
             self.estimator.reset()
             self._events.append(ClockEvent("found"))
             log.info("clock in: ticks arriving")
-        period_before = self.estimator.bpm
         self.estimator.add(t_ns)
         self._last_tick_ns = t_ns
         if self._armed:
@@ -441,8 +441,11 @@ class ClockFollower(PositionSource):
         elif self._running:
             self._pos_ticks += 1
         bpm = self.estimator.bpm
-        if bpm and period_before and abs(bpm - period_before) > 0.5:
+        if bpm and len(self.estimator._times) >= 6 and abs(bpm - self._reported_bpm) > 0.5:
+            # report settled changes only, not every wobble of a jittery source
+            self._reported_bpm = bpm
             self._events.append(ClockEvent("tempo", bpm=bpm))
+            log.info("clock in: %.1f BPM", bpm)
         self._set_timeline(t_ns)
 
     def _set_timeline(self, t_ns: int) -> None:
