@@ -345,18 +345,20 @@ def test_gate_passes_positions_only_while_touched(tmp_path: Path):
     assert m.tick(5.0) == []
 
 
-def test_release_returns_home(tmp_path: Path):
-    m = kp3_like(tmp_path, "home")
+def touched_at_the_right(m: Mapper) -> Mapper:
     m.feed(cc(92, 127), 0)
     m.feed(cc(12, 127), 0)
+    return m
+
+
+def test_release_returns_home(tmp_path: Path):
+    m = touched_at_the_right(kp3_like(tmp_path, "home"))
     m.feed(cc(13, 127), 0)
     assert sorted(m.feed(cc(92, 0), 1)) == [("drums.x", 0.0), ("drums.y", 0.0)]
 
 
 def test_release_glides_home(tmp_path: Path):
-    m = kp3_like(tmp_path, "glide")
-    m.feed(cc(92, 127), 0)
-    m.feed(cc(12, 127), 0)
+    m = touched_at_the_right(kp3_like(tmp_path, "glide"))
     assert m.feed(cc(92, 0), 10.0) == []
     assert values(m.tick(10.5), "drums.x") == [pytest.approx(0.5)]           # half way after 0.5 s
     assert values(m.tick(11.0), "drums.x") == [pytest.approx(0.0)]
@@ -364,9 +366,7 @@ def test_release_glides_home(tmp_path: Path):
 
 
 def test_touch_during_glide_stops_it(tmp_path: Path):
-    m = kp3_like(tmp_path, "glide")
-    m.feed(cc(92, 127), 0)
-    m.feed(cc(12, 127), 0)
+    m = touched_at_the_right(kp3_like(tmp_path, "glide"))
     m.feed(cc(92, 0), 0)
     m.tick(0.5)
     m.feed(cc(92, 127), 0.5)
@@ -453,3 +453,18 @@ def test_every_error_message_is_file_colon_line(tmp_path: Path):
                  "- a\n- b\n", "controls:\n  a: {cc: 1, target: drums.x, range: [1]}\n",
                  "controls: {}\ngates:\n  g: {cc: 1, note: 2}\n", "controls: {}\n---\nx: 1\n"):
         assert pattern.match(error_of(tmp_path, text)), text
+
+
+def test_every_target_and_field_is_documented():
+    import dataclasses
+
+    from jamd.mapping import ControlSpec, GateSpec
+    from jamd.paths import CHECKOUT_DIR
+    docs = (CHECKOUT_DIR / "docs" / "mappings.md").read_text()
+    for name in TARGETS:
+        assert f"`{name}`" in docs, name
+    for cls in (Mapping, ControlSpec, GateSpec):
+        for f in dataclasses.fields(cls):
+            assert not f.init or f"`{f.name}`" in docs, f"{cls.__name__}.{f.name}"
+    for path in SHIPPED:
+        assert f"(`{path.stem}`)" in docs, path.stem
