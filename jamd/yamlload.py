@@ -88,7 +88,7 @@ def load_yaml(path: Path | str, text: str | None = None) -> Node:
         root = loader.get_single_node()
         if root is None:
             return Node({}, name, 1)
-        return _to_node(root, loader, name)
+        return _Tree(loader, name).node(root)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -96,30 +96,65 @@ def load_yaml(path: Path | str, text: str | None = None) -> Node:
         raise ConfigError(f"{name}:{line}: not valid YAML: {what}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{name}: not valid YAML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{name}:1: nested too deeply to be a jamd file") from None
     finally:
         loader.dispose()
 
 
-def _to_node(node: yaml.Node, loader: _Loader, name: str) -> Node:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+#: More values than any config or mapping has; past it, aliases are multiplying a small file
+#: into a huge one ("billion laughs"), so reading stops.
+MAX_VALUES = 100_000
+
+
+class _Tree:
+    """PyYAML's node graph -> :class:`Node`, using the safe loader for scalars (so `yes` is a
+    bool and `010` is 8, exactly as YAML says) and refusing what a jamd file never needs."""
+
+    def __init__(self, loader: _Loader, name: str) -> None:
+        self.loader, self.name = loader, name
+        self.count = 0
+        self.open: set[int] = set()            # nodes being converted: an alias to one is a loop
+
+    def error(self, node: yaml.Node, message: str) -> ConfigError:
+        return ConfigError(f"{self.name}:{node.start_mark.line + 1}: {message}")
+
+    def node(self, node: yaml.Node) -> Node:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise self.error(node, f"more than {MAX_VALUES} values (aliases expanding?)")
+        if id(node) in self.open:
+            raise self.error(node, "an alias refers to the value that contains it")
+        self.open.add(id(node))
+        try:
+            return self._convert(node)
+        finally:
+            self.open.discard(id(node))
+
+    def _convert(self, node: yaml.Node) -> Node:
+        line = node.start_mark.line + 1
+        if node.tag not in (yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                            yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG) \
+                and not isinstance(node, yaml.ScalarNode):
+            raise self.error(node, f"YAML tags ({node.tag}) are not supported in jamd files")
+        if isinstance(node, yaml.SequenceNode):
+            return Node([self.node(v) for v in node.value], self.name, line)
+        if not isinstance(node, yaml.MappingNode):
+            return Node(self.loader.construct_object(node, deep=True), self.name, line)
         values: dict[str, Node] = {}
         key_lines: dict[str, int] = {}
         for key_node, value_node in node.value:
-            kline = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise ConfigError(f"{name}:{kline}: '<<' merge keys are not supported; write the keys out")
-            key = loader.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
+                raise self.error(key_node, "'<<' merge keys are not supported; write the keys out")
+            key = (self.loader.construct_object(key_node, deep=True)
+                   if isinstance(key_node, yaml.ScalarNode) else None)
             if not isinstance(key, str):
-                raise ConfigError(f"{name}:{kline}: {_non_string_key(key_node, key)}")
+                raise self.error(key_node, _non_string_key(key_node, key))
             if key in values:
-                raise ConfigError(f"{name}:{kline}: key '{key}' is written twice (first on line {key_lines[key]})")
-            values[key] = _to_node(value_node, loader, name)
-            key_lines[key] = kline
-        return Node(values, name, line, key_lines)
-    if isinstance(node, yaml.SequenceNode):
-        return Node([_to_node(v, loader, name) for v in node.value], name, line)
-    return Node(loader.construct_object(node, deep=True), name, line)
+                raise self.error(key_node, f"key '{key}' is written twice (first on line {key_lines[key]})")
+            values[key] = self.node(value_node)
+            key_lines[key] = key_node.start_mark.line + 1
+        return Node(values, self.name, line, key_lines)
 
 
 def _non_string_key(key_node: yaml.Node, key: Any) -> str:

@@ -1,9 +1,12 @@
 """The daemon config: the example file, defaults, search order, and one clear error per bad file."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jamd.config as config_module
 from jamd.cli import UserError
@@ -202,3 +205,45 @@ def test_user_mappings_are_found_by_name_and_hide_shipped_ones(tmp_path: Path):
 def test_config_error_is_a_user_error():
     # the CLI prints a UserError as one line, without a traceback
     assert issubclass(ConfigError, UserError)
+
+
+# ----------------------------------------------------------------------- the YAML reader
+
+@pytest.mark.parametrize("text, words", [
+    ("a: &x [1, *x]\n", "alias refers to the value that contains it"),
+    ("base: &b {tempo: 1}\nclock:\n  <<: *b\n", "merge keys"),
+    ("clock: {}\n---\nclock: {}\n", "not valid YAML"),
+    ("clock: !!python/object:os.system {}\n", "tags"),
+    ("clock: {tempo: !!python/object/apply:os.system [ls]}\n", "tags"),
+    ("clock: {tempo: !!python/name:os.system x}\n", "not valid YAML"),
+    ("clock:\n\ttempo: 1\n", "not valid YAML"),
+    ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "aliases expanding"),
+    ("? [a, b]\n: 1\n", "keys must be plain text"),
+    ("010: 1\n", "keys must be text"),
+    ("clock: {Yes: 1}\n", "boolean"),
+])
+def test_yaml_traps_are_refused_with_a_line(tmp_path: Path, text: str, words: str):
+    message = error_of(tmp_path, text)
+    assert re.match(rf"^{re.escape(str(tmp_path / 'jamd.yaml'))}:\d+: ", message), message
+    assert words in message
+
+
+def test_unreadable_file(tmp_path: Path):
+    path = tmp_path / "jamd.yaml"
+    path.write_bytes(b"clock: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        read_config(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list("abcklo:{}[]-,#&*!|>'\" \n\t01on") +
+                                ["clock:", "tempo:", "ports:", "mode:", "yes", "010", "~", "\n  "]),
+                max_size=40).map("".join))
+def test_any_text_is_a_config_or_one_config_error(text: str):
+    try:
+        read_config("fuzz.yaml", text)
+    except ConfigError as e:
+        assert str(e).startswith("fuzz.yaml") and "\n" not in str(e)
