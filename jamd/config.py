@@ -76,7 +76,7 @@ def read_voice_note(node: Node, what: str) -> tuple[int, int | None]:
     if isinstance(node.value, dict):
         spec = build(_NoteChannel, node, what)
         return spec.note, spec.channel
-    return build(Data7, node, f"the note of {what}"), None
+    return build(Data7, node, what), None
 
 
 VoiceNote = Annotated[tuple[int, int | None], Reader(read_voice_note)]
@@ -270,7 +270,7 @@ def load_config(explicit: Path | str | None = None) -> Config:
     bad file, with its file, line and what is allowed."""
     path = find_config(explicit)
     if path is None:
-        return build(Config, Node({}, "<defaults>", 0), "config")
+        return build(Config, Node({}, "<defaults>", 0))
     return read_config(path)
 
 

@@ -92,16 +92,25 @@ def load_yaml(path: Path | str, text: str | None = None) -> Node:
             return Node({}, name, 1)
         return _Tree(loader, name).node(root)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        what = " ".join(s for s in (e.context, e.problem) if s)
-        raise ConfigError(f"{name}:{line}: not valid YAML: {what}") from None
+        raise ConfigError(_syntax_error(name, e)) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{name}: not valid YAML: {e}") from None
     except RecursionError:
         raise ConfigError(f"{name}:1: nested too deeply to be a jamd file") from None
     finally:
         loader.dispose()
+
+
+def _syntax_error(name: str, e: yaml.MarkedYAMLError) -> str:
+    """PyYAML reports where it noticed the problem; when that is not where the construct it
+    was reading began (an unclosed bracket), both lines are said."""
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark is not None else 1
+    context = e.context or ""
+    if e.context_mark is not None and e.problem_mark is not None and e.context_mark.line + 1 != line:
+        context += f" (from line {e.context_mark.line + 1})"
+    what = "; ".join(s for s in (context, e.problem) if s)
+    return f"{name}:{line}: not valid YAML: {what}"
 
 
 #: More values than any config or mapping has; past it, aliases are multiplying a small file
@@ -209,10 +218,10 @@ def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else str(v)
 
 
-def build(tp: Any, node: Node, what: str = "value") -> Any:
+def build(tp: Any, node: Node, what: str = "") -> Any:
     """Read ``node`` as type ``tp`` (a dataclass, scalar, Literal, Optional, list, dict[str, X],
     Annotated with :class:`Between`, or a class with ``from_yaml``). ``what`` names the value
-    in messages (the key it was written under)."""
+    in messages: its dotted key path (``clock.tempo``), empty for the top of a file."""
     origin = typing.get_origin(tp)
     if origin is Annotated:
         base, *extras = typing.get_args(tp)
@@ -238,7 +247,7 @@ def build(tp: Any, node: Node, what: str = "value") -> Any:
     if origin is dict:
         _, item = typing.get_args(tp)
         mapping = _mapping(node, what)
-        return {k: build(item, n, k) for k, n in mapping.items()}
+        return {k: build(item, n, _child(what, k)) for k, n in mapping.items()}
     if hasattr(tp, "from_yaml"):
         return tp.from_yaml(node, what)
     if dataclasses.is_dataclass(tp):
@@ -301,9 +310,13 @@ def _show(v: Any) -> str:
     return repr(v)
 
 
+def _child(what: str, key: str) -> str:
+    return f"{what}.{key}" if what else key
+
+
 def _mapping(node: Node, what: str) -> dict[str, Node]:
     if not isinstance(node.value, dict):
-        raise node.error(f"{what} must be a mapping (key: value lines), got {_show(node.value)}")
+        raise node.error(f"{what or 'the file'} must be a mapping (key: value lines), got {_show(node.value)}")
     return node.value
 
 
@@ -319,13 +332,14 @@ def _build_dataclass(cls: type[T], node: Node, what: str) -> T:
     hints, fields = _fields(cls)
     for key in mapping:
         if key not in fields:
-            raise node.error(unknown_key_message(key, list(fields), what), key)
+            where = f"in {what}" if what else "at the top level"
+            raise node.error(unknown_key_message(key, list(fields), where), key)
     kwargs = {}
     for name, f in fields.items():
         if name in mapping:
-            kwargs[name] = build(hints[name], mapping[name], name)
+            kwargs[name] = build(hints[name], mapping[name], _child(what, name))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise node.error(f"{what} needs '{name}'")
+            raise node.error(f"{what or 'the file'} needs '{name}'")
     obj = cls(**kwargs)
     check = getattr(obj, "check", None)
     if callable(check):
@@ -336,9 +350,9 @@ def _build_dataclass(cls: type[T], node: Node, what: str) -> T:
 def unknown_key_message(key: str, allowed: list[str], where: str) -> str:
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown key '{key}' in {where}{hint}; allowed: {', '.join(allowed)}"
+    return f"unknown key '{key}' {where}{hint}; allowed: {', '.join(allowed)}"
 
 
 def load(cls: type[T], path: Path | str, text: str | None = None) -> T:
     """Read a YAML file as dataclass ``cls`` (the top level of the document)."""
-    return build(cls, load_yaml(path, text), Path(path).name)
+    return build(cls, load_yaml(path, text))
