@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-# Controller numbers of the NRPN/RPN protocol (MIDI 1.0 specification, table of CCs). Kept
-# minimal here; to be unified with jamd.midi_spec when it exists.
+from jamd.midi_spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON
+
+# Controller numbers of the NRPN/RPN protocol (MIDI 1.0 specification, table of CCs); they
+# belong in jamd.midi_spec beside the channel mode controllers.
 DATA_MSB, DATA_LSB = 6, 38
 DATA_INC, DATA_DEC = 96, 97
 NRPN_LSB, NRPN_MSB = 98, 99
@@ -52,14 +54,14 @@ def normalize(msg: Any) -> Raw | None:
         status, d1, d2 = (int(b) for b in msg[:3]) if len(msg) >= 3 else (None, None, None)
     except (TypeError, ValueError):
         return None
-    if status is None or not (0x80 <= status <= 0xEF) or not (0 <= d1 <= MAX7 and 0 <= d2 <= MAX7):
+    if status is None or not (0 <= status <= 0xFF and 0 <= d1 <= MAX7 and 0 <= d2 <= MAX7):
         return None
-    high, channel = status & 0xF0, (status & 0x0F) + 1
-    if high == 0xB0:
+    kind, channel = status & 0xF0, (status & 0x0F) + 1
+    if kind == CONTROL_CHANGE:
         return Raw("cc", channel, d1, d2)
-    if high == 0x90:
+    if kind == NOTE_ON:
         return Raw("note_on" if d2 else "note_off", channel, d1, d2)
-    if high == 0x80:
+    if kind == NOTE_OFF:
         return Raw("note_off", channel, d1, 0)
     return None
 

@@ -389,7 +389,7 @@ def test_smoothing_moves_in_ticks(tmp_path: Path):
 def test_normalize():
     assert normalize([0xB3, 7, 100]) == ("cc", 4, 7, 100)
     assert normalize(bytes([0x9F, 36, 0])) == ("note_off", 16, 36, 0)
-    for bad in ([0xB0, 7], [0xF8], [0xF0, 1, 2, 0xF7], [0xB0, 200, 1], [7, 1, 1], None, "abc", 3, {}):
+    for bad in ([0xB0, 7], [0xF8], [0x1B0, 1, 1], [-80, 1, 1], [0xF0, 1, 2, 0xF7], [0xB0, 200, 1], [7, 1, 1], None, "abc", 3, {}):
         assert normalize(bad) is None
     assert normalize(mido.Message("clock")) is None
     assert normalize(mido.Message("pitchwheel", pitch=5)) is None
