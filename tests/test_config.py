@@ -247,3 +247,22 @@ def test_any_text_is_a_config_or_one_config_error(text: str):
         read_config("fuzz.yaml", text)
     except ConfigError as e:
         assert str(e).startswith("fuzz.yaml") and "\n" not in str(e)
+
+
+def test_check_command_describes_the_setup(tmp_path: Path, capsys: pytest.CaptureFixture):
+    import argparse
+
+    from jamd.commands import check
+    parser = argparse.ArgumentParser()
+    check.add_arguments(parser)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("match: MyBox\ncontrols:\n  k: {cc: 1, target: density}\n")
+    args = parser.parse_args(["--config", str(EXAMPLE), "--port", "nanoKONTROL2 MIDI 1",
+                              "--port", "MyBox 1", str(mine)])
+    assert check.run(args) == 0
+    out = capsys.readouterr().out
+    assert f"config: {EXAMPLE}" in out and "kick 36/ch10" in out
+    assert "port 'nanoKONTROL2 MIDI 1' -> korg-nanokontrol2" in out and "port 'MyBox 1' -> mine" in out
+    mine.write_text("controls:\n  k: {cc: 128, target: density}\n")
+    with pytest.raises(ConfigError, match=r"mine.yaml:2: controls.k.cc must be 0..127"):
+        check.run(parser.parse_args([str(mine)]))
