@@ -292,7 +292,7 @@ class Mapper:
 
     def _takeover(self, c: _Control, u: float) -> float | None:
         """The position to apply, or None while the knob has not taken over."""
-        mode = c.spec.takeover
+        mode = c.spec.takeover_mode
         if mode == "jump":
             return u
         current = self._intended(c.spec.target)

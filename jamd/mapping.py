@@ -58,7 +58,7 @@ class ControlSpec:
     curve_amount: Annotated[float, Between(0.1, 20)] = 3.0
     invert: bool = False
     deadzone: Annotated[float, Between(0, 0.5)] = 0.0
-    takeover: Literal["pickup", "scale", "jump"] = "pickup"
+    takeover: Literal["pickup", "scale", "jump"] | None = None   # default: see takeover_mode
     smoothing: Annotated[float, Between(0, 10, "seconds")] = 0.0
     # buttons
     button: Literal["press", "toggle", "hold"] | None = None
@@ -84,6 +84,14 @@ class ControlSpec:
         if self.button is not None:
             return self.button
         return "toggle" if self.target.spec.kind is Kind.SWITCH else "press"
+
+    @property
+    def takeover_mode(self) -> str:
+        """``pickup`` for knobs and faders; ``jump`` for what reports a position each time it is
+        touched (an XY pad behind a gate, a pad's velocity)."""
+        if self.takeover is not None:
+            return self.takeover
+        return "jump" if self.gate is not None or self.source == "note" else "pickup"
 
     @property
     def lo_hi(self) -> tuple[float, float]:

@@ -164,6 +164,13 @@ def test_scale_takeover_closes_the_gap_as_the_knob_moves(tmp_path: Path):
     assert values(m.feed(cc(1, 30), 0), "density") == [pytest.approx(30 / 127)]   # now direct
 
 
+def test_velocity_pads_jump_by_default(tmp_path: Path):
+    m = mapper(tmp_path, "  pad: {note: 36, target: density}\n")
+    assert values(m.feed([0x90, 36, 127], 0), "density") == [1.0]
+    assert m.feed([0x80, 36, 0], 0) == []              # the release is not a position
+    assert values(m.feed([0x90, 36, 10], 0), "density") == [pytest.approx(10 / 127)]
+
+
 def test_jump_takeover(tmp_path: Path):
     m = mapper(tmp_path, "  k: {cc: 1, target: density, takeover: jump}\n")
     assert values(m.feed(cc(1, 0), 0), "density") == [0.0]
@@ -329,8 +336,8 @@ def test_press_buttons_and_triggers(tmp_path: Path):
 # --------------------------------------------------------------------- XY touch gate
 
 def kp3_like(tmp_path: Path, release: str) -> Mapper:
-    return mapper(tmp_path, "  x: {cc: 12, target: drums.x, takeover: jump, gate: pad}\n"
-                            "  y: {cc: 13, target: drums.y, takeover: jump, gate: pad}\n",
+    return mapper(tmp_path, "  x: {cc: 12, target: drums.x, gate: pad}\n"     # jump by default
+                            "  y: {cc: 13, target: drums.y, gate: pad}\n",
                   f"gates:\n  pad: {{cc: 92, release: {release}, glide: 1.0}}\n")
 
 
@@ -389,7 +396,8 @@ def test_smoothing_moves_in_ticks(tmp_path: Path):
 def test_normalize():
     assert normalize([0xB3, 7, 100]) == ("cc", 4, 7, 100)
     assert normalize(bytes([0x9F, 36, 0])) == ("note_off", 16, 36, 0)
-    for bad in ([0xB0, 7], [0xF8], [0x1B0, 1, 1], [-80, 1, 1], [0xF0, 1, 2, 0xF7], [0xB0, 200, 1], [7, 1, 1], None, "abc", 3, {}):
+    for bad in ([0xB0, 7], [0xF8], [0x1B0, 1, 1], [-80, 1, 1], [0xF0, 1, 2, 0xF7], [0xB0, 200, 1],
+                [7, 1, 1], None, "abc", 3, {}):
         assert normalize(bad) is None
     assert normalize(mido.Message("clock")) is None
     assert normalize(mido.Message("pitchwheel", pitch=5)) is None
