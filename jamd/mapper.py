@@ -14,7 +14,9 @@ a knob does not move with it. The engine says so with ``set_current(target, valu
 ``pickup`` then does nothing until it passes the new value, and one in ``scale`` closes the gap
 as it moves. Call ``set_current`` only for such moves, never to echo events a Mapper produced.
 Several Mappers (one per controller port) share one :class:`TargetState`, so a knob on one
-device also hands over correctly to a knob on another.
+device also hands over correctly to a knob on another. To reload a mapping, load the file first
+(a bad file raises and the running Mapper stays), then ``Mapper(new_mapping, old.state)``: the
+values stay where they are and the knobs pick them up again.
 """
 from __future__ import annotations
 

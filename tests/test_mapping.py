@@ -476,3 +476,14 @@ def test_every_target_and_field_is_documented():
             assert not f.init or f"`{f.name}`" in docs, f"{cls.__name__}.{f.name}"
     for path in SHIPPED:
         assert f"(`{path.stem}`)" in docs, path.stem
+
+
+def test_reloading_a_mapping_keeps_the_values(tmp_path: Path):
+    old = mapper(tmp_path, "  k: {cc: 1, target: density, takeover: jump}\n")
+    old.feed(cc(1, 127), 0)
+    with pytest.raises(ConfigError):
+        load_mapping(write(tmp_path, "controls:\n  k: {cc: 1, target: densty}\n", "new.yaml"))
+    new = Mapper(load_mapping(write(tmp_path, "controls:\n  k: {cc: 2, target: density}\n", "new.yaml")),
+                 old.state)
+    assert new.state.get("density") == 1.0
+    assert new.feed(cc(2, 0), 0) == []                 # a new knob picks the value up first
