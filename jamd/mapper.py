@@ -183,7 +183,8 @@ class Mapper:
         self._parsers = {ch: ChannelParser(pairs.get(ch, {}), ch in nrpn_channels)
                          for ch in set(pairs) | nrpn_channels}
         self._plain = ChannelParser()        # channels without 14-bit or NRPN controls
-        self.ignored = 0                     # messages that matched nothing (for status)
+        self.received = 0                    # messages fed (for status and OSC reports)
+        self.ignored = 0                     # of those, not a channel CC or note, or malformed
 
     # ------------------------------------------------------------------------- public
 
@@ -194,6 +195,7 @@ class Mapper:
 
     def feed(self, msg: Any, now: float | None = None) -> list[ControlEvent]:
         now = time.monotonic() if now is None else now
+        self.received += 1
         raw = normalize(msg)
         if raw is None:
             self.ignored += 1

@@ -401,6 +401,10 @@ def test_normalize():
         assert normalize(bad) is None
     assert normalize(mido.Message("clock")) is None
     assert normalize(mido.Message("pitchwheel", pitch=5)) is None
+    m = Mapper(load_mapping(MAPPINGS_DIR / "generic-two-knobs.yaml"))
+    for msg in ([0xF8], [0xB0, 1, 64], None, [0xB0, 1]):
+        m.feed(msg, 0)
+    assert (m.received, m.ignored) == (4, 3)
 
 
 FULL = """\
