@@ -42,7 +42,7 @@ class ClockConfig:
 
 @dataclass
 class PortsConfig:
-    """MIDI ports by name pattern (case-insensitive substring, or /regex/); null = not used."""
+    """MIDI ports by name pattern (see :mod:`jamd.portmatch`); null = not used."""
 
     api: Literal["auto", "alsa", "jack", "coremidi", "winmm"] = "auto"
     virtual: bool = True             # also open jamd's own named ports where the API can

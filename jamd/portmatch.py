@@ -2,12 +2,17 @@
 
 Ports are found by name, never by index (an index changes when a device is plugged in), and the
 names differ per OS and API ("nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0" on ALSA, "nanoKONTROL2
-SLIDER/KNOB" on CoreMIDI), so a pattern is by default a case-insensitive *substring*. Written
-between slashes (``/^TD-17.*MIDI 1/``) it is a case-insensitive Python regular expression,
-searched anywhere in the name.
+SLIDER/KNOB" on CoreMIDI), so a pattern is, case-insensitively:
+
+* the exact name, if a port has it; else
+* a part of the name (``TD-17``), or a glob when it has ``*``, ``?`` or ``[`` (``TR-8S*MIDI 1``),
+  as :func:`jamd.ports.match_port` reads it; or
+* written between slashes, a Python regular expression searched anywhere in the name
+  (``/^TD-17.*MIDI 1/``).
 """
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 
@@ -29,11 +34,16 @@ class PortPattern:
     def matches(self, port_name: str) -> bool:
         if self.is_regex:
             return re.search(self.text[1:-1], port_name, re.IGNORECASE) is not None
-        return self.text.casefold() in port_name.casefold()
+        low, name = self.text.lower(), port_name.lower()
+        glob = any(c in self.text for c in "*?[")
+        return low in name or (glob and fnmatch.fnmatch(name, low))
 
-    def first(self, port_names: list[str]) -> str | None:
-        """The first port whose name matches, in the order the system lists them."""
-        return next((n for n in port_names if self.matches(n)), None)
+    def match(self, port_names: list[str]) -> list[str]:
+        """The ports this pattern names: the exact name alone if present, else every match
+        (the caller decides what several matches mean; the engine refuses to guess)."""
+        if self.text in port_names:
+            return [self.text]
+        return [n for n in port_names if self.matches(n)]
 
     @classmethod
     def from_yaml(cls, node: Node, what: str) -> "PortPattern":

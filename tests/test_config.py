@@ -266,3 +266,13 @@ def test_check_command_describes_the_setup(tmp_path: Path, capsys: pytest.Captur
     mine.write_text("controls:\n  k: {cc: 128, target: density}\n")
     with pytest.raises(ConfigError, match=r"mine.yaml:2: controls.k.cc must be 0..127"):
         check.run(parser.parse_args([str(mine)]))
+
+
+def test_port_patterns():
+    from jamd.portmatch import PortPattern
+    names = ["TR-8S:TR-8S MIDI 1 24:0", "TR-8S:TR-8S CTRL 24:1", "TD-17:TD-17 MIDI 1 28:0", "td"]
+    assert PortPattern("td-17").match(names) == ["TD-17:TD-17 MIDI 1 28:0"]
+    assert PortPattern("TR-8S").match(names) == names[:2]            # ambiguous: the caller refuses
+    assert PortPattern("tr-8s*midi 1*").match(names) == names[:1]    # glob, as jamd.ports reads it
+    assert PortPattern("/^TR-8S.*CTRL/").match(names) == names[1:2]
+    assert PortPattern("td").match(names) == ["td"]                  # an exact name wins
