@@ -14,6 +14,7 @@ from jamd.logsetup import setup_logging
 #: ``run(args) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("jamd.commands.data", "summarise the training corpus (windows per split, hit rates)"),
+    "check": ("jamd.commands.check", "check the config and controller mappings without touching MIDI"),
     "train": ("jamd.commands.train", "train a model (drums: the flat-manifold drum VAE) on GMD or your MIDI"),
     "encode": ("jamd.commands.encode", "the latent point (and plane XY) of each 2-bar window of a MIDI file"),
     "generate": ("jamd.commands.generate", "a new groove: random, from files (blend, noise, arithmetic) or a plane point"),
