@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 NS_PER_S = 1_000_000_000
 INF_BEAT = math.inf
+#: The tempi a followed MIDI clock is believed in (Ableton Live's range). A tick storm, or two
+#: ticks with one timestamp, must not make the timeline run at a million BPM (or divide by 0).
+FOLLOW_MIN_BPM, FOLLOW_MAX_BPM = 20.0, 999.0
 
 
 # ------------------------------------------------------------------------------ pure math
@@ -116,7 +119,7 @@ class TempoEstimator:
 
     @property
     def bpm(self) -> float | None:
-        return None if self._period is None else bpm_from_tick_ns(self._period)
+        return None if self._period is None or self._period <= 0 else bpm_from_tick_ns(self._period)
 
     def predict(self) -> float | None:
         """Where the line puts the next tick."""
@@ -380,11 +383,13 @@ class ClockFollower(PositionSource):
         self._lost = True
         self._reported_bpm = 0.0
         self.ticks_seen = 0
+        self.received = 0                # messages from the clock input ...
+        self.ignored = 0                 # ... of those not acted on: not transport, or malformed
         self.timeline = Timeline(0, 0.0, ns_per_beat(config.default_bpm), False, 0.0)
 
     @property
     def bpm(self) -> float:
-        return self.estimator.bpm or self.cfg.default_bpm
+        return bpm_from_tick_ns(self._period())
 
     @property
     def running(self) -> bool:
@@ -395,10 +400,16 @@ class ClockFollower(PositionSource):
         return self._pos_ticks
 
     def _period(self) -> float:
-        return self.estimator.period_ns or tick_ns(self.cfg.default_bpm)
+        """The tick period in use: the estimate, kept within the believable tempi."""
+        p = self.estimator.period_ns
+        if p is None:
+            return tick_ns(self.cfg.default_bpm)
+        return min(max(p, tick_ns(FOLLOW_MAX_BPM)), tick_ns(FOLLOW_MIN_BPM))
 
     def on_midi(self, msg: Sequence[int], t_ns: int) -> None:
+        self.received += 1
         if not msg:
+            self.ignored += 1
             return
         status = msg[0]
         if status == ms.CLOCK:
@@ -421,10 +432,12 @@ class ClockFollower(PositionSource):
             if was:
                 self._events.append(ClockEvent("stop", ticks_to_beats(self._pos_ticks)))
                 log.info("clock in: stop at beat %.2f", ticks_to_beats(self._pos_ticks))
-        elif status == ms.SONG_POSITION and len(msg) >= 3:
+        elif status == ms.SONG_POSITION and len(msg) >= 3 and 0 <= msg[1] <= 127 and 0 <= msg[2] <= 127:
             self._pos_ticks = ms.parse_song_position(msg[1], msg[2])
             self._events.append(ClockEvent("locate", ticks_to_beats(self._pos_ticks)))
             log.info("clock in: song position %.2f beats", ticks_to_beats(self._pos_ticks))
+        else:
+            self.ignored += 1           # notes, CCs, a truncated SPP, data bytes > 127 ...
 
     def _tick(self, t_ns: int) -> None:
         self.ticks_seen += 1
@@ -440,7 +453,7 @@ class ClockFollower(PositionSource):
             self._running = True
         elif self._running:
             self._pos_ticks += 1
-        bpm = self.estimator.bpm
+        bpm = self.bpm if self.estimator.period_ns is not None else None
         if bpm and len(self.estimator._times) >= 6 and abs(bpm - self._reported_bpm) > 0.5:
             # report settled changes only, not every wobble of a jittery source
             self._reported_bpm = bpm

@@ -52,7 +52,7 @@ def normalize(msg: Any) -> Raw | None:
         return None
     try:
         status, d1, d2 = (int(b) for b in msg[:3]) if len(msg) >= 3 else (None, None, None)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):       # OverflowError: int(inf)
         return None
     if status is None or not (0 <= status <= 0xFF and 0 <= d1 <= MAX7 and 0 <= d2 <= MAX7):
         return None

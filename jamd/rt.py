@@ -275,6 +275,7 @@ class Engine:
         sh.set("notes_off", sched.ledger.offs)
         sh.set("sounding", len(sched.ledger))
         sh.set("dropped_late", sched.dropped_late)
+        sh.set("dropped_input", getattr(src, "ignored", 0))    # clock-in messages not acted on
         sh.set("window_id", sched.active_id)
         sh.set("swaps", sched.swaps)
         sh.set("max_late_ns", self.max_late_ns)

@@ -188,7 +188,7 @@ REC_NAMES = {REC_TICK: "tick", REC_NOTE_ON: "note_on", REC_NOTE_OFF: "note_off",
 #: status block fields (float64 each)
 STATUS_FIELDS = ("alive", "bpm", "beat", "running", "clock_ok", "peers", "ticks_sent",
                  "notes_on", "notes_off", "sounding", "dropped_late", "window_id", "swaps",
-                 "ports_lost", "rt_priority", "updated_ns", "max_late_ns")
+                 "ports_lost", "rt_priority", "updated_ns", "max_late_ns", "dropped_input")
 MAX_PORTS = 8
 
 
