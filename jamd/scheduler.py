@@ -195,7 +195,9 @@ class StepScheduler:
         self.floor_beat = 0.0
         self.density = 1.0
         self.muted: dict[str, bool] = {"drums": False, "bass": False}
-        self.mono_ports = {cfg.bass_port}
+        #: (output, channel) pairs where one note sounds at a time: the bass's channel only, so
+        #: drums sharing the bass's output (no bass port configured) are not cut by each other
+        self.mono_channels = {(cfg.bass_port, cfg.bass_range.channel)}
         self._queue: list[Pending] = []
         self._seq = 0
         self.swaps = 0
@@ -291,7 +293,7 @@ class StepScheduler:
             log.debug("dropped late note %s (%.3f beats late)", p.key, now_beat - p.beat)
             return []
         out: list[Msg] = []
-        if p.key[0] in self.mono_ports:
+        if p.key[:2] in self.mono_channels:
             # monophonic bass: whatever else sounds on the channel ends where this one starts
             for k in [k for k in self.ledger.sounding if k[0] == p.key[0] and k[1] == p.key[1] and k != p.key]:
                 out.append(self.ledger._off(k))
