@@ -164,9 +164,17 @@ def read_card(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{cpath.name}: model card is not valid JSON ({e})") from None
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise CheckpointError(f"{cpath.name}: not a jamd model card (format is not {FORMAT!r})")
-    if card.get("format_version", 0) > FORMAT_VERSION:
+    version = card.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{cpath.name}: format_version must be a whole number, not {version!r}")
+    if version > FORMAT_VERSION:
         raise CheckpointError(f"{cpath.name}: card format {card['format_version']} is newer than "
                               f"this jamd understands ({FORMAT_VERSION}); update jamd")
+    if not isinstance(card.get("kind"), str):
+        raise CheckpointError(f"{cpath.name}: the card has no model kind (\"kind\": \"drums\", ...)")
+    for key in ("config", "representation", "plane", "training", "metrics"):
+        if key in card and not isinstance(card[key], dict):
+            raise CheckpointError(f"{cpath.name}: {key} must be a JSON object, not {type(card[key]).__name__}")
     return card
 
 

@@ -76,6 +76,8 @@ class DrumModel:
                   and self.out_w.shape == (H, 3 * self.voices) and self.enc_out_w.shape == (2 * He, 2 * self.latent_dim))
         except KeyError as e:
             raise CheckpointError(f"{ck.path.name}: config or weight {e} missing: not a drum VAE checkpoint") from None
+        except (TypeError, ValueError) as e:     # a config value that is not a number, a 1-D weight ...
+            raise CheckpointError(f"{ck.path.name}: config or weights unusable ({e}): not a drum VAE checkpoint") from None
         if not ok:
             raise CheckpointError(f"{ck.path.name}: weight shapes do not match the card's config")
         self.card = ck.card
@@ -138,9 +140,15 @@ class DrumModel:
         """The card's latent plane as a `jamd.latent.LatentPlane`: axes scaled by their spread,
         so x, y = +-1 reach ``radius`` standard deviations of the training codes."""
         from jamd.latent import LatentPlane
-        p = self.card["plane"]
-        axes = np.asarray(p["axes"], np.float32) * np.asarray(p["spread"], np.float32)[:, None]
-        return LatentPlane(np.asarray(p["center"], np.float32), axes[0], axes[1], radius)
+        try:
+            p = self.card["plane"]
+            axes = np.asarray(p["axes"], np.float32) * np.asarray(p["spread"], np.float32)[:, None]
+            center = np.asarray(p["center"], np.float32)
+            if axes.shape != (2, self.latent_dim) or center.shape != (self.latent_dim,):
+                raise ValueError(f"axes {axes.shape} / center {center.shape} for a {self.latent_dim}-d latent")
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise CheckpointError(f"{self.path.name}.json: latent plane unusable ({e})") from None
+        return LatentPlane(center, axes[0], axes[1], radius)
 
 
 def realise(logits: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeControls) -> DrumPattern:

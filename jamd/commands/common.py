@@ -54,9 +54,14 @@ def load_drum_model(args: argparse.Namespace):
 
 
 def midi_file(path: Path) -> Path:
-    """A MIDI file argument that exists, or a UserError naming it."""
+    """A MIDI file argument that exists and parses, or a UserError naming it."""
     if not Path(path).is_file():
         raise UserError(f"{path}: no such MIDI file")
+    import mido
+    try:
+        mido.MidiFile(path)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as e:
+        raise UserError(f"{path}: not a readable MIDI file ({str(e) or type(e).__name__})") from None
     return Path(path)
 
 

@@ -5,6 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
+from jamd.cli import UserError
 from jamd.commands.common import add_model_argument, load_drum_model, midi_file
 from jamd.toolbox import encode_file
 
@@ -19,7 +20,11 @@ def run(args: argparse.Namespace) -> int:
     model = load_drum_model(args)
     plane = model.plane()
     rows = []
-    for c in encode_file(model, midi_file(args.file), args.kit):
+    try:
+        codes = encode_file(model, midi_file(args.file), args.kit)
+    except ValueError as e:                      # no drums in the file
+        raise UserError(str(e)) from e
+    for c in codes:
         x, y = plane.project(c.z)
         rows.append({"bar": c.bar, "z": [round(float(v), 5) for v in c.z], "xy": [round(x, 4), round(y, 4)]})
     if args.json:
