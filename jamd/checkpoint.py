@@ -144,8 +144,10 @@ def save_checkpoint(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], 
         raise ValueError("a model card needs a 'kind' (e.g. 'drums')")
     base, wpath, cpath = _paths(path)
     base.parent.mkdir(parents=True, exist_ok=True)
+    # one metadata key only: the library writes metadata in hash order, and a single key keeps
+    # the file byte-for-byte reproducible (same weights -> same sha256 in the card)
     data = encode_safetensors({k: np.asarray(v) for k, v in tensors.items()},
-                              {"format": FORMAT, "kind": str(card["kind"])})
+                              {"jamd": f"{FORMAT}/{card['kind']}"})
     _atomic_write(wpath, data)
     full = {"format": FORMAT, "format_version": FORMAT_VERSION, **card,
             "weights": wpath.name, "weights_sha256": _sha256(data)}

@@ -41,10 +41,10 @@ class DrumVAEConfig:
 @dataclass
 class LossConfig:
     beta: float = 1.0               # KL weight after warm-up: the plain ELBO
-    kl_warmup_epochs: float = 3.0   # beta ramps 0 -> beta so the decoder learns to read z first
+    kl_warmup_epochs: float = 2.0   # beta ramps 0 -> beta so the decoder learns to read z first
     free_bits: float = 0.25         # nats per dimension below which KL is not pushed down (no dead dims)
-    flat_weight: float = 0.0        # 0 = the plain-VAE baseline; >0 = flat-manifold VAE
-    flat_start_epoch: float = 3.0   # flatness is switched on once the latent has formed
+    flat_weight: float = 3.0        # 0 = the plain-VAE baseline; 3 chosen on validation (docs/models.md)
+    flat_start_epoch: float = 2.0   # flatness is switched on once the latent has formed
     flat_points: int = 32           # mixup points per batch: the Jacobian costs d decodes each
     mixup_a0: float = 0.2           # a ~ U(-a0, 1+a0): also regularise a little beyond the pair
 

@@ -125,3 +125,13 @@ def test_renamed_pair_still_loads(tmp_path):
     for suffix in (".json", ".safetensors"):
         (tmp_path / f"m{suffix}").rename(tmp_path / f"mine{suffix}")
     assert load_checkpoint(tmp_path / "mine").kind == "drums"
+
+
+def test_same_weights_give_the_same_bytes(tmp_path):
+    """Reproducible files: a retrained deterministic model has the same sha256."""
+    for name in "ab":
+        save_checkpoint(tmp_path / name, _tensors(), CARD)
+    for _ in range(5):
+        save_checkpoint(tmp_path / "c", _tensors(), CARD)
+        assert (tmp_path / "c.safetensors").read_bytes() == (tmp_path / "a.safetensors").read_bytes()
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True,
                         help="checkpoint path: writes OUT.safetensors and OUT.json")
     parser.add_argument("--flat-weight", type=float, default=None,
-                        help="flatness regulariser weight (0 = plain VAE baseline; default from LossConfig)")
+                        help="flatness regulariser weight (0 = the plain VAE baseline; default 3)")
     parser.add_argument("--latent-dim", type=int, default=None, help="latent dimensions (default 4)")
     parser.add_argument("--dec-hidden", type=int, default=None, help="decoder GRU units (default 128)")
     parser.add_argument("--enc-hidden", type=int, default=None, help="encoder GRU units per direction (default 64)")
