@@ -62,15 +62,30 @@ def reconstruction(model: DrumModel, w: Windows) -> dict[str, float | list]:
     mu, logvar = np.concatenate(mus), np.concatenate(lvs)
     logits, vel, off = (np.concatenate(a) for a in zip(*(model.decode_raw(mu[s:s + 512])
                                                             for s in range(0, len(mu), 512))))
-    pred = logits >= 0.0                                           # probability >= 0.5
     true = hit > 0.5
-    tp = float((pred & true).sum())
-    f1 = 2 * tp / max(float(pred.sum() + true.sum()), 1.0)
+    pred = expected_count_hits(logits)                             # the runtime's default decoding
+    pred05 = logits >= 0.0                                         # probability >= 0.5, for reference
     kl = 0.5 * (mu ** 2 + np.exp(logvar) - 1 - logvar).mean(0)
-    return {"hit_f1": f1, "hit_accuracy": float((pred == true).mean()),
+    return {"hit_f1": _f1(pred, true), "hit_accuracy": float((pred == true).mean()),
             "velocity_mae": float(np.abs(vel - w.velocity)[true].mean()),
             "offset_mae": float(np.abs(off - w.offset)[true].mean()),
-            "kl_per_dim": [float(k) for k in kl], "_mu": mu}
+            "kl_per_dim": [float(k) for k in kl],
+            "hit_f1_threshold05": _f1(pred05, true), "hits_per_window": float(pred.sum() / len(pred)),
+            "hits_per_window_data": float(true.sum() / len(true)), "_mu": mu}
+
+
+def _f1(pred: np.ndarray, true: np.ndarray) -> float:
+    return 2 * float((pred & true).sum()) / max(float(pred.sum() + true.sum()), 1.0)
+
+
+def expected_count_hits(logits: np.ndarray) -> np.ndarray:
+    """Batched form of the runtime's default decoding (`DecodeControls()`): per window the
+    round(sum of probabilities) most probable cells. (B, T, V) -> bool (B, T, V)."""
+    B = logits.shape[0]
+    flat = logits.reshape(B, -1)
+    k = np.rint((0.5 * (1 + np.tanh(0.5 * flat))).sum(1)).astype(int)            # (B,)
+    rank = np.argsort(np.argsort(-flat, axis=1, kind="stable"), axis=1, kind="stable")
+    return (rank < k[:, None]).reshape(logits.shape)
 
 
 def unevenness(model: DrumModel, mu: np.ndarray, n_pairs: int = N_PAIRS, seed: int = SEED) -> float:
@@ -110,12 +125,12 @@ def metric_cv(model: DrumModel, mu: np.ndarray, n: int = N_MIXUP, seed: int = SE
     return float(scale.std() / scale.mean())
 
 
-def plausible_rate(model: DrumModel, n: int = N_PRIOR, seed: int = SEED,
-                   rule: Plausibility = Plausibility()) -> float:
+def plausible_rate(model: DrumModel, n: int = N_PRIOR, seed: int = SEED, rule: Plausibility = Plausibility(),
+                   controls: DecodeControls = DecodeControls()) -> float:
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, model.latent_dim)).astype(np.float32)
     logits, vel, off = model.decode_raw(z)
-    ok = sum(rule.passes(realise(logits[k], vel[k], off[k], DecodeControls()).hit) for k in range(n))
+    ok = sum(rule.passes(realise(logits[k], vel[k], off[k], controls).hit) for k in range(n))
     return ok / n
 
 
@@ -153,7 +168,8 @@ def evaluate(path: str, w: Windows, timing: bool = True) -> dict:
     rec = reconstruction(model, w)
     mu = rec.pop("_mu")
     out = {**rec, "unevenness": unevenness(model, mu), "metric_cv": metric_cv(model, mu),
-           "plausible_rate": plausible_rate(model)}
+           "plausible_rate": plausible_rate(model),
+           "plausible_rate_threshold05": plausible_rate(model, controls=DecodeControls(threshold=0.5))}
     if timing:
         out.update(decode_timings(path))
     out["latent_dim"] = model.latent_dim

@@ -25,11 +25,12 @@ KIND = "drums"
 
 @dataclass
 class DecodeControls:
-    """How decoder probabilities become a played pattern. Defaults: the model's most likely
-    pattern, as it would be played."""
+    """How decoder probabilities become a played pattern. Defaults: deterministic, the expected
+    number of hits on the model's most probable cells, velocities and timing as decoded."""
 
-    threshold: float = 0.5          # a cell is hit when its probability reaches this ...
-    density: float | None = None    # ... or, if set, the top density*steps*voices cells are hit
+    threshold: float | None = None  # None: play as many hits as the model expects (round of the summed
+                                    # probabilities) on its most probable cells; a number: hit where p >= it
+    density: float | None = None    # if set: the top density*steps*voices cells are hit (overrides threshold)
     temperature: float = 0.0        # 0 = deterministic; >0 = sample hits from sigmoid(logit / T)
     seed: int | None = None         # sampling seed (same z + seed = same pattern)
     velocity: float = 1.0           # dynamics amount: 0 = every hit at the pattern's mean, 1 = as decoded
@@ -152,29 +153,44 @@ class DrumModel:
 
 
 def realise(logits: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeControls) -> DrumPattern:
-    """Decoder outputs (T, V) -> DrumPattern under the decoding controls."""
+    """Decoder outputs (T, V) -> DrumPattern under the decoding controls.
+
+    Why "expected count" is the default rather than p >= 0.5: where the model is unsure *where*
+    the hits go (its probabilities spread over several cells), a 0.5 threshold drops them all and
+    plays a sparse pattern; on GMD validation windows it plays 23 % fewer hits than the drummer,
+    and decodes of prior samples fall below the plausibility filter 3-6x as often. Playing the
+    expected number of hits on the most probable cells keeps the density right and scored a
+    higher hit F1 on the validation split (docs/models.md)."""
     if c.temperature > 0:
         rng = np.random.default_rng(c.seed)
         noise = rng.logistic(size=logits.shape).astype(np.float32)   # logit + logistic noise > 0 == Bernoulli
         score = logits / c.temperature + noise
-        cut = 0.0
     else:
-        score, cut = logits, float(np.log(c.threshold / (1 - c.threshold))) if 0 < c.threshold < 1 else None
+        score = logits
     if c.density is not None:
-        k = int(round(np.clip(c.density, 0.0, 1.0) * score.size))
-        hit = np.zeros(score.shape, np.float32)
-        if k:
-            hit.flat[np.argsort(-score, axis=None, kind="stable")[:k]] = 1.0
-    elif cut is None:
+        hit = _top(score, int(round(np.clip(c.density, 0.0, 1.0) * score.size)))
+    elif c.temperature > 0:
+        hit = (score >= 0.0).astype(np.float32)                      # the sample itself
+    elif c.threshold is None:
+        hit = _top(score, int(round(float(_sigmoid(logits).sum()))))
+    elif c.threshold <= 0 or c.threshold >= 1:
         hit = np.full(score.shape, 1.0 if c.threshold <= 0 else 0.0, np.float32)
     else:
-        hit = (score >= cut).astype(np.float32)
+        hit = (score >= np.log(c.threshold / (1 - c.threshold))).astype(np.float32)
     velocity = vel * hit
     if hit.any() and c.velocity != 1.0:
         mean = velocity.sum() / hit.sum()
         velocity = np.clip(mean + c.velocity * (vel - mean), 0.0, 1.0) * hit
     offset = np.clip(off * c.timing, -0.5, 0.49) * hit
     return DrumPattern(hit, velocity.astype(np.float32), offset.astype(np.float32))
+
+
+def _top(score: np.ndarray, k: int) -> np.ndarray:
+    """0/1 array with ones at the ``k`` highest scores (ties: the earlier cell)."""
+    hit = np.zeros(score.shape, np.float32)
+    if k > 0:
+        hit.flat[np.argsort(-score, axis=None, kind="stable")[:k]] = 1.0
+    return hit
 
 
 def _fit(p: DrumPattern, steps: int) -> DrumPattern:

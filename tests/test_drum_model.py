@@ -158,7 +158,8 @@ def test_numpy_runtime_matches_torch_on_real_windows(tiny_run, gmd):
     np.testing.assert_allclose(off, toff.numpy(), atol=1e-5)
     # single-window API agrees with the batch one
     np.testing.assert_allclose(np_model.encode(w.pattern(0)), mu[0], atol=1e-6)
-    np.testing.assert_array_equal(np_model.decode(mu[0]).hit, (np_model.decode_probs(mu[0]) >= 0.5).astype(np.float32))
+    np.testing.assert_array_equal(np_model.decode(mu[0], DecodeControls(threshold=0.5)).hit,
+                                  (np_model.decode_probs(mu[0]) >= 0.5).astype(np.float32))
 
 
 @needs_gmd
@@ -227,6 +228,15 @@ def test_reconstruction_metrics_and_unevenness_are_sane(tiny_run, gmd):
     assert 0 <= u < 3
 
 
+def test_batched_expected_count_matches_runtime(random_model):
+    from jamd.drum_eval import expected_count_hits
+    z = np.random.default_rng(4).normal(size=(20, 3)).astype(np.float32)
+    logits, vel, off = random_model.decode_raw(z)
+    batched = expected_count_hits(logits)
+    for k in range(len(z)):
+        np.testing.assert_array_equal(batched[k], random_model.decode(z[k]).hit > 0)
+
+
 def test_plausibility_filter():
     rule = Plausibility()
     groove = np.zeros((32, 9), np.float32)
@@ -258,10 +268,13 @@ def random_model(tmp_path_factory):
 def test_decode_controls(random_model):
     m = random_model
     z = np.array([0.3, -0.2, 0.5], np.float32)
-    base = m.decode(z)
+    base = m.decode(z, DecodeControls(threshold=0.5))
     p = m.decode_probs(z)
     np.testing.assert_array_equal(base.hit, (p >= 0.5).astype(np.float32))
     assert m.decode(z, DecodeControls(threshold=0.9)).n_hits <= base.n_hits
+    expected = m.decode(z)                                               # default: expected count
+    assert expected.n_hits == round(float(p.sum()))
+    assert p[expected.hit > 0].min() >= p[expected.hit == 0].max()      # ... on the most probable cells
     assert m.decode(z, DecodeControls(density=0.25)).n_hits == round(0.25 * 32 * 9)
     s1 = m.decode(z, DecodeControls(temperature=1.0, seed=7))
     s2 = m.decode(z, DecodeControls(temperature=1.0, seed=7))
