@@ -64,11 +64,12 @@ def bass_features(onset, pitch, velocity, length) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ network
 
-def _layer_norm(x, w, b, eps=1e-5):
-    # means as a matmul with a (d, 1) column: on (32, 48) arrays that is ~2x faster than .mean()
+def _normalize(x, eps=1e-5):
+    """LayerNorm without its affine part (folded into the next linear layer at load). Means are
+    a matmul with a (d, 1) column: on (32, 48) arrays ~2x faster than .mean()."""
     avg = np.full((x.shape[-1], 1), 1.0 / x.shape[-1], np.float32)
     c = x - x @ avg
-    return c / np.sqrt((c * c) @ avg + eps) * w + b
+    return c / np.sqrt((c * c) @ avg + eps)
 
 
 def _gelu(x):
@@ -83,35 +84,47 @@ def _softmax(x):
 
 
 class _Stack:
-    """One transformer stack's weights, pre-transposed once at load so a decode is matmuls only."""
+    """One transformer stack and its output head, rearranged once at load so that a decode is
+    little more than matmuls: weights pre-transposed, every LayerNorm's scale and shift folded
+    into the linear layer after it, the attention scale folded into the query weights, and the
+    input bias added to the position table. About a third fewer numpy calls per window."""
 
     def __init__(self, t: dict[str, np.ndarray], prefix: str, n_layer: int, n_head: int):
-        def lin(name):
-            return np.ascontiguousarray(t[f"{prefix}{name}.weight"].T), t[f"{prefix}{name}.bias"]
+        def lin(name, ln=None):
+            w, b = t[f"{prefix}{name}.weight"].T, t[f"{prefix}{name}.bias"]
+            if ln:              # (n * g + s) @ w + b == n @ (g[:, None] * w) + (s @ w + b)
+                g, sh = t[f"{prefix}{ln}.weight"], t[f"{prefix}{ln}.bias"]
+                w, b = g[:, None] * w, sh @ w + b
+            return np.ascontiguousarray(w, np.float32), np.asarray(b, np.float32)
 
-        self.inp, self.pos, self.n_head = lin("inp"), t[f"{prefix}pos"], n_head
-        self.blocks = [{k: lin(f"blocks.{i}.{k}") for k in ("attn.qkv", "attn.proj", "mlp.fc", "mlp.out")}
-                       | {k: (t[f"{prefix}blocks.{i}.{k}.weight"], t[f"{prefix}blocks.{i}.{k}.bias"])
-                          for k in ("ln1", "ln2")} for i in range(n_layer)]
-        self.ln_f = (t[f"{prefix}ln_f.weight"], t[f"{prefix}ln_f.bias"])
+        self.inp = lin("inp")[0]
+        self.base = t[f"{prefix}pos"] + t[f"{prefix}inp.bias"]          # (steps, d)
+        d = self.base.shape[1]
+        self.n_head, hd = n_head, d // n_head
+        self.blocks = []
+        for i in range(n_layer):
+            qkv_w, qkv_b = lin(f"blocks.{i}.attn.qkv", f"blocks.{i}.ln1")
+            qkv_w[:, :d] /= np.sqrt(hd)
+            qkv_b[:d] /= np.sqrt(hd)
+            self.blocks.append(((qkv_w, qkv_b), lin(f"blocks.{i}.attn.proj"),
+                                lin(f"blocks.{i}.mlp.fc", f"blocks.{i}.ln2"), lin(f"blocks.{i}.mlp.out")))
+        self.head = lin("head", "ln_f")
 
     def __call__(self, x: np.ndarray, add: np.ndarray | None = None) -> np.ndarray:
-        """``x`` (B, T, in) -> (B, T, d); ``add`` (B, 1, d) is added to every step (the latent)."""
-        h = x @ self.inp[0] + self.inp[1] + self.pos[: x.shape[1]]
+        """``x`` (B, T, in) -> head outputs (B, T, out); ``add`` (B, 1, d) is added to every
+        step (the latent)."""
+        h = x @ self.inp + self.base[: x.shape[1]]
         if add is not None:
             h = h + add
         B, T, d = h.shape
-        hd = d // self.n_head
-        for blk in self.blocks:
-            a = _layer_norm(h, *blk["ln1"])
-            qkv = (a @ blk["attn.qkv"][0] + blk["attn.qkv"][1]).reshape(B, T, 3, self.n_head, hd)
-            q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))   # (B, H, T, hd)
-            att = _softmax(q @ k.transpose(0, 1, 3, 2) / np.sqrt(hd))          # (B, H, T, T)
-            y = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, d)
-            h = h + y @ blk["attn.proj"][0] + blk["attn.proj"][1]
-            m = _gelu(_layer_norm(h, *blk["ln2"]) @ blk["mlp.fc"][0] + blk["mlp.fc"][1])
-            h = h + m @ blk["mlp.out"][0] + blk["mlp.out"][1]
-        return _layer_norm(h, *self.ln_f)
+        H, hd = self.n_head, d // self.n_head
+        for qkv, proj, fc, out in self.blocks:
+            a = (_normalize(h) @ qkv[0] + qkv[1]).reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)
+            att = _softmax(a[0] @ a[1].transpose(0, 1, 3, 2))               # (B, H, T, T)
+            y = (att @ a[2]).transpose(0, 2, 1, 3).reshape(B, T, d)
+            h = h + y @ proj[0] + proj[1]
+            h = h + _gelu(_normalize(h) @ fc[0] + fc[1]) @ out[0] + out[1]
+        return _normalize(h) @ self.head[0] + self.head[1]
 
 
 @dataclass
@@ -133,9 +146,7 @@ class BassModel:
             self.steps, self.latent = int(cfg["steps"]), int(cfg["latent"])
             self.enc = _Stack(t, "enc.", cfg["enc_layers"], cfg["n_head"])
             self.dec = _Stack(t, "dec.", cfg["n_layer"], cfg["n_head"])
-            self.enc_head = (np.ascontiguousarray(t["enc.head.weight"].T), t["enc.head.bias"])
             self.dec_z = (np.ascontiguousarray(t["dec.z.weight"].T), t["dec.z.bias"])
-            self.dec_head = (np.ascontiguousarray(t["dec.head.weight"].T), t["dec.head.bias"])
         except KeyError as e:
             raise CheckpointError(f"{ckpt.path.name}: bass weights lack {e} (not a jamd bass model?)") from None
         self.card = ckpt.card
@@ -147,12 +158,13 @@ class BassModel:
     # -- batched (training data, evaluation) --------------------------------------------
     def encode_batch(self, cond: np.ndarray, bass: np.ndarray) -> np.ndarray:
         """Posterior means ``(B, latent)`` of windows given their features."""
+        # the head is affine, so averaging its per-step outputs == the head of the average
         h = self.enc(np.concatenate([cond, bass], axis=-1).astype(np.float32))
-        return (h.mean(axis=1) @ self.enc_head[0] + self.enc_head[1])[:, : self.latent]
+        return h.mean(axis=1)[:, : self.latent]
 
     def decode_batch(self, z: np.ndarray, cond: np.ndarray) -> DecodedBatch:
         z = np.asarray(z, np.float32).reshape(-1, 1, self.latent)
-        out = self.dec(cond.astype(np.float32), z @ self.dec_z[0] + self.dec_z[1]) @ self.dec_head[0] + self.dec_head[1]
+        out = self.dec(cond.astype(np.float32), z @ self.dec_z[0] + self.dec_z[1])
         sig = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
         return DecodedBatch(sig(out[..., 0]), sig(out[..., 1]), out[..., 2:2 + BASS_PITCHES],
                             out[..., 2 + BASS_PITCHES:])
