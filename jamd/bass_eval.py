@@ -10,6 +10,9 @@
   latent. Compare against the same figures of the model trained without the penalty.
 * ``onset_f1`` / ``pitch_accuracy``: reconstruction from the posterior mean, so a penalty that
   bought stability by ignoring the latent would show here.
+* ``latent_reach``: how much the knobs change: the mean number of steps whose onset differs
+  between decodes at the 9 points of a 3x3 grid over [-2, 2]^2 (up to 300 test windows), and
+  ``latent_density_range``: the fewest and most onsets per window across that grid.
 * ``decode_ms_p50`` / ``p99``: one window through ``BassModel.decode`` in a fresh process with
   one BLAS thread (what the live engine runs).
 
@@ -86,6 +89,16 @@ def latent_figures(mu: np.ndarray, bw: BassWindows, rng: np.random.Generator) ->
             "latent_pairs": int(len(pairs)), "latent_std": [float(s) for s in mu.std(0)]}
 
 
+def latent_reach(model: BassModel, cond: np.ndarray, rng: np.random.Generator, limit: int = 300) -> dict:
+    cond = cond[rng.choice(len(cond), min(limit, len(cond)), replace=False)]
+    grid = [(x, y) for x in (-2.0, 0.0, 2.0) for y in (-2.0, 0.0, 2.0)]
+    ons = np.stack([generate(model, cond, np.tile(np.array(g, np.float32), (len(cond), 1)))["onset"] for g in grid])
+    diffs = [(ons[i] != ons[j]).sum(1).mean() for i in range(len(grid)) for j in range(i + 1, len(grid))]
+    density = ons.sum(2).mean(1)
+    return {"latent_reach": float(np.mean(diffs)),
+            "latent_density_range": [float(density.min()), float(density.max())]}
+
+
 def evaluate(path: str, bw: BassWindows, seed: int = 0, timing: bool = True) -> dict:
     model = BassModel.load(path)
     rng = np.random.default_rng(seed)
@@ -103,6 +116,7 @@ def evaluate(path: str, bw: BassWindows, seed: int = 0, timing: bool = True) -> 
                                            for _ in range(5)])),
         "onsets_per_window": float(on.sum(1).mean()),
         **latent_figures(mu, bw, rng),
+        **(latent_reach(model, cond, rng) if model.latent == 2 else {}),
         "onset_f1": float(2 * both.sum() / max(r_on.sum() + t_on.sum(), 1)),
         "pitch_accuracy": float((rec["pitch"][both] == bw.pitch[both]).mean()) if both.any() else 0.0,
         "data": {"windows": len(bw), "in_scale_rate": float(in_scale(bw.pitch[t_on], bw.quality[t_on]).mean()),

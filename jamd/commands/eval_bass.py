@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if has_other:
         ref = evaluate(str(other), windows, timing=False)
         result["unpenalised"] = {"model": str(other), **{k: ref[k] for k in (
-            "latent_stability", "latent_stability_relative", "latent_std", "onset_f1", "in_scale_rate", "kick_lock")
+            "latent_stability", "latent_stability_relative", "latent_std", "latent_reach", "onset_f1",
+            "in_scale_rate", "kick_lock")
             if k in ref}}
     if args.write_card:
         metrics = read_card(model).get("metrics", {})
