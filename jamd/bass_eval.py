@@ -84,8 +84,10 @@ def latent_figures(mu: np.ndarray, bw: BassWindows, rng: np.random.Generator) ->
     jump = np.linalg.norm(mu[pairs[:, 0]] - mu[pairs[:, 1]], axis=1).mean()
     a, b = rng.integers(0, len(mu), (2, 20000))
     other = bw.piece[a] != bw.piece[b]
-    spread = np.linalg.norm(mu[a[other]] - mu[b[other]], axis=1).mean() if other.any() else np.nan
-    return {"latent_stability": float(jump), "latent_stability_relative": float(jump / spread),
+    # None, not NaN (which is not JSON), when every window comes from one piece
+    spread = np.linalg.norm(mu[a[other]] - mu[b[other]], axis=1).mean() if other.any() else None
+    return {"latent_stability": float(jump),
+            "latent_stability_relative": None if spread is None else float(jump / spread),
             "latent_pairs": int(len(pairs)), "latent_std": [float(s) for s in mu.std(0)]}
 
 

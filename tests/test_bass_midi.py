@@ -88,7 +88,7 @@ def test_folder_windows_pair_drums_with_bass_relative_to_the_roots(folder):
     assert set(np.unique(w.pitch[on])) <= {-12, 0, 7, 12}   # roots, fifths, octaves
 
 
-def test_train_bass_on_a_midi_folder(folder, tmp_path):
+def test_train_and_eval_bass_on_a_midi_folder(folder, tmp_path, capsys):
     pytest.importorskip("torch")
     out = tmp_path / "mine"
     assert main(["train", "bass", "--midi-dir", str(folder), "--out", str(out), "--steps", "30",
@@ -96,3 +96,8 @@ def test_train_bass_on_a_midi_folder(folder, tmp_path):
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["kind"] == "bass" and card["training"]["data"]["corpus"] == "user multitrack MIDI"
     assert card["training"]["data"]["windows"]["train"] > 0
+    capsys.readouterr()                                 # drop the training summary line
+    assert main(["eval", "bass", str(out), "--midi-dir", str(folder), "--json", "--no-timing"]) == 0
+    # strict JSON (no NaN), even where the folder's validation files are one piece
+    result = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert result["split"] == "validation" and result["in_scale_rate"] >= 0

@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
     parser.add_argument("--bass", default=None, help="with --midi-dir: the bass channel or track name")
     parser.add_argument("--corpus-seed", type=int, default=0, help="seed of the procedural bass corpus")
-    parser.add_argument("--split", default="test", choices=("train", "validation", "test"),
-                        help="windows to evaluate on (default test; a --midi-dir folder has only validation)")
+    parser.add_argument("--split", default=None, choices=("train", "validation", "test"),
+                        help="windows to evaluate on (default: test; validation with --midi-dir, "
+                             "whose folders have no test split)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-timing", action="store_true", help="skip the decode timing")
     parser.add_argument("--write-card", action="store_true",
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     has_other = other.with_name(other.name + ".json").is_file()
     if args.unpenalised and not has_other:
         raise UserError(f"{other}: no such model")
+    args.split = args.split or ("validation" if args.midi_dir else "test")
     splits, _ = load_bass_splits(args)
     windows = splits.get(args.split)
     if windows is None or len(windows) < 2:
