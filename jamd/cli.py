@@ -13,6 +13,7 @@ from jamd.logsetup import setup_logging
 #: subcommand -> (module, one-line help). The module has ``add_arguments(parser)`` and
 #: ``run(args) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("jamd.commands.run", "play: drums and bass from the latent space, in time with the rig"),
     "data": ("jamd.commands.data", "summarise the training corpus (windows per split, hit rates)"),
     "check": ("jamd.commands.check", "check the config and controller mappings without touching MIDI"),
     "train": ("jamd.commands.train", "train a model (drums: the flat-manifold drum VAE) on GMD or your MIDI"),

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 Share = Annotated[float, Between(0, 1)]
 #: The shipped drum model's checkpoint stem (``models/drums-flat.json`` + ``.safetensors``).
 DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-flat"
+DEFAULT_BASS_MODEL = MODELS_DIR / "bass"
 
 
 @dataclass
@@ -139,7 +140,9 @@ class SeedConfig:
 
 @dataclass
 class LatentConfig:
-    radius: Annotated[float, Between(0.01, 10)] = 1.0   # how far a full controller throw reaches
+    # How far a full controller throw (x or y = +-1) reaches from the centre, in standard
+    # deviations of the training codes along the plane's axes: 2 covers what the model knows.
+    radius: Annotated[float, Between(0.01, 10)] = 2.0
     slew: Annotated[float, Between(0, 1000, "plane units per second, 0 = no limit")] = 4.0
 
 
@@ -168,6 +171,13 @@ class ModelsConfig:
     @property
     def drums_path(self) -> Path:
         return self.drums if self.drums is not None else DEFAULT_DRUM_MODEL
+
+    @property
+    def bass_path(self) -> Path | None:
+        """The bass model, or None when none is configured and none is shipped (drums only)."""
+        if self.bass is not None:
+            return self.bass
+        return DEFAULT_BASS_MODEL if DEFAULT_BASS_MODEL.with_suffix(".json").is_file() else None
 
 
 class Network(str):

@@ -37,7 +37,7 @@ from jamd.drumkit import GM_OUTPUT, VoiceOut
 from jamd.grid import STEPS_PER_BEAT, BassRange
 from jamd.ports import ManagedInput, ManagedOutput, PortConfig
 from jamd.rtipc import (REC_NOTE_OFF, REC_NOTE_ON, REC_TICK, REC_TRANSPORT, Control,
-                        RtShared, WindowBuffer)
+                        RtShared, WindowBuffer, pack_message)
 from jamd.scheduler import SchedulerConfig, StepScheduler
 
 log = logging.getLogger(__name__)
@@ -169,12 +169,12 @@ class Engine:
         t = self.clock()
         status = msg[0] & 0xF0
         if status == ms.NOTE_ON:
-            self.shared.record(REC_NOTE_ON, target_ns, t, msg[1])
+            self.shared.record(REC_NOTE_ON, target_ns, t, pack_message(port, msg))
             if sent:
                 self.shared.sounding[port, msg[0] & 0x0F, msg[1]] = 1
             log.debug("on %s %s", port, msg)
         elif status == ms.NOTE_OFF:
-            self.shared.record(REC_NOTE_OFF, target_ns, t, msg[1])
+            self.shared.record(REC_NOTE_OFF, target_ns, t, pack_message(port, msg))
             self.shared.sounding[port, msg[0] & 0x0F, msg[1]] = 0
             log.debug("off %s %s", port, msg)
         late = t - target_ns
@@ -511,8 +511,10 @@ class EngineHandle:
             log.warning("engine died: ended %d notes it left sounding", sent)
         return sent
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the engine to quit (it ends its notes), wait, and release the shared memory."""
+    def stop(self, timeout: float = 5.0, before_release: Callable[[], None] | None = None) -> None:
+        """Ask the engine to quit (it ends its notes), wait, and release the shared memory.
+        ``before_release`` runs once the engine is gone and its records are final (a
+        recording collects the last note-offs there)."""
         try:
             if self.is_alive():
                 try:
@@ -527,6 +529,8 @@ class EngineHandle:
                 elif self.thread is not None:
                     self.thread.join(timeout)
             self.check()
+            if before_release is not None:
+                before_release()
         finally:
             if self._engine is not None:
                 self._engine.windows.close()

@@ -265,6 +265,20 @@ class RtShared:
                 pass
 
 
+def pack_message(port: int, msg: list[int]) -> int:
+    """A sent channel message in a timing record's data field: port, status, data 1, data 2 —
+    enough for a recording of exactly what the gear was sent."""
+    return (port << 24) | (msg[0] << 16) | (msg[1] << 8) | (msg[2] if len(msg) > 2 else 0)
+
+
+def sent_messages(records: np.ndarray):
+    """``(port, [status, data1, data2], sent_ns)`` for every note record, in order."""
+    for kind, _target, sent, data in records:
+        if kind in (REC_NOTE_ON, REC_NOTE_OFF):
+            data = int(data)
+            yield data >> 24, [(data >> 16) & 0xFF, (data >> 8) & 0x7F, data & 0x7F], int(sent)
+
+
 def jitter_stats(records: np.ndarray, kind: int = REC_TICK) -> dict[str, float]:
     """p50/p99/max of |sent - target| in ms for one record kind (what ``jamd bench`` prints)."""
     sel = records[records[:, 0] == kind]

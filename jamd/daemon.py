@@ -1,0 +1,424 @@
+"""``jamd run``'s control side: inputs, controls, seeding and the model, feeding the real-time
+process (`jamd.rt`) with windows.
+
+Two processes (see docs/architecture.md): this one does everything that may take time — MIDI
+input from the drummer and the controllers (time-stamped on arrival in rtmidi's thread), OSC,
+the mappings, seeding at bar lines, decoding — and publishes each new window into the engine's
+double buffer; the engine process owns the clock and every note. Nothing here can make a note
+late: the worst this side can do is publish a window a step later.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from jamd.config import Config, load_config
+from jamd.drum_runtime import DrumModel
+from jamd.latent import Slew
+from jamd.mapper import Mapper, TargetState
+from jamd.mapping import select_mapping
+from jamd.notify import Notifier, watchdog_interval_s
+from jamd.performance import Performance
+from jamd.ports import ManagedInput, PortConfig, default_api
+from jamd.recorder import Recorder
+from jamd.rt import EngineHandle, RtConfig
+from jamd.rtipc import sent_messages
+from jamd.seed import SeedCapture, Seeder
+
+log = logging.getLogger(__name__)
+
+now_ns = time.perf_counter_ns
+BEATS_PER_BAR = 4
+#: How often the loop looks at its inputs when nothing wakes it: smoothing and the slew need
+#: ticks, and a knob turned during a wait must not be noticed late.
+IDLE_TICK_S = 0.004
+HOUSEKEEPING_S = 0.5
+#: The engine's status is stale (the real-time loop stuck) after this long: stop feeding the
+#: systemd watchdog, so systemd restarts jamd.
+RT_STALE_S = 1.0
+#: A slew-only move (no control changed) re-renders at most this often: the engine takes a
+#: new window once per step, so rendering more often only burns the core the clock shares.
+SLEW_RENDER_S = 0.010
+#: A drummer who played this recently is "playing" (for ducking the machine's drums).
+DRUMMER_ACTIVE_S = 2.0
+CLOCK_MODES = {"internal": "master", "midi": "follow", "link": "link"}
+
+
+def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
+    """What the engine process needs from the config: ports, clock, voice and bass tables.
+    ``offline``: no MIDI at all (notes go nowhere; `--demo` records them instead)."""
+    api = "null" if offline else default_api() if cfg.ports.api == "auto" else cfg.ports.api
+
+    def port(role: str, pattern) -> PortConfig | None:
+        if pattern is not None:
+            return PortConfig(role, str(pattern), False, api)
+        return PortConfig(role, None, True, api) if cfg.ports.virtual else None
+
+    clock_out = [PortConfig("clock", str(cfg.ports.clock_out), False, api)] \
+        if cfg.clock.send_clock and cfg.ports.clock_out is not None else []
+    clock_in = PortConfig("clock-in", str(cfg.ports.clock_in), False, api) \
+        if cfg.clock.mode == "midi" and cfg.ports.clock_in is not None else None
+    return RtConfig(source=CLOCK_MODES[cfg.clock.mode], bpm=cfg.clock.tempo,
+                    drums=port("drums", cfg.ports.drums), bass=port("bass", cfg.ports.bass),
+                    clock_out=clock_out, clock_in=clock_in, drum_outputs=cfg.drums.outputs(),
+                    bass_range=cfg.bass.range(), autostart=cfg.clock.mode != "midi")
+
+
+@dataclass
+class Latencies:
+    """What `jamd bench` and the status report read: how quickly this side reacts."""
+
+    control_ms: list[float] = field(default_factory=list)   # control arrival -> window published
+    seed_ms: list[float] = field(default_factory=list)      # bar line -> seeded window published
+
+    def add(self, kind: str, ms: float) -> None:
+        series = getattr(self, kind)
+        series.append(ms)
+        del series[:-1000]                                   # bounded: a daemon runs for days
+
+
+class Inputs:
+    """The control side's MIDI inputs, opened by name; messages are queued with their arrival
+    time and the loop woken. Ports that vanish are re-found by name (polled by ``check``)."""
+
+    def __init__(self, wake: threading.Event):
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.wake = wake
+        self.ports: list[tuple[str, ManagedInput]] = []
+
+    def add(self, role: str, cfg: PortConfig) -> ManagedInput:
+        q, wake, index = self.queue, self.wake, len(self.ports)
+
+        def on_message(msg: list[int], t: int) -> None:
+            q.put((index, msg, t))
+            wake.set()
+        port = ManagedInput(cfg, on_message).open()
+        self.ports.append((role, port))
+        return port
+
+    def drain(self):
+        while True:
+            try:
+                index, msg, t = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            role, port = self.ports[index]
+            yield role, port, msg, t
+
+    def check(self) -> None:
+        for _, port in self.ports:
+            port.check()
+
+    def close(self) -> None:
+        for _, port in self.ports:
+            port.close()
+        self.ports.clear()
+
+
+class Daemon:
+    def __init__(self, config: Config, *, engine_mode: str = "process", offline: bool = False,
+                 recorder: Recorder | None = None):
+        self.config = config
+        self.offline = offline
+        self.wake = threading.Event()
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self.latencies = Latencies()
+        self.recorder = recorder
+        self.tickers: list[Callable[[int], None]] = []   # called once per loop turn (demo, screen)
+        self.window = None                                 # the last published window
+        self.notifier = Notifier()
+        self._load_models(config)
+        self.engine = EngineHandle(rt_config(config, offline), mode=engine_mode)
+        self._records_seen = 0
+        self._published_t, self._published_xy = 0, np.full(2, np.nan, np.float32)
+        self.inputs = Inputs(self.wake)
+        self.target_state = TargetState()
+        self.mappers: dict[str, Mapper] = {}
+        self.osc = None
+        self._last_bar = None
+        self._drummer_t = 0
+        self._pending_control_t: int | None = None
+
+    # --------------------------------------------------------------------------- set-up
+    def _load_models(self, config: Config) -> None:
+        from jamd.bass_runtime import BassModel
+        self.drums = DrumModel.load(config.models.drums_path)
+        bass_path = config.models.bass_path
+        self.bass = BassModel.load(bass_path) if bass_path is not None else None
+        self.perf = Performance(self.drums, self.drums.plane(config.latent.radius), self.bass)
+        self.capture = SeedCapture(config.drummer.table, config.seed.settings(self.drums.steps))
+        self.seeder = Seeder(self.capture, self.drums.encode)
+        self.slew = Slew(config.latent.slew, np.zeros(2, np.float32))
+
+    def start(self) -> None:
+        self.engine.start()
+        self._publish(now_ns())
+        try:
+            if not self.offline:
+                self._open_inputs()
+            self._open_osc()
+        except BaseException:
+            self.engine.stop()
+            raise
+        self.notifier.ready("clock running")
+        log.info("jamd running: %s clock at %.1f BPM", self.config.clock.mode, self.config.clock.tempo)
+
+    def _open_inputs(self) -> None:
+        ports, api = self.config.ports, self.engine.cfg.drums.api if self.engine.cfg.drums else default_api()
+        if ports.drummer is not None:
+            self.inputs.add("drummer", PortConfig("drummer", str(ports.drummer), False, api))
+        elif ports.virtual:
+            self.inputs.add("drummer", PortConfig("in", None, True, api))
+        mappings = self.config.controller_mappings()
+        for i, pattern in enumerate(ports.controllers):
+            port = self.inputs.add("controller", PortConfig(f"controller{i + 1}", str(pattern), False, api))
+            self._attach_mapper(port.name, mappings)
+
+    def _attach_mapper(self, port_name: str, mappings) -> None:
+        mapping = select_mapping(mappings, port_name)
+        if mapping is None:
+            log.warning("no mapping fits controller %s: it is ignored", port_name)
+            return
+        self.mappers[port_name] = Mapper(mapping, self.target_state)
+        log.info("controller %s: mapping %s", port_name, mapping.name)
+
+    def _open_osc(self) -> None:
+        if not self.config.osc.enabled:
+            return
+        from jamd.osc import OscControl
+        self.osc = OscControl(self.config.osc.settings(), lambda t, v: self._control(t, v, now_ns()))
+
+    # ---------------------------------------------------------------------------- loop
+    def run(self) -> None:
+        self.start()
+        try:
+            self.loop()
+        finally:
+            self.shutdown()
+
+    def loop(self) -> None:
+        next_house = 0.0
+        watchdog = watchdog_interval_s()
+        next_dog = 0.0
+        last = now_ns()
+        while not self.stop_requested.is_set():
+            t = now_ns()
+            self._handle_inputs()
+            if self.osc is not None:
+                self.osc.poll(0)
+            for m in self.mappers.values():
+                for ev in m.tick(t / 1e9):
+                    self._control(ev.target, ev.value, t)
+            self._bar_lines(t)
+            self._render_if_needed(t, (t - last) / 1e9)
+            last = t
+            for tick in self.tickers:
+                tick(t)
+            if t / 1e9 >= next_house:
+                next_house = t / 1e9 + HOUSEKEEPING_S
+                self._housekeeping()
+            if watchdog and t / 1e9 >= next_dog and self._engine_fresh(t):
+                next_dog = t / 1e9 + watchdog
+                self.notifier.watchdog()
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+            self.wake.wait(self._wait_s(t))
+            self.wake.clear()
+
+    def _wait_s(self, t: int) -> float:
+        """Until the next bar line, but never longer than an idle tick."""
+        st = self.engine.status()
+        if not st.get("running"):
+            return IDLE_TICK_S
+        beat = self._beat_at(t, st)
+        to_bar = (np.floor(beat / BEATS_PER_BAR + 1) * BEATS_PER_BAR - beat) * 60.0 / max(st["bpm"], 1.0)
+        return float(min(max(to_bar, 0.0), IDLE_TICK_S))
+
+    def running(self) -> bool:
+        return bool(self.engine.status().get("running"))
+
+    def beat_now(self, t: int | None = None) -> float:
+        return self._beat_at(now_ns() if t is None else t, self.engine.status())
+
+    def seed_xy(self) -> tuple[float, float] | None:
+        """Where the drummer's seed sits on the plane (None before anyone played)."""
+        z = self.seeder.z_seed
+        return None if z is None else self.perf.plane.project(z)
+
+    @staticmethod
+    def _beat_at(t: int, st: dict) -> float:
+        """The clock position at ``t`` from the engine's last status (beat, tempo, when)."""
+        if not st.get("running"):
+            return float(st.get("beat", 0.0))
+        return st["beat"] + (t - st["updated_ns"]) * st["bpm"] / 60e9
+
+    def _engine_fresh(self, t: int) -> bool:
+        return self.engine.is_alive() and t - self.engine.status().get("updated_ns", 0) < RT_STALE_S * 1e9
+
+    # --------------------------------------------------------------------------- inputs
+    def _handle_inputs(self) -> None:
+        for role, port, msg, t in self.inputs.drain():
+            if self.recorder is not None:
+                self.recorder.message(f"{role} in", msg, t)
+            if role == "drummer":
+                self._on_drummer(msg, t)
+            elif role == "controller":
+                mapper = self.mappers.get(port.name)
+                for ev in (mapper.feed(msg, t / 1e9) if mapper else ()):
+                    self._control(ev.target, ev.value, t)
+
+    def _on_drummer(self, msg: list[int], t: int) -> None:
+        if len(msg) == 3 and msg[0] & 0xF0 == 0x90 and msg[2] > 0:
+            channel = self.config.drummer.channel
+            if channel is None or (msg[0] & 0x0F) + 1 == channel:
+                self.capture.add(self._beat_at(t, self.engine.status()), msg[1], msg[2])
+                self._drummer_t = t
+                log.debug("drummer note %d vel %d", msg[1], msg[2])
+
+    def _control(self, target: str, value, t: int) -> None:
+        try:
+            controls = self.perf.apply(target, value, t / 1e9)
+        except (KeyError, ValueError) as e:
+            log.warning("control %s=%r refused: %s", target, value, e)
+            return
+        for c in controls:
+            self.engine.send(c.kind, c.value, c.part)
+        if self.perf.reseed_requested:
+            self._reseed_now(t)
+        if self.perf.dirty and self._pending_control_t is None:
+            self._pending_control_t = t
+        log.debug("control %s = %s", target, value)
+
+    def _reseed_now(self, t: int) -> None:
+        """The reseed button: the drummer's last two bars become the centre now, and the pad's
+        position is home again (knobs pick it up from there)."""
+        self.perf.reseed_requested = False
+        z = self.seeder.bar_line(self._beat_at(t, self.engine.status()))
+        if z is None:
+            log.info("reseed: the drummer played too little to seed from")
+            return
+        self.perf.set_center(z)
+        for axis in ("drums.x", "drums.y"):
+            self.perf.values[axis] = 0.0
+            for m in self.mappers.values():
+                m.set_current(axis, 0.0)
+
+    # ---------------------------------------------------------------------- bars, windows
+    def _bar_lines(self, t: int) -> None:
+        st = self.engine.status()
+        if not st.get("running"):
+            self._last_bar = None
+            return
+        beat = self._beat_at(t, st)
+        bar = int(np.floor(beat / BEATS_PER_BAR))
+        if self._last_bar is None or bar <= self._last_bar:
+            self._last_bar = bar if self._last_bar is None else self._last_bar
+            return
+        self._last_bar = bar
+        self.perf.bar_line()
+        z = self.seeder.bar_line(bar * BEATS_PER_BAR)
+        if z is not None:
+            self.perf.set_center(z)
+            bar_t = st["updated_ns"] + (bar * BEATS_PER_BAR - st["beat"]) * 60e9 / st["bpm"]
+            self._publish(t)
+            self.latencies.add("seed_ms", (now_ns() - bar_t) / 1e6)
+
+    def _render_if_needed(self, t: int, dt: float) -> None:
+        target = np.array([self.perf.values["drums.x"], self.perf.values["drums.y"]], np.float32)
+        self.slew.step(target, dt)
+        moved = not np.array_equal(self._published_xy, self.slew.value)
+        if self.perf.dirty or (moved and t - self._published_t >= SLEW_RENDER_S * 1e9):
+            self._publish(t)
+
+    def _publish(self, t: int) -> None:
+        if self.perf.held:
+            self.perf.dirty = False
+            return
+        window = self.perf.render(tuple(float(v) for v in self.slew.value))
+        duck = self.config.seed.duck
+        if duck > 0 and now_ns() - self._drummer_t < DRUMMER_ACTIVE_S * 1e9:
+            window.drums.velocity *= 1.0 - duck
+        self.engine.publish(window)
+        if self._pending_control_t is not None:
+            self.latencies.add("control_ms", (now_ns() - self._pending_control_t) / 1e6)
+            self._pending_control_t = None
+        self.window = window
+        self._published_t, self._published_xy = t, self.slew.value.copy()
+        if self.recorder is not None:
+            self.recorder.walk(*(float(v) for v in self.slew.value), t)
+
+    # --------------------------------------------------------------------- housekeeping
+    def _housekeeping(self) -> None:
+        self.inputs.check()
+        self._record_sent()
+        if not self.engine.check():
+            log.error("the real-time engine stopped unexpectedly; restarting it")
+            self.engine.stop()
+            self.engine = EngineHandle(self.engine.cfg, mode=self.engine.mode)
+            self.engine.start()
+            self._publish(now_ns())
+
+    def _record_sent(self) -> None:
+        """Copy the notes the engine sent (its timing records) into the recording."""
+        if self.recorder is None:
+            return
+        records, self._records_seen = self.engine.records(self._records_seen)
+        for port, msg, sent_ns in sent_messages(records):
+            self.recorder.message(("drums out", "bass out")[min(port, 1)], msg, sent_ns)
+
+    def reload(self) -> None:
+        """SIGHUP: read the config and mappings again. A bad file is refused and the old
+        state kept; controls, seeding and latent settings change at once, ports and clock
+        settings only with a restart (they would drop the clock)."""
+        try:
+            new = load_config(self.config.path or None)
+            mappings = new.controller_mappings()
+        except Exception as e:            # a UserError with file:line, or an unreadable file
+            log.error("reload refused, keeping the running config: %s", e)
+            return
+        self.mappers = {name: Mapper(select_mapping(mappings, name) or m.mapping, self.target_state)
+                        for name, m in self.mappers.items()}
+        self.capture.settings = new.seed.settings(self.drums.steps)
+        self.slew.rate = new.latent.slew
+        self.perf.plane = self.drums.plane(new.latent.radius)
+        self.perf.dirty = True
+        if rt_config(new) != self.engine.cfg:
+            log.warning("reload: port and clock changes take effect at the next restart")
+        self.config = new
+        log.info("reloaded %s", new.path or "the built-in defaults")
+
+    def shutdown(self) -> None:
+        """Every note ends (the engine does it before it exits), then ports close."""
+        self.notifier.stopping()
+        try:
+            self.engine.stop(before_release=self._record_sent)
+        finally:
+            if self.recorder is not None:
+                self.recorder.save()
+            self.inputs.close()
+            if self.osc is not None:
+                self.osc.close()
+            log.info("jamd stopped")
+
+    # -------------------------------------------------------------------------- signals
+    def install_signal_handlers(self) -> None:
+        def stop(signum, _frame) -> None:
+            log.info("signal %s: stopping", signal.Signals(signum).name)
+            self.stop_requested.set()
+            self.wake.set()
+
+        def hup(_signum, _frame) -> None:
+            self.reload_requested.set()
+            self.wake.set()
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hup)
