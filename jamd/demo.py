@@ -49,7 +49,9 @@ class DemoDrummer:
         if beat < self._done:          # the clock went back (locate): start over from here
             self._done = beat
         lo, hi = self._done, beat
-        loops = range(int(lo // self.length), int(hi // self.length) + 1)
+        # neighbouring loops too: a note played early belongs to the next loop but sounds
+        # before its start, a late one sounds after its loop's end
+        loops = range(int(lo // self.length) - 1, int(hi // self.length) + 2)
         for k in loops:
             base = k * self.length
             for n in self.notes:
