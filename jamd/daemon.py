@@ -40,6 +40,7 @@ BEATS_PER_BAR = 4
 #: ticks, and a knob turned during a wait must not be noticed late.
 IDLE_TICK_S = 0.004
 HOUSEKEEPING_S = 0.5
+REPORT_S = 0.1                # OSC state reports: often enough for a display, cheap on UDP
 #: The engine's status is stale (the real-time loop stuck) after this long: stop feeding the
 #: systemd watchdog, so systemd restarts jamd.
 RT_STALE_S = 1.0
@@ -205,7 +206,7 @@ class Daemon:
             self.shutdown()
 
     def loop(self) -> None:
-        next_house = 0.0
+        next_house = next_report = 0.0
         watchdog = watchdog_interval_s()
         next_dog = 0.0
         last = now_ns()
@@ -225,6 +226,9 @@ class Daemon:
             if t / 1e9 >= next_house:
                 next_house = t / 1e9 + HOUSEKEEPING_S
                 self._housekeeping()
+            if self.osc is not None and t / 1e9 >= next_report:
+                next_report = t / 1e9 + REPORT_S
+                self._report(t)
             if watchdog and t / 1e9 >= next_dog and self._engine_fresh(t):
                 next_dog = t / 1e9 + watchdog
                 self.notifier.watchdog()
@@ -366,6 +370,23 @@ class Daemon:
             self.engine = EngineHandle(self.engine.cfg, mode=self.engine.mode)
             self.engine.start()
             self._publish(now_ns())
+
+    def _report(self, t: int) -> None:
+        """State to the OSC report targets (see docs/osc.md)."""
+        st = self.engine.status()
+        beat = self._beat_at(t, st)
+        bar, beat_in_bar = divmod(int(beat), BEATS_PER_BAR)
+        dropped = sum(m.ignored for m in self.mappers.values()) + self.osc.stats.rejected_message \
+            + self.osc.stats.rejected_source
+        self.osc.report("/jamd/state/tempo", float(st.get("bpm", 0.0)))
+        self.osc.report("/jamd/state/position", bar + 1, beat_in_bar + 1)
+        self.osc.report("/jamd/state/drums/xy", *(float(v) for v in self.slew.value))
+        self.osc.report("/jamd/state/bass/xy", self.perf.values["bass.x"], self.perf.values["bass.y"])
+        seed = self.seed_xy()
+        if seed is not None:
+            self.osc.report("/jamd/state/seed", *seed)
+            self.osc.report("/jamd/state/seed/z", *(float(v) for v in self.seeder.z_seed))
+        self.osc.report("/jamd/state/dropped", int(dropped))
 
     def _record_sent(self) -> None:
         """Copy the notes the engine sent (its timing records) into the recording."""

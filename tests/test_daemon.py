@@ -26,9 +26,13 @@ pytestmark = pytest.mark.skipif(not MODEL.with_suffix(".json").is_file(),
 
 
 def free_udp_port() -> int:
+    """A UDP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+REPORT_PORT = free_udp_port()
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ def daemon(tmp_path, monkeypatch):
     cfg = dataclasses.replace(
         cfg, clock=dataclasses.replace(cfg.clock, tempo=180.0),
         models=dataclasses.replace(cfg.models, drums=MODEL),
-        osc=dataclasses.replace(cfg.osc, port=free_udp_port()),
+        osc=dataclasses.replace(cfg.osc, port=free_udp_port(), report_to=[f"127.0.0.1:{REPORT_PORT}"]),
         latent=dataclasses.replace(cfg.latent, slew=0.0))
     d = Daemon(cfg, offline=True, recorder=Recorder(tmp_path / "rec.mid", 180.0))
     yield d
@@ -88,6 +92,10 @@ def test_osc_moves_the_latent_and_output_follows(daemon):
         if daemon.running() and daemon.beat_now(t) > 4 and not sent:
             liblo.send(("127.0.0.1", port), "/jamd/drums/xy", 0.9, -0.9)
             sent.append(t)
+    reports = {}
+    listener = liblo.Server(REPORT_PORT)
+    listener.add_method(None, None, lambda path, args, *_: reports.__setitem__(path, args))
+    daemon.tickers.append(lambda t: listener.recv(0))
     before = {}
     daemon.tickers.append(lambda t: before.setdefault("hit", daemon.window.drums.hit.copy())
                           if daemon.window is not None else None)
@@ -97,3 +105,7 @@ def test_osc_moves_the_latent_and_output_follows(daemon):
     np.testing.assert_allclose(daemon.window.drums.hit, daemon.drums.decode(
         daemon.perf.drums_z(0.9, -0.9), daemon.perf.decode_controls()).hit)
     assert daemon.latencies.control_ms                   # the OSC move was rendered and published
+    listener.free()
+    assert reports["/jamd/state/tempo"] == [pytest.approx(180.0)]
+    assert reports["/jamd/state/drums/xy"] == [pytest.approx(0.9), pytest.approx(-0.9)]
+    assert reports["/jamd/state/position"][0] >= 3
