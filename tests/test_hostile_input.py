@@ -89,8 +89,8 @@ def _valid_raw(r) -> bool:
 
 # ----------------------------------------------------------------------------- ctlparse
 
-@examples(400)
-@given(st.lists(any_message, max_size=30))
+@examples(200)
+@given(st.lists(any_message, min_size=10, max_size=30))
 def test_normalize_never_raises_and_only_passes_sane_channel_messages(msgs) -> None:
     for m in msgs:
         r = normalize(m)
@@ -106,10 +106,10 @@ def test_normalize_edge_cases() -> None:
         assert normalize(bad) is None, bad
 
 
-@examples(300)
+@examples(100)
 @given(pairs=st.dictionaries(st.integers(0, 31), st.integers(32, 127), max_size=4), nrpn=st.booleans(),
        stream=st.lists(st.tuples(st.sampled_from([0, 1, 6, 31, 32, 38, 63, 96, 97, 98, 99, 100, 101, 64])
-                                 | data7, data7), max_size=200))
+                                 | data7, data7), min_size=50, max_size=200))
 def test_channel_parser_values_stay_in_range(pairs, nrpn, stream) -> None:
     """Any CC order (an NRPN value before its parameter, an LSB with no MSB, RPN mixed in)."""
     p = ChannelParser(dict(pairs), nrpn)
@@ -164,14 +164,14 @@ def _check_mapper_stream(m: Mapper, stream) -> None:
     assert len(m._motions) <= len(TARGETS)
 
 
-@examples(60)
+@examples(25)
 @given(data=st.data())
 def test_every_shipped_mapping_survives_hostile_streams(shipped_mappings, data) -> None:
     for mapping in shipped_mappings:
         keys = _keys(mapping)
         live = st.tuples(st.sampled_from(keys), data7 | wide).map(lambda k: [k[0][0], k[0][1], k[1]])
         stream = data.draw(st.lists(st.tuples(live | live | any_message, st.floats(0, 0.05)),
-                                    max_size=80), label=mapping.name)
+                                    min_size=30, max_size=80), label=mapping.name)
         _check_mapper_stream(Mapper(mapping), stream)
 
 
@@ -247,8 +247,8 @@ follower_msg = st.one_of(realtime, realtime, spp, channel_msg, truncated, runnin
                          out_of_range, long_sysex, st.just([]))
 
 
-@examples(300)
-@given(stream=st.lists(st.tuples(follower_msg, gaps), max_size=120), bpm=st.floats(30, 300))
+@examples(120)
+@given(stream=st.lists(st.tuples(follower_msg, gaps), min_size=30, max_size=120), bpm=st.floats(30, 300))
 def test_follower_survives_any_stream_and_relocks(stream, bpm) -> None:
     f = ClockFollower()
     t = 10**9
@@ -320,7 +320,7 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
     identical timestamps, junk and a clean clock through its input queue, as the rtmidi callback
     feeds it: it keeps running, follows, and reports the dropped input in the status block."""
     from jamd.rt import Engine, RtConfig
-    from jamd.rtipc import RtShared, WindowBuffer
+    from jamd.rtipc import Control, RtShared, WindowBuffer
 
     class Pipe:
         def __init__(self) -> None:
@@ -363,25 +363,25 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
             q.append(([ms.CLOCK], t))
         time.sleep(0.05)
         assert th.is_alive(), errors
-        # then a clean clock at 150 BPM for a beat and a half, in real time
+        # then a clean clock at 150 BPM for a beat and a half (time-stamped as if it arrived
+        # on time: a test thread spinning for real stamps is itself jittery on a busy machine)
         period = tick_ns(150.0)
-        t0 = now()
         for k in range(36):
-            while now() < t0 + k * period:
-                pass
-            q.append(([ms.CLOCK], now()))
-        time.sleep(0.05)
-        assert th.is_alive(), errors
+            q.append(([ms.CLOCK], t + 10_000_000 + round(k * period)))
         src = engine.source
+        deadline = time.monotonic() + 10           # the loop catches up (slow on a busy machine)
+        while getattr(src, "received", 0) < len(junk) + 15_001 + 36 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert th.is_alive(), errors
         assert isinstance(src, ClockFollower)
-        assert src.bpm == pytest.approx(150.0, rel=0.03)
+        assert src.bpm == pytest.approx(150.0, rel=1e-3)
         assert src.ignored == len(junk) and src.received == len(junk) + 15_001 + 36
         deadline = time.monotonic() + 2
         while shared.get("dropped_input") != len(junk) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert shared.get("dropped_input") == len(junk)
     finally:
-        control.items.append(__import__("jamd.rtipc", fromlist=["Control"]).Control("quit"))
+        control.items.append(Control("quit"))
         th.join(5)
         windows.close()
         shared.close()
@@ -390,8 +390,8 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
 
 # ------------------------------------------------------------ the drummer and the recorder
 
-@examples(150)
-@given(notes=st.lists(st.tuples(st.floats(-1e6, 1e6, allow_nan=False), wide, wide), max_size=300),
+@examples(50)
+@given(notes=st.lists(st.tuples(st.floats(-1e6, 1e6, allow_nan=False), wide, wide), min_size=50, max_size=300),
        end=st.floats(-1e6, 1e6, allow_nan=False))
 def test_seed_capture_takes_any_notes(notes, end) -> None:
     from jamd.drumkit import GM as GM_INPUT
@@ -404,8 +404,8 @@ def test_seed_capture_takes_any_notes(notes, end) -> None:
     assert p.hit.shape[0] == 32 and ((p.velocity >= 0) & (p.velocity <= 1)).all()
 
 
-@examples(200)
-@given(st.lists(wire_message | random_ints, max_size=40))
+@examples(60)
+@given(st.lists(wire_message | random_ints, min_size=10, max_size=40))
 def test_recorder_takes_any_message(tmp_path_factory, msgs) -> None:
     recorder = pytest.importorskip("jamd.recorder")
     rec = recorder.Recorder(tmp_path_factory.mktemp("rec") / "x.mid")
