@@ -108,15 +108,19 @@ def gmd_files(root: Path) -> list[FileInfo]:
 
 
 def folder_files(root: Path, validation_share: float = 0.1) -> list[FileInfo]:
-    """Every MIDI file below ``root``. The split is a stable hash of the file's path, so a file
-    stays in its split when others are added; with 2+ files at least one is validation."""
+    """Every MIDI file below ``root``. A file is validation when a hash of its path falls below
+    ``validation_share``, so its split depends on nothing else and never changes when files are
+    added. With 2+ files at least one is validation: in a folder so small that no path hashes
+    below the share, the lowest-hashing file is. Only that fallback file can leave validation
+    when a file is added; a training file never moves into validation."""
     paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
                    if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
     if not paths:
         raise FileNotFoundError(f"no MIDI files (*.mid, *.midi) below {root}")
     score = {p: int(hashlib.sha1(p.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF for p in paths}
-    n_val = max(1, round(validation_share * len(paths))) if len(paths) > 1 else 0
-    val = set(sorted(paths, key=score.__getitem__)[:n_val])
+    val = {p for p in paths if score[p] < validation_share}
+    if not val and len(paths) > 1:
+        val = {min(paths, key=score.__getitem__)}
     return [FileInfo(p, "validation" if p in val else "train") for p in paths]
 
 

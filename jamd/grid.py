@@ -20,6 +20,8 @@ from jamd.drumkit import GM_OUTPUT, VOICES, VoiceOut
 STEPS_PER_BEAT = 4          # 16th notes
 DEFAULT_STEPS = 32          # 2 bars of 4/4
 MIDI_MAX = 127
+#: The largest offset a float32 grid can hold that is still below +0.5 (0.5 is the next step).
+_OFFSET_MAX = float(np.nextafter(np.float32(0.5), np.float32(0)))
 #: Drum notes are triggers; a 32nd-note gate is long enough for any drum machine to see the
 #: note-on and short enough never to overlap the next hit of the same voice on the next step.
 DRUM_GATE_BEATS = 0.125
@@ -54,8 +56,11 @@ class NoteEvent:
 def quantize(beat: float) -> tuple[int, float]:
     """Nearest 16th step of a time in beats, and the remainder as an offset in [-0.5, 0.5)."""
     pos = beat * STEPS_PER_BEAT
-    step = int(np.floor(pos + 0.5))
-    return step, pos - step
+    step = int(np.floor(pos))
+    rem = pos - step            # exact in floating point, unlike ``floor(pos + 0.5)``
+    if rem >= 0.5:
+        step, rem = step + 1, rem - 1.0
+    return step, rem
 
 
 def velocity_to_unit(velocity: int) -> float:
@@ -103,7 +108,8 @@ class DrumPattern:
             return
         self.hit[step, voice] = 1.0
         self.velocity[step, voice] = velocity
-        self.offset[step, voice] = offset
+        # an offset just under +0.5 would round to 0.5 in float32: the next step's -0.5
+        self.offset[step, voice] = min(offset, _OFFSET_MAX)
 
 
 def drums_from_notes(notes: Iterable[NoteIn], table: Mapping[int, int], steps: int,
@@ -124,7 +130,8 @@ def drums_to_events(pattern: DrumPattern, outputs: Sequence[VoiceOut] = GM_OUTPU
                     timing: float = 1.0, start_beat: float = 0.0,
                     gate_beats: float = DRUM_GATE_BEATS) -> list[NoteEvent]:
     """Grid -> note events, sorted by time. ``timing`` scales the micro-timing offsets
-    (0 = quantised, 1 = as played, above 1 = exaggerated groove)."""
+    (0 = quantised, 1 = as played, above 1 = exaggerated groove). A note's gate is cut where
+    the next hit of the same output note starts, so the two never overlap."""
     events = []
     for step, voice in zip(*np.nonzero(pattern.hit > 0.5)):
         beat = start_beat + (step + timing * float(pattern.offset[step, voice])) / STEPS_PER_BEAT
@@ -132,6 +139,13 @@ def drums_to_events(pattern: DrumPattern, outputs: Sequence[VoiceOut] = GM_OUTPU
         events.append(NoteEvent(beat, beat + gate_beats, out.note,
                                 unit_to_velocity(float(pattern.velocity[step, voice])), out.channel))
     events.sort()
+    next_start: dict[tuple[int, int], float] = {}
+    for i in range(len(events) - 1, -1, -1):
+        e = events[i]
+        nxt = next_start.get((e.channel, e.note))
+        if nxt is not None and e.start_beat < nxt < e.end_beat:
+            events[i] = NoteEvent(e.start_beat, nxt, e.note, e.velocity, e.channel)
+        next_start[(e.channel, e.note)] = e.start_beat
     return events
 
 
@@ -213,10 +227,12 @@ def bass_from_notes(notes: Iterable[tuple[float, float, int, int]], roots: Seque
     (pitch classes). Pitches outside +-12 of the root are folded in by octaves; on a step with
     two onsets the lower note wins (the bass is the bottom of the harmony)."""
     line = BassLine.empty(steps)
+    lowest: dict[int, int] = {}         # step -> the note placed there
     for start, end, note, velocity in sorted(notes, key=lambda n: (n[0], -n[2])):
         step, _ = quantize(start)
-        if not 0 <= step < steps:
+        if not 0 <= step < steps or lowest.get(step, note + 1) <= note:
             continue
+        lowest[step] = note
         rel = note - root_note(int(roots[step]), rng)
         while rel > BASS_PITCH_MAX:
             rel -= 12
@@ -276,6 +292,17 @@ def read_midi(mid: mido.MidiFile, drum_channel: int = 10) -> MidiNotes:
     return out
 
 
+def beat_to_tick(beat: float, ticks_per_beat: int) -> int:
+    """Nearest tick of a time in beats, except that rounding never carries a note over a 16th
+    step boundary: a hit played just before the half-step point stays on its step when the file
+    is read back (the error is still at most one tick)."""
+    exact = beat * ticks_per_beat
+    tick = round(exact)
+    if quantize(tick / ticks_per_beat)[0] != quantize(beat)[0]:
+        tick += 1 if tick < exact else -1
+    return tick
+
+
 def events_to_midi(tracks: Mapping[str, Sequence[NoteEvent]], bpm: float = 120.0,
                    ticks_per_beat: int = 480) -> mido.MidiFile:
     """Note events (per named track) -> a type-1 MIDI file at ``bpm``."""
@@ -284,9 +311,9 @@ def events_to_midi(tracks: Mapping[str, Sequence[NoteEvent]], bpm: float = 120.0
     for name, events in tracks.items():
         timed = []
         for e in events:
-            timed.append((round(e.start_beat * ticks_per_beat), 1,
+            timed.append((beat_to_tick(e.start_beat, ticks_per_beat), 1,
                           mido.Message("note_on", channel=e.channel - 1, note=e.note, velocity=e.velocity)))
-            timed.append((round(e.end_beat * ticks_per_beat), 0,
+            timed.append((beat_to_tick(e.end_beat, ticks_per_beat), 0,
                           mido.Message("note_off", channel=e.channel - 1, note=e.note, velocity=0)))
         # at equal ticks note-offs go first, so a repeated note is ended before it restarts
         timed.sort(key=lambda t: (t[0], t[1]))
