@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,6 +36,9 @@ class TrainSettings:
     max_windows: int = 0            # use only this many training windows (0 = all): quick trials
     threads: int = 1                # torch threads; 1 keeps runs deterministic and the box shared
     clip: float = 1.0               # gradient-norm clip: GRUs occasionally spike early on
+    min_warmup_updates: int = 250   # warm-ups last at least this many updates: on a small folder an
+                                    # "epoch" is a handful of batches, too few for the decoder to learn
+                                    # to read z before the KL (and flatness) bite (GMD: 127 per epoch)
 
 
 def _tensors(w: Windows, limit: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -102,10 +105,14 @@ def train(corpus: Corpus, out: Path, model_cfg: DrumVAEConfig, loss_cfg: LossCon
         raise ValueError("no training windows")
     model = DrumVAE(model_cfg)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    batches = max(1, math.ceil(n / settings.batch))
+    floor = settings.min_warmup_updates / batches
+    if floor > loss_cfg.kl_warmup_epochs or floor > loss_cfg.flat_start_epoch:
+        loss_cfg = replace(loss_cfg, kl_warmup_epochs=max(loss_cfg.kl_warmup_epochs, floor),
+                           flat_start_epoch=max(loss_cfg.flat_start_epoch, floor))
     # the best epoch only counts once the objective is the final one (KL fully on, flatness on)
     first_eligible = math.ceil(max(loss_cfg.kl_warmup_epochs,
                                    loss_cfg.flat_start_epoch if loss_cfg.flat_weight > 0 else 0.0))
-    batches = max(1, math.ceil(n / settings.batch))
     best, best_epoch, history, stop_reason = math.inf, -1, [], "epochs"
     record: dict[str, Any] = {}
     for epoch in range(settings.epochs):

@@ -103,7 +103,7 @@ def tiny_run(gmd, tmp_path_factory):
     small = Corpus(gmd.root, gmd.settings, gmd.files,
                    {"train": _sub(gmd.splits["train"], 600), "validation": _sub(gmd.splits["validation"], 200)})
     out = tmp_path_factory.mktemp("tiny") / "tiny"
-    st = TrainSettings(epochs=4, batch=64, seed=3, lr=3e-3)
+    st = TrainSettings(epochs=4, batch=64, seed=3, lr=3e-3, min_warmup_updates=0)
     lc = LossConfig(kl_warmup_epochs=1, flat_start_epoch=1, flat_weight=1.0, flat_points=8)
     record = train(small, out, TINY, lc, st)
     return small, out, record, (st, lc)
@@ -294,3 +294,14 @@ def test_runtime_does_not_import_torch(random_model):
             f"m = DrumModel.load({str(random_model.path)!r}); m.decode(np.zeros(3, np.float32)); "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@needs_gmd
+def test_warmups_last_a_minimum_number_of_updates(tiny_run, tmp_path):
+    """On a small set an epoch is a few batches: the warm-ups are stretched to enough updates."""
+    small, _, _, (st, lc) = tiny_run
+    st2 = TrainSettings(**{**st.__dict__, "epochs": 2, "min_warmup_updates": 30})   # 10 batches/epoch
+    record = train(small, tmp_path / "w", TINY, lc, st2)
+    assert record["loss"]["kl_warmup_epochs"] == pytest.approx(3.0)
+    assert record["loss"]["flat_start_epoch"] == pytest.approx(3.0)
+    assert all("flat" not in h["train"] for h in record["history"])

@@ -15,6 +15,12 @@ from jamd.commands.common import add_data_argument, data_root, progress_printer
 from jamd.corpus import WindowSettings, load_corpus
 
 
+#: Below this many training windows (a folder of ~200 MIDI files) batches are SMALL_BATCH, not
+#: 128: a 50-file folder gives ~900 windows, 7 batches of 128 per epoch — too few updates to learn.
+SMALL_SET = 4000
+SMALL_BATCH = 32
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
     parser.add_argument("--out", type=Path, required=True,
@@ -26,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--enc-hidden", type=int, default=None, help="encoder GRU units per direction (default 64)")
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (early stopping may end sooner)")
     parser.add_argument("--patience", type=int, default=None, help="epochs without validation gain before stopping")
-    parser.add_argument("--batch", type=int, default=None, help="batch size (default 128)")
+    parser.add_argument("--batch", type=int, default=None, help="batch size (default 128; 32 below 4,000 training windows)")
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (runs are deterministic for a seed)")
     parser.add_argument("--max-minutes", type=float, default=0.0,
@@ -102,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
          flat_start_epoch=args.flat_start)
     _set(st, epochs=args.epochs, patience=args.patience, batch=args.batch, lr=args.lr, seed=args.seed,
          max_minutes=args.max_minutes, max_windows=args.max_windows)
+    if args.batch is None and len(corpus.splits["train"]) < SMALL_SET:
+        st.batch = SMALL_BATCH      # more updates per epoch on a small folder (see SMALL_SET)
     report, live = _reporter(args.quiet)
     info = {"midi_dir": midi_dir, "command": "jamd " + shlex.join(sys.argv[1:])}
     t0 = time.perf_counter()
