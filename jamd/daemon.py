@@ -10,7 +10,6 @@ late: the worst this side can do is publish a window a step later.
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import threading
 import time
@@ -36,9 +35,9 @@ log = logging.getLogger(__name__)
 
 now_ns = time.perf_counter_ns
 BEATS_PER_BAR = 4
-#: How often the loop looks at its inputs when nothing wakes it: smoothing and the slew need
-#: ticks, and a knob turned during a wait must not be noticed late.
-IDLE_TICK_S = 0.004
+#: How often the loop polls its inputs: a knob turned just before a step's commit time must
+#: still make that step (the control-to-note budget is the next step + 2 ms).
+IDLE_TICK_S = 0.0015
 HOUSEKEEPING_S = 0.5
 REPORT_S = 0.1                # OSC state reports: often enough for a display, cheap on UDP
 #: The engine's status is stale (the real-time loop stuck) after this long: stop feeding the
@@ -86,32 +85,22 @@ class Latencies:
 
 
 class Inputs:
-    """The control side's MIDI inputs, opened by name; messages are queued with their arrival
-    time and the loop woken. Ports that vanish are re-found by name (polled by ``check``)."""
+    """The control side's MIDI inputs, opened by name and polled from the loop (rtmidi stamps
+    each message's arrival in its own thread; see `jamd.ports.ManagedInput`). Ports that vanish
+    are re-found by name (``check``)."""
 
-    def __init__(self, wake: threading.Event):
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.wake = wake
+    def __init__(self):
         self.ports: list[tuple[str, ManagedInput]] = []
 
     def add(self, role: str, cfg: PortConfig) -> ManagedInput:
-        q, wake, index = self.queue, self.wake, len(self.ports)
-
-        def on_message(msg: list[int], t: int) -> None:
-            q.put((index, msg, t))
-            wake.set()
-        port = ManagedInput(cfg, on_message).open()
+        port = ManagedInput(cfg).open()
         self.ports.append((role, port))
         return port
 
-    def drain(self):
-        while True:
-            try:
-                index, msg, t = self.queue.get_nowait()
-            except queue.Empty:
-                return
-            role, port = self.ports[index]
-            yield role, port, msg, t
+    def drain(self, now: int):
+        for role, port in self.ports:
+            for msg, t in port.poll(now):
+                yield role, port, msg, t
 
     def check(self) -> None:
         for _, port in self.ports:
@@ -140,7 +129,7 @@ class Daemon:
         self.engine = EngineHandle(rt_config(config, offline), mode=engine_mode)
         self._records_seen = 0
         self._published_t, self._published_xy = 0, np.full(2, np.nan, np.float32)
-        self.inputs = Inputs(self.wake)
+        self.inputs = Inputs()
         self.target_state = TargetState()
         self.mappers: dict[str, Mapper] = {}
         self.osc = None
@@ -195,7 +184,14 @@ class Daemon:
         if not self.config.osc.enabled:
             return
         from jamd.osc import OscControl
-        self.osc = OscControl(self.config.osc.settings(), lambda t, v: self._control(t, v, now_ns()))
+        self.osc = OscControl(self.config.osc.settings(), self._osc_control)
+
+    def _osc_control(self, target: str, value) -> None:
+        """OSC moves a target the knobs do not know about: they must pick it up again."""
+        self._control(target, value, now_ns())
+        if target in self.perf.values:
+            for m in self.mappers.values():
+                m.set_current(target, self.perf.values[target])
 
     # ---------------------------------------------------------------------------- loop
     def run(self) -> None:
@@ -212,7 +208,7 @@ class Daemon:
         last = now_ns()
         while not self.stop_requested.is_set():
             t = now_ns()
-            self._handle_inputs()
+            self._handle_inputs(t)
             if self.osc is not None:
                 self.osc.poll(0)
             for m in self.mappers.values():
@@ -269,8 +265,8 @@ class Daemon:
         return self.engine.is_alive() and t - self.engine.status().get("updated_ns", 0) < RT_STALE_S * 1e9
 
     # --------------------------------------------------------------------------- inputs
-    def _handle_inputs(self) -> None:
-        for role, port, msg, t in self.inputs.drain():
+    def _handle_inputs(self, now: int) -> None:
+        for role, port, msg, t in self.inputs.drain(now):
             if self.recorder is not None:
                 self.recorder.message(f"{role} in", msg, t)
             if role == "drummer":

@@ -35,6 +35,8 @@ class DecodeControls:
     seed: int | None = None         # sampling seed (same z + seed = same pattern)
     velocity: float = 1.0           # dynamics amount: 0 = every hit at the pattern's mean, 1 = as decoded
     timing: float = 1.0             # micro-timing amount: 0 = quantised, 1 = as decoded, >1 exaggerated
+    count_scale: float = 1.0        # with threshold None: play this many times the expected hits
+                                    # (the live density knob: sparser or busier, same best cells)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -172,7 +174,7 @@ def realise(logits: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeContr
     elif c.temperature > 0:
         hit = (score >= 0.0).astype(np.float32)                      # the sample itself
     elif c.threshold is None:
-        hit = _top(score, int(round(float(_sigmoid(logits).sum()))))
+        hit = _top(score, int(round(c.count_scale * float(_sigmoid(logits).sum()))))
     elif c.threshold <= 0 or c.threshold >= 1:
         hit = np.full(score.shape, 1.0 if c.threshold <= 0 else 0.0, np.float32)
     else:

@@ -8,7 +8,6 @@ drums and the current chords). Hardware-free: the daemon wires it to ports and t
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -24,17 +23,17 @@ from jamd.targets import TARGETS, Kind
 
 log = logging.getLogger(__name__)
 
-#: density 0..1 -> hit threshold: 0.5 keeps the model's own threshold; the ends reach
-#: sigmoid(-+3) (0.05 / 0.95), dense and sparse but never every cell or none.
-DENSITY_SPREAD = 6.0
+#: density 0..1 -> how many times the model's expected number of hits is played: 0.5 is the
+#: model's own density, the ends a quarter and four times as many, on the same most likely cells.
+DENSITY_OCTAVES = 2.0
 #: Taps further apart than this start a new tap-tempo count (nobody taps at 20 BPM).
 TAP_TIMEOUT_S = 2.0
 #: The bass latent is 2-D and maps straight onto two knobs: x, y = +-1 reach this far in z.
 BASS_REACH = 2.0
 
 
-def density_threshold(density: float) -> float:
-    return 1.0 / (1.0 + math.exp(DENSITY_SPREAD * (density - 0.5)))
+def density_scale(density: float) -> float:
+    return 2.0 ** (2 * DENSITY_OCTAVES * (density - 0.5))
 
 
 @dataclass
@@ -118,7 +117,7 @@ class Performance:
 
     def decode_controls(self) -> DecodeControls:
         v = self.values
-        return DecodeControls(threshold=density_threshold(v["density"]), temperature=v["temperature"],
+        return DecodeControls(count_scale=density_scale(v["density"]), temperature=v["temperature"],
                               seed=0, timing=v["timing"])
 
     def render(self, drums_xy: tuple[float, float] | None = None) -> Window:

@@ -38,7 +38,7 @@ _ALL = [
     _continuous("bass.x", -1, 1, 0, "bass latent plane, x"),
     _continuous("bass.y", -1, 1, 0, "bass latent plane, y"),
     _continuous("density", 0, 1, 0.5, "how many of the model's hits are played (0 sparse, 1 all)"),
-    _continuous("temperature", 0, 4, 1, "randomness of the decoded pattern (0 = the decoder mean)"),
+    _continuous("temperature", 0, 4, 0, "randomness of the decoded pattern (0 = the decoder mean)"),
     _continuous("timing", 0, 2, 1, "micro-timing amount (0 quantised, 1 as decoded, 2 exaggerated)"),
     _continuous("tempo", 20, 400, 120, "BPM of the internal clock"),
     Target("hold", Kind.SWITCH, doc="freeze: keep playing the current pattern, ignore the latent"),

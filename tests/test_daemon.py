@@ -21,8 +21,6 @@ from jamd.paths import MODELS_DIR
 from jamd.recorder import Recorder
 
 MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
-pytestmark = pytest.mark.skipif(not MODEL.with_suffix(".json").is_file(),
-                                reason="TEMPORARY until models/drums-flat is committed (issue 3)")
 
 
 def free_udp_port() -> int:

@@ -24,9 +24,7 @@ MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
 GMD = default_data_dir()
 FILES = ["drummer1/session1/102_funk_95_beat_4-4.mid", "drummer1/session1/101_dance-disco_120_beat_4-4.mid",
          "drummer1/session1/100_neworleans-secondline_94_beat_4-4.mid"]
-pytestmark = [pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found"),
-              # TEMPORARY until models/drums-flat is committed (issue 3): then this line goes.
-              pytest.mark.skipif(not MODEL.with_suffix(".json").is_file(), reason="no shipped drum model yet")]
+pytestmark = pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found")
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,9 @@ def midi_file(path: Path) -> Path:
 
 
 def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threshold", type=float, default=0.5, help="hit probability threshold")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="hit where the probability reaches this (default: the model's expected "
+                             "number of hits on its most likely cells)")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = deterministic")
     parser.add_argument("--timing", type=float, default=1.0, help="micro-timing amount")
     parser.add_argument("--bpm", type=float, default=120.0, help="tempo written into the MIDI file")
