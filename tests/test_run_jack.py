@@ -1,0 +1,223 @@
+"""`jamd run` end to end over real JACK MIDI ports.
+
+A separate player process is the drummer (a real GMD test-split performance, played in time
+with jamd's clock) and the controller (CC sweeps per the shipped two-knob mapping); JACK sinks
+record what jamd sends. Timeline, in jamd's bars (130 BPM, 1.85 s a bar):
+  2-7   the drummer plays the file's first 6 bars: the seed follows it
+  8.5   OSC: drums.x = 0.5 from 127.0.0.1 (taken), drums.y = 0.9 from another address (refused)
+  10-13 nothing moves: the output repeats
+  14    knob 1 sweeps 0 -> 127: pickup holds x at 0.5 until the knob passes it
+  16-17 the output differs from bars 12-13
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from jamd.config import read_config
+from jamd.corpus import WindowSettings, cut_windows, file_grid
+from jamd.daemon import Daemon
+from jamd.paths import MODELS_DIR, default_data_dir
+from test_osc import osc_bytes, other_address
+from test_rt_jack import Sink
+
+MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat")).resolve()
+GMD = default_data_dir()
+FILE = "drummer1/session1/239_funk-purdieshuffle_130_beat_4-4.mid"
+BPM = 130.0
+BAR_S = 4 * 60 / BPM
+DRUMMER_BARS = (2, 8)         # jamd bars the drummer plays in (file bars 0-5)
+SWEEP_BAR, END_BAR = 14, 18
+pytestmark = [pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found"),
+              # Known bug, issue 5 stays open: over JACK the daemon's shutdown hangs in
+              # rtmidi's close_port of its inputs when run beside the player process (each
+              # piece closes fine alone). Run it by hand with: pytest --run-slow tests/test_run_jack.py
+              pytest.mark.slow]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(tmp_path: Path, osc_port: int) -> Path:
+    path = tmp_path / "jamd.yaml"
+    path.write_text(f"""
+clock: {{mode: internal, tempo: {BPM}, send_clock: false}}
+ports:
+  api: jack
+  virtual: false
+  drummer: "drummer:out"
+  controllers: ["ctl:out"]
+  drums: "drums-sink:in"
+  bass: "bass-sink:in"
+drummer: {{kit: td11}}
+drums: {{channel: 11, notes: {{kick: 35}}}}
+bass: {{channel: 3}}
+seed: {{mode: follow}}
+latent: {{slew: 0}}
+models: {{drums: "{MODEL}"}}
+osc: {{port: {osc_port}, allow: ["127.0.0.1"]}}
+mappings: [generic-two-knobs]
+""")
+    return path
+
+
+def bar_time(st: dict, bar: float) -> int:
+    """perf_counter_ns at which jamd's clock reaches the start of ``bar`` (0-based)."""
+    return int(st["updated_ns"] + (bar * 4 - st["beat"]) * 60e9 / st["bpm"])
+
+
+def schedule(st: dict) -> list:
+    """The player's events: the file's drums from jamd bar 2, and the knob sweep."""
+    mid = mido.MidiFile(Path(GMD) / FILE)
+    events, t0 = [], bar_time(st, DRUMMER_BARS[0])
+    seconds = 0.0
+    for msg in mid:                                       # merged, times in seconds
+        seconds += msg.time
+        if seconds >= (DRUMMER_BARS[1] - DRUMMER_BARS[0]) * BAR_S - 0.05:
+            break
+        if msg.type in ("note_on", "note_off"):
+            events.append([t0 + int(seconds * 1e9), "drummer", msg.bytes()])
+    sweep0 = bar_time(st, SWEEP_BAR)
+    for i, cc in enumerate(range(0, 128, 4)):             # 32 moves over one bar
+        events.append([sweep0 + int(i * BAR_S / 32 * 1e9), "ctl", [0xB0, 1, cc]])
+    return events
+
+
+def file_codes(model) -> dict[int, np.ndarray]:
+    settings = WindowSettings(steps=model.steps, hop=16, min_hits=1, table="td11")
+    windows = dict(cut_windows(file_grid(Path(GMD) / FILE, settings), settings))
+    return {bar: model.encode(w) for bar, w in windows.items() if bar < 5}
+
+
+def drum_bars(sink: Sink, st: dict, bars: range) -> list:
+    """The drum notes jamd sent during ``bars``, as (step, note) pairs relative to their start."""
+    t0 = bar_time(st, bars.start)
+    step_ns = 60e9 / st["bpm"] / 4
+    out = []
+    for t, m in sink.notes():
+        if m[0] & 0xF0 == 0x90 and m[2] > 0 and t0 - step_ns / 2 <= t < bar_time(st, bars.stop) - step_ns / 2:
+            out.append((int(round((t - t0) / step_ns)), m[1]))
+    return sorted(out)
+
+
+def test_jamd_run_end_to_end(jack_server, tmp_path):
+    drums_sink, bass_sink = Sink("drums-sink"), Sink("bass-sink")
+    sched = tmp_path / "schedule.json"
+    sched.write_text(json.dumps({"ports": ["drummer", "ctl"], "events": []}))
+    player = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_midi_player.py")), str(sched)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    daemon = None
+    try:
+        assert player.stdout.readline().strip() == "ready"
+        osc_port = free_udp_port()
+        daemon = Daemon(read_config(write_config(tmp_path, osc_port)))
+        seeds, xs = [], []
+        daemon.tickers.append(lambda t: seeds.append((daemon.beat_now(t), daemon.seeder.z_seed))
+                              if daemon.seeder.z_seed is not None and
+                              (not seeds or seeds[-1][1] is not daemon.seeder.z_seed) else None)
+        daemon.tickers.append(lambda t: xs.append((t, daemon.perf.values["drums.x"])))
+        osc_sent = []
+
+        def osc_poke(t: int) -> None:
+            if not osc_sent and daemon.running() and daemon.beat_now(t) >= 8.5 * 4:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.sendto(osc_bytes("/jamd/drums/x", 0.5), ("127.0.0.1", osc_port))
+                ip = other_address()
+                if ip:
+                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                        s.bind((ip, 0))
+                        s.sendto(osc_bytes("/jamd/drums/y", 0.9), (ip, osc_port))
+                osc_sent.append(ip)
+        daemon.tickers.append(osc_poke)
+        daemon.tickers.append(lambda t: daemon.stop_requested.set()
+                              if daemon.running() and daemon.beat_now(t) >= END_BAR * 4 else None)
+        thread = threading.Thread(target=daemon.run)
+        thread.start()
+        assert _wait(lambda: daemon.running() and daemon.engine.status().get("updated_ns"), 10)
+        st = daemon.engine.status()
+        assert st["beat"] < DRUMMER_BARS[0] * 4 - 1, "jamd took too long to start for this timeline"
+        sched.write_text(json.dumps({"ports": ["drummer", "ctl"], "events": schedule(st)}))
+        player.stdin.write("go\n")
+        player.stdin.flush()
+        thread.join(timeout=END_BAR * BAR_S + 30)
+        assert not thread.is_alive()
+        time.sleep(0.2)
+    finally:
+        if daemon is not None:
+            daemon.stop_requested.set()
+        try:
+            player.stdin.write("bye\n")
+            player.stdin.flush()
+            player.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        player.kill()
+        player.wait()
+        drums_sink.close()
+        bass_sink.close()
+
+    # drums on the configured notes and channel, bass on its channel, in range, monophonic
+    allowed = {o.note for o in daemon.config.drums.outputs()}
+    drum_ons = [m for _, m in drums_sink.notes() if m[0] & 0xF0 == 0x90 and m[2] > 0]
+    assert len(drum_ons) > 100
+    assert {m[0] for m in drum_ons} == {0x90 | 10} and {m[1] for m in drum_ons} <= allowed
+    assert 35 in {m[1] for m in drum_ons}                                  # the configured kick
+    bass_ons = [m for _, m in bass_sink.notes() if m[0] & 0xF0 == 0x90 and m[2] > 0]
+    assert bass_ons and {m[0] for m in bass_ons} == {0x90 | 2}
+    assert all(daemon.config.bass.range().low <= m[1] <= daemon.config.bass.range().high for m in bass_ons)
+    assert max(_overlap(bass_sink)) <= 1                                    # monophonic
+    # every note-on ended
+    assert drums_sink.unmatched() == Counter() and bass_sink.unmatched() == Counter()
+
+    # the seed tracked the drummer: at the bar line after file bars 2-3 (jamd bar 6), the seed
+    # is the model's encoding of those two bars, nearer to it than to any other window's
+    codes = file_codes(daemon.drums)
+    at_bar6 = [z for beat, z in seeds if 6 * 4 <= beat < 7 * 4]
+    assert at_bar6, f"no seed taken at bar 6; seeds at beats {[round(b, 2) for b, _ in seeds]}"
+    z = at_bar6[0]
+    dist = {bar: float(np.linalg.norm(z - c)) for bar, c in codes.items()}
+    assert min(dist, key=dist.get) == 2, dist
+    others = [d for bar, d in dist.items() if bar != 2]
+    assert dist[2] < 0.25 * min(others), dist
+
+    # OSC from this machine moved x; from elsewhere it did not move y
+    assert daemon.perf.values["drums.y"] == 0.0 or not osc_sent[0]
+    # pickup: x stayed at 0.5 while the knob (CC 0..) was below it, then followed to 1
+    sweep0 = bar_time(st, SWEEP_BAR)
+    during = [x for t, x in xs if sweep0 <= t < sweep0 + 0.5 * BAR_S * 1e9]   # CC 0..60: x < 0
+    assert during and all(x == pytest.approx(0.5) for x in during)
+    assert xs[-1][1] == pytest.approx(1.0)
+
+    # nothing moved in bars 10-13: the two 2-bar halves are the same; after the sweep they differ
+    a, b = drum_bars(drums_sink, st, range(10, 12)), drum_bars(drums_sink, st, range(12, 14))
+    assert a and a == b
+    assert drum_bars(drums_sink, st, range(16, 18)) != b
+
+
+def _overlap(sink: Sink):
+    """How many bass notes sounded at once, after each message."""
+    sounding = 0
+    for _, m in sink.notes():
+        sounding += 1 if m[0] & 0xF0 == 0x90 and m[2] > 0 else -1
+        yield sounding
+
+
+def _wait(cond, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
