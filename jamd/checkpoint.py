@@ -161,8 +161,8 @@ def read_card(path: str | os.PathLike) -> dict[str, Any]:
     if not cpath.is_file():
         raise CheckpointError(f"{cpath}: model card not found")
     try:
-        card = json.loads(cpath.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        card = json.loads(cpath.read_text(), parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as e:
         raise CheckpointError(f"{cpath.name}: model card is not valid JSON ({e})") from None
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise CheckpointError(f"{cpath.name}: not a jamd model card (format is not {FORMAT!r})")
@@ -220,6 +220,12 @@ def update_card(path: str | os.PathLike, **fields: Any) -> dict[str, Any]:
     card.update(fields)
     _atomic_write(cpath, (json.dumps(_jsonable(card), indent=2) + "\n").encode())
     return card
+
+
+def _no_constant(name: str) -> None:
+    """JSON has no NaN or Infinity (Python writes them, nothing else reads them): a card that
+    holds one was damaged, and an infinite layer size must not reach the runtime."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _jsonable(value: Any) -> Any:
