@@ -107,3 +107,35 @@ def test_osc_moves_the_latent_and_output_follows(daemon):
     assert reports["/jamd/state/tempo"] == [pytest.approx(180.0)]
     assert reports["/jamd/state/drums/xy"] == [pytest.approx(0.9), pytest.approx(-0.9)]
     assert reports["/jamd/state/position"][0] >= 3
+
+
+def test_bass_follows_an_osc_chord_from_the_next_bar_monophonic_and_in_range(daemon):
+    assert daemon.bass is not None, "the shipped bass model should be loaded by default"
+    port = daemon.config.osc.port
+    roots, sent = [], []
+
+    def chord(t):
+        if daemon.running() and daemon.beat_now(t) > 5 and not sent:
+            liblo.send(("127.0.0.1", port), "/jamd/chord", "Dm7")
+            sent.append(daemon.beat_now(t))
+        if daemon.window is not None:
+            roots.append((daemon.beat_now(t), int(daemon.window.roots[0])))
+    run_for(daemon, 4, chord)
+    bar_line = (sent[0] // 4 + 1) * 4
+    before_bar = [r for b, r in roots if sent[0] <= b < bar_line - 0.05]
+    after_bar = [r for b, r in roots if b >= bar_line + 0.05]
+    assert set(before_bar) == {9} and set(after_bar) == {2}          # A minor until the bar line, then D
+
+    rng = daemon.config.bass.range()
+    # offline, drums and bass share one port (as on a multitimbral synth): bass is its channel
+    sent = [m for t in mido.MidiFile(daemon.recorder.path).tracks if t.name.endswith(" out") for m in t]
+    sounding, ons = 0, 0
+    for m in (m for m in sent if m.type in ("note_on", "note_off") and m.channel == rng.channel - 1):
+        if m.type == "note_on" and m.velocity > 0:
+            assert rng.low <= m.note <= rng.high
+            sounding += 1
+            ons += 1
+            assert sounding == 1                                      # monophonic
+        elif m.type in ("note_on", "note_off"):
+            sounding -= 1
+    assert ons > 4 and sounding == 0
