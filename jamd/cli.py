@@ -16,14 +16,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("jamd.commands.run", "play: drums and bass from the latent space, in time with the rig"),
     "data": ("jamd.commands.data", "summarise the training corpus (windows per split, hit rates)"),
     "check": ("jamd.commands.check", "check the config and controller mappings without touching MIDI"),
-    "train": ("jamd.commands.train", "train a model (drums: the flat-manifold drum VAE) on GMD or your MIDI"),
+    "train": ("jamd.commands.train", "train a model (drums, bass, style) on GMD or your MIDI"),
     "encode": ("jamd.commands.encode", "the latent point (and plane XY) of each 2-bar window of a MIDI file"),
     "generate": ("jamd.commands.generate", "a new groove: random, from files (blend, noise, arithmetic) or a plane point"),
     "interpolate": ("jamd.commands.interpolate", "a straight latent walk from one groove to another, as MIDI"),
     "similar": ("jamd.commands.similar", "the nearest 2-bar windows in a folder of MIDI files"),
     "classify": ("jamd.commands.classify", "style probabilities (rock, funk, jazz, ...) per 2-bar window"),
     "map": ("jamd.commands.map", "draw the latent plane as a PNG: what the XY pad plays where"),
-    "eval": ("jamd.commands.eval", "evaluate a model (drums: reconstruction, smoothness, plausibility, speed)"),
+    "eval": ("jamd.commands.eval", "evaluate a model (drums, bass) on the test split"),
 }
 
 

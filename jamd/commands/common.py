@@ -83,3 +83,19 @@ def decode_controls(args: argparse.Namespace, seed: int | None = None):
 def write_drums(pattern, path: Path, bpm: float) -> None:
     from jamd.grid import drums_to_events, events_to_midi
     events_to_midi({"drums": drums_to_events(pattern)}, bpm=bpm).save(path)
+
+
+def add_kind_subcommands(parser: argparse.ArgumentParser, kinds: dict[str, tuple[str, str]]) -> None:
+    """``jamd train KIND`` / ``jamd eval KIND``: one sub-parser per model kind, each from its
+    own module with ``add_arguments(parser)`` and ``run(args)``."""
+    import importlib
+    sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for name, (module, help_text) in kinds.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_kind_module=module)
+        importlib.import_module(module).add_arguments(p)
+
+
+def run_kind(args: argparse.Namespace) -> int:
+    import importlib
+    return importlib.import_module(args._kind_module).run(args)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from jamd.commands.common import add_kind_subcommands, run_kind
 
 #: kind -> (module, one-line help)
 KINDS: dict[str, tuple[str, str]] = {
@@ -14,12 +15,7 @@ KINDS: dict[str, tuple[str, str]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for name, (module, help_text) in KINDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_kind_module=module)
-        importlib.import_module(module).add_arguments(p)
+    add_kind_subcommands(parser, KINDS)
 
 
-def run(args: argparse.Namespace) -> int:
-    return importlib.import_module(args._kind_module).run(args)
+run = run_kind
