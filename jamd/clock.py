@@ -310,7 +310,13 @@ class MasterClock(PositionSource):
         self._events.append(ClockEvent("tempo", bpm=self.bpm))
         log.info("master tempo %.2f BPM", self.bpm)
 
+    def _rearm(self, now_ns: int) -> None:
+        """Without clock while stopped the grid is idle: start it afresh, one tick from now."""
+        if not self.clock_when_stopped and not self._running:
+            self._anchor_ns, self._k = now_ns, 1
+
     def start(self, now_ns: int) -> None:
+        self._rearm(now_ns)
         self._pos_ticks = 0
         self._pending = [[ms.START]]
         self._starting = True
@@ -322,6 +328,7 @@ class MasterClock(PositionSource):
     def cont(self, now_ns: int) -> None:
         if self._running:
             return
+        self._rearm(now_ns)
         self._pending = (self._pending or []) + [[ms.CONTINUE]]
         self._starting = True
         self._update_timeline()

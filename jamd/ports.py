@@ -20,7 +20,6 @@ import fnmatch
 import logging
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -238,29 +237,46 @@ class ManagedOutput(_Managed):
 
 
 class ManagedInput(_Managed):
-    """An input whose messages go to ``callback(message_bytes, t_ns)``, time-stamped on
-    arrival with ``perf_counter_ns`` in rtmidi's own thread (clock ticks are not ignored)."""
+    """An input read by polling (:meth:`poll`) from the engine's own loop.
+
+    Not a callback: python-rtmidi runs callbacks in the MIDI API's thread, which must take the
+    GIL; on JACK that thread is the client's process thread, and a process thread waiting for
+    a spinning Python loop to let go of the GIL stalls the JACK server for every client (seen
+    here: clients failing to (de)activate, "Could not read result"). Timestamps come from
+    rtmidi's per-message delta times, measured in the MIDI thread, anchored on the monotonic
+    clock and never allowed to run ahead of the time the message was read."""
 
     kind = "input"
 
-    def __init__(self, cfg: PortConfig, callback: Callable[[list[int], int], None]) -> None:
+    def __init__(self, cfg: PortConfig, max_age_ns: int = 5_000_000) -> None:
         super().__init__(cfg)
-        self._callback = callback
+        self._last_ns: int | None = None
+        self.max_age_ns = max_age_ns
 
     def _configure(self, dev) -> None:
-        import time
-        clock = time.perf_counter_ns
-        cb = self._callback
-
-        def on_message(event, _data) -> None:
-            cb(event[0], clock())
         dev.ignore_types(sysex=True, timing=False, active_sense=True)
-        dev.set_callback(on_message)
+
+    def poll(self, now_ns: int) -> list[tuple[list[int], int]]:
+        """Every message waiting, with its arrival time (ns, perf_counter_ns clock)."""
+        if self._dev is None:
+            return []
+        out = []
+        get = self._dev.get_message
+        while True:
+            ev = get()
+            if ev is None:
+                return out
+            msg, delta = ev
+            t = now_ns if self._last_ns is None else self._last_ns + int(delta * 1e9)
+            if t > now_ns or t < now_ns - self.max_age_ns:
+                t = now_ns           # first message, or the delta chain drifted: re-anchor
+            self._last_ns = t
+            out.append((msg, t))
 
 
 def open_output(cfg: PortConfig) -> ManagedOutput:
     return ManagedOutput(cfg).open()  # type: ignore[return-value]
 
 
-def open_input(cfg: PortConfig, callback: Callable[[list[int], int], None]) -> ManagedInput:
-    return ManagedInput(cfg, callback).open()  # type: ignore[return-value]
+def open_input(cfg: PortConfig) -> ManagedInput:
+    return ManagedInput(cfg).open()  # type: ignore[return-value]

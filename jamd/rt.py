@@ -27,7 +27,6 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -122,9 +121,6 @@ class Engine:
         self.outputs: list = []
         self.clock_outs: list = []
         self.inputs: list[ManagedInput] = []
-        self._in_queue: deque[tuple[list[int], int]] = deque()
-        #: set by the input callback so a tick wakes the loop at once instead of at the next poll
-        self._wake = threading.Event()
         self.source: PositionSource | None = None
         self.sched: StepScheduler | None = None
         self._ppid = os.getppid()
@@ -149,12 +145,7 @@ class Engine:
                     (c.pattern, c.virtual, c.api)]
             self.clock_outs.append(same[0] if same else _open_output(c))
         if cfg.clock_in is not None:
-            q, wake = self._in_queue, self._wake
-
-            def on_input(m: list[int], t: int) -> None:
-                q.append((m, t))
-                wake.set()
-            self.inputs.append(ManagedInput(cfg.clock_in, on_input).open())
+            self.inputs.append(ManagedInput(cfg.clock_in).open())
         self.sched = StepScheduler(SchedulerConfig(cfg.drum_outputs, cfg.bass_range, 0, bass_port))
         self.source = make_source(cfg.source, cfg.bpm, self.clock())
         if isinstance(self.source, MasterClock):
@@ -284,11 +275,7 @@ class Engine:
         sh.set("updated_ns", t)
 
     def _sleep(self, ns: int) -> None:
-        if self.inputs:
-            if self._wake.wait(ns / 1e9):
-                self._wake.clear()
-        else:
-            time.sleep(ns / 1e9)
+        time.sleep(ns / 1e9)
 
     # -------------------------------------------------------------------------- loop
     def run(self) -> None:
@@ -306,12 +293,15 @@ class Engine:
             self.shared.set("alive", 1)
             self.shared.set("rt_priority", self.rt_priority)
             self.shared.set("clock_ok", 0 if isinstance(src, ClockFollower) else 1)
-            inq = self._in_queue
+            inputs = self.inputs
+            if inputs:
+                # inputs are polled: look at them at least every 1 ms
+                max_sleep = min(max_sleep, 1_000_000)
             while not self.quit:
                 t = clock()
-                while inq:
-                    m, ts = inq.popleft()
-                    src.on_midi(m, ts)
+                for inp in inputs:
+                    for m, ts in inp.poll(t):
+                        src.on_midi(m, ts)
                 self._poll_control(t)
                 for ev in src.update(t):
                     self._on_clock_event(ev, t)

@@ -9,71 +9,107 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 
 import pytest
 
 
-def _jack_ready(timeout: float) -> bool:
+def _jack_ready(proc, timeout: float) -> bool:
+    """True once a client can connect *and* our jackd is still running (if a server of that
+    name already existed, ours exits at once and the probe would reach the other one)."""
     import rtmidi
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
         try:
             probe = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="jamd-probe")
             probe.delete()
-            return True
+            time.sleep(0.2)
+            return proc.poll() is None
         except rtmidi.SystemError:
             time.sleep(0.05)
     return False
 
 
+def _names_in_use() -> set[str]:
+    """Server names of the jackd processes running now (other test runs, other people)."""
+    names = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"jackd") and b"-n" in args:
+            i = args.index(b"-n")
+            if i + 1 < len(args):
+                names.add(args[i + 1].decode(errors="replace"))
+    return names
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: jackd gets SIGINT when pytest dies (killed by a timeout, say),
+    instead of living on as an orphan that holds a registry slot."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)   # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _stop_jackd(proc) -> None:
+    """SIGINT, not SIGTERM: jackd then removes itself from JACK's shared server registry,
+    which has only 8 slots (a full one fails every later server: "Too many servers")."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 @pytest.fixture(scope="session")
 def jack_server():
-    """The name of a running JACK server (dummy driver, 48 kHz, 32-frame periods)."""
+    """The name of a running JACK server (dummy driver, 48 kHz, 32-frame periods).
+
+    Names come from a small fixed set (``jamdtest0`` ...): a server that died without cleaning
+    up leaves a registry slot only a server of the same name reclaims, so reusing names heals
+    the registry; a name in use by another live test run is skipped."""
     jackd = shutil.which("jackd")
     if jackd is None:
         pytest.skip("jackd is not installed (apt-get install --no-install-recommends jackd2)")
-    name = f"jamdtest{os.getpid()}"
     old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-    os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
-    proc = subprocess.Popen([jackd, "-n", name, "-r", "-d", "dummy", "-r", "48000", "-p", "32"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = None
+    errors = []
     try:
-        if not _jack_ready(10.0):
-            proc.terminate()
-            err = proc.communicate(timeout=5)[1].decode(errors="replace")[-500:]
-            pytest.fail(f"jackd did not come up: {err}")
+        busy = _names_in_use()
+        for slot in range(16):
+            name = f"jamdtest{slot}"
+            if name in busy:
+                continue
+            os.environ["JACK_DEFAULT_SERVER"] = name
+            proc = subprocess.Popen([jackd, "-n", name, "-t", "5000", "-r", "-d", "dummy", "-r", "48000",
+                                     "-p", "32"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    preexec_fn=_die_with_parent)
+            if _jack_ready(proc, 10.0):
+                break
+            _stop_jackd(proc)
+            errors.append(proc.stderr.read().decode(errors="replace")[-200:] if proc.stderr else "")
+            proc = None
+        if proc is None:
+            pytest.fail("jackd did not come up: " + " | ".join(errors[-2:]))
         yield name
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        if proc is not None:
+            _stop_jackd(proc)
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-# ------------------------------------------------------------------ slow tests (opt-in)
-# Long versions of the soak and fuzz tests are marked ``@pytest.mark.slow`` (the marker is
-# declared in pyproject.toml) and run only with ``pytest --run-slow``.
-
-def pytest_addoption(parser):
-    parser.addoption("--run-slow", action="store_true", default=False,
-                     help="also run tests marked slow (hours-long soak, long fuzz runs)")
-
-
-def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-slow"):
-        return
-    skip = pytest.mark.skip(reason="slow: run with --run-slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
