@@ -90,6 +90,13 @@ class NullOutput:
         pass
 
 
+def _same_port(a: PortConfig, b: PortConfig) -> bool:
+    """Two roles that name one port share one connection (a virtual port is one per role)."""
+    if a.api != b.api or a.virtual != b.virtual:
+        return False
+    return a.role == b.role if a.virtual else a.pattern == b.pattern
+
+
 def _open_output(cfg: PortConfig):
     return NullOutput(cfg.role) if cfg.api == "null" else ManagedOutput(cfg).open()
 
@@ -136,13 +143,11 @@ class Engine:
         drum_cfg = cfg.drums or PortConfig("drums", "null", api="null")
         self.outputs.append(_open_output(drum_cfg))
         bass_port = 0
-        if cfg.bass is not None and (cfg.bass.pattern, cfg.bass.virtual, cfg.bass.api) != \
-                (drum_cfg.pattern, drum_cfg.virtual, drum_cfg.api):
+        if cfg.bass is not None and not _same_port(cfg.bass, drum_cfg):
             self.outputs.append(_open_output(cfg.bass))
             bass_port = 1
         for c in cfg.clock_out:
-            same = [o for o in self.outputs if (o.cfg.pattern, o.cfg.virtual, o.cfg.api) ==
-                    (c.pattern, c.virtual, c.api)]
+            same = [o for o in self.outputs if _same_port(o.cfg, c)]
             self.clock_outs.append(same[0] if same else _open_output(c))
         if cfg.clock_in is not None:
             self.inputs.append(ManagedInput(cfg.clock_in).open())
@@ -479,7 +484,7 @@ class EngineHandle:
         import numpy as np
         sounding = self.shared.sounding
         cfgs = [self.cfg.drums or PortConfig("drums", "null", api="null")]
-        if self.cfg.bass is not None and self.cfg.bass != self.cfg.drums:
+        if self.cfg.bass is not None and not _same_port(self.cfg.bass, cfgs[0]):
             cfgs.append(self.cfg.bass)
         sent = 0
         for port, pcfg in enumerate(cfgs):
