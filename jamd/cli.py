@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("jamd.commands.classify", "style probabilities (rock, funk, jazz, ...) per 2-bar window"),
     "map": ("jamd.commands.map", "draw the latent plane as a PNG: what the XY pad plays where"),
     "eval": ("jamd.commands.eval", "evaluate a model (drums, bass) on the test split"),
+    "ports": ("jamd.commands.ports", "list the MIDI inputs and outputs per API (ALSA, JACK, ...)"),
 }
 
 

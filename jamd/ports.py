@@ -73,7 +73,7 @@ def _make(kind: str, api: str, client: str) -> rtmidi.MidiIn | rtmidi.MidiOut:
     try:
         return cls(rtapi=api_code(api), name=client)
     except rtmidi.SystemError as e:
-        hint = " (is the JACK server running?)" if api == "jack" else ""
+        hint = " (start jackd first)" if api == "jack" else ""
         raise PortError(f"cannot use MIDI API {api}: {e}{hint}") from e
 
 

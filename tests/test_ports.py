@@ -1,0 +1,49 @@
+"""Port names: pattern matching, errors that list what exists, and `jamd ports` over JACK."""
+from __future__ import annotations
+
+import pytest
+
+from jamd.cli import UserError, main
+from jamd.ports import PortError, find_port, match_port, virtual_full_name
+
+NAMES = ["Midi Through:Midi Through Port-0 14:0", "TR-8S:TR-8S MIDI 1 24:0", "synth-01:in"]
+
+
+def test_match_exact_then_substring_then_glob() -> None:
+    assert match_port(NAMES, "synth-01:in") == ["synth-01:in"]
+    assert match_port(NAMES, "tr-8s") == ["TR-8S:TR-8S MIDI 1 24:0"]
+    assert match_port(NAMES, "synth*") == ["synth-01:in"]
+    assert match_port(NAMES, "nothing") == []
+
+
+def test_unknown_port_lists_what_exists() -> None:
+    with pytest.raises(PortError) as e:
+        find_port(NAMES, "Volca", "output", "alsa")
+    msg = str(e.value)
+    assert "Volca" in msg and all(n in msg for n in NAMES)
+    assert isinstance(e.value, UserError)
+
+
+def test_ambiguous_pattern_is_an_error() -> None:
+    with pytest.raises(PortError, match="several"):
+        find_port(NAMES, "i", "output", "alsa")
+
+
+def test_virtual_names() -> None:
+    assert virtual_full_name("alsa", "drums") == "jamd:drums"
+    assert virtual_full_name("jack", "drums") == "jamd-drums:out"
+    assert virtual_full_name("jack", "in", "input") == "jamd-in:in"
+
+
+@pytest.mark.jack
+def test_jamd_ports_lists_jack_ports(jack_server, capsys) -> None:
+    rtmidi = pytest.importorskip("rtmidi")
+    dev = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="listme")
+    dev.open_virtual_port("in")
+    try:
+        assert main(["ports", "--api", "jack"]) == 0
+    finally:
+        dev.close_port()
+        dev.delete()
+    out = capsys.readouterr().out
+    assert "jack:" in out and "listme:in" in out and "outputs (jamd sends to)" in out
