@@ -439,8 +439,14 @@ class EngineHandle:
             self.process.start()
         else:
             shared = RtShared.attach(self.shared.name, self.capacity)
-            self._engine = Engine(self.cfg, WindowBuffer.attach(self.windows.name), shared, self._conn_rt)
-            self.thread = threading.Thread(target=self._engine.run, name="jamd-rt", daemon=True)
+            engine = self._engine = Engine(self.cfg, WindowBuffer.attach(self.windows.name), shared,
+                                           self._conn_rt)
+
+            def run_thread() -> None:
+                # on Linux the policy is per thread: this makes only the engine thread FIFO
+                engine.rt_priority = set_realtime(self.cfg.rt_priority)
+                engine.run()
+            self.thread = threading.Thread(target=run_thread, name="jamd-rt", daemon=True)
             self.thread.start()
         deadline = time.monotonic() + timeout
         while self.shared.get("alive") != 1:

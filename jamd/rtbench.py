@@ -36,7 +36,7 @@ class LayoutResult:
 
     def line(self) -> str:
         t, n = self.ticks, self.notes
-        return (f"{self.layout:8s} {self.detail:28s} clock p50 {t['p50_ms']:.3f} p99 {t['p99_ms']:.3f} "
+        return (f"{self.layout:8s} {self.detail:36s} clock p50 {t['p50_ms']:.3f} p99 {t['p99_ms']:.3f} "
                 f"max {t['max_ms']:.3f} ms (n={t['n']}) | notes p50 {n['p50_ms']:.3f} p99 {n['p99_ms']:.3f} "
                 f"max {n['max_ms']:.3f} ms (n={n['n']})")
 
@@ -82,7 +82,7 @@ def measure_layout(layout: str, bpm: float = 180.0, seconds: float = 10.0, load:
     """Run the engine in ``layout`` ("process" or "thread") and return its send jitter."""
     port = port or PortConfig("drums", "null", api="null")
     cfg = RtConfig(source="master", bpm=bpm, drums=port, clock_out=[port], autostart=True,
-                   rt_priority=rt_priority if layout == "process" else 0)
+                   rt_priority=rt_priority)
     old_si = sys.getswitchinterval()
     if switch_interval is not None and layout == "thread":
         sys.setswitchinterval(switch_interval)
@@ -121,8 +121,9 @@ def measure_layout(layout: str, bpm: float = 180.0, seconds: float = 10.0, load:
         if busy is not None:
             busy.terminate()
             busy.join(5)
-    detail = f"switch {sys.getswitchinterval() * 1e3 if switch_interval is None else switch_interval * 1e3:.1f} ms" \
-        if layout == "thread" else f"SCHED_FIFO {int(prio)}" if prio else "normal priority"
+    detail = f"switch {sys.getswitchinterval() * 1e3 if switch_interval is None else switch_interval * 1e3:.1f} ms, " \
+        if layout == "thread" else ""
+    detail += f"SCHED_FIFO {int(prio)}" if prio else "normal priority"
     detail += ", loaded" if load else ", idle"
     return LayoutResult(layout, detail, jitter_stats(recs, REC_TICK), jitter_stats(recs, REC_NOTE_ON))
 
@@ -130,9 +131,10 @@ def measure_layout(layout: str, bpm: float = 180.0, seconds: float = 10.0, load:
 def compare_layouts(seconds: float = 10.0, bpm: float = 180.0, port: PortConfig | None = None) -> list[LayoutResult]:
     """The candidates of docs/architecture.md, each under the same load."""
     runs = [
-        ("thread", dict(switch_interval=0.005)),
-        ("thread", dict(switch_interval=0.001)),
-        ("thread", dict(switch_interval=0.0002)),
+        ("thread", dict(switch_interval=0.005, rt_priority=0)),
+        ("thread", dict(switch_interval=0.001, rt_priority=0)),
+        ("thread", dict(switch_interval=0.0002, rt_priority=0)),
+        ("thread", dict(switch_interval=0.001, rt_priority=50)),
         ("process", dict(rt_priority=0)),
         ("process", dict(rt_priority=50)),
     ]
@@ -145,7 +147,7 @@ def compare_layouts(seconds: float = 10.0, bpm: float = 180.0, port: PortConfig 
 
 
 if __name__ == "__main__":      # python -m jamd.rtbench [seconds] [jack]
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
     use_port = PortConfig("drums", virtual=True, api="jack") if "jack" in sys.argv[2:] else None
     for res in compare_layouts(secs, port=use_port):
