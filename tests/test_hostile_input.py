@@ -16,6 +16,7 @@ Inputs run per default suite (hypothesis examples x stream length, upper bounds)
 """
 from __future__ import annotations
 
+import collections
 import math
 import os
 import threading
@@ -317,10 +318,31 @@ def test_follower_drops_malformed_transport_and_counts_it() -> None:
 
 def test_engine_loop_survives_a_hostile_clock_input() -> None:
     """The real engine loop (``jamd.rt.Engine``, null ports, in a thread) fed a clock storm with
-    identical timestamps, junk and a clean clock through its input queue, as the rtmidi callback
-    feeds it: it keeps running, follows, and reports the dropped input in the status block."""
+    identical timestamps, junk and a clean clock through a polled input, as ``ManagedInput.poll``
+    delivers it: it keeps running, follows, and reports the dropped input in the status block."""
     from jamd.rt import Engine, RtConfig
     from jamd.rtipc import Control, RtShared, WindowBuffer
+
+    class FakeInput:
+        """A clock input as the engine polls it (``ManagedInput.poll``): messages with their
+        arrival times, handed over all at once."""
+
+        name, lost = "fake clock in", False
+
+        def __init__(self) -> None:
+            self.queue: collections.deque = collections.deque()
+
+        def poll(self, _now_ns: int) -> list:
+            out = []
+            while self.queue:
+                out.append(self.queue.popleft())
+            return out
+
+        def check(self) -> None:
+            return None
+
+        def close(self) -> None:
+            pass
 
     class Pipe:
         def __init__(self) -> None:
@@ -335,6 +357,8 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
     windows, shared = WindowBuffer.create(), RtShared.create(1 << 12)
     control = Pipe()
     engine = Engine(RtConfig(source="follow", bpm=120.0, rt_priority=0), windows, shared, control)
+    clock_in = FakeInput()
+    engine.inputs.append(clock_in)
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -350,7 +374,7 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
         while shared.get("alive") != 1 and time.monotonic() < deadline:
             time.sleep(0.005)
         assert shared.get("alive") == 1
-        q, now = engine._in_queue, time.perf_counter_ns
+        q, now = clock_in.queue, time.perf_counter_ns
         t = now()
         junk = [[ms.SONG_POSITION, 300, 2], [], [60, 100], [ms.SYSEX] + [0] * 2000 + [ms.SYSEX_END],
                 [0x90, 60, 0], [0xB0, 200, 200], [ms.SONG_POSITION, 1]]
