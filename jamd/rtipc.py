@@ -40,6 +40,16 @@ def _attach(name: str) -> shared_memory.SharedMemory:
     return shared_memory.SharedMemory(name=name)
 
 
+def _release(shm: shared_memory.SharedMemory, owner: bool) -> None:
+    """Detach; the owner also removes the segment (once: it may already be gone)."""
+    shm.close()
+    if owner:
+        try:
+            shm.unlink()
+        except FileNotFoundError:
+            pass
+
+
 MAX_STEPS = 64
 MAX_VOICES = 16
 _MAGIC = 0x6A616D64          # "jamd"
@@ -145,12 +155,7 @@ class WindowBuffer:
 
     def close(self) -> None:
         self._head = self._slots = None       # type: ignore[assignment]
-        self.shm.close()
-        if self.owner:
-            try:
-                self.shm.unlink()
-            except FileNotFoundError:
-                pass
+        _release(self.shm, self.owner)
 
 
 def empty_window(steps: int = DEFAULT_STEPS, voices: int = len(VOICES)) -> Window:
@@ -257,12 +262,7 @@ class RtShared:
 
     def close(self) -> None:
         self.status = self.records = self.sounding = self._count = None  # type: ignore[assignment]
-        self.shm.close()
-        if self.owner:
-            try:
-                self.shm.unlink()
-            except FileNotFoundError:
-                pass
+        _release(self.shm, self.owner)
 
 
 def pack_message(port: int, msg: list[int]) -> int:
