@@ -320,8 +320,10 @@ class Daemon:
             return
         beat = self._beat_at(t, st)
         bar = int(np.floor(beat / BEATS_PER_BAR))
-        if self._last_bar is None or bar <= self._last_bar:
-            self._last_bar = bar if self._last_bar is None else self._last_bar
+        if self._last_bar is None:            # first look after a start: no bar line crossed yet
+            self._last_bar = bar
+            return
+        if bar <= self._last_bar:
             return
         self._last_bar = bar
         self.perf.bar_line()
