@@ -38,10 +38,7 @@ BAR_S = 4 * 60 / BPM
 DRUMMER_BARS = (2, 8)         # jamd bars the drummer plays in (file bars 0-5)
 SWEEP_BAR, END_BAR = 14, 18
 pytestmark = [pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found"),
-              # Known bug, issue 5 stays open: over JACK the daemon's shutdown hangs in
-              # rtmidi's close_port of its inputs when run beside the player process (each
-              # piece closes fine alone). Run it by hand with: pytest --run-slow tests/test_run_jack.py
-              pytest.mark.slow]
+              pytest.mark.jack]
 
 
 def free_udp_port() -> int:
@@ -90,8 +87,9 @@ def schedule(st: dict) -> list:
         if msg.type in ("note_on", "note_off"):
             events.append([t0 + int(seconds * 1e9), "drummer", msg.bytes()])
     sweep0 = bar_time(st, SWEEP_BAR)
-    for i, cc in enumerate(range(0, 128, 4)):             # 32 moves over one bar
-        events.append([sweep0 + int(i * BAR_S / 32 * 1e9), "ctl", [0xB0, 1, cc]])
+    moves = [*range(0, 127, 4), 127]                      # 33 moves over one bar, ending fully up
+    for i, cc in enumerate(moves):
+        events.append([sweep0 + int(i * BAR_S / len(moves) * 1e9), "ctl", [0xB0, 1, cc]])
     return events
 
 
