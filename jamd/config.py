@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from jamd.drumkit import GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, VOICES, VoiceOut
-from jamd.grid import BassRange
+from jamd.grid import DEFAULT_STEPS, BassRange
+from jamd.harmony import Chords
 from jamd.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
 from jamd.paths import MODELS_DIR
 from jamd.portmatch import PortPattern
@@ -115,12 +116,23 @@ class BassConfig:
     root_low: Data7 = 40                  # the lowest note a chord root is played on (E2)
     low: Data7 = 28                       # lowest note played (E1)
     high: Data7 = 63                      # highest note played (D#4)
+    chords: str = "Am"                    # the harmony at start: 1, 2 or 4 chords over the 2 bars
 
     def check(self, node: Node) -> None:
         if not self.low <= self.root_low <= self.high or self.high - self.low < 12:
             key = "low" if self.low > self.root_low else "high"
             raise node.error("bass needs low <= root_low <= high and at least an octave from low "
                              f"to high (low {self.low}, root_low {self.root_low}, high {self.high})", key)
+        try:
+            self.progression(DEFAULT_STEPS)
+        except ValueError as e:
+            raise node.error(f"bass.chords: {e}; e.g. \"Am\", \"Am7 D7\", \"C G Am F\"", "chords") from None
+
+    def progression(self, steps: int) -> Chords:
+        symbols = self.chords.split()
+        if len(symbols) not in (1, 2, 4):
+            raise ValueError(f"{len(symbols)} chords: give 1, 2 or 4 (a window is 2 bars)")
+        return Chords.from_symbols(symbols, steps)
 
     def range(self) -> BassRange:
         return BassRange(self.root_low, self.low, self.high, self.channel)

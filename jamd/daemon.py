@@ -20,6 +20,8 @@ import numpy as np
 
 from jamd.config import Config, load_config
 from jamd.drum_runtime import DrumModel
+from jamd.grid import BEATS_PER_BAR
+from jamd.harmony import NOTE_NAMES, QUALITIES, Chords, HeldChord
 from jamd.latent import Slew
 from jamd.mapper import Mapper, TargetState
 from jamd.mapping import select_mapping
@@ -34,7 +36,6 @@ from jamd.seed import SeedCapture, Seeder
 log = logging.getLogger(__name__)
 
 now_ns = time.perf_counter_ns
-BEATS_PER_BAR = 4
 #: How often the loop polls its inputs: a knob turned just before a step's commit time must
 #: still make that step (the control-to-note budget is the next step + 2 ms).
 IDLE_TICK_S = 0.0015
@@ -48,6 +49,8 @@ RT_STALE_S = 1.0
 SLEW_RENDER_S = 0.010
 #: A drummer who played this recently is "playing" (for ducking the machine's drums).
 DRUMMER_ACTIVE_S = 2.0
+#: A chord change this soon after a bar line applies to that bar (a 16th note).
+CHORD_GRACE_BEATS = 0.25
 CLOCK_MODES = {"internal": "master", "midi": "follow", "link": "link"}
 
 
@@ -136,6 +139,7 @@ class Daemon:
         self._last_bar = None
         self._drummer_t = 0
         self._pending_control_t: int | None = None
+        self.keyboard = HeldChord()
 
     # --------------------------------------------------------------------------- set-up
     def _load_models(self, config: Config) -> None:
@@ -143,7 +147,8 @@ class Daemon:
         self.drums = DrumModel.load(config.models.drums_path)
         bass_path = config.models.bass_path
         self.bass = BassModel.load(bass_path) if bass_path is not None else None
-        self.perf = Performance(self.drums, self.drums.plane(config.latent.radius), self.bass)
+        self.perf = Performance(self.drums, self.drums.plane(config.latent.radius), self.bass,
+                                config.bass.progression(self.drums.steps))
         self.capture = SeedCapture(config.drummer.table, config.seed.settings(self.drums.steps))
         self.seeder = Seeder(self.capture, self.drums.encode)
         self.slew = Slew(config.latent.slew, np.zeros(2, np.float32))
@@ -167,6 +172,8 @@ class Daemon:
             self.inputs.add("drummer", PortConfig("drummer", str(ports.drummer), False, api))
         elif ports.virtual:
             self.inputs.add("drummer", PortConfig("in", None, True, api))
+        if ports.keyboard is not None:
+            self.inputs.add("keyboard", PortConfig("keyboard", str(ports.keyboard), False, api))
         mappings = self.config.controller_mappings()
         for i, pattern in enumerate(ports.controllers):
             port = self.inputs.add("controller", PortConfig(f"controller{i + 1}", str(pattern), False, api))
@@ -271,6 +278,8 @@ class Daemon:
                 self.recorder.message(f"{role} in", msg, t)
             if role == "drummer":
                 self._on_drummer(msg, t)
+            elif role == "keyboard":
+                self._on_keyboard(msg, t)
             elif role == "controller":
                 mapper = self.mappers.get(port.name)
                 for ev in (mapper.feed(msg, t / 1e9) if mapper else ()):
@@ -284,6 +293,13 @@ class Daemon:
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
 
+    def _on_keyboard(self, msg: list[int], t: int) -> None:
+        chord = self.keyboard.feed(msg)
+        if chord is None:
+            return
+        self._control("chord", Chords.constant(*chord, self.drums.steps), t)
+        log.info("keyboard chord %s%s", NOTE_NAMES[chord[0]], QUALITIES[chord[1]])
+
     def _control(self, target: str, value, t: int) -> None:
         try:
             controls = self.perf.apply(target, value, t / 1e9)
@@ -294,9 +310,17 @@ class Daemon:
             self.engine.send(c.kind, c.value, c.part)
         if self.perf.reseed_requested:
             self._reseed_now(t)
+        if target == "chord" and self._just_past_bar_line(t):
+            self.perf.bar_line(self.perf.bar)
         if self.perf.dirty and self._pending_control_t is None:
             self._pending_control_t = t
         log.debug("control %s = %s", target, value)
+
+    def _just_past_bar_line(self, t: int) -> bool:
+        """A chord played on the one lands a few ms after the bar line: it still counts for
+        that bar (players push or lay back; nobody means the bar after)."""
+        st = self.engine.status()
+        return bool(st.get("running")) and self._beat_at(t, st) % BEATS_PER_BAR < CHORD_GRACE_BEATS
 
     def _reseed_now(self, t: int) -> None:
         """The reseed button: the drummer's last two bars become the centre now, and the pad's
@@ -321,12 +345,12 @@ class Daemon:
         beat = self._beat_at(t, st)
         bar = int(np.floor(beat / BEATS_PER_BAR))
         if self._last_bar is None:            # first look after a start: no bar line crossed yet
-            self._last_bar = bar
+            self._last_bar = self.perf.bar = bar
             return
         if bar <= self._last_bar:
             return
         self._last_bar = bar
-        self.perf.bar_line()
+        self.perf.bar_line(bar)
         z = self.seeder.bar_line(bar * BEATS_PER_BAR)
         if z is not None:
             self.perf.set_center(z)
@@ -409,6 +433,8 @@ class Daemon:
         self.capture.settings = new.seed.settings(self.drums.steps)
         self.slew.rate = new.latent.slew
         self.perf.plane = self.drums.plane(new.latent.radius)
+        if new.bass.chords != self.config.bass.chords:
+            self.perf.apply("chord", new.bass.progression(self.drums.steps))   # from the next bar
         self.perf.dirty = True
         if rt_config(new) != self.engine.cfg:
             log.warning("reload: port and clock changes take effect at the next restart")

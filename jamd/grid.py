@@ -18,6 +18,7 @@ import numpy as np
 from jamd.drumkit import GM_OUTPUT, VOICES, VoiceOut
 
 STEPS_PER_BEAT = 4          # 16th notes
+BEATS_PER_BAR = 4           # 4/4 only (the corpus keeps 4/4 files)
 DEFAULT_STEPS = 32          # 2 bars of 4/4
 MIDI_MAX = 127
 #: The largest offset a float32 grid can hold that is still below +0.5 (0.5 is the next step).

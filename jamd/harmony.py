@@ -9,8 +9,8 @@ evaluation is measured against these scales.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -105,3 +105,53 @@ def chord_features(chords: Chords) -> np.ndarray:
         out[s, len(QUALITIES) + slot] = 1.0
         out[s, -1] = (nxt_at - s) / steps
     return out
+
+
+# --------------------------------------------------------------------- chords from a keyboard
+
+def chord_from_notes(notes: Iterable[int], prefer_quality: int = MAJ) -> tuple[int, int] | None:
+    """The chord a keyboard player holds: ``(root pitch class, quality)``, or None for no notes.
+
+    Every root the player holds is tried with every quality: two points per chord tone held,
+    minus two per held note outside the chord, minus one per chord tone missing. Ties go to the
+    lowest note as root (the player's bass note), then to ``prefer_quality``. Without a third
+    held (a bare root, a power chord) the quality is ``prefer_quality``: what was playing."""
+    held = sorted(set(int(n) for n in notes))
+    if not held:
+        return None
+    pcs, bass = {n % 12 for n in held}, held[0] % 12
+
+    def score(root: int, quality: int) -> tuple[int, bool, bool, int]:
+        tones = {(root + i) % 12 for i in CHORD_TONES[quality]}
+        fit = 2 * len(tones & pcs) - 2 * len(pcs - tones) - len(tones - pcs)
+        return fit, root == bass, quality == prefer_quality, -quality
+
+    root, quality = max(((r, q) for r in pcs for q in range(len(QUALITIES))), key=lambda rq: score(*rq))
+    if not {(root + 3) % 12, (root + 4) % 12} & pcs:       # no third held: major/minor unsaid
+        return root, prefer_quality
+    return root, quality
+
+
+@dataclass
+class HeldChord:
+    """Follows a keyboard's note-ons and note-offs; ``feed`` returns the new chord when what is
+    held names a different one. Letting go of every key keeps the last chord (chord memory),
+    as a band keeps playing the last change until the next."""
+
+    held: set[int] = field(default_factory=set)
+    chord: tuple[int, int] | None = None
+
+    def feed(self, msg: Sequence[int]) -> tuple[int, int] | None:
+        if len(msg) != 3 or msg[0] & 0xE0 != 0x80:          # note-on 0x9n / note-off 0x8n only
+            return None
+        if msg[0] & 0xF0 == 0x90 and msg[2] > 0:
+            self.held.add(msg[1] & 0x7F)
+        else:
+            self.held.discard(msg[1] & 0x7F)
+            return None                                         # releasing never changes the chord
+        prefer = self.chord[1] if self.chord else MAJ
+        chord = chord_from_notes(self.held, prefer)
+        if chord is None or chord == self.chord:
+            return None
+        self.chord = chord
+        return chord

@@ -15,6 +15,7 @@ import numpy as np
 
 from jamd.drum_runtime import DecodeControls, DrumModel
 from jamd.drumkit import VOICE_INDEX
+from jamd.grid import BEATS_PER_BAR, STEPS_PER_BEAT
 from jamd.harmony import Chords
 from jamd.latent import LatentPlane
 from jamd.rtipc import Control
@@ -59,17 +60,19 @@ class Performance:
         self.values = {name: t.home for name, t in TARGETS.items() if t.kind is not Kind.TRIGGER}
         self.chords = chords or Chords.constant(9, 1, drums.steps)      # A minor until told
         self.pending_chords: Chords | None = None
+        self.bar = 0                 # the bar playing now (from the daemon's clock), for chords
         self.center: np.ndarray = plane.center.copy()                  # the seed, or home
         self.tapper = TapTempo()
         self.dirty = True            # the window must be rendered again
         self.reseed_requested = False
 
     # ------------------------------------------------------------------ control events
-    def apply(self, target: str, value: float | str, t_s: float = 0.0) -> list[Control]:
-        """Take one control event; returns the messages for the real-time process."""
+    def apply(self, target: str, value: float | str | Chords, t_s: float = 0.0) -> list[Control]:
+        """Take one control event; returns the messages for the real-time process. A chord
+        (a symbol, or :class:`Chords` for the window) waits for :meth:`bar_line`."""
         if target == "chord":
-            self.pending_chords = Chords.from_symbols([str(value)], self.drums.steps) \
-                if isinstance(value, str) else value
+            self._queue_chords(Chords.from_symbols([str(value)], self.drums.steps)
+                               if isinstance(value, str) else value)
             return []
         spec = TARGETS[target]
         if spec.kind is Kind.TRIGGER:
@@ -103,8 +106,22 @@ class Performance:
         self.center = np.asarray(z, np.float32)
         self.dirty = True
 
-    def bar_line(self) -> None:
-        """Chord changes wait for the bar line, as a band would."""
+    def _queue_chords(self, new: Chords) -> None:
+        """A chord change waits for the bar line, as a band would. The bar playing now keeps
+        its chord and the window's other bar gets the new one at once, so the next downbeat's
+        bass note is decoded ahead of time; :meth:`bar_line` then makes it whole."""
+        self.pending_chords = new
+        now = np.zeros(self.drums.steps, bool)
+        bar_steps = BEATS_PER_BAR * STEPS_PER_BEAT
+        start = (self.bar * bar_steps) % self.drums.steps
+        now[start:start + bar_steps] = True
+        self.chords = Chords(np.where(now, self.chords.root, new.root),
+                             np.where(now, self.chords.quality, new.quality))
+        self.dirty = True
+
+    def bar_line(self, bar: int) -> None:
+        """The clock crossed into ``bar``: a waiting chord change now holds for every bar."""
+        self.bar = bar
         if self.pending_chords is not None:
             self.chords, self.pending_chords = self.pending_chords, None
             self.dirty = True

@@ -162,6 +162,8 @@ def test_the_default_drum_model_is_the_shipped_one():
     ("drummer:\n  kit: td17\n", 2, "gm, td11"),
     ("bass:\n  low: 60\n  high: 50\n", 2, "at least an octave"),
     ("bass:\n  high: 39\n", 2, "at least an octave"),
+    ("bass:\n  channel: 2\n  chords: Am H7\n", 3, "not a chord symbol: 'H7'"),
+    ("bass:\n  chords: C G Am\n", 2, "give 1, 2 or 4"),
     ("seed:\n  mode: follow\n  blend: 2\n", 3, "0..1"),
     ("models:\n  drums: nowhere/drums\n", 2, "no model 'nowhere/drums'"),
     ("osc:\n  allow: [localhost]\n", 2, "not an IP address"),

@@ -109,6 +109,12 @@ def test_osc_moves_the_latent_and_output_follows(daemon):
     assert reports["/jamd/state/position"][0] >= 3
 
 
+def root_playing(d: Daemon, t: int) -> tuple[float, int]:
+    """(beat, chord root of the window step playing at that beat)."""
+    beat = d.beat_now(t)
+    return beat, int(d.window.roots[int(beat * 4) % len(d.window.roots)])
+
+
 def test_bass_follows_an_osc_chord_from_the_next_bar_monophonic_and_in_range(daemon):
     assert daemon.bass is not None, "the shipped bass model should be loaded by default"
     port = daemon.config.osc.port
@@ -119,7 +125,7 @@ def test_bass_follows_an_osc_chord_from_the_next_bar_monophonic_and_in_range(dae
             liblo.send(("127.0.0.1", port), "/jamd/chord", "Dm7")
             sent.append(daemon.beat_now(t))
         if daemon.window is not None:
-            roots.append((daemon.beat_now(t), int(daemon.window.roots[0])))
+            roots.append(root_playing(daemon, t))
     run_for(daemon, 4, chord)
     bar_line = (sent[0] // 4 + 1) * 4
     before_bar = [r for b, r in roots if sent[0] <= b < bar_line - 0.05]

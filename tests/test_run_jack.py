@@ -5,7 +5,9 @@ with jamd's clock) and the controller (CC sweeps per the shipped two-knob mappin
 record what jamd sends. Timeline, in jamd's bars (130 BPM, 1.85 s a bar):
   2-7   the drummer plays the file's first 6 bars: the seed follows it
   8.5   OSC: drums.x = 0.5 from 127.0.0.1 (taken), drums.y = 0.9 from another address (refused)
-  10-13 nothing moves: the output repeats
+  9.5   OSC: chord Eb -> the bass plays over Eb from bar 10
+  10-13 nothing moves: the drums repeat
+  12.5  the keyboard holds D F A -> the bass plays over D minor from bar 13
   14    knob 1 sweeps 0 -> 127: pickup holds x at 0.5 until the knob passes it
   16-17 the output differs from bars 12-13
 """
@@ -27,6 +29,7 @@ from jamd.config import read_config
 from jamd.corpus import WindowSettings, cut_windows, file_grid
 from jamd.daemon import Daemon
 from jamd.paths import MODELS_DIR, default_data_dir
+from test_daemon import root_playing
 from test_osc import osc_bytes, other_address
 Sink = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers").Sink
 
@@ -37,6 +40,8 @@ BPM = 130.0
 BAR_S = 4 * 60 / BPM
 DRUMMER_BARS = (2, 8)         # jamd bars the drummer plays in (file bars 0-5)
 SWEEP_BAR, END_BAR = 14, 18
+OSC_CHORD_BAR, KEYS_BAR = 9.5, 12.5
+EB_MAJOR, D_MINOR = {3, 5, 7, 8, 10, 0, 2}, {2, 4, 5, 7, 9, 10, 0}
 pytestmark = [pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found"),
               pytest.mark.jack]
 
@@ -56,6 +61,7 @@ ports:
   virtual: false
   drummer: "drummer:out"
   controllers: ["ctl:out"]
+  keyboard: "keys:out"
   drums: "drums-sink:in"
   bass: "bass-sink:in"
 drummer: {{kit: td11}}
@@ -90,6 +96,9 @@ def schedule(st: dict) -> list:
     moves = [*range(0, 127, 4), 127]                      # 33 moves over one bar, ending fully up
     for i, cc in enumerate(moves):
         events.append([sweep0 + int(i * BAR_S / len(moves) * 1e9), "ctl", [0xB0, 1, cc]])
+    keys0 = bar_time(st, KEYS_BAR)
+    for note in (50, 53, 57):                             # D F A, held to the end
+        events.append([keys0, "keys", [0x90, note, 90]])
     return events
 
 
@@ -99,8 +108,8 @@ def file_codes(model) -> dict[int, np.ndarray]:
     return {bar: model.encode(w) for bar, w in windows.items() if bar < 5}
 
 
-def drum_bars(sink: Sink, st: dict, bars: range) -> list:
-    """The drum notes jamd sent during ``bars``, as (step, note) pairs relative to their start."""
+def bars_played(sink: Sink, st: dict, bars: range) -> list:
+    """The notes jamd sent during ``bars``, as (step, note) pairs relative to their start."""
     t0 = bar_time(st, bars.start)
     step_ns = 60e9 / st["bpm"] / 4
     out = []
@@ -113,7 +122,7 @@ def drum_bars(sink: Sink, st: dict, bars: range) -> list:
 def test_jamd_run_end_to_end(jack_server, tmp_path):
     drums_sink, bass_sink = Sink("drums-sink"), Sink("bass-sink")
     sched = tmp_path / "schedule.json"
-    sched.write_text(json.dumps({"ports": ["drummer", "ctl"], "events": []}))
+    sched.write_text(json.dumps({"ports": ["drummer", "ctl", "keys"], "events": []}))
     player = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_midi_player.py")), str(sched)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     daemon = None
@@ -126,7 +135,16 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
                               if daemon.seeder.z_seed is not None and
                               (not seeds or seeds[-1][1] is not daemon.seeder.z_seed) else None)
         daemon.tickers.append(lambda t: xs.append((t, daemon.perf.values["drums.x"])))
-        osc_sent = []
+        osc_sent, roots = [], []
+        daemon.tickers.append(lambda t: roots.append(root_playing(daemon, t))
+                              if daemon.running() and daemon.window is not None else None)
+
+        def osc_chord(t: int) -> None:
+            if len(osc_sent) == 1 and daemon.beat_now(t) >= OSC_CHORD_BAR * 4:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.sendto(osc_bytes("/jamd/chord", "Eb"), ("127.0.0.1", osc_port))
+                osc_sent.append("chord")
+        daemon.tickers.append(osc_chord)
 
         def osc_poke(t: int) -> None:
             if not osc_sent and daemon.running() and daemon.beat_now(t) >= 8.5 * 4:
@@ -146,7 +164,7 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
         assert _wait(lambda: daemon.running() and daemon.engine.status().get("updated_ns"), 10)
         st = daemon.engine.status()
         assert st["beat"] < DRUMMER_BARS[0] * 4 - 1, "jamd took too long to start for this timeline"
-        sched.write_text(json.dumps({"ports": ["drummer", "ctl"], "events": schedule(st)}))
+        sched.write_text(json.dumps({"ports": ["drummer", "ctl", "keys"], "events": schedule(st)}))
         player.stdin.write("go\n")
         player.stdin.flush()
         thread.join(timeout=END_BAR * BAR_S + 30)
@@ -179,6 +197,16 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     # every note-on ended
     assert drums_sink.unmatched() == Counter() and bass_sink.unmatched() == Counter()
 
+    # the bass follows the harmony from the next bar line: A minor (config), the OSC chord (Eb)
+    # from bar 10, the keyboard's D minor from bar 13 -- in the window and in the notes played
+    def roots_in(lo: float, hi: float) -> set:
+        return {r for b, r in roots if lo * 4 + 0.05 <= b < hi * 4 - 0.05}
+    assert roots_in(2, 10) == {9} and roots_in(10, 13) == {3} and roots_in(13, END_BAR) == {2}
+    for bars, scale, root in ((range(10, 12), EB_MAJOR, 3), (range(13, 15), D_MINOR, 2)):
+        pcs = [n % 12 for _, n in bars_played(bass_sink, st, bars)]
+        assert pcs and sum(pc in scale for pc in pcs) >= 0.8 * len(pcs), (bars, pcs)
+        assert Counter(pcs).most_common(1)[0][0] == root, (bars, pcs)     # the root leads
+
     # the seed tracked the drummer: at the bar line after file bars 2-3 (jamd bar 6), the seed
     # is the model's encoding of those two bars, nearer to it than to any other window's
     codes = file_codes(daemon.drums)
@@ -199,9 +227,9 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     assert xs[-1][1] == pytest.approx(1.0)
 
     # nothing moved in bars 10-13: the two 2-bar halves are the same; after the sweep they differ
-    a, b = drum_bars(drums_sink, st, range(10, 12)), drum_bars(drums_sink, st, range(12, 14))
+    a, b = bars_played(drums_sink, st, range(10, 12)), bars_played(drums_sink, st, range(12, 14))
     assert a and a == b
-    assert drum_bars(drums_sink, st, range(16, 18)) != b
+    assert bars_played(drums_sink, st, range(16, 18)) != b
 
 
 def _overlap(sink: Sink):
