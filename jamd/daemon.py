@@ -25,6 +25,7 @@ from jamd.harmony import NOTE_NAMES, QUALITIES, Chords, HeldChord
 from jamd.latent import Slew
 from jamd.mapper import Mapper, TargetState
 from jamd.mapping import select_mapping
+from jamd.modelguard import ModelGuard
 from jamd.notify import Notifier, watchdog_interval_s
 from jamd.performance import Performance
 from jamd.ports import ManagedInput, PortConfig, default_api
@@ -115,6 +116,19 @@ class Inputs:
         self.ports.clear()
 
 
+def _ended_why(engine: EngineHandle) -> str:
+    """How the engine process ended, for the log: a signal's name or the exit code."""
+    code = engine.process.exitcode if engine.process is not None else None
+    if code is None:
+        return "its thread ended" if engine.process is None else "no exit code"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 class Daemon:
     def __init__(self, config: Config, *, engine_mode: str = "process", offline: bool = False,
                  recorder: Recorder | None = None):
@@ -129,6 +143,7 @@ class Daemon:
         self.window = None                                 # the last published window
         self.notifier = Notifier()
         self._load_models(config)
+        self.model_guard = ModelGuard(self._restart_model)
         self.engine = EngineHandle(rt_config(config, offline), mode=engine_mode)
         self._records_seen = 0
         self._published_t, self._published_xy = 0, np.full(2, np.nan, np.float32)
@@ -369,7 +384,11 @@ class Daemon:
         if self.perf.held:
             self.perf.dirty = False
             return
-        window = self.perf.render(tuple(float(v) for v in self.slew.value))
+        if self.model_guard.down:
+            return      # the engine keeps its last good window; perf stays dirty for the restart
+        window = self.model_guard.render(lambda: self.perf.render(tuple(float(v) for v in self.slew.value)))
+        if window is None:
+            return
         duck = self.config.seed.duck
         if duck > 0 and now_ns() - self._drummer_t < DRUMMER_ACTIVE_S * 1e9:
             window.drums.velocity *= 1.0 - duck
@@ -382,16 +401,36 @@ class Daemon:
         if self.recorder is not None:
             self.recorder.walk(*(float(v) for v in self.slew.value), t)
 
+    def _restart_model(self) -> None:
+        """The model failed (`ModelGuard`): load it again from its checkpoint files, so a weight
+        corrupted in memory is gone; a damaged file raises and the guard retries later."""
+        from jamd.bass_runtime import BassModel
+        drums = DrumModel.load(self.config.models.drums_path)
+        bass = BassModel.load(self.config.models.bass_path) if self.bass is not None else None
+        self.drums = self.perf.drums = drums
+        self.bass = self.perf.bass = bass
+        self.seeder.encode = drums.encode
+        if not np.isfinite(self.perf.center).all():      # a seed the broken encoder made
+            self.seeder.z_seed = None
+            self.perf.set_center(self.perf.plane.center)
+        self.perf.dirty = True
+
     # --------------------------------------------------------------------- housekeeping
     def _housekeeping(self) -> None:
         self.inputs.check()
         self._record_sent()
+        self.model_guard.tick()
         if not self.engine.check():
-            log.error("the real-time engine stopped unexpectedly; restarting it")
+            log.error("the real-time engine stopped unexpectedly (%s); restarting it", _ended_why(self.engine))
             self.engine.stop()
             self.engine = EngineHandle(self.engine.cfg, mode=self.engine.mode)
             self.engine.start()
-            self._publish(now_ns())
+            # a new engine: new records (counted from 0) and a clock from beat 0
+            self._records_seen, self._last_bar = 0, None
+            if self.model_guard.down and self.window is not None:
+                self.engine.publish(self.window)      # no model now: the last good window again
+            else:
+                self._publish(now_ns())
 
     def _report(self, t: int) -> None:
         """State to the OSC report targets (see docs/osc.md)."""

@@ -30,6 +30,7 @@ class Recorder:
     t0: int | None = None
     tracks: dict[str, list[tuple[int, object]]] = field(default_factory=dict)
     count: int = 0
+    saved: bool = False         # the file was written (a full disk drops it: see save)
 
     def _add(self, track: str, t_ns: int, item) -> None:
         if self.count >= MAX_EVENTS:
@@ -80,4 +81,5 @@ class Recorder:
             tmp.unlink(missing_ok=True)
             return False
         log.info("recorded %d events to %s", self.count, self.path)
+        self.saved = True
         return True

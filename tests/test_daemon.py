@@ -33,16 +33,20 @@ def free_udp_port() -> int:
 REPORT_PORT = free_udp_port()
 
 
-@pytest.fixture
-def daemon(tmp_path, monkeypatch):
+def daemon_config(tmp_path, monkeypatch, drums: Path = MODEL):
+    """The built-in config at 180 BPM, OSC on a free port, no slew (tests/test_faults.py too)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))          # no user config leaks in
     cfg = load_config(None)
-    cfg = dataclasses.replace(
+    return dataclasses.replace(
         cfg, clock=dataclasses.replace(cfg.clock, tempo=180.0),
-        models=dataclasses.replace(cfg.models, drums=MODEL),
+        models=dataclasses.replace(cfg.models, drums=drums),
         osc=dataclasses.replace(cfg.osc, port=free_udp_port(), report_to=[f"127.0.0.1:{REPORT_PORT}"]),
         latent=dataclasses.replace(cfg.latent, slew=0.0))
-    d = Daemon(cfg, offline=True, recorder=Recorder(tmp_path / "rec.mid", 180.0))
+
+
+@pytest.fixture
+def daemon(tmp_path, monkeypatch):
+    d = Daemon(daemon_config(tmp_path, monkeypatch), offline=True, recorder=Recorder(tmp_path / "rec.mid", 180.0))
     yield d
     d.stop_requested.set()
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if offline:
         print(f"no MIDI ports can be made here: the demo is recorded to {record}", file=sys.stderr)
     daemon.run()
-    if record:
+    if record and daemon.recorder.saved:      # a dropped recording was already said (log)
         print(f"recording: {record}")
     return 0
 
