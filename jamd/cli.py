@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "similar": ("jamd.commands.similar", "the nearest 2-bar windows in a folder of MIDI files"),
     "classify": ("jamd.commands.classify", "style probabilities (rock, funk, jazz, ...) per 2-bar window"),
     "map": ("jamd.commands.map", "draw the latent plane as a PNG: what the XY pad plays where"),
+    "learn": ("jamd.commands.learn", "MIDI learn: move each control in turn, get a mapping file"),
     "eval": ("jamd.commands.eval", "evaluate a model (drums, bass) on the test split"),
     "ports": ("jamd.commands.ports", "list the MIDI inputs and outputs per API (ALSA, JACK, ...)"),
 }

@@ -156,6 +156,8 @@ class LatentConfig:
     # deviations of the training codes along the plane's axes: 2 covers what the model knows.
     radius: Annotated[float, Between(0.01, 10)] = 2.0
     slew: Annotated[float, Between(0, 1000, "plane units per second, 0 = no limit")] = 4.0
+    # How long a scene recall takes to glide to the stored positions (OSC may give its own).
+    scene_glide: Annotated[float, Between(0, 60, "seconds")] = 2.0
 
 
 def read_model_path(node: Node, what: str) -> Path:

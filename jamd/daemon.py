@@ -167,6 +167,7 @@ class Daemon:
         self.capture = SeedCapture(config.drummer.table, config.seed.settings(self.drums.steps))
         self.seeder = Seeder(self.capture, self.drums.encode)
         self.slew = Slew(config.latent.slew, np.zeros(2, np.float32))
+        self.perf.scenes.glide_s = config.latent.scene_glide
 
     def start(self) -> None:
         self.engine.start()
@@ -212,8 +213,12 @@ class Daemon:
         """OSC moves a target the knobs do not know about: they must pick it up again."""
         self._control(target, value, now_ns())
         if target in self.perf.values:
-            for m in self.mappers.values():
-                m.set_current(target, self.perf.values[target])
+            self._knobs_pick_up(target, self.perf.values[target])
+
+    def _knobs_pick_up(self, target: str, value: float) -> None:
+        """The engine moved ``target`` by itself (OSC, a reseed, a scene glide)."""
+        for m in self.mappers.values():
+            m.set_current(target, value)
 
     # ---------------------------------------------------------------------------- loop
     def run(self) -> None:
@@ -236,6 +241,8 @@ class Daemon:
             for m in self.mappers.values():
                 for ev in m.tick(t / 1e9):
                     self._control(ev.target, ev.value, t)
+            for target, value in self.perf.tick(t / 1e9):       # a scene recall gliding
+                self._knobs_pick_up(target, value)
             self._bar_lines(t)
             self._render_if_needed(t, (t - last) / 1e9)
             last = t
@@ -348,8 +355,8 @@ class Daemon:
         self.perf.set_center(z)
         for axis in ("drums.x", "drums.y"):
             self.perf.values[axis] = 0.0
-            for m in self.mappers.values():
-                m.set_current(axis, 0.0)
+            self.perf.scenes.release(axis)          # a scene glide in progress lets go too
+            self._knobs_pick_up(axis, 0.0)
 
     # ---------------------------------------------------------------------- bars, windows
     def _bar_lines(self, t: int) -> None:
@@ -471,6 +478,7 @@ class Daemon:
                         for name, m in self.mappers.items()}
         self.capture.settings = new.seed.settings(self.drums.steps)
         self.slew.rate = new.latent.slew
+        self.perf.scenes.glide_s = new.latent.scene_glide
         self.perf.plane = self.drums.plane(new.latent.radius)
         if new.bass.chords != self.config.bass.chords:
             self.perf.apply("chord", new.bass.progression(self.drums.steps))   # from the next bar

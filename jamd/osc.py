@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import pyliblo3 as liblo
 
 from jamd.drumkit import VOICES
+from jamd.scenes import COUNT as SCENE_COUNT, GLIDE_TARGET, MAX_GLIDE_S
 from jamd.targets import TARGETS
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ CONTROLS: dict[str, tuple[str, ...]] = {
 }
 #: ``/jamd/chord s`` sets the harmony for the bass ("Am7", "F#", "Bb maj7").
 CHORD_ADDRESS = "/jamd/chord"
+#: ``/jamd/scene/store i`` and ``/jamd/scene/recall i [f glide_s]``: scene slots 1..8.
+SCENE_ADDRESSES = ("/jamd/scene/store", "/jamd/scene/recall")
 
 ControlSink = Callable[[str, float | str], None]
 
@@ -108,14 +111,40 @@ class OscControl:
         if path == CHORD_ADDRESS and types == "s":
             self.sink("chord", args[0])
             return
-        targets = CONTROLS.get(path)
-        values = _values(targets, args) if targets else None
-        if values is None:
+        events = _scene_events(path, args) if path in SCENE_ADDRESSES else _control_events(path, args)
+        if events is None:
             self.stats.rejected_message += 1
             log.debug("OSC message refused: %s %s", path, types)
             return
-        for target, value in zip(targets, values):
+        for target, value in events:
             self.sink(target, value)
+
+
+def _number(a) -> bool:
+    return not isinstance(a, bool) and isinstance(a, (int, float)) and math.isfinite(a)
+
+
+def _control_events(path: str, args: list) -> list[tuple[str, float]] | None:
+    targets = CONTROLS.get(path)
+    values = _values(targets, args) if targets else None
+    return None if values is None else list(zip(targets, values))
+
+
+def _scene_events(path: str, args: list) -> list[tuple[str, float]] | None:
+    """A scene store or recall (with a one-off glide time, if given) as control events; None
+    when the arguments do not fit (no slot number, a slot out of 1..8, a bad glide time)."""
+    action = path.rsplit("/", 1)[1]
+    if not 1 <= len(args) <= (2 if action == "recall" else 1):
+        return None
+    n = args[0]
+    if not _number(n) or n != int(n) or not 1 <= n <= SCENE_COUNT:
+        return None
+    events = [(f"scene.{action}.{int(n)}", 1.0)]
+    if len(args) == 2:
+        if not _number(args[1]) or not 0 <= args[1] <= MAX_GLIDE_S:
+            return None
+        events.insert(0, (GLIDE_TARGET, float(args[1])))
+    return events
 
 
 def _values(targets: tuple[str, ...], args: list) -> list[float] | None:
@@ -126,7 +155,7 @@ def _values(targets: tuple[str, ...], args: list) -> list[float] | None:
         return None
     values = []
     for target, a in zip(targets, args):
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a):
+        if not _number(a):
             return None
         # Out of range (or NaN) is dropped, not clamped: a sender that sends 500 for a pad
         # position is broken, and guessing would move the music.

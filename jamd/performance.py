@@ -19,6 +19,7 @@ from jamd.grid import BEATS_PER_BAR, STEPS_PER_BEAT
 from jamd.harmony import Chords
 from jamd.latent import LatentPlane
 from jamd.rtipc import Control
+from jamd.scenes import GLIDE_TARGET, Scenes, parse_target
 from jamd.scheduler import Window
 from jamd.targets import TARGETS, Kind
 
@@ -55,7 +56,8 @@ class TapTempo:
 class Performance:
     """The state the controls move, and the window it renders."""
 
-    def __init__(self, drums: DrumModel, plane: LatentPlane, bass=None, chords: Chords | None = None):
+    def __init__(self, drums: DrumModel, plane: LatentPlane, bass=None, chords: Chords | None = None,
+                 scene_glide_s: float = 2.0):
         self.drums, self.plane, self.bass = drums, plane, bass
         self.values = {name: t.home for name, t in TARGETS.items() if t.kind is not Kind.TRIGGER}
         self.chords = chords or Chords.constant(9, 1, drums.steps)      # A minor until told
@@ -65,6 +67,7 @@ class Performance:
         self.tapper = TapTempo()
         self.dirty = True            # the window must be rendered again
         self.reseed_requested = False
+        self.scenes = Scenes(scene_glide_s)
 
     # ------------------------------------------------------------------ control events
     def apply(self, target: str, value: float | str | Chords, t_s: float = 0.0) -> list[Control]:
@@ -74,9 +77,13 @@ class Performance:
             self._queue_chords(Chords.from_symbols([str(value)], self.drums.steps)
                                if isinstance(value, str) else value)
             return []
+        if target == GLIDE_TARGET:
+            self.scenes.next_glide_s = float(value)
+            return []
         spec = TARGETS[target]
         if spec.kind is Kind.TRIGGER:
             return self._trigger(target, t_s)
+        self.scenes.release(target)
         value = spec.clamp(float(value))
         old, self.values[target] = self.values.get(target), value
         if old == value:
@@ -98,13 +105,40 @@ class Performance:
         if target == "reseed":
             self.reseed_requested = True
             return []
+        scene = parse_target(target)
+        if scene is not None:
+            self._scene(*scene, t_s)
+            return []
         return [{"transport.play": Control("start"), "transport.stop": Control("stop"),
                  "panic": Control("panic")}[target]]
 
     def set_center(self, z: np.ndarray) -> None:
         """A new seed from the drummer (or home): the same x, y now play around it."""
+        self.scenes.release("center")
         self.center = np.asarray(z, np.float32)
         self.dirty = True
+
+    # ------------------------------------------------------------------------ scenes
+    def _scene(self, action: str, n: int, t_s: float) -> None:
+        if action == "store":
+            self.scenes.store(n, self.values, self.center)
+            log.info("scene %d stored", n)
+        elif not self.scenes.recall(n, self.values, self.center, t_s):
+            log.info("scene %d is empty: nothing to recall", n)
+
+    def tick(self, t_s: float) -> list[tuple[str, float]]:
+        """Move a scene recall's glide on; returns the pad axes it moved (the knobs on them
+        must pick the values up again)."""
+        step = self.scenes.step(t_s)
+        if step is None:
+            return []
+        scene, free = step
+        moved = [(k, v) for k, v in scene.values.items() if k not in free and v != self.values[k]]
+        self.values.update(moved)
+        if "center" not in free:
+            self.center = scene.center
+        self.dirty = True
+        return moved
 
     def _queue_chords(self, new: Chords) -> None:
         """A chord change waits for the bar line, as a band would. The bar playing now keeps

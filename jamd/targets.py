@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass
 
 from jamd.drumkit import VOICES
+from jamd.scenes import scene_targets
 
 
 class Kind(enum.Enum):
@@ -50,6 +51,7 @@ _ALL = [
     Target("transport.play", Kind.TRIGGER, doc="start (internal clock: sends MIDI Start)"),
     Target("transport.stop", Kind.TRIGGER, doc="stop (all notes end)"),
     Target("panic", Kind.TRIGGER, doc="note-off for every sounding note"),
+    *(Target(name, Kind.TRIGGER, doc=doc) for name, doc in scene_targets()),
 ]
 
 TARGETS: dict[str, Target] = {t.name: t for t in _ALL}

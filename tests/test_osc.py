@@ -120,3 +120,25 @@ def test_every_osc_control_is_a_mapping_target():
     from jamd.osc import CONTROLS
     from jamd.targets import TARGETS
     assert {t for ts in CONTROLS.values() for t in ts} <= set(TARGETS)
+
+
+def test_scene_addresses(osc):
+    ctl, got = osc
+    liblo.send(("127.0.0.1", ctl.settings.port), "/jamd/scene/store", 3)
+    liblo.send(("127.0.0.1", ctl.settings.port), "/jamd/scene/recall", 3)
+    liblo.send(("127.0.0.1", ctl.settings.port), "/jamd/scene/recall", 8, 0.5)
+    drain(ctl)
+    assert got == [("scene.store.3", 1.0), ("scene.recall.3", 1.0),
+                   ("scene.glide", 0.5), ("scene.recall.8", 1.0)]
+
+
+@pytest.mark.parametrize("path,args", [
+    ("/jamd/scene/store", ()), ("/jamd/scene/store", (9.0,)), ("/jamd/scene/store", (1.5,)),
+    ("/jamd/scene/store", (1.0, 2.0)), ("/jamd/scene/recall", (1.0, -1.0)),
+    ("/jamd/scene/recall", (1.0, float("inf"))), ("/jamd/scene/recall", ("one",)),
+])
+def test_bad_scene_messages_dropped(osc, path, args):
+    ctl, got = osc
+    send_from("127.0.0.1", "127.0.0.1", ctl.settings.port, osc_bytes(path, *args))
+    drain(ctl)
+    assert got == [] and ctl.stats.rejected_message == 1

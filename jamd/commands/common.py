@@ -80,9 +80,13 @@ def decode_controls(args: argparse.Namespace, seed: int | None = None):
                           timing=args.timing)
 
 
-def write_drums(pattern, path: Path, bpm: float) -> None:
-    from jamd.grid import drums_to_events, events_to_midi
-    events_to_midi({"drums": drums_to_events(pattern)}, bpm=bpm).save(path)
+def write_drums(pattern, path: Path, bpm: float, bass=None) -> None:
+    """The drums as a MIDI file; ``bass``: ``(BassLine, roots per step)`` for a bass track too."""
+    from jamd.grid import bass_to_events, drums_to_events, events_to_midi
+    tracks = {"drums": drums_to_events(pattern)}
+    if bass is not None:
+        tracks["bass"] = bass_to_events(*bass)
+    events_to_midi(tracks, bpm=bpm).save(path)
 
 
 def add_kind_subcommands(parser: argparse.ArgumentParser, kinds: dict[str, tuple[str, str]]) -> None:

@@ -1,5 +1,5 @@
 """``jamd generate``: a new 2-bar groove — random, from files (blended, with noise), or a point
-on the plane."""
+on the plane; with a bass line over it if asked (``--bass``)."""
 from __future__ import annotations
 
 import argparse
@@ -25,7 +25,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="noise added to the code (default: 1.0 for random, 0 otherwise)")
     parser.add_argument("--seed", type=int, default=None, help="makes random choices repeatable")
     add_decode_arguments(parser)
+    _add_bass_arguments(parser)
     parser.add_argument("-o", "--out", type=Path, required=True, help="MIDI file to write")
+
+
+def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
+    from jamd.paths import MODELS_DIR
+    bass = parser.add_argument_group("bass")
+    bass.add_argument("--bass", action="store_true", help="also write a bass track, played over the drums")
+    bass.add_argument("--bass-model", type=Path, default=MODELS_DIR / "bass",
+                      help="bass model checkpoint (default: the shipped one)")
+    bass.add_argument("--bass-xy", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
+                      help="the bass pad position, -1..1 (as in jamd run; default 0 0)")
+    bass.add_argument("--chords", default="Am",
+                      help='the harmony over the 2 bars, e.g. "Am7 D7" (a bar each; default Am)')
+
+
+def _bass(args: argparse.Namespace, pattern):
+    """The bass line over ``pattern`` and the chord root per step, as `jamd run` would play it
+    with the bass pad at ``--bass-xy``."""
+    from jamd.bass_runtime import BassModel
+    from jamd.harmony import Chords
+    from jamd.performance import BASS_REACH
+    if not all(-1.0 <= v <= 1.0 for v in args.bass_xy):
+        raise UserError("--bass-xy: X and Y lie in -1..1")
+    try:
+        chords = Chords.from_symbols(args.chords.split(), pattern.steps)
+    except ValueError as e:
+        raise UserError(f"--chords: {e}") from e
+    model = BassModel.load(args.bass_model)
+    return model.decode(BASS_REACH * np.asarray(args.bass_xy, np.float32), pattern, chords), chords.root
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         z = np.zeros(model.latent_dim, np.float32)
         variance = 1.0 if args.variance is None else args.variance
     pattern = model.decode(vary(z, variance, args.seed), decode_controls(args, args.seed))
-    write_drums(pattern, args.out, args.bpm)
-    print(f"wrote {args.out}: {pattern.n_hits} hits in 2 bars")
+    bass = _bass(args, pattern) if args.bass else None
+    write_drums(pattern, args.out, args.bpm, bass)
+    notes = f" and {len(bass[0].onsets())} bass notes" if bass else ""
+    print(f"wrote {args.out}: {pattern.n_hits} hits{notes} in 2 bars")
     return 0
