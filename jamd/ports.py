@@ -16,7 +16,6 @@ says anything when a device is unplugged. So jamd
 """
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ os.environ.setdefault("JACK_NO_START_SERVER", "1")
 import rtmidi  # noqa: E402
 
 from jamd.cli import UserError  # noqa: E402
+from jamd.portmatch import PortPattern  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +104,10 @@ def list_ports(api: str) -> PortList:
 
 
 def match_port(names: Sequence[str], pattern: str) -> list[str]:
-    """Ports a pattern names: the exact name if present, else every port that contains the
-    pattern (case-insensitive) or matches it as a glob."""
-    if pattern in names:
-        return [pattern]
-    low = pattern.lower()
-    glob = any(c in pattern for c in "*?[")
-    return [n for n in names if low in n.lower() or (glob and fnmatch.fnmatch(n.lower(), low))]
+    """Ports a pattern names, read as the config reads it (:mod:`jamd.portmatch`): the exact
+    name if present, else every port that contains it (case-insensitive), matches it as a
+    glob, or, written ``/between slashes/``, matches it as a regular expression."""
+    return PortPattern(pattern).match(list(names))
 
 
 def find_port(names: Sequence[str], pattern: str, kind: str, api: str) -> str:

@@ -278,3 +278,10 @@ def test_port_patterns():
     assert PortPattern("tr-8s*midi 1*").match(names) == names[:1]    # glob, as jamd.ports reads it
     assert PortPattern("/^TR-8S.*CTRL/").match(names) == names[1:2]
     assert PortPattern("td").match(names) == ["td"]                  # an exact name wins
+
+
+def test_the_port_layer_reads_patterns_as_the_config_does():
+    from jamd.ports import find_port
+    names = ["TR-8S:TR-8S MIDI 1 24:0", "TR-8S:TR-8S CTRL 24:1"]
+    assert find_port(names, "/^TR-8S.*CTRL/", "output", "alsa") == names[1]   # a /regex/ too
+    assert find_port(names, "tr-8s*midi 1*", "output", "alsa") == names[0]
