@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "learn": ("jamd.commands.learn", "MIDI learn: move each control in turn, get a mapping file"),
     "eval": ("jamd.commands.eval", "evaluate a model (drums, bass) on the test split"),
     "ports": ("jamd.commands.ports", "list the MIDI inputs and outputs per API (ALSA, JACK, ...)"),
+    "bench": ("jamd.commands.bench", "measure clock jitter, note timing, latencies, decode time, start-up, memory"),
 }
 
 

@@ -41,11 +41,20 @@ class LayoutResult:
                 f"max {n['max_ms']:.3f} ms (n={n['n']})")
 
 
-def _busy(stop_at: float) -> None:
-    """The other core: plain Python, never sleeping."""
+def busy_loop(stop_at: float) -> None:
+    """The other core: plain Python, never sleeping (until the monotonic time ``stop_at``)."""
     x = 0
     while time.monotonic() < stop_at:
         x += 1
+
+
+def start_busy(seconds: float) -> mp.process.BaseProcess:
+    """A process that keeps one core busy for ``seconds`` (or until terminated by its PID).
+    ``spawn``: a fresh interpreter, so it shares nothing (no GIL, no fds) with the caller."""
+    busy = mp.get_context("spawn").Process(target=busy_loop, args=(time.monotonic() + seconds,),
+                                           name="jamd-bench-busy", daemon=True)
+    busy.start()
+    return busy
 
 
 def decoder_load(stop: threading.Event, units: int = 256, steps: int = 32) -> int:
@@ -93,9 +102,7 @@ def measure_layout(layout: str, bpm: float = 180.0, seconds: float = 10.0, load:
         h.publish(_pattern())
         with h:
             if load:
-                busy = mp.get_context("spawn").Process(target=_busy, args=(time.monotonic() + seconds + 5,),
-                                                       daemon=True)
-                busy.start()
+                busy = start_busy(seconds + 5)
             time.sleep(0.5)                      # settle: engine started, load running
             _, since = h.records()
             end = time.monotonic() + seconds
