@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("jamd.commands.eval", "evaluate a model (drums, bass) on the test split"),
     "ports": ("jamd.commands.ports", "list the MIDI inputs and outputs per API (ALSA, JACK, ...)"),
     "bench": ("jamd.commands.bench", "measure clock jitter, note timing, latencies, decode time, start-up, memory"),
+    "doctor": ("jamd.commands.doctor", "check what a headless box needs, one PASS/WARN/FAIL line each with the fix"),
 }
 
 

@@ -91,14 +91,18 @@ class Latencies:
 class Inputs:
     """The control side's MIDI inputs, opened by name and polled from the loop (rtmidi stamps
     each message's arrival in its own thread; see `jamd.ports.ManagedInput`). Ports that vanish
-    are re-found by name (``check``)."""
+    are re-found by name (``check``); ports absent at start are waited for the same way."""
 
     def __init__(self):
         self.ports: list[tuple[str, ManagedInput]] = []
+        #: called with (role, port) when a port opens: at once, or later when it appears
+        self.on_found: Callable[[str, ManagedInput], None] = lambda role, port: None
 
     def add(self, role: str, cfg: PortConfig) -> ManagedInput:
-        port = ManagedInput(cfg).open()
+        port = ManagedInput(cfg).open(wait=True)
         self.ports.append((role, port))
+        if not port.lost:
+            self.on_found(role, port)
         return port
 
     def drain(self, now: int):
@@ -107,8 +111,9 @@ class Inputs:
                 yield role, port, msg, t
 
     def check(self) -> None:
-        for _, port in self.ports:
-            port.check()
+        for role, port in self.ports:
+            if port.check() == "back":
+                self.on_found(role, port)
 
     def close(self) -> None:
         for _, port in self.ports:
@@ -190,10 +195,15 @@ class Daemon:
             self.inputs.add("drummer", PortConfig("in", None, True, api))
         if ports.keyboard is not None:
             self.inputs.add("keyboard", PortConfig("keyboard", str(ports.keyboard), False, api))
-        mappings = self.config.controller_mappings()
+
+        def found(role: str, port: ManagedInput) -> None:
+            # a controller gets its mapping (chosen by port name) when its port opens: later
+            # for one plugged in after the start, again for one back under a new name
+            if role == "controller" and port.name not in self.mappers:
+                self._attach_mapper(port.name, self.config.controller_mappings())
+        self.inputs.on_found = found
         for i, pattern in enumerate(ports.controllers):
-            port = self.inputs.add("controller", PortConfig(f"controller{i + 1}", str(pattern), False, api))
-            self._attach_mapper(port.name, mappings)
+            self.inputs.add("controller", PortConfig(f"controller{i + 1}", str(pattern), False, api))
 
     def _attach_mapper(self, port_name: str, mappings) -> None:
         mapping = select_mapping(mappings, port_name)

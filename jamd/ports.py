@@ -166,8 +166,13 @@ class _Managed:
     def _configure(self, dev) -> None:  # for inputs
         pass
 
-    def open(self) -> "_Managed":
-        """Open now; an unknown name raises :class:`PortError` listing the ports that exist."""
+    def open(self, wait: bool = False) -> "_Managed":
+        """Open now; an unknown name raises :class:`PortError` listing the ports that exist.
+
+        ``wait``: a name that matches nothing yet is not an error but a port to wait for
+        (a Pi boots before its USB devices are enumerated): the port starts out ``lost``, one
+        warning names it and the ports that do exist, and :meth:`check` opens it when it
+        appears. A name matching several ports still raises: waiting would not fix it."""
         dev = self._new_device()
         try:
             self._configure(dev)
@@ -177,6 +182,8 @@ class _Managed:
                 self.name = f"{self.client_name}:{port}"
             else:
                 names = dev.get_ports()
+                if wait and not match_port(names, self.cfg.pattern or ""):
+                    return self._wait_for(dev, names)
                 self.name = find_port(names, self.cfg.pattern or "", self.kind, self.cfg.api)
                 dev.open_port(names.index(self.name), self.cfg.role)
         except BaseException:
@@ -185,6 +192,14 @@ class _Managed:
         self._dev = dev
         self.lost = False
         log.info("%s %s: %s (%s)", self.kind, self.cfg.role, self.name, self.cfg.api)
+        return self
+
+    def _wait_for(self, dev: rtmidi.MidiIn | rtmidi.MidiOut, names: Sequence[str]) -> "_Managed":
+        """Keep the device (its port list is what :meth:`check` polls) with no port open."""
+        self._dev, self.name, self.lost = dev, None, True
+        listing = ", ".join(repr(n) for n in names) or "none"
+        log.warning("%s %s: no port matches %r on %s yet; waiting for it (%s ports now: %s)",
+                    self.kind, self.cfg.role, self.cfg.pattern, self.cfg.api, self.kind, listing)
         return self
 
     def check(self) -> str | None:
@@ -209,8 +224,9 @@ class _Managed:
         except (rtmidi.RtMidiError, ValueError) as e:   # it went again between list and open
             log.info("%s %s: reopening %s failed: %s", self.kind, self.cfg.role, found[0], e)
             return None
+        first = self.name is None           # waited for since start (``open(wait=True)``)
         self.name, self.lost = found[0], False
-        log.info("%s %s: %s is back", self.kind, self.cfg.role, self.name)
+        log.info("%s %s: %s %s", self.kind, self.cfg.role, self.name, "appeared" if first else "is back")
         return "back"
 
     def close(self) -> None:

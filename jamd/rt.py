@@ -98,7 +98,8 @@ def _same_port(a: PortConfig, b: PortConfig) -> bool:
 
 
 def _open_output(cfg: PortConfig):
-    return NullOutput(cfg.role) if cfg.api == "null" else ManagedOutput(cfg).open()
+    # wait=True: a device not plugged in yet is waited for, the clock runs meanwhile
+    return NullOutput(cfg.role) if cfg.api == "null" else ManagedOutput(cfg).open(wait=True)
 
 
 def set_realtime(priority: int) -> int:
@@ -150,8 +151,11 @@ class Engine:
             same = [o for o in self.outputs if _same_port(o.cfg, c)]
             self.clock_outs.append(same[0] if same else _open_output(c))
         if cfg.clock_in is not None:
-            self.inputs.append(ManagedInput(cfg.clock_in).open())
+            self.inputs.append(ManagedInput(cfg.clock_in).open(wait=True))
         self.sched = StepScheduler(SchedulerConfig(cfg.drum_outputs, cfg.bass_range, 0, bass_port))
+        for idx, out in enumerate(self.outputs):
+            if out.lost:                  # waited for: nothing goes to it until it appears
+                self.sched.port_lost(idx)
         self.source = make_source(cfg.source, cfg.bpm, self.clock())
         if isinstance(self.source, MasterClock):
             self.source.clock_when_stopped = cfg.clock_when_stopped

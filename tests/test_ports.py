@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from jamd.cli import UserError, main
-from jamd.ports import PortError, find_port, match_port, virtual_full_name
+from jamd.ports import ManagedOutput, PortConfig, PortError, find_port, match_port, virtual_full_name
 
 NAMES = ["Midi Through:Midi Through Port-0 14:0", "TR-8S:TR-8S MIDI 1 24:0", "synth-01:in"]
 
@@ -47,3 +47,31 @@ def test_jamd_ports_lists_jack_ports(jack_server, capsys) -> None:
         dev.delete()
     out = capsys.readouterr().out
     assert "jack:" in out and "listme:in" in out and "outputs (jamd sends to)" in out
+
+
+@pytest.mark.jack
+def test_open_wait_marks_an_absent_port_lost_until_it_appears(jack_server, caplog) -> None:
+    rtmidi = pytest.importorskip("rtmidi")
+    caplog.set_level("WARNING", logger="jamd.ports")
+    out = ManagedOutput(PortConfig("drums", "late-synth:in", api="jack")).open(wait=True)
+    late = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="late-synth")
+    try:
+        assert out.lost and out.name is None and out.check() is None
+        assert not out.send([0x90, 36, 100])
+        assert "no port matches 'late-synth:in' on jack yet; waiting" in caplog.text
+        late.open_virtual_port("in")
+        assert out.check() == "back" and out.name == "late-synth:in" and not out.lost
+        assert out.send([0x80, 36, 0])
+        # a pattern matching several ports is a mistake waiting would not fix: still an error
+        twin = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="late-synth2")
+        twin.open_virtual_port("in")
+        try:
+            with pytest.raises(PortError, match="several"):
+                ManagedOutput(PortConfig("bass", "late-synth", api="jack")).open(wait=True)
+        finally:
+            twin.close_port()
+            twin.delete()
+    finally:
+        out.close()
+        late.close_port()
+        late.delete()
