@@ -57,7 +57,7 @@ from jamd.clock import ClockFollower, Timeline, ns_per_beat, tick_deadline, tick
 from jamd.daemon import IDLE_TICK_S, Latencies
 from jamd.grid import STEPS_PER_BEAT
 from jamd.rtbench import start_busy
-from jamd.rtipc import REC_NOTE_ON, REC_TICK, jitter_stats
+from jamd.rtipc import REC_NOTE_ON, REC_SWAP, REC_TICK, jitter_stats
 from jamd.scheduler import SchedulerConfig, StepScheduler
 
 log = logging.getLogger(__name__)
@@ -113,36 +113,27 @@ def ratios(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
 
 # --------------------------------------------------------------------- control latency
 
-def control_excess_ms(arrival_ns: np.ndarray, published_ns: np.ndarray, timeline: Timeline,
-                      commit_lead_ns: int) -> np.ndarray:
+def control_excess_ms(arrival_ns: np.ndarray, published_ns: np.ndarray, records: np.ndarray,
+                      timeline: Timeline) -> np.ndarray:
     """For each control: how much later than the next 16th-step boundary the first step that
     plays it sounds (ms; 0 = it made the very next step).
 
     ``arrival_ns``: when the CC arrived (rtmidi's arrival stamp, as the daemon saw it);
     ``published_ns``: when the first window rendered after it reached the engine's double
-    buffer (both from :class:`jamd.daemon.Latencies`). The engine fixes step ``s`` at its
-    commit time - half a step before the step (``StepScheduler.commit_beat``: a drum hit may be
-    played up to half a step early) minus ``commit_lead_ns`` - taking the newest window then,
-    so the first step that plays the control is the first whose commit time is at or after the
-    publish. That step's grid time minus the next step boundary after the arrival is the
-    figure: the target is "the next 16th step + 2 ms", the wait for that boundary being the
-    only delay it allows. Conservative by one step when a window lands between a commit time
-    and the engine's (slightly later) loop turn that performs it."""
+    buffer (both from :class:`jamd.daemon.Latencies`). The engine's own ``REC_SWAP`` records
+    say when it took a window in (the loop turn that read it) and the grid time of the first
+    step that plays it: the first swap read at or after the publish carries the control. That
+    step's grid time minus the next step boundary after the arrival is the figure: the target
+    is "the next 16th step + 2 ms", the wait for that boundary being the only delay it allows."""
+    swaps = records[records[:, 0] == REC_SWAP]
+    read_ns, first_step_ns = swaps[:, 2].astype(np.float64), swaps[:, 1].astype(np.float64)
     arrival = np.asarray(arrival_ns, np.float64)
-    published = np.asarray(published_ns, np.float64)
-    spb = STEPS_PER_BEAT
-
-    def step_at(t: np.ndarray) -> np.ndarray:
-        return (timeline.anchor_beat + (t - timeline.anchor_ns) / timeline.ns_per_beat) * spb
-
-    def time_of(step: np.ndarray) -> np.ndarray:
-        return timeline.anchor_ns + (step / spb - timeline.anchor_beat) * timeline.ns_per_beat
-
-    next_boundary = np.ceil(step_at(arrival) - 1e-9)
-    # commit(s) = time_of(s - 0.5) - lead >= published  <=>  s >= step_at(published + lead) + 0.5
-    first_step = np.ceil(step_at(published + commit_lead_ns) + 0.5 - 1e-9)
-    first_step = np.maximum(first_step, next_boundary)
-    return (time_of(first_step) - time_of(next_boundary)) / 1e6
+    i = np.searchsorted(read_ns, np.asarray(published_ns, np.float64), side="left")
+    heard = i < len(read_ns)                            # a publish after the last swap: unknown
+    step_ns = timeline.ns_per_beat / STEPS_PER_BEAT
+    beat0 = timeline.anchor_ns - timeline.anchor_beat * timeline.ns_per_beat   # when beat 0 was
+    next_boundary = beat0 + np.ceil((arrival[heard] - beat0) / step_ns - 1e-9) * step_ns
+    return np.maximum(first_step_ns[i[heard]] - next_boundary, 0.0) / 1e6
 
 
 # ------------------------------------------------------------------------------ drift
@@ -517,7 +508,6 @@ class JamdRun:
     records: np.ndarray
     stamps: list[tuple[str, int, float]]
     timeline: Timeline
-    commit_lead_ns: int
     span_ns: tuple[int, int]
     windows: int
     status: dict[str, float]
@@ -608,7 +598,7 @@ def run_jamd(config_path: Path, jack: bool, seconds: float) -> JamdRun:
                 rig.join(5)
     cfg = daemon.engine.cfg
     sched_cfg = SchedulerConfig(cfg.drum_outputs, cfg.bass_range, 0, 0)
-    return JamdRun(records, lat.stamps, tl, int(cfg.commit_lead_ms * 1e6), (span0, span1), win1 - win0,
+    return JamdRun(records, lat.stamps, tl, (span0, span1), win1 - win0,
                    status, sent[0], sched_cfg, daemon.perf)
 
 
@@ -751,7 +741,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
     ctl = [(t, m) for kind, t, m in run.stamps if kind == "control_ms" and span0 <= t <= span1]
     ctl_t = np.array([t for t, _ in ctl], np.float64)
     ctl_ms = np.array([m for _, m in ctl], np.float64)
-    excess = control_excess_ms(ctl_t - ctl_ms * 1e6, ctl_t, run.timeline, run.commit_lead_ns)
+    excess = control_excess_ms(ctl_t - ctl_ms * 1e6, ctl_t, run.records, run.timeline)
     seeds = [m for kind, _, m in run.stamps if kind == "seed_ms"]
     step_ms = run.timeline.ns_per_beat / STEPS_PER_BEAT / 1e6
     figures = {

@@ -35,7 +35,7 @@ from jamd.clock import ClockEvent, ClockFollower, LinkClock, MasterClock, Positi
 from jamd.drumkit import GM_OUTPUT, VoiceOut
 from jamd.grid import STEPS_PER_BEAT, BassRange
 from jamd.ports import ManagedInput, ManagedOutput, PortConfig
-from jamd.rtipc import (REC_NOTE_OFF, REC_NOTE_ON, REC_TICK, REC_TRANSPORT, Control,
+from jamd.rtipc import (REC_NOTE_OFF, REC_NOTE_ON, REC_SWAP, REC_TICK, REC_TRANSPORT, Control,
                         RtShared, WindowBuffer, pack_message)
 from jamd.scheduler import SchedulerConfig, StepScheduler
 
@@ -323,8 +323,12 @@ class Engine:
                         if w is not None:
                             sched.set_window(w)
                     play_to = min(tl.beat_at(t), horizon)
+                    swaps = sched.swaps
                     for p, msgs in sched.advance(commit_to, play_to):
                         self._send_all(msgs, tl.time_at(p.beat))
+                    if sched.swaps != swaps:
+                        self.shared.record(REC_SWAP, tl.time_at(sched.swap_step / STEPS_PER_BEAT), t,
+                                           sched.active_id)
                 # what comes next, and when: precise deadlines (tick, note) are spun for;
                 # loose ones (step commit, polls) only bound the sleep
                 precise, action = None, 0

@@ -8,8 +8,8 @@ Three channels, chosen so the real-time side never waits for the other:
    sequence number did not move while it copied (if it did, it keeps the old window and tries
    again at the next step). No lock is ever held across processes, so a preempted writer
    cannot delay the engine. The engine looks for a new window each time it commits a step,
-   so a window published before step ``s``'s commit time (half a step before ``s``) plays
-   from ``s`` on.
+   so a window published before step ``s``'s commit time (its earliest hit, at most half a
+   step before ``s``; see :mod:`jamd.scheduler`) plays from ``s`` on.
 2. :class:`Control` messages - a ``multiprocessing`` pipe, control side -> engine: tempo,
    transport, density, mute, panic, quit. The engine polls it without blocking.
 3. :class:`RtShared` - shared memory, **written by the engine, read by anyone**: a status
@@ -186,9 +186,11 @@ class Control:
 # -------------------------------------------------------------------- engine -> anyone
 
 # timing record kinds
-REC_TICK, REC_NOTE_ON, REC_NOTE_OFF, REC_TRANSPORT, REC_LATE = 1, 2, 3, 4, 5
+REC_TICK, REC_NOTE_ON, REC_NOTE_OFF, REC_TRANSPORT, REC_LATE, REC_SWAP = 1, 2, 3, 4, 5, 6
 REC_NAMES = {REC_TICK: "tick", REC_NOTE_ON: "note_on", REC_NOTE_OFF: "note_off",
-             REC_TRANSPORT: "transport", REC_LATE: "late"}
+             REC_TRANSPORT: "transport", REC_LATE: "late", REC_SWAP: "swap"}
+# REC_SWAP: a new window came in. target = the grid time of the first step it plays, sent = the
+# loop turn that read it (any window published before then is in it), data = its window id.
 
 #: status block fields (float64 each)
 STATUS_FIELDS = ("alive", "bpm", "beat", "running", "clock_ok", "peers", "ticks_sent",

@@ -7,8 +7,12 @@ A test can drive it with any interleaving of windows, transport changes and port
 * A :class:`Window` (drums + bass + chord roots, 2 bars) is converted to notes with
   ``jamd.grid`` (the only grid->notes conversion) when it is installed, grouped by step.
 * A new window waits in a double buffer and is swapped in only when a step is *committed*:
-  every note of one step comes from one window. Step ``s`` is committed half a step before
-  its grid time, because a drum hit may be played up to half a step early (micro-timing).
+  every note of one step comes from one window. Step ``s`` is committed at its earliest note
+  in the window playing now (a drum hit may be played up to half a step early), or at its grid
+  time when it has none early: a control that moves the window just before a step is heard on
+  that step. A new window's hit due before that commit time is played at it: a little less
+  early, once, where the old window had nothing as early (nothing is lost; the first window,
+  with nothing known, commits half a step early).
 * :class:`NoteLedger` owns every sounding note: each note-on it lets out is matched by
   exactly one note-off - the scheduled one, or one sent by stop/panic/port loss/exit.
   Note identities make a retriggered note safe: the first note's late note-off does not cut
@@ -188,6 +192,9 @@ class StepScheduler:
         self.cfg = cfg
         self.ledger = NoteLedger()
         self.active: list[list[StepNote]] | None = None
+        #: per step of the active window: its earliest note's offset from the grid, in beats (<= 0)
+        self.early: list[float] = []
+        self.swap_step = -1          # the step the active window came in at
         self.active_id = -1
         self.steps = 0
         self._back: Window | None = None
@@ -227,10 +234,13 @@ class StepScheduler:
         return self.ledger.release(port)
 
     # ------------------------------------------------------------------------- timing
-    @staticmethod
-    def commit_beat(step: int) -> float:
-        """When step ``step`` is fixed: half a step before its grid time (earliest hit)."""
-        return (step - 0.5) / STEPS_PER_BEAT
+    def commit_beat(self, step: int) -> float:
+        """When step ``step`` is fixed: at its earliest note in the active window, or half a
+        step early (the earliest a hit can be) before any window."""
+        grid = step / STEPS_PER_BEAT
+        if not self.steps:
+            return grid - 0.5 / STEPS_PER_BEAT
+        return grid + self.early[step % self.steps]
 
     def next_commit_beat(self) -> float:
         return self.commit_beat(self.next_step)
@@ -249,11 +259,15 @@ class StepScheduler:
         return n
 
     def _commit(self, step: int) -> None:
+        at = self.commit_beat(step)           # now, as far as this step is concerned
         if self._back is not None:
             window, self._back = self._back, None
             self.active = window_notes(window, self.cfg)
             self.steps = window.steps
+            self.early = [float(min([0.0] + [n.start - i / STEPS_PER_BEAT for n in notes]))
+                          for i, notes in enumerate(self.active)]
             self.active_id = window.window_id
+            self.swap_step = step
             self.swaps += 1
             log.debug("window %d in at step %d", window.window_id, step)
         if not self.active or not self.steps:
@@ -267,11 +281,13 @@ class StepScheduler:
             start = base + n.start
             if start < self.floor_beat:
                 continue            # before a Start/locate: not part of what is played
+            end = base + n.end + max(at - start, 0.0)   # a hit due before the commit keeps its length
+            start = max(start, at)
             self._seq += 1
             note_id = self._seq
             key = (n.port, n.channel, n.note)
             heapq.heappush(self._queue, Pending(start, 1, note_id, key, n.velocity, note_id))
-            heapq.heappush(self._queue, Pending(base + n.end, 0, note_id, key, 0, note_id))
+            heapq.heappush(self._queue, Pending(end, 0, note_id, key, 0, note_id))
 
     # ------------------------------------------------------------------------ playing
     def due(self, beat: float) -> list[Pending]:

@@ -13,7 +13,7 @@ from jamd.bench import (TARGETS, Timeline, control_excess_ms, follow_drift, naiv
 from jamd.clock import ns_per_beat
 from jamd.grid import BassLine, DrumPattern
 from jamd.rt import NullOutput
-from jamd.rtipc import REC_NOTE_ON, REC_TICK
+from jamd.rtipc import REC_NOTE_ON, REC_SWAP, REC_TICK
 from jamd.scheduler import SchedulerConfig, Window
 
 STEP_NS = ns_per_beat(180.0) / 4
@@ -57,14 +57,16 @@ def test_quick_json_has_every_figure_as_a_finite_number():
 
 def test_control_excess_counts_steps_beyond_the_next_boundary():
     tl = Timeline(0, 0.0, ns_per_beat(180.0), True)
-    lead = 2_000_000
-    commit_1 = STEP_NS - STEP_NS / 2 - lead            # step 1 is fixed here
-    arrival = np.array([10e6, 10e6, 50e6, 0.0])
-    published = np.array([commit_1 - 1e6, commit_1 + 1e6, 51e6, 1e6])
-    got = control_excess_ms(arrival, published, tl, lead)
-    # in time for step 1; one step late; arrived after step 1 was fixed; on a boundary (step 0
-    # was fixed before it): every miss costs exactly one step
-    np.testing.assert_allclose(got, [0.0, STEP_NS / 1e6, STEP_NS / 1e6, STEP_NS / 1e6])
+    # the engine took windows in at 80 ms (playing from step 1) and at 120 ms (from step 2)
+    records = np.array([[REC_SWAP, STEP_NS, 80e6, 1], [REC_TICK, 0, 90e6, 0],
+                        [REC_SWAP, 2 * STEP_NS, 120e6, 2]])
+    arrival = np.array([10e6, 10e6, 50e6, 0.0, 100e6])
+    published = np.array([75e6, 81e6, 51e6, 1e6, 130e6])
+    got = control_excess_ms(arrival, published, records, tl)
+    # read in time for step 1; missed that read by 1 ms (one step late); in time for step 1;
+    # on a boundary (the next step is step 0 itself, heard on step 1: one step late);
+    # published after the last swap: not counted
+    np.testing.assert_allclose(got, [0.0, STEP_NS / 1e6, 0.0, STEP_NS / 1e6])
 
 
 def test_follow_drift_counts_every_tick():

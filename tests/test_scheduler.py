@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,6 +109,37 @@ def test_window_swaps_only_at_a_step_boundary() -> None:
     # step 5 (beat 1.25) was committed before the swap: the new window starts on step 6
     assert switch == 1.5 and all(n == GM_OUTPUT[0].note for b, n in notes if b < switch)
     assert s.swaps == 2
+
+
+def test_a_window_published_just_before_a_step_plays_on_that_step() -> None:
+    """Commit at the step's earliest note, not half a step early: a control that lands 1/100
+    of a beat before an on-grid step is heard on it (the target: the next step)."""
+    s = StepScheduler()
+    s.set_window(window({(i, 0): (1.0, 0.0) for i in range(32)}, wid=1))
+    s.locate(0.0)
+    s.commit_until(0.0)                              # the first window: no early hits known
+    assert s.commit_beat(6) == 1.5                   # every hit on the grid: commit at it
+    s.commit_until(1.49)
+    s.set_window(window({(i, 1): (1.0, 0.0) for i in range(32)}, wid=2))
+    pl = Player(s)
+    pl.beat = 1.49
+    pl.to(2.0)
+    first = min(b for b, _, m in pl.ons() if m[1] == GM_OUTPUT[1].note)
+    assert first == 1.5 and s.swap_step == 6
+
+
+def test_an_earlier_hit_in_a_new_window_is_played_at_the_commit_not_dropped() -> None:
+    s = StepScheduler()
+    s.set_window(window({(8, 0): (1.0, 0.0)}, wid=1))
+    s.locate(0.0)
+    pl = Player(s)
+    pl.to(1.9)                                       # step 8 (beat 2.0) commits at 2.0
+    s.set_window(window({(8, 1): (1.0, -0.4)}, wid=2))   # a snare 0.4 step early: beat 1.9
+    pl.to(2.5)
+    ons = [(b, m[1]) for b, _, m in pl.ons()]
+    assert (2.0, GM_OUTPUT[1].note) in ons and s.dropped_late == 0
+    assert pairs_ok(pl.messages() + [(p, m) for p, m in s.stop()])
+    assert s.commit_beat(8 + 32) == pytest.approx(2.0 + 8 - 0.1)   # the window knows that hit now
 
 
 def test_stop_silences_and_locate_restarts() -> None:
