@@ -169,11 +169,15 @@ def test_drums_from_notes_follows_the_folding_rules(raw):
 @given(st.integers(0, 31), st.floats(-0.5, 0.5, exclude_max=True), st.integers(1, 127))
 @example(3, 0.49999999, 100)                    # rounds to 0.5 in float32
 @example(3, float(np.nextafter(0.5, 0)), 100)
+@example(31, 0.4999999999999999, 1)            # the sum rounds up to the next window
 def test_stored_offsets_stay_below_half_a_step(step, offset, velocity):
     """An offset just under +0.5 must not be stored as 0.5 (that is the next step's -0.5)."""
     beat = (step + offset) / 4
     p = drums_from_notes([NoteIn(beat, 36, velocity)], TD11, 32)
     assert_valid_pattern(p)
+    if quantize(beat)[0] == 32:          # 31 + 0.4999999999999999 is 31.5 in float64: the next
+        assert not p.hit.any()           # window's first step, outside this one
+        return
     got_step = int(np.nonzero(p.hit[:, 0])[0][0])
     assert got_step == quantize(beat)[0]
     # and writing it out again lands on the same step
