@@ -350,9 +350,10 @@ class Daemon:
 
     def _just_past_bar_line(self, t: int) -> bool:
         """A chord played on the one lands a few ms after the bar line: it still counts for
-        that bar (players push or lay back; nobody means the bar after)."""
+        that bar (players push or lay back; nobody means the bar after). Stopped, no bar plays
+        (the bar the fill would keep is a stale one): the chord holds from the start."""
         st = self.engine.status()
-        return bool(st.get("running")) and self._beat_at(t, st) % BEATS_PER_BAR < CHORD_GRACE_BEATS
+        return not st.get("running") or self._beat_at(t, st) % BEATS_PER_BAR < CHORD_GRACE_BEATS
 
     def _reseed_now(self, t: int) -> None:
         """The reseed button: the drummer's last two bars become the centre now, and the pad's

@@ -119,6 +119,18 @@ def root_playing(d: Daemon, t: int) -> tuple[float, int]:
     return beat, int(d.window.roots[int(beat * 4) % len(d.window.roots)])
 
 
+@pytest.mark.parametrize("stopped_in_bar", [4, 5])
+def test_a_chord_chosen_while_stopped_plays_from_the_start(daemon, stopped_in_bar):
+    """Stopped, no bar plays: a chord chosen then holds for the whole window at once, so the
+    first bar after Start has it whatever bar the last run stopped in (the ahead-of-time fill
+    read a stale bar: stopped in an even bar, the first bar after Start kept the old chord)."""
+    assert not daemon.running()
+    daemon.perf.bar = stopped_in_bar                                  # where the last run stopped
+    daemon._control("chord", "Eb", time.perf_counter_ns())
+    assert set(daemon.perf.chords.root) == {3} and daemon.perf.pending_chords is None
+    daemon.engine.stop()
+
+
 def test_bass_follows_an_osc_chord_from_the_next_bar_monophonic_and_in_range(daemon):
     assert daemon.bass is not None, "the shipped bass model should be loaded by default"
     port = daemon.config.osc.port
