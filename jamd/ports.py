@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -107,7 +108,10 @@ def match_port(names: Sequence[str], pattern: str) -> list[str]:
     """Ports a pattern names, read as the config reads it (:mod:`jamd.portmatch`): the exact
     name if present, else every port that contains it (case-insensitive), matches it as a
     glob, or, written ``/between slashes/``, matches it as a regular expression."""
-    return PortPattern(pattern).match(list(names))
+    try:
+        return PortPattern(pattern).match(list(names))
+    except re.error as e:           # the config checks its patterns; `jamd learn --port` does not
+        raise PortError(f"port {pattern!r}: bad regular expression: {e}") from None
 
 
 def find_port(names: Sequence[str], pattern: str, kind: str, api: str) -> str:

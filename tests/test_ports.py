@@ -29,6 +29,13 @@ def test_ambiguous_pattern_is_an_error() -> None:
         find_port(NAMES, "i", "output", "alsa")
 
 
+def test_a_bad_regex_from_the_command_line_is_a_user_error() -> None:
+    """`jamd learn --port` is not checked by the config: a bad /regex/ must not be a traceback."""
+    with pytest.raises(UserError, match="regular expression"):
+        find_port(NAMES, "/TR-8S(/", "input", "alsa")
+    assert match_port(NAMES, "/^tr-8s/") == ["TR-8S:TR-8S MIDI 1 24:0"]
+
+
 def test_virtual_names() -> None:
     assert virtual_full_name("alsa", "drums") == "jamd:drums"
     assert virtual_full_name("jack", "drums") == "jamd-drums:out"
