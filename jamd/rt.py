@@ -63,7 +63,7 @@ class RtConfig:
     clock_when_stopped: bool = True
     spin_us: int = 1000                    # spin this long before each deadline
     max_sleep_ms: float = 2.0              # longest sleep: how often controls/inputs are looked at
-    commit_lead_ms: float = 2.0            # commit a step this much before its commit time
+    commit_lead_ms: float = 2.0            # commit a step this much (+ the recent swap cost) early
     housekeeping_ms: float = 500.0         # port-list polls (hotplug) this often
     status_ms: float = 20.0
     rt_priority: int = 50                  # SCHED_FIFO priority to ask for (0: don't)
@@ -291,7 +291,8 @@ class Engine:
         cfg = self.cfg
         spin = cfg.spin_us * 1000
         max_sleep = int(cfg.max_sleep_ms * 1e6)
-        lead = int(cfg.commit_lead_ms * 1e6)
+        base_lead = lead = int(cfg.commit_lead_ms * 1e6)
+        swap_cost = 0
         house_every = int(cfg.housekeeping_ms * 1e6)
         status_every = int(cfg.status_ms * 1e6)
         clock = self.clock
@@ -322,13 +323,17 @@ class Engine:
                         w = self.windows.read()
                         if w is not None:
                             sched.set_window(w)
+                            sched.commit_until(commit_to)      # the swap: the window becomes notes
+                            # that costs ~0.6 ms here, ~5x on a Pi 4, and a step is committed only
+                            # ``lead`` before its first note: commit earlier by the worst cost seen
+                            # lately (decaying), so the swap never makes that note late
+                            swap_cost = max(clock() - t, swap_cost * 15 // 16)
+                            lead = base_lead + swap_cost
+                            self.shared.record(REC_SWAP, tl.time_at(sched.swap_step / STEPS_PER_BEAT), t,
+                                               sched.active_id)
                     play_to = min(tl.beat_at(t), horizon)
-                    swaps = sched.swaps
                     for p, msgs in sched.advance(commit_to, play_to):
                         self._send_all(msgs, tl.time_at(p.beat))
-                    if sched.swaps != swaps:
-                        self.shared.record(REC_SWAP, tl.time_at(sched.swap_step / STEPS_PER_BEAT), t,
-                                           sched.active_id)
                 # what comes next, and when: precise deadlines (tick, note) are spun for;
                 # loose ones (step commit, polls) only bound the sleep
                 precise, action = None, 0
