@@ -377,10 +377,12 @@ class Daemon:
             return
         beat = self._beat_at(t, st)
         bar = int(np.floor(beat / BEATS_PER_BAR))
-        if self._last_bar is None:            # first look after a start: no bar line crossed yet
+        if self._last_bar is None or bar < self._last_bar:
+            # first look after a start, or the song position jumped back (SPP, Link) while
+            # playing: no bar line crossed, but the bar playing is this one
             self._last_bar = self.perf.bar = bar
             return
-        if bar <= self._last_bar:
+        if bar == self._last_bar:
             return
         self._last_bar = bar
         self.perf.bar_line(bar)

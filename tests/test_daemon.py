@@ -161,3 +161,18 @@ def test_bass_follows_an_osc_chord_from_the_next_bar_monophonic_and_in_range(dae
         elif m.type in ("note_on", "note_off"):
             sounding -= 1
     assert ons > 4 and sounding == 0
+
+
+def test_a_jump_back_while_playing_moves_the_bar_the_chord_fill_keeps(daemon):
+    """SPP or Link moving the song position back while playing: no bar line was crossed, but
+    the bar playing is the new one (a chord then fills the other half of the window)."""
+    def at(beat: float) -> None:
+        daemon.engine.status = lambda: {"running": 1.0, "beat": beat, "bpm": 120.0, "updated_ns": 0}
+        daemon._bar_lines(0)
+    for beat in (17.0, 21.0, 1.0):            # bar 4 (first look), bar 5 (a bar line), back to bar 0
+        at(beat)
+    assert daemon.perf.bar == 0
+    daemon.perf.apply("chord", "Eb")
+    assert set(daemon.perf.chords.root[:16]) == {9} and set(daemon.perf.chords.root[16:]) == {3}
+    at(5.0)                                   # bar 1: the change holds everywhere
+    assert set(daemon.perf.chords.root) == {3}
