@@ -342,13 +342,13 @@ class Daemon:
             self.engine.send(c.kind, c.value, c.part)
         if self.perf.reseed_requested:
             self._reseed_now(t)
-        if target == "chord" and self._just_past_bar_line(t):
+        if target == "chord" and self._chord_holds_now(t):
             self.perf.bar_line(self.perf.bar)
         if self.perf.dirty and self._pending_control_t is None:
             self._pending_control_t = t
         log.debug("control %s = %s", target, value)
 
-    def _just_past_bar_line(self, t: int) -> bool:
+    def _chord_holds_now(self, t: int) -> bool:
         """A chord played on the one lands a few ms after the bar line: it still counts for
         that bar (players push or lay back; nobody means the bar after). Stopped, no bar plays
         (the bar the fill would keep is a stale one): the chord holds from the start."""

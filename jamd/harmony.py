@@ -14,6 +14,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from jamd import midi_spec as ms
+
 QUALITIES: tuple[str, ...] = ("maj", "min", "dom7", "min7")
 QUALITY_INDEX = {q: i for i, q in enumerate(QUALITIES)}
 MAJ, MIN, DOM7, MIN7 = range(4)
@@ -142,13 +144,12 @@ class HeldChord:
     chord: tuple[int, int] | None = None
 
     def feed(self, msg: Sequence[int]) -> tuple[int, int] | None:
-        if len(msg) != 3 or msg[0] & 0xE0 != 0x80:          # note-on 0x9n / note-off 0x8n only
-            return None
-        if msg[0] & 0xF0 == 0x90 and msg[2] > 0:
-            self.held.add(msg[1] & 0x7F)
-        else:
-            self.held.discard(msg[1] & 0x7F)
+        if ms.is_note_off(msg):
+            self.held.discard(msg[1])
             return None                                         # releasing never changes the chord
+        if not ms.is_note_on(msg):
+            return None
+        self.held.add(msg[1])
         prefer = self.chord[1] if self.chord else MAJ
         chord = chord_from_notes(self.held, prefer)
         if chord is None or chord == self.chord:

@@ -273,12 +273,17 @@ def pack_message(port: int, msg: list[int]) -> int:
     return (port << 24) | (msg[0] << 16) | (msg[1] << 8) | (msg[2] if len(msg) > 2 else 0)
 
 
+def unpack_message(data: int) -> tuple[int, list[int]]:
+    """The inverse of :func:`pack_message`: ``(port, [status, data1, data2])``."""
+    data = int(data)
+    return data >> 24, [(data >> 16) & 0xFF, (data >> 8) & 0x7F, data & 0x7F]
+
+
 def sent_messages(records: np.ndarray):
     """``(port, [status, data1, data2], sent_ns)`` for every note record, in order."""
     for kind, _target, sent, data in records:
         if kind in (REC_NOTE_ON, REC_NOTE_OFF):
-            data = int(data)
-            yield data >> 24, [(data >> 16) & 0xFF, (data >> 8) & 0x7F, data & 0x7F], int(sent)
+            yield *unpack_message(data), int(sent)
 
 
 def jitter_stats(records: np.ndarray, kind: int = REC_TICK) -> dict[str, float]:

@@ -25,11 +25,12 @@ import mido
 import numpy as np
 import pytest
 
+from jamd import midi_spec as ms
 from jamd.config import read_config
 from jamd.corpus import WindowSettings, cut_windows, file_grid
 from jamd.daemon import Daemon
 from jamd.paths import MODELS_DIR, default_data_dir
-from jamd.rtipc import REC_NOTE_ON
+from jamd.rtipc import REC_NOTE_ON, unpack_message
 from test_daemon import root_playing
 from test_osc import osc_bytes, other_address
 Sink = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers").Sink
@@ -252,9 +253,9 @@ class Planned:
         self.next_t = t + 200_000_000
         records, self.seen = self.daemon.engine.records(self.seen)
         for kind, due, _sent, data in records:
-            data = int(data)
-            if kind == REC_NOTE_ON and data >> 24 == 0 and data & 0x7F:
-                self.notes.append((int(due), (data >> 8) & 0x7F))
+            port, msg = unpack_message(data)
+            if kind == REC_NOTE_ON and port == 0 and ms.is_note_on(msg):
+                self.notes.append((int(due), msg[1]))
 
     def bars(self, st: dict, bars: range) -> list:
         """(step, note) of the notes due in ``bars``, steps counted from their start."""
