@@ -92,10 +92,12 @@ def load_yaml(path: Path | str, text: str | None = None) -> Node:
             return Node({}, name, 1)
         return _Tree(loader, name).node(root)
     except yaml.MarkedYAMLError as e:
+        if "nesting depth" in (e.problem or ""):  # PyYAML >= 6.0.4 has a nesting limit of its own
+            raise ConfigError(f"{name}:1: nested too deeply to be a jamd file") from None
         raise ConfigError(_syntax_error(name, e)) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{name}: not valid YAML: {e}") from None
-    except RecursionError:
+    except RecursionError:  # older PyYAML recurses until Python stops it
         raise ConfigError(f"{name}:1: nested too deeply to be a jamd file") from None
     finally:
         loader.dispose()
