@@ -8,7 +8,8 @@ import sys
 from typing import Callable, Sequence
 
 from jamd import __version__
-from jamd.logsetup import setup_logging
+from jamd.base.errors import UserError
+from jamd.base.logsetup import setup_logging
 
 #: subcommand -> (module, one-line help). The module has ``add_arguments(parser)`` and
 #: ``run(args) -> int``.
@@ -29,10 +30,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("jamd.commands.bench", "measure clock jitter, note timing, latencies, decode time, start-up, memory"),
     "doctor": ("jamd.commands.doctor", "check what a headless box needs, one PASS/WARN/FAIL line each with the fix"),
 }
-
-
-class UserError(Exception):
-    """A problem the user can fix (bad file, missing port, ...): printed as one line, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from jamd.paths import default_data_dir
+from jamd.base.paths import default_data_dir
 
 _default = default_data_dir()
 GMD: Path | None = _default if _default is not None and (_default / "info.csv").is_file() else None
@@ -130,7 +130,7 @@ def gmd_corpus(tmp_path_factory):
     if GMD is None:
         pytest.skip("Groove MIDI Dataset not found")
     if "gmd" not in _SHARED:
-        from jamd.corpus import load_corpus
+        from jamd.data.corpus import load_corpus
 
         cache = tmp_path_factory.mktemp("gmd-cache")
         old = os.environ.get("JAMD_CACHE")

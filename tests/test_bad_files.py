@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jamd.checkpoint import CheckpointError, save_checkpoint
-from jamd.cli import UserError
-from jamd.drumkit import VOICES
-from jamd.drum_runtime import DrumModel
+from jamd.model.checkpoint import CheckpointError, save_checkpoint
+from jamd.base.errors import UserError
+from jamd.music.drumkit import VOICES
+from jamd.model.drums import DrumModel
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
 D, HE, H, V, T = 3, 8, 12, len(VOICES), 32
@@ -32,7 +32,7 @@ D, HE, H, V, T = 3, 8, 12, len(VOICES), 32
 
 def drum_checkpoint(path: Path) -> Path:
     """A small drum VAE checkpoint with random weights, written without torch (same names and
-    shapes as ``jamd.drum_train.export_tensors``)."""
+    shapes as ``jamd.training.drum_train.export_tensors``)."""
     rng = np.random.default_rng(0)
     shapes = {"decoder.b_hh": (3 * H,), "decoder.h0.bias": (H,), "decoder.h0.weight": (H, D),
               "decoder.out.bias": (3 * V,), "decoder.out.weight": (3 * V, H), "decoder.step_in": (T, 3 * H),

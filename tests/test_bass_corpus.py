@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from jamd.bass_corpus import (BAR, IDIOMS, PROGRESSIONS, BarContext, bar_line, bass_windows, make_piece,
+from jamd.data.bass_corpus import (BAR, IDIOMS, PROGRESSIONS, BarContext, bar_line, bass_windows, make_piece,
                               section_params)
-from jamd.corpus import Windows
-from jamd.harmony import QUALITIES, in_scale
+from jamd.data.corpus import Windows
+from jamd.music.harmony import QUALITIES, in_scale
 
 
 def _ctx(kick_steps, idiom="rock", seed=0, root=0, quality=0, next_root=5, change_at=None):

@@ -8,11 +8,11 @@ import mido
 import numpy as np
 import pytest
 
-from jamd.bass_corpus import BAR, BarContext, bar_line, section_params
-from jamd.bass_midi import bass_channel, estimate_chords, load_multitrack
+from jamd.data.bass_corpus import BAR, BarContext, bar_line, section_params
+from jamd.data.bass_midi import bass_channel, estimate_chords, load_multitrack
 from jamd.cli import main
-from jamd.grid import BassLine, BassRange, DrumPattern, NoteEvent, bass_note, bass_to_events, drums_to_events, events_to_midi
-from jamd.harmony import MAJ, MIN
+from jamd.music.grid import BassLine, BassRange, DrumPattern, NoteEvent, bass_note, bass_to_events, drums_to_events, events_to_midi
+from jamd.music.harmony import MAJ, MIN
 
 BARS = 8
 PROGRESSION = [(9, MIN), (5, MAJ), (0, MAJ), (7, MAJ)]       # Am F C G

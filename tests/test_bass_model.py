@@ -10,14 +10,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from jamd.bass_corpus import bass_windows  # noqa: E402
-from jamd.bass_eval import kick_lock, random_onsets  # noqa: E402
-from jamd.bass_runtime import BassModel, bass_features, cond_features  # noqa: E402
-from jamd.bass_train import BassTrainSettings, save_bass_model, train_bass  # noqa: E402
-from jamd.bass_vae import BassLossConfig, BassVAE, BassVAEConfig  # noqa: E402
-from jamd.checkpoint import CheckpointError, save_checkpoint  # noqa: E402
-from jamd.grid import BassRange, DrumPattern, bass_to_events  # noqa: E402
-from jamd.harmony import Chords, in_scale  # noqa: E402
+from jamd.data.bass_corpus import bass_windows  # noqa: E402
+from jamd.lab.bass_eval import kick_lock, random_onsets  # noqa: E402
+from jamd.model.bass import BassModel, bass_features, cond_features  # noqa: E402
+from jamd.training.bass_train import BassTrainSettings, save_bass_model, train_bass  # noqa: E402
+from jamd.training.bass_vae import BassLossConfig, BassVAE, BassVAEConfig  # noqa: E402
+from jamd.model.checkpoint import CheckpointError, save_checkpoint  # noqa: E402
+from jamd.music.grid import BassRange, DrumPattern, bass_to_events  # noqa: E402
+from jamd.music.harmony import Chords, in_scale  # noqa: E402
 from test_bass_corpus import fake_windows  # noqa: E402  (tests/ is on sys.path)
 
 TINY = BassVAEConfig(d_model=16, n_head=2, n_layer=1, enc_layers=1, d_ff=32)
@@ -55,7 +55,7 @@ def test_numpy_runtime_matches_torch(random_model, data):
 
 
 def test_runtime_does_not_import_torch(random_model):
-    code = ("import sys; from jamd.bass_runtime import BassModel; from jamd.bass_eval import evaluate; "
+    code = ("import sys; from jamd.model.bass import BassModel; from jamd.lab.bass_eval import evaluate; "
             f"BassModel.load({str(random_model[1])!r}); print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
@@ -124,7 +124,7 @@ def test_training_is_deterministic_for_a_seed(data, tmp_path):
 
 
 def test_shipped_model_loads_with_numpy_and_says_what_it_learnt_from():
-    from jamd.paths import MODELS_DIR
+    from jamd.base.paths import MODELS_DIR
     model = BassModel.load(MODELS_DIR / "bass")
     assert "procedural" in model.card["training"]["data"]["corpus"]
     assert "PROCEDURAL" in model.card["description"]

@@ -8,13 +8,13 @@ import sys
 
 import numpy as np
 
-from jamd.bench import (TARGETS, Timeline, control_excess_ms, follow_drift, naive_clock, stats,
+from jamd.ops.bench import (TARGETS, Timeline, control_excess_ms, follow_drift, naive_clock, stats,
                         sweep_value)
-from jamd.clock import ns_per_beat
-from jamd.grid import BassLine, DrumPattern
-from jamd.rt import NullOutput
-from jamd.rtipc import REC_NOTE_ON, REC_SWAP, REC_TICK
-from jamd.scheduler import SchedulerConfig, Window
+from jamd.engine.clock import ns_per_beat
+from jamd.music.grid import BassLine, DrumPattern
+from jamd.engine.process import NullOutput
+from jamd.engine.ipc import REC_NOTE_ON, REC_SWAP, REC_TICK
+from jamd.engine.scheduler import SchedulerConfig, Window
 
 STEP_NS = ns_per_beat(180.0) / 4
 

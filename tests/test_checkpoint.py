@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from jamd.checkpoint import (CheckpointError, decode_safetensors, load_checkpoint, read_card,
+from jamd.model.checkpoint import (CheckpointError, decode_safetensors, load_checkpoint, read_card,
                              save_checkpoint, update_card)
 
 
@@ -116,7 +116,7 @@ def test_missing_or_foreign_card(tmp_path):
 
 def test_checkpoint_module_does_not_import_torch():
     """The live engine loads checkpoints without torch (DESIGN: inference without torch)."""
-    code = "import sys, jamd.checkpoint; sys.exit('torch' in sys.modules)"
+    code = "import sys, jamd.model.checkpoint; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

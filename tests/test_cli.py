@@ -15,7 +15,7 @@ import pytest
 
 import jamd
 from _corpus_fixtures import GMD, gmd_corpus, gmd_rows, needs_gmd, rock_beat, to_track, write_midi
-from jamd.drumkit import VOICES
+from jamd.music.drumkit import VOICES
 
 __all__ = ["gmd_corpus"]        # the session fixture, imported for pytest
 

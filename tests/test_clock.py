@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from jamd import midi_spec as ms
-from jamd.clock import (ClockFollower, FollowerConfig, LinkClock, MasterClock, TempoEstimator, Timeline,
+from jamd.midi import spec as ms
+from jamd.engine.clock import (ClockFollower, FollowerConfig, LinkClock, MasterClock, TempoEstimator, Timeline,
                         make_source, ns_per_beat, tick_deadline, tick_ns, wait_until)
 
 

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import jamd.config as config_module
-from jamd.cli import UserError
-from jamd.config import Config, find_config, load_config, read_config
-from jamd.drumkit import GM_OUTPUT, VOICES, VoiceOut
-from jamd.grid import BassRange
-from jamd.paths import CHECKOUT_DIR
-from jamd.yamlload import ConfigError
+import jamd.live.config as config_module
+from jamd.base.errors import UserError
+from jamd.live.config import Config, find_config, load_config, read_config
+from jamd.music.drumkit import GM_OUTPUT, VOICES, VoiceOut
+from jamd.music.grid import BassRange
+from jamd.base.paths import CHECKOUT_DIR
+from jamd.base.yamlload import ConfigError
 
 EXAMPLE = CHECKOUT_DIR / "jamd.example.yaml"
 
@@ -271,17 +271,17 @@ def test_check_command_describes_the_setup(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_port_patterns():
-    from jamd.portmatch import PortPattern
+    from jamd.midi.portmatch import PortPattern
     names = ["TR-8S:TR-8S MIDI 1 24:0", "TR-8S:TR-8S CTRL 24:1", "TD-17:TD-17 MIDI 1 28:0", "td"]
     assert PortPattern("td-17").match(names) == ["TD-17:TD-17 MIDI 1 28:0"]
     assert PortPattern("TR-8S").match(names) == names[:2]            # ambiguous: the caller refuses
-    assert PortPattern("tr-8s*midi 1*").match(names) == names[:1]    # glob, as jamd.ports reads it
+    assert PortPattern("tr-8s*midi 1*").match(names) == names[:1]    # glob, as jamd.midi.ports reads it
     assert PortPattern("/^TR-8S.*CTRL/").match(names) == names[1:2]
     assert PortPattern("td").match(names) == ["td"]                  # an exact name wins
 
 
 def test_the_port_layer_reads_patterns_as_the_config_does():
-    from jamd.ports import find_port
+    from jamd.midi.ports import find_port
     names = ["TR-8S:TR-8S MIDI 1 24:0", "TR-8S:TR-8S CTRL 24:1"]
     assert find_port(names, "/^TR-8S.*CTRL/", "output", "alsa") == names[1]   # a /regex/ too
     assert find_port(names, "tr-8s*midi 1*", "output", "alsa") == names[0]

@@ -1,7 +1,7 @@
-"""jamd.corpus: GMD and user-folder windows, the split rules and the .npz cache.
+"""jamd.data.corpus: GMD and user-folder windows, the split rules and the .npz cache.
 
 The GMD checks compare the corpus with ``info.csv`` (read with ``csv``) and with grids rebuilt
-from an independent MIDI reader; the window rules are the ones documented in jamd.corpus.
+from an independent MIDI reader; the window rules are the ones documented in jamd.data.corpus.
 """
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import jamd.corpus as corpus_mod
+import jamd.data.corpus as corpus_mod
 from _corpus_fixtures import (GMD, SPLITS, exact_step, expected_cells, gmd_corpus, gmd_rows,
                               needs_gmd, raw_note_ons, rock_beat, to_track, write_midi)
-from jamd.corpus import WindowSettings, folder_files, load_corpus
-from jamd.drumkit import TD11, VOICES
+from jamd.data.corpus import WindowSettings, folder_files, load_corpus
+from jamd.music.drumkit import TD11, VOICES
 
 N_VOICES = len(VOICES)
 __all__ = ["gmd_corpus"]        # the session fixture, imported for pytest

@@ -12,13 +12,13 @@ import numpy as np
 import pyliblo3 as liblo
 import pytest
 
-from jamd.config import load_config
-from jamd.daemon import Daemon
-from jamd.demo import DemoDrummer, model_groove
-from jamd.drumkit import GM
-from jamd.grid import drums_from_notes
-from jamd.paths import MODELS_DIR
-from jamd.recorder import Recorder
+from jamd.live.config import load_config
+from jamd.live.daemon import Daemon
+from jamd.live.demo import DemoDrummer, model_groove
+from jamd.music.drumkit import GM
+from jamd.music.grid import drums_from_notes
+from jamd.base.paths import MODELS_DIR
+from jamd.live.recorder import Recorder
 
 MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from jamd.cli import main
-from jamd.config import read_config
-from jamd.doctor import (FAIL, PASS, SKIP, WARN, Check, check_api, check_blas, check_clock, check_config,
+from jamd.live.config import read_config
+from jamd.ops.doctor import (FAIL, PASS, SKIP, WARN, Check, check_api, check_blas, check_clock, check_config,
                          check_governor, check_model, check_port, check_rt, configured_ports, exit_code)
-from jamd.drum_runtime import DrumModel
-from jamd.paths import MODELS_DIR
-from jamd.ports import PortList
+from jamd.model.drums import DrumModel
+from jamd.base.paths import MODELS_DIR
+from jamd.midi.ports import PortList
 
 LISTING = PortList("jack", inputs=["kit:out", "nano:out"], outputs=["tr8:in", "synth-01:in", "synth-02:in"])
 DOWN = PortList("jack", error="cannot use MIDI API jack: JACK server not running?")

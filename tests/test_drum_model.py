@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from jamd.corpus import Corpus, WindowSettings, Windows, load_corpus
-from jamd.drum_eval import Plausibility, jacobian_fd, reconstruction, unevenness
-from jamd.drum_runtime import DecodeControls, DrumModel
-from jamd.drum_train import TrainSettings, latent_plane, save_drum_model, train
-from jamd.drum_vae import (Decoder, DrumVAE, DrumVAEConfig, LossConfig, decoder_jacobian, features,
+from jamd.data.corpus import Corpus, WindowSettings, Windows, load_corpus
+from jamd.lab.drum_eval import Plausibility, jacobian_fd, reconstruction, unevenness
+from jamd.model.drums import DecodeControls, DrumModel
+from jamd.training.drum_train import TrainSettings, latent_plane, save_drum_model, train
+from jamd.training.drum_vae import (Decoder, DrumVAE, DrumVAEConfig, LossConfig, decoder_jacobian, features,
                            flatness_from_jacobian, flatness_term, validation_loss)
-from jamd.paths import default_data_dir
+from jamd.base.paths import default_data_dir
 
 torch.set_num_threads(1)
 _GMD = default_data_dir()
@@ -130,7 +130,7 @@ def test_training_is_deterministic(tiny_run, tmp_path):
 
 
 def _torch_model(path) -> DrumVAE:
-    from jamd.checkpoint import load_checkpoint
+    from jamd.model.checkpoint import load_checkpoint
     ck = load_checkpoint(path)
     m = DrumVAE(DrumVAEConfig(**ck.config))
     m.load_state_dict({k: torch.from_numpy(v) for k, v in ck.tensors.items()})
@@ -179,7 +179,7 @@ def test_checkpoint_round_trip_through_model_card(tiny_run, tmp_path):
 
 @needs_gmd
 def test_tampered_drum_checkpoint_gives_clear_error(tiny_run, tmp_path):
-    from jamd.checkpoint import CheckpointError, save_checkpoint
+    from jamd.model.checkpoint import CheckpointError, save_checkpoint
     _, out, _, _ = tiny_run
     import shutil
     for suffix in (".json", ".safetensors"):
@@ -229,7 +229,7 @@ def test_reconstruction_metrics_and_unevenness_are_sane(tiny_run, gmd):
 
 
 def test_batched_expected_count_matches_runtime(random_model):
-    from jamd.drum_eval import expected_count_hits
+    from jamd.lab.drum_eval import expected_count_hits
     z = np.random.default_rng(4).normal(size=(20, 3)).astype(np.float32)
     logits, vel, off = random_model.decode_raw(z)
     batched = expected_count_hits(logits)
@@ -290,7 +290,7 @@ def test_decode_controls(random_model):
 
 
 def test_runtime_does_not_import_torch(random_model):
-    code = ("import sys, numpy as np; from jamd.drum_runtime import DrumModel; "
+    code = ("import sys, numpy as np; from jamd.model.drums import DrumModel; "
             f"m = DrumModel.load({str(random_model.path)!r}); m.decode(np.zeros(3, np.float32)); "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,4 +1,4 @@
-"""jamd.drumkit: voices and the note -> voice tables.
+"""jamd.music.drumkit: voices and the note -> voice tables.
 
 The references below are written from the sources, not from jamd: the TD-11 table from Gillick
 et al. 2019 (Groove MIDI Dataset paper, table of the TD-11 notes and their 9-class mapping) and
@@ -11,8 +11,8 @@ import re
 import pytest
 
 from _corpus_fixtures import GMD, gmd_note_set, needs_gmd
-from jamd import drumkit
-from jamd.drumkit import GM, GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, TD11, VOICES
+from jamd.music import drumkit
+from jamd.music.drumkit import GM, GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, TD11, VOICES
 
 #: The 9 GrooVAE classes as DESIGN.md lists them.
 DESIGN_VOICES = ("kick", "snare", "closed_hat", "open_hat", "low_tom", "mid_tom", "high_tom",
@@ -86,7 +86,7 @@ def test_gm_is_magentas_folding():
 
 
 def test_tables_disagree_exactly_on_the_documented_toms():
-    """Documented in jamd.drumkit: on the TD-11, 45 is the mid tom, 48 the high tom and 58 the
+    """Documented in jamd.music.drumkit: on the TD-11, 45 is the mid tom, 48 the high tom and 58 the
     floor tom's rim; in GM, 45 is a low tom, 48 a mid tom and 58 a crash-like accent."""
     differ = {n for n in set(TD11) & set(GM) if TD11[n] != GM[n]}
     assert differ == {45, 48, 58}

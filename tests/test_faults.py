@@ -22,10 +22,10 @@ import numpy as np
 import pyliblo3 as liblo
 import pytest
 
-from jamd.daemon import Daemon
-from jamd.modelguard import BACKOFF_FIRST_S, BACKOFF_MAX_S, ModelGuard
-from jamd.recorder import Recorder
-from jamd.rtipc import REC_TICK, empty_window
+from jamd.live.daemon import Daemon
+from jamd.live.modelguard import BACKOFF_FIRST_S, BACKOFF_MAX_S, ModelGuard
+from jamd.live.recorder import Recorder
+from jamd.engine.ipc import REC_TICK, empty_window
 from test_daemon import MODEL, daemon, daemon_config, run_for  # noqa: F401  (tests/ is on sys.path)
 
 TESTS = Path(__file__).resolve().parent
@@ -64,7 +64,7 @@ def test_model_guard_backs_off_and_says_each_failure_once(caplog):
     def bad_render():
         raise ValueError("cannot convert float NaN to integer")
     guard = ModelGuard(restart, clock)
-    caplog.set_level(logging.INFO, logger="jamd.modelguard")
+    caplog.set_level(logging.INFO, logger="jamd.live.modelguard")
     assert guard.render(bad_render) is None and guard.down
     while clock.t < 120:                        # housekeeping every 0.5 s for two minutes
         guard.tick()
@@ -73,7 +73,7 @@ def test_model_guard_backs_off_and_says_each_failure_once(caplog):
     assert attempts[0] == 0.0                   # the first restart at once
     assert list(gaps[:5]) == [BACKOFF_FIRST_S * 2 ** k for k in range(5)]
     assert max(gaps) == BACKOFF_MAX_S and len(attempts) < 12
-    errors = messages(caplog, "jamd.modelguard")
+    errors = messages(caplog, "jamd.live.modelguard")
     assert len(errors) == 2, errors             # the render's failure, the restart's failure
     assert "ValueError" in errors[0] and "OSError: checkpoint unreadable" in errors[1]
 
@@ -82,7 +82,7 @@ def test_model_guard_backs_off_and_says_each_failure_once(caplog):
     guard.tick()
     assert not guard.down and guard.restarts == 1
     assert guard.render(bad_render) is None     # ... but the model fails again at once:
-    assert len(messages(caplog, "jamd.modelguard")) == 2      # same kind, not said again
+    assert len(messages(caplog, "jamd.live.modelguard")) == 2      # same kind, not said again
     n = len(attempts)
     guard.tick()
     assert len(attempts) == n                   # and no restart at once: the back-off holds
@@ -90,9 +90,9 @@ def test_model_guard_backs_off_and_says_each_failure_once(caplog):
     guard.tick()
     good = empty_window()
     assert guard.render(lambda: good) is good and not guard.down
-    assert any("decoding again" in m for m in messages(caplog, "jamd.modelguard", logging.INFO))
+    assert any("decoding again" in m for m in messages(caplog, "jamd.live.modelguard", logging.INFO))
     assert guard.render(bad_render) is None     # a new outage is said again
-    assert len(messages(caplog, "jamd.modelguard")) == 3
+    assert len(messages(caplog, "jamd.live.modelguard")) == 3
 
 
 def test_a_corrupted_weight_restarts_the_model_and_the_clock_plays_on(daemon, caplog):
@@ -117,9 +117,9 @@ def test_a_corrupted_weight_restarts_the_model_and_the_clock_plays_on(daemon, ca
     run_for(daemon, 12, fault)
     assert "back" in seen, "the model was not restarted"
     assert daemon.model_guard.failures >= 1 and daemon.model_guard.restarts == 1
-    errors = messages(caplog, "jamd.modelguard")
+    errors = messages(caplog, "jamd.live.modelguard")
     assert len(errors) == 1 and "ValueError" in errors[0], errors
-    infos = messages(caplog, "jamd.modelguard", logging.INFO)
+    infos = messages(caplog, "jamd.live.modelguard", logging.INFO)
     assert any("restarted" in m for m in infos) and any("decoding again" in m for m in infos)
     assert seen["back"] > seen["broken"][0]                 # the clock went on meanwhile
     assert np.isfinite(daemon.drums.w_hh_t).all()           # a fresh model from the file
@@ -189,7 +189,7 @@ def test_garbage_output_and_a_damaged_checkpoint_keep_the_last_window(damaged_mo
     assert seen["back"]["published"] > during["published"]
     assert np.isfinite(daemon.window.drums.velocity).all()
 
-    errors = messages(caplog, "jamd.modelguard")
+    errors = messages(caplog, "jamd.live.modelguard")
     assert len(errors) == 2, errors                         # once per kind, not per attempt
     assert "non-finite" in errors[0] and "CheckpointError" in errors[1]
     assert len(attempts) >= 3                               # retried ...
@@ -220,7 +220,7 @@ def test_killed_engine_is_restarted_and_the_clock_goes_on(daemon, caplog):
     assert "new_ticks" in seen, "no new engine ticking"
     assert seen["old_ticks"] > 0 and seen["new_ticks"] >= 48
     print(f"clock silent for {(seen['first_tick_ns'] - seen['killed_ns']) / 1e6:.0f} ms (kill -> new engine ticking)")
-    errors = messages(caplog, "jamd.daemon")
+    errors = messages(caplog, "jamd.live.daemon")
     assert any("stopped unexpectedly (killed by SIGKILL); restarting it" in m for m in errors), errors
     # the new engine's notes are recorded (its records are counted from 0 again)
     later = [t for t, _ in daemon.recorder.tracks.get("drums out", []) if t > seen["killed_ns"]]

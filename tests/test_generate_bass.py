@@ -5,12 +5,12 @@ import sys
 import mido
 import numpy as np
 
-from jamd.bass_runtime import BassModel
-from jamd.drum_runtime import DecodeControls, DrumModel
-from jamd.grid import BassRange, bass_to_events, beat_to_tick
-from jamd.harmony import Chords
-from jamd.paths import MODELS_DIR
-from jamd.performance import BASS_REACH
+from jamd.model.bass import BassModel
+from jamd.model.drums import DecodeControls, DrumModel
+from jamd.music.grid import BassRange, bass_to_events, beat_to_tick
+from jamd.music.harmony import Chords
+from jamd.base.paths import MODELS_DIR
+from jamd.live.performance import BASS_REACH
 
 
 def jamd(*args):

@@ -1,4 +1,4 @@
-"""jamd.grid: the step grid and the only MIDI <-> grid conversions.
+"""jamd.music.grid: the step grid and the only MIDI <-> grid conversions.
 
 The expectations come from the documented rules (nearest 16th step, remainder in [-0.5, 0.5),
 louder hit wins, ...) evaluated with exact arithmetic or an independent MIDI reader
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from _corpus_fixtures import (GMD, exact_step, expected_cells, gmd_rows, needs_gmd,
                               raw_note_ons)
-from jamd.drumkit import GM, GM_OUTPUT, TD11, VOICES, VoiceOut
-from jamd.grid import (BASS_PITCH_MAX, BASS_PITCH_MIN, DEFAULT_STEPS, BassLine, BassRange,
+from jamd.music.drumkit import GM, GM_OUTPUT, TD11, VOICES, VoiceOut
+from jamd.music.grid import (BASS_PITCH_MAX, BASS_PITCH_MIN, DEFAULT_STEPS, BassLine, BassRange,
                        DrumPattern, NoteEvent, NoteIn, bass_from_notes, bass_note, bass_to_events,
                        drums_from_notes, drums_to_events, events_to_midi, quantize, read_midi)
 

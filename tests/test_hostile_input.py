@@ -6,10 +6,10 @@ sending 10 kHz of CCs (simulated timestamps). What must hold: no exception escap
 stay in range, the clock follower's tempo stays finite and believable and recovers once a clean
 clock resumes, and every parser counts what it received and what it dropped.
 
-Parsers covered: ``jamd.ctlparse`` (normalize + the 14-bit/NRPN state machine), the ``Mapper``
+Parsers covered: ``jamd.control.ctlparse`` (normalize + the 14-bit/NRPN state machine), the ``Mapper``
 with every shipped mapping, ``ClockFollower.on_midi`` (the only place the real-time engine turns
 input bytes into events; the master and Link sources ignore input), the engine loop itself
-(``jamd.rt.Engine`` in a thread with null ports), the drummer's seed capture and the recorder.
+(``jamd.engine.process.Engine`` in a thread with null ports), the drummer's seed capture and the recorder.
 
 Inputs run per default suite (hypothesis examples x stream length, upper bounds) are listed in
 ``docs/reliability.md``; ``JAMD_FUZZ_EXAMPLES`` multiplies the example counts for a long run.
@@ -27,13 +27,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jamd import midi_spec as ms
-from jamd.clock import FOLLOW_MAX_BPM, FOLLOW_MIN_BPM, ClockFollower, tick_ns
-from jamd.ctlparse import MAX7, MAX14, ChannelParser, normalize
-from jamd.mapper import Mapper
-from jamd.mapping import load_mapping
-from jamd.paths import MAPPINGS_DIR
-from jamd.targets import TARGETS
+from jamd.midi import spec as ms
+from jamd.engine.clock import FOLLOW_MAX_BPM, FOLLOW_MIN_BPM, ClockFollower, tick_ns
+from jamd.control.ctlparse import MAX7, MAX14, ChannelParser, normalize
+from jamd.control.mapper import Mapper
+from jamd.control.mapping import load_mapping
+from jamd.base.paths import MAPPINGS_DIR
+from jamd.control.targets import TARGETS
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
 SHIPPED = sorted(MAPPINGS_DIR.glob("*.yaml"))
@@ -317,11 +317,11 @@ def test_follower_drops_malformed_transport_and_counts_it() -> None:
 # ---------------------------------------------------------------- the engine's input path
 
 def test_engine_loop_survives_a_hostile_clock_input() -> None:
-    """The real engine loop (``jamd.rt.Engine``, null ports, in a thread) fed a clock storm with
+    """The real engine loop (``jamd.engine.process.Engine``, null ports, in a thread) fed a clock storm with
     identical timestamps, junk and a clean clock through a polled input, as ``ManagedInput.poll``
     delivers it: it keeps running, follows, and reports the dropped input in the status block."""
-    from jamd.rt import Engine, RtConfig
-    from jamd.rtipc import Control, RtShared, WindowBuffer
+    from jamd.engine.process import Engine, RtConfig
+    from jamd.engine.ipc import Control, RtShared, WindowBuffer
 
     class FakeInput:
         """A clock input as the engine polls it (``ManagedInput.poll``): messages with their
@@ -418,8 +418,8 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
 @given(notes=st.lists(st.tuples(st.floats(-1e6, 1e6, allow_nan=False), wide, wide), min_size=50, max_size=300),
        end=st.floats(-1e6, 1e6, allow_nan=False))
 def test_seed_capture_takes_any_notes(notes, end) -> None:
-    from jamd.drumkit import GM as GM_INPUT
-    from jamd.seed import SeedCapture
+    from jamd.music.drumkit import GM as GM_INPUT
+    from jamd.live.seed import SeedCapture
     cap = SeedCapture(GM_INPUT)
     for beat, note, vel in notes:
         cap.add(beat, note, vel)
@@ -431,7 +431,7 @@ def test_seed_capture_takes_any_notes(notes, end) -> None:
 @examples(60)
 @given(st.lists(wire_message | random_ints, min_size=10, max_size=40))
 def test_recorder_takes_any_message(tmp_path_factory, msgs) -> None:
-    recorder = pytest.importorskip("jamd.recorder")
+    recorder = pytest.importorskip("jamd.live.recorder")
     rec = recorder.Recorder(tmp_path_factory.mktemp("rec") / "x.mid")
     for i, m in enumerate(msgs):
         rec.message("controller in", m, 1000 * i)

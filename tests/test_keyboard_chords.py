@@ -3,10 +3,10 @@ the bar playing keeps its chord, the next bar is decoded with the new one ahead 
 import numpy as np
 import pytest
 
-from jamd.drum_runtime import DrumModel
-from jamd.harmony import DOM7, MAJ, MIN, MIN7, NOTE_NAMES, Chords, HeldChord, chord_from_notes
-from jamd.paths import MODELS_DIR
-from jamd.performance import Performance
+from jamd.model.drums import DrumModel
+from jamd.music.harmony import DOM7, MAJ, MIN, MIN7, NOTE_NAMES, Chords, HeldChord, chord_from_notes
+from jamd.base.paths import MODELS_DIR
+from jamd.live.performance import Performance
 
 
 @pytest.mark.parametrize("notes, name", [

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from jamd.latent import LatentPlane, Slew
+from jamd.model.plane import LatentPlane, Slew
 
 
 def plane(d=4, radius=1.5):

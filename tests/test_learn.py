@@ -8,9 +8,9 @@ import time
 import mido
 import pytest
 
-from jamd.learn import Detected, detect, mapping_yaml, relative_encoding
-from jamd.mapper import Mapper
-from jamd.mapping import load_mapping
+from jamd.control.learn import Detected, detect, mapping_yaml, relative_encoding
+from jamd.control.mapper import Mapper
+from jamd.control.mapping import load_mapping
 
 CC, NOTE_ON, NOTE_OFF = 0xB0, 0x90, 0x80
 

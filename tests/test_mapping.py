@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jamd.ctlparse import ChannelParser, normalize
-from jamd.mapper import CURVES, ControlEvent, Mapper, TargetState, decode_relative, deadzone
-from jamd.mapping import Mapping, load_mapping, select_mapping
-from jamd.paths import MAPPINGS_DIR
-from jamd.targets import TARGETS
-from jamd.yamlload import ConfigError
+from jamd.control.ctlparse import ChannelParser, normalize
+from jamd.control.mapper import CURVES, ControlEvent, Mapper, TargetState, decode_relative, deadzone
+from jamd.control.mapping import Mapping, load_mapping, select_mapping
+from jamd.base.paths import MAPPINGS_DIR
+from jamd.control.targets import TARGETS
+from jamd.base.yamlload import ConfigError
 
 SHIPPED = sorted(MAPPINGS_DIR.glob("*.yaml"))
 
@@ -470,8 +470,8 @@ def test_every_error_message_is_file_colon_line(tmp_path: Path):
 def test_every_target_and_field_is_documented():
     import dataclasses
 
-    from jamd.mapping import ControlSpec, GateSpec
-    from jamd.paths import CHECKOUT_DIR
+    from jamd.control.mapping import ControlSpec, GateSpec
+    from jamd.base.paths import CHECKOUT_DIR
     docs = (CHECKOUT_DIR / "docs" / "mappings.md").read_text()
     for name in TARGETS:
         assert f"`{name}`" in docs, name

@@ -6,7 +6,7 @@ no clock). This goes further, as a hypothesis state machine over the real positi
 * time is a fake ``perf_counter_ns``; the position comes from a real :class:`MasterClock`, or a
   real :class:`ClockFollower` listening to an external :class:`MasterClock` (the "drum machine")
   whose ticks can stop mid-bar (a pulled cable) and come back;
-* a small rig plays the role of ``jamd.rt.Engine``'s loop: it turns clock events into
+* a small rig plays the role of ``jamd.engine.process.Engine``'s loop: it turns clock events into
   ``locate``/``stop`` exactly as the engine does, commits with the engine's lead, plays up to the
   clock's horizon, and hands every message to fake ports;
 * each fake port's far end is a strict device model: it keeps the notes it holds, and flags a
@@ -20,7 +20,7 @@ After every rule: on each connected port the device holds exactly the ledger's n
 port; an unplugged port's device holds exactly the ledger's orphans for it; a stopped transport
 is silent; no device saw a protocol violation. At the end (ports back, shutdown) nothing sounds.
 
-Mapping reloads are not a rule: a mapping lives in the control process (``jamd.mapper``) and
+Mapping reloads are not a rule: a mapping lives in the control process (``jamd.control.mapper``) and
 never reaches the scheduler, which sees only its outcome (density, mute, transport).
 """
 from __future__ import annotations
@@ -33,10 +33,10 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from jamd import midi_spec as ms
-from jamd.clock import ClockEvent, ClockFollower, FollowerConfig, MasterClock
-from jamd.grid import BassLine, DrumPattern
-from jamd.scheduler import SchedulerConfig, StepScheduler, Window
+from jamd.midi import spec as ms
+from jamd.engine.clock import ClockEvent, ClockFollower, FollowerConfig, MasterClock
+from jamd.music.grid import BassLine, DrumPattern
+from jamd.engine.scheduler import SchedulerConfig, StepScheduler, Window
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
 LEAD_NS = 2_000_000                      # the engine's commit_lead_ms
@@ -432,7 +432,7 @@ def test_tempo_changes_and_locates_while_notes_sound(source) -> None:
 
 
 def test_bass_on_the_drums_port_does_not_cut_the_drums() -> None:
-    """One output for drums and bass (no bass port configured, as ``jamd.rt`` then sets
+    """One output for drums and bass (no bass port configured, as ``jamd.engine.process`` then sets
     bass_port = drum_port): the bass is monophonic on its own channel; a hat on the drum
     channel must not end the kick that started with it."""
     s = StepScheduler(SchedulerConfig(drum_port=0, bass_port=0))

@@ -6,7 +6,7 @@ import subprocess
 import pyliblo3 as liblo
 import pytest
 
-from jamd.osc import OscControl, OscSettings
+from jamd.control.osc import OscControl, OscSettings
 
 
 def osc_bytes(path: str, *args) -> bytes:
@@ -117,8 +117,8 @@ def test_port_in_use_is_a_clear_error(osc):
 
 
 def test_every_osc_control_is_a_mapping_target():
-    from jamd.osc import CONTROLS
-    from jamd.targets import TARGETS
+    from jamd.control.osc import CONTROLS
+    from jamd.control.targets import TARGETS
     assert {t for ts in CONTROLS.values() for t in ts} <= set(TARGETS)
 
 

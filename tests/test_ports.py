@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from jamd.cli import UserError, main
-from jamd.ports import ManagedOutput, PortConfig, PortError, find_port, match_port, virtual_full_name
+from jamd.base.errors import UserError, main
+from jamd.midi.ports import ManagedOutput, PortConfig, PortError, find_port, match_port, virtual_full_name
 
 NAMES = ["Midi Through:Midi Through Port-0 14:0", "TR-8S:TR-8S MIDI 1 24:0", "synth-01:in"]
 
@@ -59,7 +59,7 @@ def test_jamd_ports_lists_jack_ports(jack_server, capsys) -> None:
 @pytest.mark.jack
 def test_open_wait_marks_an_absent_port_lost_until_it_appears(jack_server, caplog) -> None:
     rtmidi = pytest.importorskip("rtmidi")
-    caplog.set_level("WARNING", logger="jamd.ports")
+    caplog.set_level("WARNING", logger="jamd.midi.ports")
     out = ManagedOutput(PortConfig("drums", "late-synth:in", api="jack")).open(wait=True)
     late = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="late-synth")
     try:

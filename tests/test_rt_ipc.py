@@ -6,12 +6,12 @@ import time
 import numpy as np
 import pytest
 
-from jamd.grid import BassLine, DrumPattern
-from jamd.ports import PortConfig
-from jamd.rt import EngineHandle, RtConfig
-from jamd.rtipc import (REC_NOTE_OFF, REC_NOTE_ON, REC_TICK, Control, RtShared, WindowBuffer,
+from jamd.music.grid import BassLine, DrumPattern
+from jamd.midi.ports import PortConfig
+from jamd.engine.process import EngineHandle, RtConfig
+from jamd.engine.ipc import (REC_NOTE_OFF, REC_NOTE_ON, REC_TICK, Control, RtShared, WindowBuffer,
                         empty_window, jitter_stats)
-from jamd.scheduler import Window
+from jamd.engine.scheduler import Window
 
 
 def random_window(seed: int, steps: int = 32) -> Window:

@@ -2,7 +2,7 @@
 
 Timing is never asserted tightly here (2 shared cores, JACK quantises delivery to its 0.67 ms
 period): the checks are counts, order, pairing and generous windows. The timing figures are
-measured by ``jamd.rtbench`` and reported in docs/architecture.md.
+measured by ``jamd.ops.layout`` and reported in docs/architecture.md.
 """
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jamd import midi_spec as ms
-from jamd.drumkit import VoiceOut
-from jamd.grid import BassLine, BassRange, DrumPattern, bass_to_events, drums_to_events
-from jamd.ports import PortConfig, PortError
-from jamd.rt import EngineHandle, RtConfig
-from jamd.rtipc import REC_TICK
-from jamd.scheduler import Window
+from jamd.midi import spec as ms
+from jamd.music.drumkit import VoiceOut
+from jamd.music.grid import BassLine, BassRange, DrumPattern, bass_to_events, drums_to_events
+from jamd.midi.ports import PortConfig, PortError
+from jamd.engine.process import EngineHandle, RtConfig
+from jamd.engine.ipc import REC_TICK
+from jamd.engine.scheduler import Window
 
 pytestmark = [pytest.mark.jack]
 rtmidi = pytest.importorskip("rtmidi")
@@ -179,7 +179,7 @@ def test_master_tempo_change_keeps_ticking(sink) -> None:
 # ------------------------------------------------------------------------ GMD pattern
 
 def gmd_window() -> DrumPattern:
-    from jamd.corpus import WindowSettings, cut_windows, file_grid
+    from jamd.data.corpus import WindowSettings, cut_windows, file_grid
     files = sorted(GMD.glob("drummer1/session1/*.mid"))
     if not files:
         pytest.skip(f"Groove MIDI Dataset not found under {GMD}")
@@ -251,10 +251,10 @@ def test_killed_engine_notes_ended_by_the_watchdog(sink) -> None:
 CONTROL_SCRIPT = textwrap.dedent("""
     import sys, time, numpy as np
     sys.path.insert(0, {root!r})
-    from jamd.rt import EngineHandle, RtConfig
-    from jamd.ports import PortConfig
-    from jamd.grid import BassLine, BassRange, DrumPattern
-    from jamd.scheduler import Window
+    from jamd.engine.process import EngineHandle, RtConfig
+    from jamd.midi.ports import PortConfig
+    from jamd.music.grid import BassLine, BassRange, DrumPattern
+    from jamd.engine.scheduler import Window
     b = BassLine.empty(32)
     b.onset[0], b.velocity[0], b.length[0] = 1, 0.8, 32
     d = DrumPattern.empty(32)
@@ -485,7 +485,7 @@ def test_port_that_disappears_is_refound(jack_server) -> None:
 
 
 def test_unknown_port_lists_existing_ports(sink) -> None:
-    from jamd.ports import ManagedOutput
+    from jamd.midi.ports import ManagedOutput
     with pytest.raises(PortError) as e:
         ManagedOutput(PortConfig("drums", "no-such-synth", api="jack")).open()
     assert "sink:in" in str(e.value) and "no-such-synth" in str(e.value)

@@ -53,9 +53,9 @@ PEER = textwrap.dedent("""
 JAMD = textwrap.dedent("""
     import json, sys, time
     sys.path.insert(0, {root!r})
-    from jamd.rt import EngineHandle, RtConfig
-    from jamd.ports import PortConfig
-    from jamd.rtipc import empty_window
+    from jamd.engine.process import EngineHandle, RtConfig
+    from jamd.midi.ports import PortConfig
+    from jamd.engine.ipc import empty_window
     def main():
         null = PortConfig("drums", "null", api="null")
         h = EngineHandle(RtConfig(source="link", bpm=120.0, drums=null, autostart=True, rt_priority=0))

@@ -25,12 +25,12 @@ import mido
 import numpy as np
 import pytest
 
-from jamd import midi_spec as ms
-from jamd.config import read_config
-from jamd.corpus import WindowSettings, cut_windows, file_grid
-from jamd.daemon import Daemon
-from jamd.paths import MODELS_DIR, default_data_dir
-from jamd.rtipc import REC_NOTE_ON, unpack_message
+from jamd.midi import spec as ms
+from jamd.live.config import read_config
+from jamd.data.corpus import WindowSettings, cut_windows, file_grid
+from jamd.live.daemon import Daemon
+from jamd.base.paths import MODELS_DIR, default_data_dir
+from jamd.engine.ipc import REC_NOTE_ON, unpack_message
 from test_daemon import root_playing
 from test_osc import osc_bytes, other_address
 Sink = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers").Sink

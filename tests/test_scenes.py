@@ -3,12 +3,12 @@ import numpy as np
 import pyliblo3 as liblo
 import pytest
 
-from jamd.drum_runtime import DrumModel
-from jamd.mapper import Mapper
-from jamd.mapping import load_mapping
-from jamd.performance import Performance
-from jamd.scenes import AXES, GLIDE_STEP_S, Scenes, parse_target
-from jamd.targets import TARGETS, Kind
+from jamd.model.drums import DrumModel
+from jamd.control.mapper import Mapper
+from jamd.control.mapping import load_mapping
+from jamd.live.performance import Performance
+from jamd.control.scenes import AXES, GLIDE_STEP_S, Scenes, parse_target
+from jamd.control.targets import TARGETS, Kind
 from test_daemon import MODEL, daemon, run_for  # noqa: F401 (daemon is a fixture)
 
 HOME = {k: 0.0 for k in AXES}

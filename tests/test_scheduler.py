@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jamd import midi_spec as ms
-from jamd.drumkit import GM_OUTPUT, VoiceOut
-from jamd.grid import BassLine, BassRange, DrumPattern
-from jamd.scheduler import NoteLedger, SchedulerConfig, StepScheduler, Window, pairs_ok, window_notes
+from jamd.midi import spec as ms
+from jamd.music.drumkit import GM_OUTPUT, VoiceOut
+from jamd.music.grid import BassLine, BassRange, DrumPattern
+from jamd.engine.scheduler import NoteLedger, SchedulerConfig, StepScheduler, Window, pairs_ok, window_notes
 
 
 def drums(hits: dict[tuple[int, int], tuple[float, float]], steps: int = 32) -> DrumPattern:

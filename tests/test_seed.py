@@ -4,11 +4,11 @@ import mido
 import numpy as np
 import pytest
 
-from jamd.corpus import WindowSettings, cut_windows, file_grid
-from jamd.drumkit import GM, TD11
-from jamd.grid import read_midi
-from jamd.paths import default_data_dir
-from jamd.seed import SeedCapture, Seeder, SeedMode, SeedSettings
+from jamd.data.corpus import WindowSettings, cut_windows, file_grid
+from jamd.music.drumkit import GM, TD11
+from jamd.music.grid import read_midi
+from jamd.base.paths import default_data_dir
+from jamd.live.seed import SeedCapture, Seeder, SeedMode, SeedSettings
 
 GMD = default_data_dir()
 FILE = "drummer1/session1/1_funk_80_beat_4-4.mid"

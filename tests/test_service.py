@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jamd import midi_spec as ms
-from jamd.paths import MODELS_DIR
+from jamd.midi import spec as ms
+from jamd.base.paths import MODELS_DIR
 
 Sink = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers").Sink
 rtmidi = pytest.importorskip("rtmidi")

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from jamd import midi_spec as ms
-from jamd.clock import ClockFollower, FollowerConfig, MasterClock, tick_deadline, tick_ns
-from jamd.grid import BassLine, DrumPattern
-from jamd.rtipc import WindowBuffer
-from jamd.scheduler import SchedulerConfig, StepScheduler, Window
+from jamd.midi import spec as ms
+from jamd.engine.clock import ClockFollower, FollowerConfig, MasterClock, tick_deadline, tick_ns
+from jamd.music.grid import BassLine, DrumPattern
+from jamd.engine.ipc import WindowBuffer
+from jamd.engine.scheduler import SchedulerConfig, StepScheduler, Window
 
 T0 = 10**9
 LEAD_NS = 2_000_000
@@ -110,7 +110,7 @@ class Report:
 
 
 def soak(plan: Plan) -> Report:
-    """Run ``plan`` on simulated time. One loop turn per deadline, as ``jamd.rt.Engine`` does:
+    """Run ``plan`` on simulated time. One loop turn per deadline, as ``jamd.engine.process.Engine`` does:
     the next tick, the next note, the next step commit - whichever is first."""
     rep = Report()
     rng = np.random.default_rng(1)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jamd.logsetup import setup_logging
-from jamd.notify import Notifier, watchdog_interval_s
+from jamd.base.logsetup import setup_logging
+from jamd.live.notify import Notifier, watchdog_interval_s
 
 ROOT = Path(__file__).resolve().parent.parent
 

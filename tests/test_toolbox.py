@@ -11,14 +11,15 @@ import mido
 import numpy as np
 import pytest
 
-from jamd.drum_runtime import DecodeControls, DrumModel
-from jamd.grid import drums_from_notes, read_midi
-from jamd.drumkit import GM
-from jamd.latentmap import HIT, MapLayout, draw_map, read_walk, walk_text
-from jamd.paths import MODELS_DIR, default_data_dir
-from jamd.png import read_png_size, write_png
-from jamd.style import balanced_accuracy, confusion, fit
-from jamd.toolbox import LibraryIndex, combine, encode_file, file_code, interpolate
+from jamd.model.drums import DecodeControls, DrumModel
+from jamd.music.grid import drums_from_notes, read_midi
+from jamd.music.drumkit import GM
+from jamd.lab.latentmap import HIT, MapLayout, draw_map
+from jamd.model.plane import read_walk, walk_text
+from jamd.base.paths import MODELS_DIR, default_data_dir
+from jamd.lab.png import read_png_size, write_png
+from jamd.model.style import balanced_accuracy, confusion, fit
+from jamd.lab.toolbox import LibraryIndex, combine, encode_file, file_code, interpolate
 
 MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
 GMD = default_data_dir()

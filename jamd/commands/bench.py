@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported here: the bench pulls in the daemon and the models, which `jamd --help` must not
-    from jamd.bench import QUICK_SECONDS, SECONDS, BenchOptions, format_table, run_bench, to_json
+    from jamd.ops.bench import QUICK_SECONDS, SECONDS, BenchOptions, format_table, run_bench, to_json
 
     flags = [f for f, on in (("--json", args.json), ("--quick", args.quick), ("--load", args.load)) if on]
     opts = BenchOptions(seconds=QUICK_SECONDS if args.quick else SECONDS, quick=args.quick, load=args.load,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jamd.config import Config, load_config
-from jamd.drumkit import VOICES
-from jamd.mapping import Mapping, load_mapping, select_mapping
+from jamd.live.config import Config, load_config
+from jamd.music.drumkit import VOICES
+from jamd.control.mapping import Mapping, load_mapping, select_mapping
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 from jamd.commands.common import add_model_argument, load_drum_model, midi_file
-from jamd.toolbox import encode_file
+from jamd.lab.toolbox import encode_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jamd.style import StyleClassifier
+    from jamd.model.style import StyleClassifier
     model = load_drum_model(args)
     clf = StyleClassifier.load(args.classifier or args.model.with_name(args.model.name + "-style"))
     try:

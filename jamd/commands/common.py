@@ -5,8 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from jamd.cli import UserError
-from jamd.paths import default_data_dir
+from jamd.base.errors import UserError
+from jamd.base.paths import default_data_dir
+from jamd.data.corpus import WindowSettings, load_corpus
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +42,7 @@ DEFAULT_DRUM_MODEL = "drums-flat"
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
-    from jamd.paths import MODELS_DIR
+    from jamd.base.paths import MODELS_DIR
     parser.add_argument("--model", type=Path, default=MODELS_DIR / DEFAULT_DRUM_MODEL,
                         help="drum model checkpoint (default: the shipped flat model)")
     parser.add_argument("--kit", choices=("gm", "td11"), default="gm",
@@ -49,7 +50,7 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def load_drum_model(args: argparse.Namespace):
-    from jamd.drum_runtime import DrumModel
+    from jamd.model.drums import DrumModel
     return DrumModel.load(args.model)       # CheckpointError is a UserError: one clear line
 
 
@@ -75,14 +76,14 @@ def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def decode_controls(args: argparse.Namespace, seed: int | None = None):
-    from jamd.drum_runtime import DecodeControls
+    from jamd.model.drums import DecodeControls
     return DecodeControls(threshold=args.threshold, temperature=args.temperature, seed=seed,
                           timing=args.timing)
 
 
 def write_drums(pattern, path: Path, bpm: float, bass=None) -> None:
     """The drums as a MIDI file; ``bass``: ``(BassLine, roots per step)`` for a bass track too."""
-    from jamd.grid import bass_to_events, drums_to_events, events_to_midi
+    from jamd.music.grid import bass_to_events, drums_to_events, events_to_midi
     tracks = {"drums": drums_to_events(pattern)}
     if bass is not None:
         tracks["bass"] = bass_to_events(*bass)
@@ -103,3 +104,22 @@ def add_kind_subcommands(parser: argparse.ArgumentParser, kinds: dict[str, tuple
 def run_kind(args: argparse.Namespace) -> int:
     import importlib
     return importlib.import_module(args._kind_module).run(args)
+
+
+def load_bass_splits(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The bass windows per split and what the model card says about where they came from."""
+    from jamd.data.bass_corpus import BASS_CORPUS_VERSION, procedural_splits
+    root, midi_dir = data_root(args)
+    try:
+        if midi_dir:
+            from jamd.data.bass_midi import load_multitrack
+            return load_multitrack(root, args.bass), {
+                "corpus": "user multitrack MIDI", "root": str(root), "bass": args.bass or "auto",
+                "chords": "root per half bar estimated from the bass notes, quality from all pitched notes"}
+        corpus = load_corpus(root, WindowSettings(), progress=progress_printer("reading MIDI files"))
+    except FileNotFoundError as e:
+        raise UserError(str(e)) from e
+    return procedural_splits(corpus, args.corpus_seed), {
+        "corpus": "procedural (jamd.data.bass_corpus): rule-written bass lines over Groove MIDI Dataset drums, "
+                  "not human bass playing", "root": str(root), "corpus_seed": args.corpus_seed,
+        "corpus_version": BASS_CORPUS_VERSION}

@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.corpus import WindowSettings, load_corpus
+from jamd.data.corpus import WindowSettings, load_corpus
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

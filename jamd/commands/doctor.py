@@ -1,6 +1,6 @@
 """``jamd doctor``: check what a headless box needs (MIDI API, the configured ports, models,
 real-time priority, BLAS threads, CPU governor, clock source), one line each with the fix.
-Exit code 1 when any check FAILs. The checks live in :mod:`jamd.doctor`."""
+Exit code 1 when any check FAILs. The checks live in :mod:`jamd.ops.doctor`."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jamd.doctor import exit_code, run_doctor
+    from jamd.ops.doctor import exit_code, run_doctor
     checks = run_doctor(args.config)
     code = exit_code(checks)
     if args.json:

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 from jamd.commands.common import add_data_argument
 
 
@@ -35,9 +35,9 @@ def _base(p: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jamd.bass_eval import evaluate
-    from jamd.checkpoint import read_card, update_card
-    from jamd.commands.train_bass import load_bass_splits
+    from jamd.lab.bass_eval import evaluate
+    from jamd.model.checkpoint import read_card, update_card
+    from jamd.commands.common import load_bass_splits
 
     model = _base(args.model)
     read_card(model)                           # a clear error before any data is read

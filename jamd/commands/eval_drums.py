@@ -5,9 +5,9 @@ import argparse
 import json
 from pathlib import Path
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.corpus import WindowSettings, load_corpus
+from jamd.data.corpus import WindowSettings, load_corpus
 
 KEYS = ("hit_f1", "hit_accuracy", "velocity_mae", "offset_mae", "kl_per_dim", "unevenness",
         "metric_cv", "plausible_rate", "decode_ms_p50", "decode_ms_p99")
@@ -33,7 +33,7 @@ def _fmt(v) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jamd.drum_eval import evaluate
+    from jamd.lab.drum_eval import evaluate
 
     models = list(args.compare) if args.compare else [args.model] if args.model else []
     if not models:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         r["split"] = args.split
         results[str(m)] = r
         if args.write_card:
-            from jamd.checkpoint import read_card, update_card
+            from jamd.model.checkpoint import read_card, update_card
             metrics = read_card(m).get("metrics", {})
             metrics[args.split] = r
             update_card(m, metrics=metrics)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 from jamd.commands.common import (add_decode_arguments, add_model_argument, decode_controls,
                                   load_drum_model, midi_file, write_drums)
-from jamd.toolbox import combine, file_code, vary
+from jamd.lab.toolbox import combine, file_code, vary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
-    from jamd.paths import MODELS_DIR
+    from jamd.base.paths import MODELS_DIR
     bass = parser.add_argument_group("bass")
     bass.add_argument("--bass", action="store_true", help="also write a bass track, played over the drums")
     bass.add_argument("--bass-model", type=Path, default=MODELS_DIR / "bass",
@@ -44,9 +44,9 @@ def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
 def _bass(args: argparse.Namespace, pattern):
     """The bass line over ``pattern`` and the chord root per step, as `jamd run` would play it
     with the bass pad at ``--bass-xy``."""
-    from jamd.bass_runtime import BassModel
-    from jamd.harmony import Chords
-    from jamd.performance import BASS_REACH
+    from jamd.model.bass import BassModel
+    from jamd.music.harmony import Chords
+    from jamd.live.performance import BASS_REACH
     if not all(-1.0 <= v <= 1.0 for v in args.bass_xy):
         raise UserError("--bass-xy: X and Y lie in -1..1")
     try:

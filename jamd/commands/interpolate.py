@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 from jamd.commands.common import (add_decode_arguments, add_model_argument, decode_controls,
                                   load_drum_model, midi_file, write_drums)
-from jamd.toolbox import file_code, interpolate
+from jamd.lab.toolbox import file_code, interpolate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from jamd.cli import UserError
-from jamd.learn import DEFAULT_TARGETS, Detected, detect, mapping_yaml
+from jamd.base.errors import UserError
+from jamd.control.learn import DEFAULT_TARGETS, Detected, detect, mapping_yaml
 
 #: a control is done once it has been still this long (a knob being turned never pauses so long)
 QUIET_S = 0.8
@@ -21,7 +21,7 @@ POLL_S = 0.005
 
 
 def _targets(text: str) -> list[str]:
-    from jamd.targets import TARGETS
+    from jamd.control.targets import TARGETS
     names = [t.strip() for t in text.split(",") if t.strip()]
     unknown = [t for t in names if t not in TARGETS]
     if unknown or not names:
@@ -50,13 +50,13 @@ class Listener:
     ``quiet_s``. Enter on a terminal skips the control; without a terminal stdin is never read
     (a script or a service runs learn with ``--listen-s`` as the only way on)."""
 
-    port: object                                    # a jamd.ports.ManagedInput
+    port: object                                    # a jamd.midi.ports.ManagedInput
     listen_s: float
     terminal: TextIO | None
     quiet_s: float = QUIET_S
 
     def _read(self) -> list[list[int]]:
-        from jamd.ctlparse import normalize
+        from jamd.control.ctlparse import normalize
         # clock and sensing bytes are not a control moving: they must not keep the capture open
         return [m for m, _ in self.port.poll(time.perf_counter_ns()) if normalize(m) is not None]
 
@@ -85,7 +85,7 @@ class Listener:
 
 
 def learn(listener: Listener, targets: list[str]) -> dict[str, Detected]:
-    from jamd.targets import TARGETS
+    from jamd.control.targets import TARGETS
     learned: dict[str, Detected] = {}
     for target in targets:
         print(f"move the control for {target} ({TARGETS[target].doc}); "
@@ -103,8 +103,8 @@ def learn(listener: Listener, targets: list[str]) -> dict[str, Detected]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jamd.mapping import load_mapping
-    from jamd.ports import ManagedInput, PortConfig, default_api
+    from jamd.control.mapping import load_mapping
+    from jamd.midi.ports import ManagedInput, PortConfig, default_api
     if args.out.exists() and not args.force:
         raise UserError(f"{args.out} exists (use --force to overwrite it)")
     api = args.api or default_api()

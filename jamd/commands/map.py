@@ -8,10 +8,11 @@ import mido
 import numpy as np
 
 from jamd.commands.common import add_data_argument, add_model_argument, load_drum_model, midi_file
-from jamd.corpus import WindowSettings, load_corpus
-from jamd.latentmap import MapLayout, draw_map, read_walk
-from jamd.png import write_png
-from jamd.toolbox import file_code
+from jamd.data.corpus import WindowSettings, load_corpus
+from jamd.lab.latentmap import MapLayout, draw_map
+from jamd.model.plane import read_walk
+from jamd.lab.png import write_png
+from jamd.lab.toolbox import file_code
 
 SCATTER_POINTS = 2000     # enough to show the shape of the data, few enough to stay faint
 

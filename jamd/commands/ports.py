@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from jamd.ports import APIS, compiled_apis, default_api, list_ports, virtual_full_name
+from jamd.midi.ports import APIS, compiled_apis, default_api, list_ports, virtual_full_name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

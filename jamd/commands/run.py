@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jamd.config import load_config
-    from jamd.daemon import Daemon
-    from jamd.recorder import Recorder
+    from jamd.live.config import load_config
+    from jamd.live.daemon import Daemon
+    from jamd.live.recorder import Recorder
 
     config = load_config(args.config)
     offline = False
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 def demo_config(config):
     """The demo needs no hardware: jamd's own virtual ports where the platform can make them,
     else no MIDI at all (and a recording)."""
-    from jamd.ports import default_api, list_ports
+    from jamd.midi.ports import default_api, list_ports
     ports = dataclasses.replace(config.ports, drummer=None, controllers=[], virtual=True)
     drummer = dataclasses.replace(config.drummer, kit="gm", channel=None)
     config = dataclasses.replace(config, ports=ports, drummer=drummer)
@@ -70,7 +70,7 @@ def demo_config(config):
 
 
 def add_demo_drummer(daemon, path: Path | None) -> None:
-    from jamd.demo import DemoDrummer, file_groove, model_groove
+    from jamd.live.demo import DemoDrummer, file_groove, model_groove
     if path is not None and not path.is_file():
         raise UserError(f"{path}: no such MIDI file")
     notes, length = file_groove(path) if path else model_groove(daemon.drums)
@@ -89,7 +89,7 @@ def stop_after(daemon, bars: int):
 
 
 def status_screen(daemon):
-    from jamd.status import CLEAR, Snapshot, render
+    from jamd.live.status import CLEAR, Snapshot, render
     next_t = [0.0]
 
     def tick(t: int) -> None:

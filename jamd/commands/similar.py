@@ -5,9 +5,9 @@ import argparse
 import json
 from pathlib import Path
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 from jamd.commands.common import add_model_argument, load_drum_model, midi_file
-from jamd.toolbox import LibraryIndex, encode_file
+from jamd.lab.toolbox import LibraryIndex, encode_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

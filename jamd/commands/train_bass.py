@@ -10,9 +10,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from jamd.cli import UserError
-from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.corpus import WindowSettings, load_corpus
+from jamd.base.errors import UserError
+from jamd.commands.common import add_data_argument, load_bass_splits
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,30 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
-def load_bass_splits(args: argparse.Namespace) -> tuple[dict, dict]:
-    """The bass windows per split and what the model card says about where they came from."""
-    from jamd.bass_corpus import BASS_CORPUS_VERSION, procedural_splits
-    root, midi_dir = data_root(args)
-    try:
-        if midi_dir:
-            from jamd.bass_midi import load_multitrack
-            return load_multitrack(root, args.bass), {
-                "corpus": "user multitrack MIDI", "root": str(root), "bass": args.bass or "auto",
-                "chords": "root per half bar estimated from the bass notes, quality from all pitched notes"}
-        corpus = load_corpus(root, WindowSettings(), progress=progress_printer("reading MIDI files"))
-    except FileNotFoundError as e:
-        raise UserError(str(e)) from e
-    return procedural_splits(corpus, args.corpus_seed), {
-        "corpus": "procedural (jamd.bass_corpus): rule-written bass lines over Groove MIDI Dataset drums, "
-                  "not human bass playing", "root": str(root), "corpus_seed": args.corpus_seed,
-        "corpus_version": BASS_CORPUS_VERSION}
-
-
 def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (fail here, clearly, where torch is missing)
 
-    from jamd.bass_train import BassTrainSettings, train_bass
-    from jamd.bass_vae import BassLossConfig, BassVAEConfig
+    from jamd.training.bass_train import BassTrainSettings, train_bass
+    from jamd.training.bass_vae import BassLossConfig, BassVAEConfig
     from jamd.commands.train_drums import _set
 
     splits, info = load_bass_splits(args)

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.corpus import WindowSettings, load_corpus
+from jamd.data.corpus import WindowSettings, load_corpus
 
 
 #: Below this many training windows (a folder of ~200 MIDI files) batches are SMALL_BATCH, not
@@ -90,8 +90,8 @@ def _epoch_line(ev: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (fail here, clearly, where torch is missing)
 
-    from jamd.drum_train import TrainSettings, train
-    from jamd.drum_vae import DrumVAEConfig, LossConfig
+    from jamd.training.drum_train import TrainSettings, train
+    from jamd.training.drum_vae import DrumVAEConfig, LossConfig
 
     root, midi_dir = data_root(args)
     try:

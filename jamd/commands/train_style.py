@@ -5,9 +5,9 @@ import argparse
 import json
 from pathlib import Path
 
-from jamd.cli import UserError
+from jamd.base.errors import UserError
 from jamd.commands.common import add_data_argument, add_model_argument, load_drum_model
-from jamd.corpus import WindowSettings, load_corpus
+from jamd.data.corpus import WindowSettings, load_corpus
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jamd.style import train_on_corpus
+    from jamd.model.style import train_on_corpus
     if args.data is None or args.midi_dir is not None:
         raise UserError("the style classifier needs style labels: pass --data DIR (the Groove MIDI Dataset)")
     model = load_drum_model(args)

@@ -1,0 +1,305 @@
+"""The daemon's configuration: one YAML file, every key optional, validated into dataclasses.
+
+Search order (the first that exists wins; nothing found means the built-in defaults):
+
+1. ``jamd run --config FILE`` (a missing FILE is an error, not a fallback)
+2. ``$XDG_CONFIG_HOME/jamd/jamd.yaml`` (``~/.config/jamd/jamd.yaml``)
+3. ``/etc/jamd/jamd.yaml`` (the systemd service on a Pi)
+
+Every key is described in ``docs/config.md``; ``jamd.example.yaml`` is an annotated example.
+Relative paths in a file (models, mappings) are relative to that file's folder.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from jamd.music.drumkit import GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, VOICES, VoiceOut
+from jamd.music.grid import DEFAULT_STEPS, BassRange
+from jamd.music.harmony import Chords
+from jamd.control.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
+from jamd.base.paths import MODELS_DIR
+from jamd.midi.portmatch import PortPattern
+from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, Reader, build, load
+
+if TYPE_CHECKING:
+    from jamd.control.osc import OscSettings
+    from jamd.live.seed import SeedSettings
+
+Share = Annotated[float, Between(0, 1)]
+#: The shipped drum model's checkpoint stem (``models/drums-flat.json`` + ``.safetensors``).
+DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-flat"
+DEFAULT_BASS_MODEL = MODELS_DIR / "bass"
+
+
+@dataclass
+class ClockConfig:
+    mode: Literal["internal", "midi", "link"] = "internal"
+    tempo: Annotated[float, Between(20, 400, "BPM")] = 120.0
+    send_clock: bool = True          # internal/link: send MIDI clock + Start/Stop to ports.clock_out
+
+
+@dataclass
+class PortsConfig:
+    """MIDI ports by name pattern (see :mod:`jamd.midi.portmatch`); null = not used."""
+
+    api: Literal["auto", "alsa", "jack", "coremidi", "winmm"] = "auto"
+    virtual: bool = True             # also open jamd's own named ports where the API can
+    drummer: PortPattern | None = None
+    controllers: list[PortPattern] = field(default_factory=list)
+    keyboard: PortPattern | None = None
+    drums: PortPattern | None = None
+    bass: PortPattern | None = None
+    clock_in: PortPattern | None = None
+    clock_out: PortPattern | None = None
+
+
+@dataclass
+class DrummerConfig:
+    kit: Literal["gm", "td11"] = "gm"     # how the e-kit's notes fold into voices
+    channel: Channel | None = None        # null: listen on every channel
+
+    @property
+    def table(self) -> dict[int, int]:
+        return INPUT_TABLES[self.kit]
+
+
+@dataclass
+class _NoteChannel:
+    note: Data7
+    channel: Channel | None = None
+
+
+def read_voice_note(node: Node, what: str) -> tuple[int, int | None]:
+    """A voice's output: a note (``36``) or ``{note: 36, channel: 10}`` -> (note, channel)."""
+    if isinstance(node.value, dict):
+        spec = build(_NoteChannel, node, what)
+        return spec.note, spec.channel
+    return build(Data7, node, what), None
+
+
+VoiceNote = Annotated[tuple[int, int | None], Reader(read_voice_note)]
+
+
+#: Output layouts of drum machines, voice -> note, in VOICES order. Only layouts checked against
+#: a manual belong here; anything else is one `notes:` block in the user's config.
+DRUM_PRESETS: dict[str, tuple[VoiceOut, ...]] = {"general-midi": GM_OUTPUT}
+
+
+@dataclass
+class DrumsConfig:
+    preset: Literal["general-midi"] = "general-midi"
+    channel: Channel = GM_DRUM_CHANNEL    # for every voice without its own
+    notes: dict[str, VoiceNote] = field(default_factory=dict)   # voice -> note or {note, channel}
+
+    def check(self, node: Node) -> None:
+        notes = node.get("notes")
+        for voice in self.notes:
+            if voice not in VOICES:
+                raise notes.error(f"unknown drum voice '{voice}'; voices: {', '.join(VOICES)}", voice)
+
+    def outputs(self) -> tuple[VoiceOut, ...]:
+        """One VoiceOut per voice, in :data:`jamd.music.drumkit.VOICES` order."""
+        out = []
+        for voice, preset in zip(VOICES, DRUM_PRESETS[self.preset]):
+            note, channel = self.notes.get(voice, (preset.note, None))
+            out.append(VoiceOut(note, channel if channel is not None else self.channel))
+        return tuple(out)
+
+
+@dataclass
+class BassConfig:
+    channel: Channel = 1
+    root_low: Data7 = 40                  # the lowest note a chord root is played on (E2)
+    low: Data7 = 28                       # lowest note played (E1)
+    high: Data7 = 63                      # highest note played (D#4)
+    chords: str = "Am"                    # the harmony at start: 1, 2 or 4 chords over the 2 bars
+
+    def check(self, node: Node) -> None:
+        if not self.low <= self.root_low <= self.high or self.high - self.low < 12:
+            key = "low" if self.low > self.root_low else "high"
+            raise node.error("bass needs low <= root_low <= high and at least an octave from low "
+                             f"to high (low {self.low}, root_low {self.root_low}, high {self.high})", key)
+        try:
+            self.progression(DEFAULT_STEPS)
+        except ValueError as e:
+            raise node.error(f"bass.chords: {e}; e.g. \"Am\", \"Am7 D7\", \"C G Am F\"", "chords") from None
+
+    def progression(self, steps: int) -> Chords:
+        symbols = self.chords.split()
+        if len(symbols) not in (1, 2, 4):
+            raise ValueError(f"{len(symbols)} chords: give 1, 2 or 4 (a window is 2 bars)")
+        return Chords.from_symbols(symbols, steps)
+
+    def range(self) -> BassRange:
+        return BassRange(self.root_low, self.low, self.high, self.channel)
+
+
+@dataclass
+class SeedConfig:
+    mode: Literal["follow", "blend", "hold"] = "follow"
+    min_hits: Annotated[int, Between(0, 512)] = 8
+    blend: Share = 0.5                    # blend mode: share of the new bar taken each bar
+    duck: Share = 0.0                     # turn the machine's drums down by this while the drummer plays
+
+    def settings(self, window_steps: int = 32) -> "SeedSettings":
+        from jamd.live.seed import SeedMode, SeedSettings
+        return SeedSettings(SeedMode(self.mode), self.min_hits, self.blend, window_steps)
+
+
+@dataclass
+class LatentConfig:
+    # How far a full controller throw (x or y = +-1) reaches from the centre, in standard
+    # deviations of the training codes along the plane's axes: 2 covers what the model knows.
+    radius: Annotated[float, Between(0.01, 10)] = 2.0
+    slew: Annotated[float, Between(0, 1000, "plane units per second, 0 = no limit")] = 4.0
+    # How long a scene recall takes to glide to the stored positions (OSC may give its own).
+    scene_glide: Annotated[float, Between(0, 60, "seconds")] = 2.0
+
+
+def read_model_path(node: Node, what: str) -> Path:
+    """A checkpoint, written as its stem (``models/drums-flat``) or its ``.json`` card; relative
+    to the config file. Checked when the config is read, so a typo is one clear line."""
+    text = build(str, node, what)
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = Path(node.file).resolve().parent / path
+    if path.suffix in (".json", ".safetensors"):
+        path = path.with_suffix("")
+    if not path.with_suffix(".json").is_file():
+        raise node.error(f"no model {text!r} (looked for {path.with_suffix('.json')})")
+    return path
+
+
+ModelPath = Annotated[Path, Reader(read_model_path)]
+
+
+@dataclass
+class ModelsConfig:
+    drums: ModelPath | None = None        # null: the shipped drum model
+    bass: ModelPath | None = None         # null: the shipped bass model
+
+    @property
+    def drums_path(self) -> Path:
+        return self.drums if self.drums is not None else DEFAULT_DRUM_MODEL
+
+    @property
+    def bass_path(self) -> Path | None:
+        """The bass model, or None when none is configured and none is shipped (drums only)."""
+        if self.bass is not None:
+            return self.bass
+        return DEFAULT_BASS_MODEL if DEFAULT_BASS_MODEL.with_suffix(".json").is_file() else None
+
+
+class Network(str):
+    """An address or network allowed to send OSC: ``127.0.0.1``, ``192.168.1.0/24``, ``::1``."""
+
+    @classmethod
+    def from_yaml(cls, node: Node, what: str) -> "Network":
+        text = build(str, node, what)
+        try:
+            return cls(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise node.error(f"{text!r} is not an IP address or network (e.g. 192.168.1.0/24)") from None
+
+
+class HostPort(str):
+    """An OSC report target ``host:port``."""
+
+    @classmethod
+    def from_yaml(cls, node: Node, what: str) -> "HostPort":
+        text = build(str, node, what)
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise node.error(f"{text!r} is not host:port (e.g. 127.0.0.1:9001)")
+        return cls(text)
+
+
+@dataclass
+class OscConfig:
+    enabled: bool = True
+    port: Annotated[int, Between(1024, 65535)] = 9000
+    allow: list[Network] = field(default_factory=lambda: [Network("127.0.0.1/32"), Network("::1/128")])
+    report_to: list[HostPort] = field(default_factory=list)
+
+    def settings(self) -> "OscSettings":
+        from jamd.control.osc import OscSettings
+        return OscSettings(self.port, tuple(self.allow), tuple(self.report_to))
+
+
+@dataclass
+class LoggingConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    file: str | None = None               # null: stderr (the journal under systemd)
+
+
+def read_mapping_ref(node: Node, what: str) -> Mapping:
+    """A controller mapping by name (``korg-nanokontrol2``) or path, read when the config is,
+    so a bad mapping is reported with its own file and line."""
+    text = build(str, node, what)
+    try:
+        path = find_mapping(text, Path(node.file).resolve().parent)
+    except ConfigError as e:
+        raise node.error(str(e)) from None
+    if not path.is_file():
+        raise node.error(f"no mapping file {text!r} (looked for {path})")
+    return load_mapping(path)
+
+
+MappingRef = Annotated[Mapping, Reader(read_mapping_ref)]
+
+
+@dataclass
+class Config:
+    clock: ClockConfig = field(default_factory=ClockConfig)
+    ports: PortsConfig = field(default_factory=PortsConfig)
+    drummer: DrummerConfig = field(default_factory=DrummerConfig)
+    drums: DrumsConfig = field(default_factory=DrumsConfig)
+    bass: BassConfig = field(default_factory=BassConfig)
+    seed: SeedConfig = field(default_factory=SeedConfig)
+    latent: LatentConfig = field(default_factory=LatentConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    osc: OscConfig = field(default_factory=OscConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    mappings: list[MappingRef] = field(default_factory=list)   # empty: every known mapping
+    path: str = field(default="", init=False)                  # where it was read from
+
+    def controller_mappings(self) -> list[Mapping]:
+        """The mappings to choose from (see :func:`jamd.control.mapping.select_mapping`): the listed
+        ones in order, or every mapping in the user's and the shipped folders."""
+        if self.mappings:
+            return list(self.mappings)
+        return [load_mapping(p) for p in all_mapping_paths()]
+
+
+def config_search_path() -> list[Path]:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return [Path(base) / "jamd" / "jamd.yaml", Path("/etc/jamd/jamd.yaml")]
+
+
+def find_config(explicit: Path | str | None = None) -> Path | None:
+    """The config file to read per the search order, or None for the built-in defaults."""
+    if explicit is not None:
+        if not Path(explicit).is_file():
+            raise ConfigError(f"{explicit}: no such config file")
+        return Path(explicit)
+    return next((p for p in config_search_path() if p.is_file()), None)
+
+
+def load_config(explicit: Path | str | None = None) -> Config:
+    """Read the config per the search order; raises :class:`ConfigError` (a UserError) on a
+    bad file, with its file, line and what is allowed."""
+    path = find_config(explicit)
+    if path is None:
+        return build(Config, Node({}, "<defaults>", 0))
+    return read_config(path)
+
+
+def read_config(path: Path | str, text: str | None = None) -> Config:
+    """One config file (``text`` instead of reading it: tests, checking a file to install)."""
+    config = load(Config, path, text)
+    config.path = str(path)
+    return config

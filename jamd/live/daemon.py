@@ -1,0 +1,529 @@
+"""``jamd run``'s control side: inputs, controls, seeding and the model, feeding the real-time
+process (`jamd.engine.process`) with windows.
+
+Two processes (see docs/architecture.md): this one does everything that may take time — MIDI
+input from the drummer and the controllers (time-stamped on arrival in rtmidi's thread), OSC,
+the mappings, seeding at bar lines, decoding — and publishes each new window into the engine's
+double buffer; the engine process owns the clock and every note. Nothing here can make a note
+late: the worst this side can do is publish a window a step later.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from jamd.live.config import Config, load_config
+from jamd.model.drums import DrumModel
+from jamd.music.grid import BEATS_PER_BAR
+from jamd.music.harmony import NOTE_NAMES, QUALITIES, Chords, HeldChord
+from jamd.model.plane import Slew
+from jamd.control.mapper import Mapper, TargetState
+from jamd.control.mapping import select_mapping
+from jamd.live.modelguard import ModelGuard
+from jamd.live.notify import Notifier, watchdog_interval_s
+from jamd.live.performance import Performance
+from jamd.midi.ports import ManagedInput, PortConfig, default_api
+from jamd.live.recorder import Recorder
+from jamd.engine.process import EngineHandle, RtConfig
+from jamd.engine.ipc import sent_messages
+from jamd.live.seed import SeedCapture, Seeder
+
+log = logging.getLogger(__name__)
+
+now_ns = time.perf_counter_ns
+#: How often the loop polls its inputs: a knob turned just before a step's commit time must
+#: still make that step (the control-to-note budget is the next step + 2 ms).
+IDLE_TICK_S = 0.0015
+HOUSEKEEPING_S = 0.5
+REPORT_S = 0.1                # OSC state reports: often enough for a display, cheap on UDP
+#: The engine's status is stale (the real-time loop stuck) after this long: stop feeding the
+#: systemd watchdog, so systemd restarts jamd.
+RT_STALE_S = 1.0
+#: A slew-only move (no control changed) re-renders at most this often: the engine takes a
+#: new window once per step, so rendering more often only burns the core the clock shares.
+SLEW_RENDER_S = 0.010
+#: A drummer who played this recently is "playing" (for ducking the machine's drums).
+DRUMMER_ACTIVE_S = 2.0
+#: A chord change this soon after a bar line applies to that bar (a 16th note).
+CHORD_GRACE_BEATS = 0.25
+CLOCK_MODES = {"internal": "master", "midi": "follow", "link": "link"}
+
+
+def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
+    """What the engine process needs from the config: ports, clock, voice and bass tables.
+    ``offline``: no MIDI at all (notes go nowhere; `--demo` records them instead)."""
+    api = "null" if offline else default_api() if cfg.ports.api == "auto" else cfg.ports.api
+
+    def port(role: str, pattern) -> PortConfig | None:
+        if pattern is not None:
+            return PortConfig(role, str(pattern), False, api)
+        return PortConfig(role, None, True, api) if cfg.ports.virtual else None
+
+    clock_out = [PortConfig("clock", str(cfg.ports.clock_out), False, api)] \
+        if cfg.clock.send_clock and cfg.ports.clock_out is not None else []
+    clock_in = PortConfig("clock-in", str(cfg.ports.clock_in), False, api) \
+        if cfg.clock.mode == "midi" and cfg.ports.clock_in is not None else None
+    return RtConfig(source=CLOCK_MODES[cfg.clock.mode], bpm=cfg.clock.tempo,
+                    drums=port("drums", cfg.ports.drums), bass=port("bass", cfg.ports.bass),
+                    clock_out=clock_out, clock_in=clock_in, drum_outputs=cfg.drums.outputs(),
+                    bass_range=cfg.bass.range(), autostart=cfg.clock.mode != "midi")
+
+
+@dataclass
+class Latencies:
+    """What `jamd bench` and the status report read: how quickly this side reacts."""
+
+    control_ms: list[float] = field(default_factory=list)   # control arrival -> window published
+    seed_ms: list[float] = field(default_factory=list)      # bar line -> seeded window published
+
+    def add(self, kind: str, ms: float) -> None:
+        series = getattr(self, kind)
+        series.append(ms)
+        del series[:-1000]                                   # bounded: a daemon runs for days
+
+
+class Inputs:
+    """The control side's MIDI inputs, opened by name and polled from the loop (rtmidi stamps
+    each message's arrival in its own thread; see `jamd.midi.ports.ManagedInput`). Ports that vanish
+    are re-found by name (``check``); ports absent at start are waited for the same way."""
+
+    def __init__(self):
+        self.ports: list[tuple[str, ManagedInput]] = []
+        #: called with (role, port) when a port opens: at once, or later when it appears
+        self.on_found: Callable[[str, ManagedInput], None] = lambda role, port: None
+
+    def add(self, role: str, cfg: PortConfig) -> ManagedInput:
+        port = ManagedInput(cfg).open(wait=True)
+        self.ports.append((role, port))
+        if not port.lost:
+            self.on_found(role, port)
+        return port
+
+    def drain(self, now: int):
+        for role, port in self.ports:
+            for msg, t in port.poll(now):
+                yield role, port, msg, t
+
+    def check(self) -> None:
+        for role, port in self.ports:
+            if port.check() == "back":
+                self.on_found(role, port)
+
+    def close(self) -> None:
+        for _, port in self.ports:
+            port.close()
+        self.ports.clear()
+
+
+def _ended_why(engine: EngineHandle) -> str:
+    """How the engine process ended, for the log: a signal's name or the exit code."""
+    code = engine.process.exitcode if engine.process is not None else None
+    if code is None:
+        return "its thread ended" if engine.process is None else "no exit code"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class Daemon:
+    def __init__(self, config: Config, *, engine_mode: str = "process", offline: bool = False,
+                 recorder: Recorder | None = None):
+        self.config = config
+        self.offline = offline
+        self.wake = threading.Event()
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self.latencies = Latencies()
+        self.recorder = recorder
+        self.tickers: list[Callable[[int], None]] = []   # called once per loop turn (demo, screen)
+        self.window = None                                 # the last published window
+        self.notifier = Notifier()
+        self._load_models(config)
+        self.model_guard = ModelGuard(self._restart_model)
+        self.engine = EngineHandle(rt_config(config, offline), mode=engine_mode)
+        self._records_seen = 0
+        self._published_t, self._published_xy = 0, np.full(2, np.nan, np.float32)
+        self.inputs = Inputs()
+        self.target_state = TargetState()
+        self.mappers: dict[str, Mapper] = {}
+        self.osc = None
+        self._last_bar = None
+        self._drummer_t = 0
+        self._pending_control_t: int | None = None
+        self.keyboard = HeldChord()
+
+    # --------------------------------------------------------------------------- set-up
+    def _load_models(self, config: Config) -> None:
+        from jamd.model.bass import BassModel
+        self.drums = DrumModel.load(config.models.drums_path)
+        bass_path = config.models.bass_path
+        self.bass = BassModel.load(bass_path) if bass_path is not None else None
+        self.perf = Performance(self.drums, self.drums.plane(config.latent.radius), self.bass,
+                                config.bass.progression(self.drums.steps))
+        self.capture = SeedCapture(config.drummer.table, config.seed.settings(self.drums.steps))
+        self.seeder = Seeder(self.capture, self.drums.encode)
+        self.slew = Slew(config.latent.slew, np.zeros(2, np.float32))
+        self.perf.scenes.glide_s = config.latent.scene_glide
+
+    def start(self) -> None:
+        self.engine.start()
+        self._publish(now_ns())
+        try:
+            if not self.offline:
+                self._open_inputs()
+            self._open_osc()
+        except BaseException:
+            self.engine.stop()
+            raise
+        self.notifier.ready("clock running")
+        log.info("jamd running: %s clock at %.1f BPM", self.config.clock.mode, self.config.clock.tempo)
+
+    def _open_inputs(self) -> None:
+        ports, api = self.config.ports, self.engine.cfg.drums.api if self.engine.cfg.drums else default_api()
+        if ports.drummer is not None:
+            self.inputs.add("drummer", PortConfig("drummer", str(ports.drummer), False, api))
+        elif ports.virtual:
+            self.inputs.add("drummer", PortConfig("in", None, True, api))
+        if ports.keyboard is not None:
+            self.inputs.add("keyboard", PortConfig("keyboard", str(ports.keyboard), False, api))
+
+        def found(role: str, port: ManagedInput) -> None:
+            # a controller gets its mapping (chosen by port name) when its port opens: later
+            # for one plugged in after the start, again for one back under a new name
+            if role == "controller" and port.name not in self.mappers:
+                self._attach_mapper(port.name, self.config.controller_mappings())
+        self.inputs.on_found = found
+        for i, pattern in enumerate(ports.controllers):
+            self.inputs.add("controller", PortConfig(f"controller{i + 1}", str(pattern), False, api))
+
+    def _attach_mapper(self, port_name: str, mappings) -> None:
+        mapping = select_mapping(mappings, port_name)
+        if mapping is None:
+            log.warning("no mapping fits controller %s: it is ignored", port_name)
+            return
+        self.mappers[port_name] = Mapper(mapping, self.target_state)
+        log.info("controller %s: mapping %s", port_name, mapping.name)
+
+    def _open_osc(self) -> None:
+        if not self.config.osc.enabled:
+            return
+        from jamd.control.osc import OscControl
+        self.osc = OscControl(self.config.osc.settings(), self._osc_control)
+
+    def _osc_control(self, target: str, value) -> None:
+        """OSC moves a target the knobs do not know about: they must pick it up again."""
+        self._control(target, value, now_ns())
+        if target in self.perf.values:
+            self._knobs_pick_up(target, self.perf.values[target])
+
+    def _knobs_pick_up(self, target: str, value: float) -> None:
+        """The engine moved ``target`` by itself (OSC, a reseed, a scene glide)."""
+        for m in self.mappers.values():
+            m.set_current(target, value)
+
+    # ---------------------------------------------------------------------------- loop
+    def run(self) -> None:
+        self.start()
+        try:
+            self.loop()
+        finally:
+            self.shutdown()
+
+    def loop(self) -> None:
+        next_house = next_report = 0.0
+        watchdog = watchdog_interval_s()
+        next_dog = 0.0
+        last = now_ns()
+        while not self.stop_requested.is_set():
+            t = now_ns()
+            self._handle_inputs(t)
+            if self.osc is not None:
+                self.osc.poll(0)
+            for m in self.mappers.values():
+                for ev in m.tick(t / 1e9):
+                    self._control(ev.target, ev.value, t)
+            for target, value in self.perf.tick(t / 1e9):       # a scene recall gliding
+                self._knobs_pick_up(target, value)
+            self._bar_lines(t)
+            self._render_if_needed(t, (t - last) / 1e9)
+            last = t
+            for tick in self.tickers:
+                tick(t)
+            if t / 1e9 >= next_house:
+                next_house = t / 1e9 + HOUSEKEEPING_S
+                self._housekeeping()
+            if self.osc is not None and t / 1e9 >= next_report:
+                next_report = t / 1e9 + REPORT_S
+                self._report(t)
+            if watchdog and t / 1e9 >= next_dog and self._engine_fresh(t):
+                next_dog = t / 1e9 + watchdog
+                self.notifier.watchdog()
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+            self.wake.wait(self._wait_s(t))
+            self.wake.clear()
+
+    def _wait_s(self, t: int) -> float:
+        """Until the next bar line, but never longer than an idle tick."""
+        st = self.engine.status()
+        if not st.get("running"):
+            return IDLE_TICK_S
+        beat = self._beat_at(t, st)
+        to_bar = (np.floor(beat / BEATS_PER_BAR + 1) * BEATS_PER_BAR - beat) * 60.0 / max(st["bpm"], 1.0)
+        return float(min(max(to_bar, 0.0), IDLE_TICK_S))
+
+    def running(self) -> bool:
+        return bool(self.engine.status().get("running"))
+
+    def beat_now(self, t: int | None = None) -> float:
+        return self._beat_at(now_ns() if t is None else t, self.engine.status())
+
+    def seed_xy(self) -> tuple[float, float] | None:
+        """Where the drummer's seed sits on the plane (None before anyone played)."""
+        z = self.seeder.z_seed
+        return None if z is None else self.perf.plane.project(z)
+
+    @staticmethod
+    def _beat_at(t: int, st: dict) -> float:
+        """The clock position at ``t`` from the engine's last status (beat, tempo, when)."""
+        if not st.get("running"):
+            return float(st.get("beat", 0.0))
+        return st["beat"] + (t - st["updated_ns"]) * st["bpm"] / 60e9
+
+    def _engine_fresh(self, t: int) -> bool:
+        return self.engine.is_alive() and t - self.engine.status().get("updated_ns", 0) < RT_STALE_S * 1e9
+
+    # --------------------------------------------------------------------------- inputs
+    def _handle_inputs(self, now: int) -> None:
+        for role, port, msg, t in self.inputs.drain(now):
+            if self.recorder is not None:
+                self.recorder.message(f"{role} in", msg, t)
+            if role == "drummer":
+                self._on_drummer(msg, t)
+            elif role == "keyboard":
+                self._on_keyboard(msg, t)
+            elif role == "controller":
+                mapper = self.mappers.get(port.name)
+                for ev in (mapper.feed(msg, t / 1e9) if mapper else ()):
+                    self._control(ev.target, ev.value, t)
+
+    def _on_drummer(self, msg: list[int], t: int) -> None:
+        if len(msg) == 3 and msg[0] & 0xF0 == 0x90 and msg[2] > 0:
+            channel = self.config.drummer.channel
+            if channel is None or (msg[0] & 0x0F) + 1 == channel:
+                self.capture.add(self._beat_at(t, self.engine.status()), msg[1], msg[2])
+                self._drummer_t = t
+                log.debug("drummer note %d vel %d", msg[1], msg[2])
+
+    def _on_keyboard(self, msg: list[int], t: int) -> None:
+        chord = self.keyboard.feed(msg)
+        if chord is None:
+            return
+        self._control("chord", Chords.constant(*chord, self.drums.steps), t)
+        log.info("keyboard chord %s%s", NOTE_NAMES[chord[0]], QUALITIES[chord[1]])
+
+    def _control(self, target: str, value, t: int) -> None:
+        try:
+            controls = self.perf.apply(target, value, t / 1e9)
+        except (KeyError, ValueError) as e:
+            log.warning("control %s=%r refused: %s", target, value, e)
+            return
+        for c in controls:
+            self.engine.send(c.kind, c.value, c.part)
+        if self.perf.reseed_requested:
+            self._reseed_now(t)
+        if target == "chord" and self._chord_holds_now(t):
+            self.perf.bar_line(self.perf.bar)
+        if self.perf.dirty and self._pending_control_t is None:
+            self._pending_control_t = t
+        log.debug("control %s = %s", target, value)
+
+    def _chord_holds_now(self, t: int) -> bool:
+        """A chord played on the one lands a few ms after the bar line: it still counts for
+        that bar (players push or lay back; nobody means the bar after). Stopped, no bar plays
+        (the bar the fill would keep is a stale one): the chord holds from the start."""
+        st = self.engine.status()
+        return not st.get("running") or self._beat_at(t, st) % BEATS_PER_BAR < CHORD_GRACE_BEATS
+
+    def _reseed_now(self, t: int) -> None:
+        """The reseed button: the drummer's last two bars become the centre now, and the pad's
+        position is home again (knobs pick it up from there)."""
+        self.perf.reseed_requested = False
+        z = self.seeder.bar_line(self._beat_at(t, self.engine.status()))
+        if z is None:
+            log.info("reseed: the drummer played too little to seed from")
+            return
+        self.perf.set_center(z)
+        for axis in ("drums.x", "drums.y"):
+            self.perf.values[axis] = 0.0
+            self.perf.scenes.release(axis)          # a scene glide in progress lets go too
+            self._knobs_pick_up(axis, 0.0)
+
+    # ---------------------------------------------------------------------- bars, windows
+    def _bar_lines(self, t: int) -> None:
+        st = self.engine.status()
+        if not st.get("running"):
+            self._last_bar = None
+            return
+        beat = self._beat_at(t, st)
+        bar = int(np.floor(beat / BEATS_PER_BAR))
+        if self._last_bar is None or bar < self._last_bar:
+            # first look after a start, or the song position jumped back (SPP, Link) while
+            # playing: no bar line crossed, but the bar playing is this one
+            self._last_bar = self.perf.bar = bar
+            return
+        if bar == self._last_bar:
+            return
+        self._last_bar = bar
+        self.perf.bar_line(bar)
+        z = self.seeder.bar_line(bar * BEATS_PER_BAR)
+        if z is not None:
+            self.perf.set_center(z)
+            bar_t = st["updated_ns"] + (bar * BEATS_PER_BAR - st["beat"]) * 60e9 / st["bpm"]
+            self._publish(t)
+            self.latencies.add("seed_ms", (now_ns() - bar_t) / 1e6)
+
+    def _render_if_needed(self, t: int, dt: float) -> None:
+        target = np.array([self.perf.values["drums.x"], self.perf.values["drums.y"]], np.float32)
+        self.slew.step(target, dt)
+        moved = not np.array_equal(self._published_xy, self.slew.value)
+        if self.perf.dirty or (moved and t - self._published_t >= SLEW_RENDER_S * 1e9):
+            self._publish(t)
+
+    def _publish(self, t: int) -> None:
+        if self.perf.held:
+            self.perf.dirty = False
+            return
+        if self.model_guard.down:
+            return      # the engine keeps its last good window; perf stays dirty for the restart
+        window = self.model_guard.render(lambda: self.perf.render(tuple(float(v) for v in self.slew.value)))
+        if window is None:
+            return
+        duck = self.config.seed.duck
+        if duck > 0 and now_ns() - self._drummer_t < DRUMMER_ACTIVE_S * 1e9:
+            window.drums.velocity *= 1.0 - duck
+        self.engine.publish(window)
+        if self._pending_control_t is not None:
+            self.latencies.add("control_ms", (now_ns() - self._pending_control_t) / 1e6)
+            self._pending_control_t = None
+        self.window = window
+        self._published_t, self._published_xy = t, self.slew.value.copy()
+        if self.recorder is not None:
+            self.recorder.walk(*(float(v) for v in self.slew.value), t)
+
+    def _restart_model(self) -> None:
+        """The model failed (`ModelGuard`): load it again from its checkpoint files, so a weight
+        corrupted in memory is gone; a damaged file raises and the guard retries later."""
+        from jamd.model.bass import BassModel
+        drums = DrumModel.load(self.config.models.drums_path)
+        bass = BassModel.load(self.config.models.bass_path) if self.bass is not None else None
+        self.drums = self.perf.drums = drums
+        self.bass = self.perf.bass = bass
+        self.seeder.encode = drums.encode
+        if not np.isfinite(self.perf.center).all():      # a seed the broken encoder made
+            self.seeder.z_seed = None
+            self.perf.set_center(self.perf.plane.center)
+        self.perf.dirty = True
+
+    # --------------------------------------------------------------------- housekeeping
+    def _housekeeping(self) -> None:
+        self.inputs.check()
+        self._record_sent()
+        self.model_guard.tick()
+        if not self.engine.check():
+            log.error("the real-time engine stopped unexpectedly (%s); restarting it", _ended_why(self.engine))
+            self.engine.stop()
+            self.engine = EngineHandle(self.engine.cfg, mode=self.engine.mode)
+            self.engine.start()
+            # a new engine: new records (counted from 0) and a clock from beat 0
+            self._records_seen, self._last_bar = 0, None
+            if self.model_guard.down and self.window is not None:
+                self.engine.publish(self.window)      # no model now: the last good window again
+            else:
+                self._publish(now_ns())
+
+    def _report(self, t: int) -> None:
+        """State to the OSC report targets (see docs/osc.md)."""
+        st = self.engine.status()
+        beat = self._beat_at(t, st)
+        bar, beat_in_bar = divmod(int(beat), BEATS_PER_BAR)
+        dropped = sum(m.ignored for m in self.mappers.values()) + self.osc.stats.rejected_message \
+            + self.osc.stats.rejected_source
+        self.osc.report("/jamd/state/tempo", float(st.get("bpm", 0.0)))
+        self.osc.report("/jamd/state/position", bar + 1, beat_in_bar + 1)
+        self.osc.report("/jamd/state/drums/xy", *(float(v) for v in self.slew.value))
+        self.osc.report("/jamd/state/bass/xy", self.perf.values["bass.x"], self.perf.values["bass.y"])
+        seed = self.seed_xy()
+        if seed is not None:
+            self.osc.report("/jamd/state/seed", *seed)
+            self.osc.report("/jamd/state/seed/z", *(float(v) for v in self.seeder.z_seed))
+        self.osc.report("/jamd/state/dropped", int(dropped))
+
+    def _record_sent(self) -> None:
+        """Copy the notes the engine sent (its timing records) into the recording."""
+        if self.recorder is None:
+            return
+        records, self._records_seen = self.engine.records(self._records_seen)
+        for port, msg, sent_ns in sent_messages(records):
+            self.recorder.message(("drums out", "bass out")[min(port, 1)], msg, sent_ns)
+
+    def reload(self) -> None:
+        """SIGHUP: read the config and mappings again. A bad file is refused and the old
+        state kept; controls, seeding and latent settings change at once, ports and clock
+        settings only with a restart (they would drop the clock)."""
+        try:
+            new = load_config(self.config.path or None)
+            mappings = new.controller_mappings()
+        except Exception as e:            # a UserError with file:line, or an unreadable file
+            log.error("reload refused, keeping the running config: %s", e)
+            return
+        self.mappers = {name: Mapper(select_mapping(mappings, name) or m.mapping, self.target_state)
+                        for name, m in self.mappers.items()}
+        self.capture.settings = new.seed.settings(self.drums.steps)
+        self.slew.rate = new.latent.slew
+        self.perf.scenes.glide_s = new.latent.scene_glide
+        self.perf.plane = self.drums.plane(new.latent.radius)
+        if new.bass.chords != self.config.bass.chords:
+            self.perf.apply("chord", new.bass.progression(self.drums.steps))   # from the next bar
+        self.perf.dirty = True
+        if rt_config(new) != self.engine.cfg:
+            log.warning("reload: port and clock changes take effect at the next restart")
+        self.config = new
+        log.info("reloaded %s", new.path or "the built-in defaults")
+
+    def shutdown(self) -> None:
+        """Every note ends (the engine does it before it exits), then ports close."""
+        self.notifier.stopping()
+        try:
+            self.engine.stop(before_release=self._record_sent)
+        finally:
+            if self.recorder is not None:
+                self.recorder.save()
+            self.inputs.close()
+            if self.osc is not None:
+                self.osc.close()
+            log.info("jamd stopped")
+
+    # -------------------------------------------------------------------------- signals
+    def install_signal_handlers(self) -> None:
+        def stop(signum, _frame) -> None:
+            log.info("signal %s: stopping", signal.Signals(signum).name)
+            self.stop_requested.set()
+            self.wake.set()
+
+        def hup(_signum, _frame) -> None:
+            self.reload_requested.set()
+            self.wake.set()
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hup)

@@ -1,0 +1,80 @@
+"""The latent plane the controller walks: ``z = center + radius * (x * a + y * b)``.
+
+``a`` and ``b`` are stored with the model (the two principal axes of the training codes, scaled
+by their spread), so ``x, y`` in [-1, 1] cover the part of the space the model knows. ``center``
+is the drummer's seed when one is playing, else a home point (the training codes' mean).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class LatentPlane:
+    center: np.ndarray          # (d,) where x = y = 0 lands
+    axis_a: np.ndarray          # (d,) direction and scale of x
+    axis_b: np.ndarray          # (d,) direction and scale of y
+    radius: float = 1.0         # how far a full controller throw reaches, in units of the axes
+
+    def __post_init__(self) -> None:
+        self.center = np.asarray(self.center, np.float32)
+        self.axis_a = np.asarray(self.axis_a, np.float32)
+        self.axis_b = np.asarray(self.axis_b, np.float32)
+        if not self.center.shape == self.axis_a.shape == self.axis_b.shape or self.center.ndim != 1:
+            raise ValueError("center and axes must be equal 1-D vectors")
+
+    @property
+    def dim(self) -> int:
+        return self.center.shape[0]
+
+    def point(self, x: float, y: float, center: np.ndarray | None = None) -> np.ndarray:
+        c = self.center if center is None else center
+        return c + self.radius * (x * self.axis_a + y * self.axis_b)
+
+    def project(self, z: np.ndarray, center: np.ndarray | None = None) -> tuple[float, float]:
+        """The (x, y) of the point of the plane nearest ``z`` (least squares on the two axes)."""
+        c = self.center if center is None else center
+        basis = np.stack([self.axis_a, self.axis_b], axis=1) * self.radius    # (d, 2)
+        xy, *_ = np.linalg.lstsq(basis, np.asarray(z, np.float32) - c, rcond=None)
+        return float(xy[0]), float(xy[1])
+
+
+@dataclass
+class Slew:
+    """Moves a value towards its target by at most ``rate`` per second, so a jump of the
+    controller (or a reseed) glides instead of lurching. ``rate <= 0`` means no limit."""
+
+    rate: float
+    value: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+
+    def step(self, target: np.ndarray, dt: float) -> np.ndarray:
+        target = np.asarray(target, np.float32)
+        delta = target - self.value
+        dist = float(np.linalg.norm(delta))
+        max_move = self.rate * dt
+        if self.rate <= 0 or dist <= max_move:
+            self.value = target.copy()
+        else:
+            self.value = self.value + delta * (max_move / dist)
+        return self.value
+
+#: A recording (`jamd run --record`) marks every drums latent move with a MIDI text event
+#: ``"xy <x> <y>"`` at the time it took effect; `jamd map --session` draws that walk.
+WALK_TEXT_PREFIX = "xy "
+
+
+def walk_text(x: float, y: float) -> str:
+    return f"{WALK_TEXT_PREFIX}{x:.4f} {y:.4f}"
+
+
+def read_walk(mid) -> list[tuple[float, float]]:
+    """The latent walk recorded in a ``mido.MidiFile``, in time order."""
+    points = []
+    for track in mid.tracks:
+        for msg in track:
+            if msg.is_meta and msg.type == "text" and msg.text.startswith(WALK_TEXT_PREFIX):
+                x, y = (float(v) for v in msg.text[len(WALK_TEXT_PREFIX):].split())
+                points.append((x, y))
+    return points

@@ -1,0 +1,156 @@
+"""The bass VAE (torch): a drum- and chord-conditioned bass generator with a 2-D latent that is
+kept steady over time (after BassNet, Grachten, Lattner & Deruty 2020).
+
+Both halves are small bidirectional transformers over the 32 steps of a window (every step sees
+every other step: a bass note on the "and" of 4 depends on the kick that comes after it).
+
+    encoder: [drums+chords | bass] (B, T, 64) -> stack -> mean over T -> (mu, logvar) (B, 2)
+    decoder: drums+chords (B, T, 36) + proj(z) on every step -> stack -> (B, T, 43) heads:
+             onset logit, velocity logit, 25 pitch logits (-12..+12 from the root), 16 lengths
+
+Like the drum decoder, the bass decoder never feeds its own outputs back, so the line is a
+smooth, deterministic function of (z, drums, chords) and a numpy re-implementation
+(:mod:`jamd.model.bass`) decodes a window in well under a millisecond.
+
+The loss adds to reconstruction + KL the stability penalty ``||mu_t - mu_{t+1}||^2`` over pairs of
+consecutive windows of one piece; ``stability=0`` trains the comparison model with the same code.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from jamd.model.bass import BASS_FEATURES, COND_FEATURES, MAX_LENGTH, OUT_FEATURES
+from jamd.music.grid import BASS_PITCH_MIN, BASS_PITCHES
+
+
+@dataclass
+class BassVAEConfig:
+    steps: int = 32             # 2 bars of 16ths: the shared window (DESIGN "Representation")
+    latent: int = 2             # two knobs or one XY pad, straight onto the latent
+    d_model: int = 48           # small on purpose: the numpy decode must stay far below 1 ms
+    n_head: int = 4             # 12 dims per head is plenty for "where are the kicks"
+    n_layer: int = 2            # decoder depth: 2 layers already see the whole window twice
+    enc_layers: int = 2         # the encoder only runs in training and evaluation
+    d_ff: int = 96              # 2x d_model MLP: enough for the onset/pitch rules of the idioms
+    dropout: float = 0.0        # ~16k windows of rule-made data: overfitting is not the risk
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class BassLossConfig:
+    beta: float = 0.5           # KL weight; below 1 so the 2-D code carries the style, not noise
+    free_bits: float = 0.5      # nats per latent dim not penalised: stops the code collapsing
+    kl_warmup_steps: int = 1000 # KL weight ramps up from 0 so the decoder learns to read z first
+    stability: float = 1.0      # weight of ||mu_t - mu_{t+1}||^2 (0 = the comparison model)
+    onset_pos_weight: float = 1.5   # onsets are ~1/3 of steps; a nudge against playing too little
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block without a causal mask."""
+
+    def __init__(self, cfg: BassVAEConfig):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.attn.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.mlp = nn.Module()
+        self.mlp.fc = nn.Linear(cfg.d_model, cfg.d_ff)
+        self.mlp.out = nn.Linear(cfg.d_ff, cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, d = x.shape
+        q, k, v = self.attn.qkv(self.ln1(x)).view(B, T, 3, self.n_head, d // self.n_head).unbind(2)
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B,H,T,hd)
+        x = x + self.drop(self.attn.proj(y.transpose(1, 2).reshape(B, T, d)))
+        # tanh GELU: what the numpy runtime computes (it has no erf)
+        return x + self.drop(self.mlp.out(F.gelu(self.mlp.fc(self.ln2(x)), approximate="tanh")))
+
+
+class Stack(nn.Module):
+    """Input projection + learned step positions (the bar position) + blocks + final norm."""
+
+    def __init__(self, n_in: int, n_layer: int, cfg: BassVAEConfig):
+        super().__init__()
+        self.inp = nn.Linear(n_in, cfg.d_model)
+        self.pos = nn.Parameter(torch.randn(cfg.steps, cfg.d_model) * 0.02)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(n_layer))
+        self.ln_f = nn.LayerNorm(cfg.d_model)
+
+    def forward(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.inp(x) + self.pos[: x.shape[1]]
+        if add is not None:
+            h = h + add
+        for blk in self.blocks:
+            h = blk(h)
+        return self.ln_f(h)
+
+
+class BassVAE(nn.Module):
+    def __init__(self, cfg: BassVAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.enc = Stack(COND_FEATURES + BASS_FEATURES, cfg.enc_layers, cfg)
+        self.enc.head = nn.Linear(cfg.d_model, 2 * cfg.latent)
+        self.dec = Stack(COND_FEATURES, cfg.n_layer, cfg)
+        self.dec.z = nn.Linear(cfg.latent, cfg.d_model)
+        self.dec.head = nn.Linear(cfg.d_model, OUT_FEATURES)
+
+    def encode(self, cond: torch.Tensor, bass: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.enc.head(self.enc(torch.cat([cond, bass], -1)).mean(1)).chunk(2, -1)
+        return mu, logvar.clamp(-8, 4)
+
+    def decode(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """(B, latent), (B, T, COND_FEATURES) -> (B, T, OUT_FEATURES) raw logits."""
+        return self.dec.head(self.dec(cond, self.dec.z(z)[:, None, :]))
+
+
+def recon_terms(out: torch.Tensor, target: dict[str, torch.Tensor], cfg: BassLossConfig) -> dict[str, torch.Tensor]:
+    """Per-term reconstruction losses, each a mean (onset over all steps, the rest over onsets)."""
+    on = target["onset"]
+    n_on = on.sum().clamp(min=1.0)
+    pos_w = torch.tensor(cfg.onset_pos_weight)
+    onset = F.binary_cross_entropy_with_logits(out[..., 0], on, pos_weight=pos_w)
+    vel = ((torch.sigmoid(out[..., 1]) - target["velocity"]) ** 2 * on).sum() / n_on
+    pitch = (F.cross_entropy(out[..., 2:2 + BASS_PITCHES].transpose(1, 2), target["pitch_idx"], reduction="none")
+             * on).sum() / n_on
+    length = (F.cross_entropy(out[..., 2 + BASS_PITCHES:].transpose(1, 2), target["length_idx"], reduction="none")
+              * on).sum() / n_on
+    return {"onset": onset, "pitch": pitch, "velocity": vel, "length": length}
+
+
+def loss_terms(model: BassVAE, batch: dict[str, torch.Tensor], cfg: BassLossConfig, step: int,
+               gen: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """``batch`` holds 2B windows: rows [0, B) and [B, 2B) are consecutive pairs (t, t+1)."""
+    mu, logvar = model.encode(batch["cond"], batch["bass"])
+    z = mu + torch.randn(mu.shape, generator=gen) * (0.5 * logvar).exp()
+    terms = recon_terms(model.decode(z, batch["cond"]), batch, cfg)
+    kl_dim = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).mean(0)            # (latent,)
+    kl = kl_dim.clamp(min=cfg.free_bits).sum()
+    half = mu.shape[0] // 2
+    stab = ((mu[:half] - mu[half:]) ** 2).sum(-1).mean()
+    warm = min(1.0, step / max(cfg.kl_warmup_steps, 1))
+    loss = sum(terms.values()) + cfg.beta * warm * kl + cfg.stability * stab
+    report = {k: float(v.detach()) for k, v in terms.items()} | {
+        "kl": float(kl_dim.detach().sum()), "stab": float(stab.detach()), "loss": float(loss.detach())}
+    return loss, report
+
+
+def targets(onset, pitch, velocity, length) -> dict[str, torch.Tensor]:
+    """Training targets from numpy bass arrays (B, T)."""
+    return {"onset": torch.from_numpy((onset > 0).astype(np.float32)),
+            "pitch_idx": torch.from_numpy(np.clip(pitch.astype(np.int64) - BASS_PITCH_MIN, 0, BASS_PITCHES - 1)),
+            "velocity": torch.from_numpy(velocity.astype(np.float32)),
+            "length_idx": torch.from_numpy(np.clip(length.astype(np.int64), 1, MAX_LENGTH) - 1)}

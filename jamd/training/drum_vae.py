@@ -1,0 +1,221 @@
+"""The drum model (torch): a recurrent VAE over the 32-step drum grid, with the flatness
+regulariser of Chen et al. (ICML 2020, "Learning Flat Latent Manifolds with VAEs").
+
+Shapes: B batch, T steps (32), V voices (9), F = 3V features per step (hit, velocity, offset),
+d latent dims, H hidden units.
+
+* Encoder: bidirectional GRU over the T steps -> the two final states -> ``(mu, logvar)``.
+* Decoder: a GRU that receives ``z`` (and the step position) at every step and never its own
+  outputs, so the decoder mean is a smooth deterministic function of ``z`` — the flatness term
+  and the live engine's latent walks both rely on that. The cell is written out by hand (not
+  ``nn.GRU``) so forward-mode AD (``torch.func.jvp``) runs through it, and so the numpy runtime
+  (`jamd.model.drums`) is the same arithmetic line by line.
+* The "decoder mean" whose geometry is regularised and measured is the hit probabilities,
+  ``sigmoid(logits)`` flattened to ``T*V`` values: what a listener hears change most.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jamd.music.drumkit import VOICES
+from jamd.music.grid import DEFAULT_STEPS
+
+
+@dataclass
+class DrumVAEConfig:
+    steps: int = DEFAULT_STEPS      # window length; the step-position input has one entry per step
+    voices: int = len(VOICES)       # grid voices (9 GrooVAE classes)
+    latent_dim: int = 4             # 2-8: small enough to walk with two knobs, big enough to reconstruct
+    enc_hidden: int = 64            # per direction; the encoder runs once per bar, so cost matters little
+    dec_hidden: int = 128           # the decoder runs at every latent move: sized for <=1 ms in numpy
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LossConfig:
+    beta: float = 1.0               # KL weight after warm-up: the plain ELBO
+    kl_warmup_epochs: float = 2.0   # beta ramps 0 -> beta so the decoder learns to read z first
+    free_bits: float = 0.25         # nats per dimension below which KL is not pushed down (no dead dims)
+    flat_weight: float = 3.0        # 0 = the plain-VAE baseline; 3 chosen on validation (docs/models.md)
+    flat_start_epoch: float = 2.0   # flatness is switched on once the latent has formed
+    flat_points: int = 32           # mixup points per batch: the Jacobian costs d decodes each
+    mixup_a0: float = 0.2           # a ~ U(-a0, 1+a0): also regularise a little beyond the pair
+
+
+def gru_step(gx: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
+    """One GRU step in PyTorch's gate order (r, z, n); ``gx`` is the precomputed input part."""
+    gh = h @ w_hh.T + b_hh                              # (B, 3H)
+    xr, xz, xn = gx.chunk(3, dim=-1)
+    hr, hz, hn = gh.chunk(3, dim=-1)
+    r = torch.sigmoid(xr + hr)
+    u = torch.sigmoid(xz + hz)
+    n = torch.tanh(xn + r * hn)
+    return (1 - u) * n + u * h
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: DrumVAEConfig):
+        super().__init__()
+        self.rnn = nn.GRU(3 * cfg.voices, cfg.enc_hidden, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * cfg.enc_hidden, 2 * cfg.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # x: (B, T, F) -> h_n: (2, B, He): final forward state and final backward state
+        _, h_n = self.rnn(x)
+        h = torch.cat([h_n[0], h_n[1]], dim=-1)         # (B, 2He)
+        mu, logvar = self.out(h).chunk(2, dim=-1)       # (B, d) each
+        return mu, logvar
+
+
+class Decoder(nn.Module):
+    """GRU fed ``z`` at every step. Its input projection splits into a z part (computed once per
+    decode) and a per-step part (a learned table, i.e. a step embedding times its weights, folded)."""
+
+    def __init__(self, cfg: DrumVAEConfig):
+        super().__init__()
+        H, d = cfg.dec_hidden, cfg.latent_dim
+        self.cfg = cfg
+        self.z_in = nn.Linear(d, 3 * H, bias=False)                 # z -> gate inputs
+        self.step_in = nn.Parameter(torch.zeros(cfg.steps, 3 * H))   # step position -> gate inputs (+bias)
+        self.h0 = nn.Linear(d, H)                                   # z -> initial state
+        self.w_hh = nn.Parameter(torch.empty(3 * H, H))
+        self.b_hh = nn.Parameter(torch.zeros(3 * H))
+        self.out = nn.Linear(H, 3 * cfg.voices)                     # -> hit logit, velocity, offset
+        nn.init.orthogonal_(self.w_hh)
+        nn.init.normal_(self.step_in, std=0.1)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # z: (B, d) -> logits, velocity, offset: (B, T, V) each
+        T, V = self.cfg.steps, self.cfg.voices
+        gz = self.z_in(z)                                # (B, 3H)
+        h = torch.tanh(self.h0(z))                       # (B, H)
+        hs = []
+        for t in range(T):
+            h = gru_step(gz + self.step_in[t], h, self.w_hh, self.b_hh)
+            hs.append(h)
+        y = self.out(torch.stack(hs, dim=1))             # (B, T, 3V)
+        logits, vel, off = y.split(V, dim=-1)
+        return logits, torch.sigmoid(vel), 0.5 * torch.tanh(off)
+
+    def mean(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder mean whose geometry we shape: hit probabilities, (B, T*V)."""
+        return torch.sigmoid(self.forward(z)[0]).flatten(1)
+
+
+class DrumVAE(nn.Module):
+    def __init__(self, cfg: DrumVAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+
+    def forward(self, x: torch.Tensor, sample: bool = True):
+        mu, logvar = self.encoder(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+        return (mu, logvar, z), self.decoder(z)
+
+
+def features(hit: torch.Tensor, velocity: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """(B, T, V) x 3 -> encoder input (B, T, 3V): the same layout the numpy runtime builds."""
+    return torch.cat([hit, velocity, offset], dim=-1)
+
+
+def reconstruction_terms(out, hit: torch.Tensor, velocity: torch.Tensor, offset: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-window sums, averaged over the batch: BCE on hits; MSE on velocity and offset where a
+    hit is present (a silent cell has no velocity or timing to learn)."""
+    logits, vel, off = out
+    B = hit.shape[0]
+    bce = F.binary_cross_entropy_with_logits(logits, hit, reduction="sum") / B
+    vel_mse = ((vel - velocity) ** 2 * hit).sum() / B
+    off_mse = ((off - offset) ** 2 * hit).sum() / B
+    return {"hit_bce": bce, "vel_mse": vel_mse, "off_mse": off_mse}
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per latent dimension, averaged over the batch: (d,)."""
+    return 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).mean(0)
+
+
+def decoder_jacobian(mean: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+    """Jacobian of a batched map ``mean: (B, d) -> (B, D)`` (the decoder mean) at each row of
+    ``z``: (M, D, d), all d columns from ONE batched forward-mode product (the points repeated
+    d times against the basis tangents)."""
+    M, d = z.shape
+    zs = z.repeat(d, 1)                                              # (d*M, d): block k = all points
+    tangents = torch.eye(d, dtype=z.dtype, device=z.device).repeat_interleave(M, dim=0)  # (d*M, d)
+    _, jv = torch.func.jvp(mean, (zs,), (tangents,))        # (d*M, D)
+    return jv.reshape(d, M, -1).permute(1, 2, 0)                    # (M, D, d)
+
+
+def mixup_points(z: torch.Tensor, n: int, a0: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` points ``(1-a) z_i + a z_j`` between random pairs of rows, ``a ~ U(-a0, 1+a0)``."""
+    B = z.shape[0]
+    i = torch.randint(B, (n,), generator=generator)
+    j = torch.randint(B, (n,), generator=generator)
+    a = (torch.rand(n, 1, generator=generator) * (1 + 2 * a0) - a0).to(z.dtype)
+    return (1 - a) * z[i] + a * z[j]
+
+
+def flatness_from_jacobian(J: torch.Tensor) -> torch.Tensor:
+    """``mean ‖G − c²I‖²_F / c⁴`` with ``G = JᵀJ`` and ``c²`` the batch mean of ``tr(G)/d``,
+    detached: the term asks the metric to be a multiple of the identity everywhere (flat), not
+    for a particular scale, and dividing by c⁴ makes it scale-free so it cannot be won by
+    shrinking the decoder's sensitivity. Zero iff every G equals the same c²I."""
+    G = J.transpose(1, 2) @ J                                        # (M, d, d)
+    d = G.shape[-1]
+    c2 = (torch.diagonal(G, dim1=1, dim2=2).sum(-1) / d).mean().detach()
+    eye = torch.eye(d, dtype=G.dtype, device=G.device)
+    return ((G - c2 * eye) ** 2).sum((1, 2)).mean() / (c2 ** 2 + 1e-12)
+
+
+def flatness_term(decoder: Decoder, z: torch.Tensor, cfg: LossConfig,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    zm = mixup_points(z.detach(), cfg.flat_points, cfg.mixup_a0, generator)  # (M, d)
+    return flatness_from_jacobian(decoder_jacobian(decoder.mean, zm))
+
+
+def loss_terms(model: DrumVAE, hit, velocity, offset, cfg: LossConfig, epoch: float,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Training loss at (fractional) ``epoch`` and its terms for the progress display."""
+    (mu, logvar, z), out = model(features(hit, velocity, offset))
+    rec = reconstruction_terms(out, hit, velocity, offset)
+    kl_d = kl_per_dim(mu, logvar)
+    beta = cfg.beta * min(1.0, epoch / cfg.kl_warmup_epochs) if cfg.kl_warmup_epochs > 0 else cfg.beta
+    # free bits: a dimension's KL below the floor is not penalised, so none is pushed to zero
+    kl_fb = torch.clamp(kl_d, min=cfg.free_bits).sum()
+    loss = rec["hit_bce"] + rec["vel_mse"] + rec["off_mse"] + beta * kl_fb
+    terms = {k: float(v.detach()) for k, v in rec.items()}
+    terms["kl"] = float(kl_d.detach().sum())
+    terms["beta"] = beta
+    if cfg.flat_weight > 0 and epoch >= cfg.flat_start_epoch:
+        flat = flatness_term(model.decoder, z, cfg, generator)
+        loss = loss + cfg.flat_weight * flat
+        terms["flat"] = float(flat.detach())
+    terms["loss"] = float(loss.detach())
+    return loss, terms
+
+
+@torch.no_grad()
+def validation_loss(model: DrumVAE, hit, velocity, offset, batch: int = 512) -> dict[str, float]:
+    """Negative ELBO (beta 1, no free bits, z = mu for a noise-free figure) on held-out windows."""
+    model.eval()
+    sums: dict[str, float] = {}
+    n = hit.shape[0]
+    for s in range(0, n, batch):
+        h, v, o = hit[s:s + batch], velocity[s:s + batch], offset[s:s + batch]
+        mu, logvar = model.encoder(features(h, v, o))
+        rec = reconstruction_terms(model.decoder(mu), h, v, o)
+        kl = kl_per_dim(mu, logvar).sum()
+        for k, val in {**rec, "kl": kl}.items():
+            sums[k] = sums.get(k, 0.0) + float(val) * h.shape[0]
+    model.train()
+    out = {k: v / n for k, v in sums.items()}
+    out["loss"] = out["hit_bce"] + out["vel_mse"] + out["off_mse"] + out["kl"]
+    return out
