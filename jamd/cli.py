@@ -1,11 +1,12 @@
 """The ``jamd`` command. Each subcommand lives in its own module, imported only when it runs,
 so ``jamd run`` never pays for torch and ``jamd --help`` is instant."""
+
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from jamd import __version__
 from jamd.base.errors import UserError
@@ -19,16 +20,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("jamd.commands.check", "check the config and controller mappings without touching MIDI"),
     "train": ("jamd.commands.train", "train a model (drums, bass, style) on GMD or your MIDI"),
     "encode": ("jamd.commands.encode", "the latent point (and plane XY) of each 2-bar window of a MIDI file"),
-    "generate": ("jamd.commands.generate", "a new groove: random, from files (blend, noise, arithmetic) or a plane point"),
-    "interpolate": ("jamd.commands.interpolate", "a straight latent walk from one groove to another, as MIDI"),
+    "generate": (
+        "jamd.commands.generate",
+        "a new groove: random, from files (blend, noise, arithmetic) or a plane point",
+    ),
+    "interpolate": (
+        "jamd.commands.interpolate",
+        "a straight latent walk from one groove to another, as MIDI",
+    ),
     "similar": ("jamd.commands.similar", "the nearest 2-bar windows in a folder of MIDI files"),
     "classify": ("jamd.commands.classify", "style probabilities (rock, funk, jazz, ...) per 2-bar window"),
     "map": ("jamd.commands.map", "draw the latent plane as a PNG: what the XY pad plays where"),
     "learn": ("jamd.commands.learn", "MIDI learn: move each control in turn, get a mapping file"),
     "eval": ("jamd.commands.eval", "evaluate a model (drums, bass) on the test split"),
     "ports": ("jamd.commands.ports", "list the MIDI inputs and outputs per API (ALSA, JACK, ...)"),
-    "bench": ("jamd.commands.bench", "measure clock jitter, note timing, latencies, decode time, start-up, memory"),
-    "doctor": ("jamd.commands.doctor", "check what a headless box needs, one PASS/WARN/FAIL line each with the fix"),
+    "bench": (
+        "jamd.commands.bench",
+        "measure clock jitter, note timing, latencies, decode time, start-up, memory",
+    ),
+    "doctor": (
+        "jamd.commands.doctor",
+        "check what a headless box needs, one PASS/WARN/FAIL line each with the fix",
+    ),
 }
 
 

@@ -7,6 +7,7 @@
   cached in a temporary ``JAMD_CACHE`` that the CLI tests reuse.
 * ``write_midi``: small MIDI files for user-folder tests.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,6 +31,7 @@ SPLITS = ("train", "validation", "test")
 
 # ------------------------------------------------------------------------- independent reader
 
+
 def _vlq(data: bytes, i: int) -> tuple[int, int]:
     value = 0
     while True:
@@ -50,8 +52,8 @@ def raw_note_ons(data: bytes) -> tuple[int, list[tuple[int, int, int, int]]]:
     pos = 8 + header_len
     out = []
     for _ in range(n_tracks):
-        assert data[pos:pos + 4] == b"MTrk"
-        length = struct.unpack(">I", data[pos + 4:pos + 8])[0]
+        assert data[pos : pos + 4] == b"MTrk"
+        length = struct.unpack(">I", data[pos + 4 : pos + 8])[0]
         i, end = pos + 8, pos + 8 + length
         pos = end
         tick = 0
@@ -62,10 +64,10 @@ def raw_note_ons(data: bytes) -> tuple[int, list[tuple[int, int, int, int]]]:
             if data[i] >= 0x80:
                 status = data[i]
                 i += 1
-            if status == 0xFF:                  # meta: type, length, data
+            if status == 0xFF:  # meta: type, length, data
                 n, i = _vlq(data, i + 1)
                 i += n
-            elif status in (0xF0, 0xF7):        # sysex
+            elif status in (0xF0, 0xF7):  # sysex
                 n, i = _vlq(data, i)
                 i += n
             elif status & 0xF0 in (0xC0, 0xD0):  # one data byte
@@ -104,13 +106,14 @@ def expected_cells(hits, table: dict[int, int], steps: int | None = None):
 
 # ------------------------------------------------------------------------------- the dataset
 
-@functools.lru_cache(maxsize=None)
+
+@functools.cache
 def gmd_rows() -> tuple[dict, ...]:
     with open(GMD / "info.csv", newline="") as fh:
         return tuple(csv.DictReader(fh))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gmd_note_set() -> frozenset[int]:
     """Every drum note played anywhere in the GMD (all 1,150 files, read by the oracle)."""
     notes = set()
@@ -148,6 +151,7 @@ def gmd_corpus(tmp_path_factory):
 
 # ------------------------------------------------------------------------------ writing MIDI
 
+
 def rock_beat(bars: int, tpb: int, channel: int = 10, notes=(36, 38, 42)) -> list[tuple[int, mido.Message]]:
     """A plain rock beat: kick on 1 and 3, snare on 2 and 4, 8th-note hats. 12 hits a bar."""
     kick, snare, hat = notes
@@ -161,8 +165,9 @@ def rock_beat(bars: int, tpb: int, channel: int = 10, notes=(36, 38, 42)) -> lis
             if eighth in (2, 6):
                 out.append((tick, mido.Message("note_on", channel=channel - 1, note=snare, velocity=110)))
     # drum note-offs a 32nd later
-    offs = [(t + tpb // 8, mido.Message("note_off", channel=m.channel, note=m.note, velocity=0))
-            for t, m in out]
+    offs = [
+        (t + tpb // 8, mido.Message("note_off", channel=m.channel, note=m.note, velocity=0)) for t, m in out
+    ]
     return sorted(out + offs, key=lambda tm: (tm[0], tm[1].type == "note_on"))
 
 

@@ -5,6 +5,7 @@ The schedule is {"ports": {"drummer": "out", ...}, "events": [[t_ns, port, [byte
 with absolute ``time.perf_counter_ns`` deadlines (CLOCK_MONOTONIC: the same in every process).
 Each port is a virtual JACK output named ``<port>:out``; it prints "ready" once they exist.
 """
+
 import json
 import sys
 import time
@@ -20,8 +21,8 @@ def main(path: str) -> None:
             outs[name] = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=name)
             outs[name].open_virtual_port("out")
         print("ready", flush=True)
-        sys.stdin.readline()                        # the test says "go" once jamd is connected
-        schedule = json.load(open(path))            # re-read: the test wrote the real times
+        sys.stdin.readline()  # the test says "go" once jamd is connected
+        schedule = json.load(open(path))  # re-read: the test wrote the real times
         for t_ns, port, msg in sorted(schedule["events"], key=lambda e: e[0]):
             while (left := t_ns - time.perf_counter_ns()) > 1_000_000:
                 time.sleep((left - 1_000_000) / 1e9)  # sleep, then spin the last millisecond

@@ -5,6 +5,7 @@ JACK (owned by the real-time core): ``jack_server`` starts ``jackd`` with the du
 as ``JACK_DEFAULT_SERVER`` (so processes the tests spawn use it too) and kills it afterwards.
 Tests that use it are skipped with a reason only when jackd is not installed.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,6 +21,7 @@ def _jack_ready(proc, timeout: float) -> bool:
     """True once a client can connect *and* our jackd is still running (if a server of that
     name already existed, ours exits at once and the probe would reach the other one)."""
     import rtmidi
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -56,7 +58,8 @@ def _die_with_parent() -> None:
     instead of living on as an orphan that holds a registry slot."""
     try:
         import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)   # PR_SET_PDEATHSIG
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
     except Exception:
         pass
 
@@ -103,9 +106,12 @@ def jack_server(tmp_path_factory):
             # write and every client's next JACK call hangs with it
             log_path = tmp_path_factory.mktemp("jackd") / f"{name}.log"
             with open(log_path, "wb") as log:
-                proc = subprocess.Popen([jackd, "-n", name, "-t", "500", "-r", "-S", "-d", "dummy",
-                                         "-r", "48000", "-p", "32"], stdout=log, stderr=subprocess.STDOUT,
-                                        preexec_fn=_die_with_parent)
+                proc = subprocess.Popen(
+                    [jackd, "-n", name, "-t", "500", "-r", "-S", "-d", "dummy", "-r", "48000", "-p", "32"],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
+                )
             if _jack_ready(proc, 10.0):
                 break
             _stop_jackd(proc)
@@ -129,9 +135,14 @@ def jack_server(tmp_path_factory):
 # declared in pyproject.toml) and run only with ``pytest --run-slow``. (Reliability, issue 9:
 # please keep these two hooks when editing this file.)
 
+
 def pytest_addoption(parser):
-    parser.addoption("--run-slow", action="store_true", default=False,
-                     help="also run tests marked slow (hours-long soak, long fuzz runs)")
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run tests marked slow (hours-long soak, long fuzz runs)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -6,6 +6,7 @@ In-process checks of the same readers are in test_config.py (every config key), 
 command line shows (exit code, one line, no traceback) and the damage those do not reach:
 model cards with broken fields and unreadable MIDI files.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jamd.model.checkpoint import CheckpointError, save_checkpoint
 from jamd.base.errors import UserError
-from jamd.music.drumkit import VOICES
+from jamd.model.checkpoint import CheckpointError, save_checkpoint
 from jamd.model.drums import DrumModel
+from jamd.music.drumkit import VOICES
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
 D, HE, H, V, T = 3, 8, 12, len(VOICES), 32
@@ -34,20 +35,39 @@ def drum_checkpoint(path: Path) -> Path:
     """A small drum VAE checkpoint with random weights, written without torch (same names and
     shapes as ``jamd.training.drum_train.export_tensors``)."""
     rng = np.random.default_rng(0)
-    shapes = {"decoder.b_hh": (3 * H,), "decoder.h0.bias": (H,), "decoder.h0.weight": (H, D),
-              "decoder.out.bias": (3 * V,), "decoder.out.weight": (3 * V, H), "decoder.step_in": (T, 3 * H),
-              "decoder.w_hh": (3 * H, H), "decoder.z_in.weight": (3 * H, D), "encoder.out.bias": (2 * D,),
-              "encoder.out.weight": (2 * D, 2 * HE)}
+    shapes = {
+        "decoder.b_hh": (3 * H,),
+        "decoder.h0.bias": (H,),
+        "decoder.h0.weight": (H, D),
+        "decoder.out.bias": (3 * V,),
+        "decoder.out.weight": (3 * V, H),
+        "decoder.step_in": (T, 3 * H),
+        "decoder.w_hh": (3 * H, H),
+        "decoder.z_in.weight": (3 * H, D),
+        "encoder.out.bias": (2 * D,),
+        "encoder.out.weight": (2 * D, 2 * HE),
+    }
     for sfx in ("", "_reverse"):
-        shapes |= {f"encoder.rnn.bias_hh_l0{sfx}": (3 * HE,), f"encoder.rnn.bias_ih_l0{sfx}": (3 * HE,),
-                   f"encoder.rnn.weight_hh_l0{sfx}": (3 * HE, HE), f"encoder.rnn.weight_ih_l0{sfx}": (3 * HE, 3 * V)}
+        shapes |= {
+            f"encoder.rnn.bias_hh_l0{sfx}": (3 * HE,),
+            f"encoder.rnn.bias_ih_l0{sfx}": (3 * HE,),
+            f"encoder.rnn.weight_hh_l0{sfx}": (3 * HE, HE),
+            f"encoder.rnn.weight_ih_l0{sfx}": (3 * HE, 3 * V),
+        }
     tensors = {k: rng.normal(size=s).astype(np.float32) * 0.3 for k, s in shapes.items()}
-    card = {"kind": "drums",
-            "config": {"steps": T, "voices": V, "latent_dim": D, "enc_hidden": HE, "dec_hidden": H},
-            "representation": {"steps": T, "steps_per_beat": 4, "voices": list(VOICES),
-                               "features": ["hit", "velocity", "offset"]},
-            "plane": {"center": [0.0] * D, "axes": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], "spread": [1.0, 1.0]},
-            "training": {}, "metrics": {}}
+    card = {
+        "kind": "drums",
+        "config": {"steps": T, "voices": V, "latent_dim": D, "enc_hidden": HE, "dec_hidden": H},
+        "representation": {
+            "steps": T,
+            "steps_per_beat": 4,
+            "voices": list(VOICES),
+            "features": ["hit", "velocity", "offset"],
+        },
+        "plane": {"center": [0.0] * D, "axes": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], "spread": [1.0, 1.0]},
+        "training": {},
+        "metrics": {},
+    }
     return save_checkpoint(path, tensors, card)
 
 
@@ -56,7 +76,7 @@ def groove(path: Path, drums: bool = True) -> Path:
     track = mido.MidiTrack()
     mid.tracks.append(track)
     for i in range(64):
-        if not drums:                      # a controller sweep: no note at all
+        if not drums:  # a controller sweep: no note at all
             track.append(mido.Message("control_change", control=1, value=i, time=0 if i == 0 else 120))
             continue
         note = 36 if i % 4 == 0 else 42
@@ -82,7 +102,7 @@ def _variant(base: Path, name: str, card_edit=None, weights_edit=None) -> Path:
 
 def _flip(data: bytes) -> bytes:
     b = bytearray(data)
-    b[len(b) // 2] ^= 0x01                 # one bit of one weight
+    b[len(b) // 2] ^= 0x01  # one bit of one weight
     return bytes(b)
 
 
@@ -90,44 +110,80 @@ def _flip(data: bytes) -> bytes:
 
 #: name -> (argv builder, words the one line must hold). ``{d}`` is the case folder.
 CASES: dict[str, tuple[list[str], list[str]]] = {
-    "malformed YAML": (["check", "--config", "{d}/bad-yaml.yaml"],
-                       ["{d}/bad-yaml.yaml:3:", "not valid YAML"]),
-    "mapping with an unknown target": (["check", "--config", "{d}/uses-unknown-target.yaml"],
-                                       ["{d}/unknown-target.yaml:3:", "unknown target 'drums.z'", "drums.x"]),
-    "mapping with CC 300": (["check", "--config", "{d}/uses-cc300.yaml"],
-                            ["{d}/cc300.yaml:3:", "0..127"]),
-    "mapping file given to check": (["check", "--config", "{d}/empty.yaml", "{d}/cc300.yaml"],
-                                    ["{d}/cc300.yaml:3:", "0..127"]),
-    "config naming a missing model": (["check", "--config", "{d}/missing-model.yaml"],
-                                      ["{d}/missing-model.yaml:2:", "no model 'nowhere/drums'"]),
+    "malformed YAML": (
+        ["check", "--config", "{d}/bad-yaml.yaml"],
+        ["{d}/bad-yaml.yaml:3:", "not valid YAML"],
+    ),
+    "mapping with an unknown target": (
+        ["check", "--config", "{d}/uses-unknown-target.yaml"],
+        ["{d}/unknown-target.yaml:3:", "unknown target 'drums.z'", "drums.x"],
+    ),
+    "mapping with CC 300": (["check", "--config", "{d}/uses-cc300.yaml"], ["{d}/cc300.yaml:3:", "0..127"]),
+    "mapping file given to check": (
+        ["check", "--config", "{d}/empty.yaml", "{d}/cc300.yaml"],
+        ["{d}/cc300.yaml:3:", "0..127"],
+    ),
+    "config naming a missing model": (
+        ["check", "--config", "{d}/missing-model.yaml"],
+        ["{d}/missing-model.yaml:2:", "no model 'nowhere/drums'"],
+    ),
     "missing checkpoint": (["encode", "{d}/x.mid", "--model", "{d}/nowhere"], ["nowhere.json", "not found"]),
-    "truncated checkpoint": (["encode", "{d}/x.mid", "--model", "{d}/truncated"],
-                             ["truncated.safetensors", "sha256", "truncated"]),
-    "tampered checkpoint (one bit)": (["encode", "{d}/x.mid", "--model", "{d}/flipped"],
-                                      ["flipped.safetensors", "sha256"]),
-    "card from another representation": (["encode", "{d}/x.mid", "--model", "{d}/other-voices"],
-                                         ["other-voices.json", "representation voices", "cowbell", "kick"]),
-    "bass checkpoint where drums expected": (["encode", "{d}/x.mid", "--model", "{d}/bass"],
-                                             ["bass.json", "'bass' model, expected 'drums'"]),
-    "card that is not JSON": (["encode", "{d}/x.mid", "--model", "{d}/not-json"],
-                              ["not-json.json", "not valid JSON"]),
-    "card with a text format_version": (["encode", "{d}/x.mid", "--model", "{d}/text-version"],
-                                        ["text-version.json", "format_version must be a whole number"]),
-    "card with a list for representation": (["encode", "{d}/x.mid", "--model", "{d}/list-repr"],
-                                            ["list-repr.json", "representation must be a JSON object"]),
-    "card config value not a number": (["encode", "{d}/x.mid", "--model", "{d}/text-config"],
-                                       ["text-config", "not a drum VAE checkpoint"]),
-    "card with a broken latent plane": (["encode", "{d}/x.mid", "--model", "{d}/bad-plane"],
-                                        ["bad-plane.json", "latent plane"]),
-    "weights of another model (card swapped)": (["encode", "{d}/x.mid", "--model", "{d}/swapped"],
-                                                ["swapped.safetensors", "sha256"]),
-    "MIDI file that is not MIDI": (["encode", "{d}/garbage.mid", "--model", "{d}/good"],
-                                   ["garbage.mid", "not a readable MIDI file"]),
-    "truncated MIDI file": (["encode", "{d}/truncated.mid", "--model", "{d}/good"],
-                            ["truncated.mid", "not a readable MIDI file"]),
-    "MIDI file without drums": (["encode", "{d}/no-drums.mid", "--model", "{d}/good"],
-                                ["no-drums.mid", "no 2-bar window with a drum hit"]),
-    "missing MIDI file": (["encode", "{d}/nowhere.mid", "--model", "{d}/good"], ["nowhere.mid", "no such MIDI file"]),
+    "truncated checkpoint": (
+        ["encode", "{d}/x.mid", "--model", "{d}/truncated"],
+        ["truncated.safetensors", "sha256", "truncated"],
+    ),
+    "tampered checkpoint (one bit)": (
+        ["encode", "{d}/x.mid", "--model", "{d}/flipped"],
+        ["flipped.safetensors", "sha256"],
+    ),
+    "card from another representation": (
+        ["encode", "{d}/x.mid", "--model", "{d}/other-voices"],
+        ["other-voices.json", "representation voices", "cowbell", "kick"],
+    ),
+    "bass checkpoint where drums expected": (
+        ["encode", "{d}/x.mid", "--model", "{d}/bass"],
+        ["bass.json", "'bass' model, expected 'drums'"],
+    ),
+    "card that is not JSON": (
+        ["encode", "{d}/x.mid", "--model", "{d}/not-json"],
+        ["not-json.json", "not valid JSON"],
+    ),
+    "card with a text format_version": (
+        ["encode", "{d}/x.mid", "--model", "{d}/text-version"],
+        ["text-version.json", "format_version must be a whole number"],
+    ),
+    "card with a list for representation": (
+        ["encode", "{d}/x.mid", "--model", "{d}/list-repr"],
+        ["list-repr.json", "representation must be a JSON object"],
+    ),
+    "card config value not a number": (
+        ["encode", "{d}/x.mid", "--model", "{d}/text-config"],
+        ["text-config", "not a drum VAE checkpoint"],
+    ),
+    "card with a broken latent plane": (
+        ["encode", "{d}/x.mid", "--model", "{d}/bad-plane"],
+        ["bad-plane.json", "latent plane"],
+    ),
+    "weights of another model (card swapped)": (
+        ["encode", "{d}/x.mid", "--model", "{d}/swapped"],
+        ["swapped.safetensors", "sha256"],
+    ),
+    "MIDI file that is not MIDI": (
+        ["encode", "{d}/garbage.mid", "--model", "{d}/good"],
+        ["garbage.mid", "not a readable MIDI file"],
+    ),
+    "truncated MIDI file": (
+        ["encode", "{d}/truncated.mid", "--model", "{d}/good"],
+        ["truncated.mid", "not a readable MIDI file"],
+    ),
+    "MIDI file without drums": (
+        ["encode", "{d}/no-drums.mid", "--model", "{d}/good"],
+        ["no-drums.mid", "no 2-bar window with a drum hit"],
+    ),
+    "missing MIDI file": (
+        ["encode", "{d}/nowhere.mid", "--model", "{d}/good"],
+        ["nowhere.mid", "no such MIDI file"],
+    ),
 }
 
 
@@ -146,8 +202,11 @@ def _make_files(d: Path) -> None:
     (d / "missing-model.yaml").write_text("models:\n  drums: nowhere/drums\n")
     _variant(good, "truncated", weights_edit=lambda w: w[:-100])
     _variant(good, "flipped", weights_edit=_flip)
-    _variant(good, "other-voices", card_edit=lambda c: c["representation"].__setitem__(
-        "voices", ["kick", "snare", "cowbell"]))
+    _variant(
+        good,
+        "other-voices",
+        card_edit=lambda c: c["representation"].__setitem__("voices", ["kick", "snare", "cowbell"]),
+    )
     _variant(good, "bass", card_edit=lambda c: c.__setitem__("kind", "bass"))
     _variant(good, "text-version", card_edit=lambda c: c.__setitem__("format_version", "1"))
     _variant(good, "list-repr", card_edit=lambda c: c.__setitem__("representation", ["steps", 32]))
@@ -160,9 +219,16 @@ def _make_files(d: Path) -> None:
 
 #: these run as a real ``python -m jamd`` process; the rest through ``jamd.cli.main`` in this
 #: process (the same code path bar the interpreter start, which costs ~0.5 s of CPU per case)
-SUBPROCESS = ("malformed YAML", "mapping with an unknown target", "mapping with CC 300",
-              "config naming a missing model", "truncated checkpoint", "tampered checkpoint (one bit)",
-              "card from another representation", "bass checkpoint where drums expected")
+SUBPROCESS = (
+    "malformed YAML",
+    "mapping with an unknown target",
+    "mapping with CC 300",
+    "config naming a missing model",
+    "truncated checkpoint",
+    "tampered checkpoint (one bit)",
+    "card from another representation",
+    "bass checkpoint where drums expected",
+)
 
 
 def _in_process(argv: list[str], d: Path) -> subprocess.CompletedProcess:
@@ -173,6 +239,7 @@ def _in_process(argv: list[str], d: Path) -> subprocess.CompletedProcess:
     import traceback
 
     from jamd.cli import main
+
     out, err = io.StringIO(), io.StringIO()
     cwd = os.getcwd()
     try:
@@ -182,7 +249,7 @@ def _in_process(argv: list[str], d: Path) -> subprocess.CompletedProcess:
                 code = main(argv)
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else 1
-            except Exception:                  # noqa: BLE001 - reported as the traceback it would be
+            except Exception:  # noqa: BLE001 - reported as the traceback it would be
                 traceback.print_exc()
                 code = 1
     finally:
@@ -192,8 +259,9 @@ def _in_process(argv: list[str], d: Path) -> subprocess.CompletedProcess:
 
 def _run(argv: list[str], d: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, XDG_CONFIG_HOME=str(d / "xdg"), JAMD_CONFIG="", PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "jamd", *argv], capture_output=True, text=True,
-                          timeout=120, cwd=d, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "jamd", *argv], capture_output=True, text=True, timeout=120, cwd=d, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -235,22 +303,46 @@ def test_bad_file_is_one_clear_line_exit_2(results, case: str) -> None:
 
 # ---------------------------------------------------------- fuzz the same readers in-process
 
+
 @pytest.fixture(scope="module")
 def good_model(tmp_path_factory) -> Path:
     return drum_checkpoint(tmp_path_factory.mktemp("good") / "m")
 
 
-json_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 100), st.floats(allow_nan=True),
-                        st.text(max_size=5), st.lists(st.integers(0, 3), max_size=3),
-                        st.dictionaries(st.sampled_from(["a", "steps", "axes"]), st.integers(0, 3), max_size=2))
-card_paths = st.sampled_from([("format_version",), ("kind",), ("config",), ("config", "steps"),
-                              ("config", "voices"), ("config", "latent_dim"), ("config", "dec_hidden"),
-                              ("representation",), ("representation", "voices"),
-                              ("representation", "steps_per_beat"), ("plane",), ("plane", "axes"),
-                              ("plane", "center"), ("plane", "spread"), ("weights_sha256",), ("format",)])
+json_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 100),
+    st.floats(allow_nan=True),
+    st.text(max_size=5),
+    st.lists(st.integers(0, 3), max_size=3),
+    st.dictionaries(st.sampled_from(["a", "steps", "axes"]), st.integers(0, 3), max_size=2),
+)
+card_paths = st.sampled_from(
+    [
+        ("format_version",),
+        ("kind",),
+        ("config",),
+        ("config", "steps"),
+        ("config", "voices"),
+        ("config", "latent_dim"),
+        ("config", "dec_hidden"),
+        ("representation",),
+        ("representation", "voices"),
+        ("representation", "steps_per_beat"),
+        ("plane",),
+        ("plane", "axes"),
+        ("plane", "center"),
+        ("plane", "spread"),
+        ("weights_sha256",),
+        ("format",),
+    ]
+)
 
 
-@settings(max_examples=250 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=250 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(edits=st.lists(st.tuples(card_paths, json_values | st.just("<delete>")), min_size=1, max_size=4))
 def test_any_card_damage_is_a_checkpoint_error(good_model, tmp_path_factory, edits) -> None:
     """A model card edited by hand (any field, any JSON value, or deleted): the model loads and
@@ -276,10 +368,15 @@ def test_any_card_damage_is_a_checkpoint_error(good_model, tmp_path_factory, edi
         assert "\n" not in str(e)
 
 
-@settings(max_examples=200 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cut=st.integers(0, 2000), flips=st.lists(st.tuples(st.integers(0, 2000), st.integers(1, 255)), max_size=4))
+@settings(
+    max_examples=200 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cut=st.integers(0, 2000), flips=st.lists(st.tuples(st.integers(0, 2000), st.integers(1, 255)), max_size=4)
+)
 def test_any_damaged_midi_file_is_a_user_error(tmp_path_factory, cut, flips) -> None:
     from jamd.commands.common import midi_file
+
     d = tmp_path_factory.mktemp("mid")
     data = bytearray(groove(d / "x.mid").read_bytes())
     for at, x in flips:

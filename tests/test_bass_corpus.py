@@ -1,13 +1,23 @@
 """The procedural bass corpus: each idiom has the properties docs/bass.md promises, every note is
 in its chord's scale, and consecutive windows of a piece agree on the bar they share."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from jamd.data.bass_corpus import (BAR, IDIOMS, PROGRESSIONS, BarContext, bar_line, bass_windows, make_piece,
-                              section_params)
+from jamd.data.bass_corpus import (
+    BAR,
+    IDIOMS,
+    PROGRESSIONS,
+    BarContext,
+    bar_line,
+    bass_windows,
+    make_piece,
+    section_params,
+)
 from jamd.data.corpus import Windows
 from jamd.music.harmony import QUALITIES, in_scale
 
@@ -17,13 +27,19 @@ def _ctx(kick_steps, idiom="rock", seed=0, root=0, quality=0, next_root=5, chang
     kick = np.zeros(BAR, bool)
     kick[list(kick_steps)] = True
     roots, quals = np.full(BAR, root), np.full(BAR, quality)
-    if change_at:                      # a second chord in the bar (jazz ii-V in one bar)
+    if change_at:  # a second chord in the bar (jazz ii-V in one bar)
         roots[change_at:], quals[change_at:] = (root + 7) % 12, 2
     return BarContext(kick, roots, quals, next_root, section_params(idiom, rng), rng)
 
 
-bars = st.tuples(st.sets(st.integers(0, BAR - 1), max_size=8), st.integers(0, 2**16), st.integers(0, 11),
-                 st.integers(0, len(QUALITIES) - 1), st.integers(0, 11), st.sampled_from([None, 8]))
+bars = st.tuples(
+    st.sets(st.integers(0, BAR - 1), max_size=8),
+    st.integers(0, 2**16),
+    st.integers(0, 11),
+    st.integers(0, len(QUALITIES) - 1),
+    st.integers(0, 11),
+    st.sampled_from([None, 8]),
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -65,7 +81,7 @@ def test_jazz_walks_legato_quarters_from_the_root(bar):
     assert (length[[0, 4, 8, 12]] == 4).all()
     assert pitch[0] == 0
     if change:
-        assert pitch[change] in (0, 12)       # a new chord starts on its root
+        assert pitch[change] in (0, 12)  # a new chord starts on its root
 
 
 def test_reggae_one_drop_and_latin_tumbao_leave_the_one_empty():
@@ -74,7 +90,7 @@ def test_reggae_one_drop_and_latin_tumbao_leave_the_one_empty():
         assert on_r[0] == 0 and on_r[8] == 1
         on_l, pitch_l = bar_line("latin", _ctx([0, 8], "latin", seed, root=0, quality=0, next_root=7))[:2]
         assert on_l[0] == 0 and on_l[6] == 1 and on_l[12] == 1
-        assert pitch_l[12] == 7               # the next bar's root (G over C), anticipated
+        assert pitch_l[12] == 7  # the next bar's root (G over C), anticipated
 
 
 def test_funk_has_syncopation_and_ghost_notes():
@@ -93,12 +109,17 @@ def fake_windows(n_bars=6, files=2, seed=0):
     for f in range(files):
         grid = (rng.random(((n_bars + 1) * BAR, 9)) < 0.25).astype(np.uint8)
         for b in range(n_bars):
-            hit.append(grid[b * BAR:(b + 2) * BAR])
+            hit.append(grid[b * BAR : (b + 2) * BAR])
             fidx.append(f)
             bar.append(b)
     hit = np.array(hit)
-    return Windows(hit, hit.astype(np.float32) * 0.8, np.zeros(hit.shape, np.float32), np.array(fidx, np.int32),
-                   np.array(bar, np.int32))
+    return Windows(
+        hit,
+        hit.astype(np.float32) * 0.8,
+        np.zeros(hit.shape, np.float32),
+        np.array(fidx, np.int32),
+        np.array(bar, np.int32),
+    )
 
 
 def test_consecutive_windows_share_their_overlapping_bar_and_chords():

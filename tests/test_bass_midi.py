@@ -1,5 +1,6 @@
 """Training on the user's own multitrack MIDI: a small synthetic set written here with mido
 (drums on channel 10, a bass part found by program, by track name or by option, piano chords)."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,23 @@ import mido
 import numpy as np
 import pytest
 
+from jamd.cli import main
 from jamd.data.bass_corpus import BAR, BarContext, bar_line, section_params
 from jamd.data.bass_midi import bass_channel, estimate_chords, load_multitrack
-from jamd.cli import main
-from jamd.music.grid import BassLine, BassRange, DrumPattern, NoteEvent, bass_note, bass_to_events, drums_to_events, events_to_midi
+from jamd.music.grid import (
+    BassLine,
+    BassRange,
+    DrumPattern,
+    NoteEvent,
+    bass_note,
+    bass_to_events,
+    drums_to_events,
+    events_to_midi,
+)
 from jamd.music.harmony import MAJ, MIN
 
 BARS = 8
-PROGRESSION = [(9, MIN), (5, MAJ), (0, MAJ), (7, MAJ)]       # Am F C G
+PROGRESSION = [(9, MIN), (5, MAJ), (0, MAJ), (7, MAJ)]  # Am F C G
 
 
 def _song(seed: int, bass_track: str, program: int | None, bass_channel_no: int = 2) -> mido.MidiFile:
@@ -34,15 +44,26 @@ def _song(seed: int, bass_track: str, program: int | None, bass_channel_no: int 
         for s in (4, 12):
             drums.place(b * BAR + s, 1, 0.8, 0.0)
         sl = slice(b * BAR, (b + 1) * BAR)
-        ctx = BarContext(drums.hit[sl, 0] > 0, np.full(BAR, root), np.full(BAR, quality), nxt,
-                         section_params("rock", rng), rng)
+        ctx = BarContext(
+            drums.hit[sl, 0] > 0,
+            np.full(BAR, root),
+            np.full(BAR, quality),
+            nxt,
+            section_params("rock", rng),
+            rng,
+        )
         on, pitch, vel, length, _ = bar_line("rock", ctx)
         line.onset[sl], line.pitch[sl], line.velocity[sl], line.length[sl] = on, pitch, vel, length
         roots[sl] = root
         third = 3 if quality == MIN else 4
         piano += [NoteEvent(b * 4.0, b * 4.0 + 4, 60 + (root + iv) % 12, 70, 1) for iv in (0, third, 7)]
-    mid = events_to_midi({"drums": drums_to_events(drums), bass_track: bass_to_events(
-        line, roots, BassRange(channel=bass_channel_no)), "piano": piano})
+    mid = events_to_midi(
+        {
+            "drums": drums_to_events(drums),
+            bass_track: bass_to_events(line, roots, BassRange(channel=bass_channel_no)),
+            "piano": piano,
+        }
+    )
     if program is not None:
         mid.tracks[2].insert(1, mido.Message("program_change", channel=bass_channel_no - 1, program=program))
     return mid
@@ -58,8 +79,8 @@ def folder(tmp_path_factory):
 
 
 def test_bass_part_is_found_by_program_name_or_option(folder):
-    assert bass_channel(mido.MidiFile(folder / "song0.mid")) == 2          # GM program
-    assert bass_channel(mido.MidiFile(folder / "song1.mid")) == 2          # track name
+    assert bass_channel(mido.MidiFile(folder / "song0.mid")) == 2  # GM program
+    assert bass_channel(mido.MidiFile(folder / "song1.mid")) == 2  # track name
     assert bass_channel(mido.MidiFile(folder / "song1.mid"), "piano") == 1
     assert bass_channel(mido.MidiFile(folder / "song1.mid"), "5") == 5
     unnamed = _song(9, "Track 3", None)
@@ -71,7 +92,9 @@ def test_chords_are_estimated_from_the_bass_and_the_other_tracks():
     for b, (root, quality) in enumerate(PROGRESSION):
         note = bass_note(root, 0, BassRange())
         bass += [(b * 4.0 + q, b * 4.0 + q + 0.5, note + (12 if q % 2 else 0), 90) for q in range(4)]
-        piano += [(b * 4.0, b * 4.0 + 4, 60 + (root + iv) % 12, 70) for iv in (0, 3 if quality == MIN else 4, 7)]
+        piano += [
+            (b * 4.0, b * 4.0 + 4, 60 + (root + iv) % 12, 70) for iv in (0, 3 if quality == MIN else 4, 7)
+        ]
     root, quality = estimate_chords(bass, piano, 4 * BAR)
     assert list(root[::BAR]) == [r for r, _ in PROGRESSION]
     assert list(quality[::BAR]) == [q for _, q in PROGRESSION]
@@ -84,19 +107,37 @@ def test_folder_windows_pair_drums_with_bass_relative_to_the_roots(folder):
     assert len(w) >= 4 * (BARS - 2) and len(w.next_pairs()) > 0
     on = w.onset > 0
     kick_steps = w.drum_hit[..., 0] > 0
-    assert on[kick_steps].all()                    # the rock bass plays on every kick
-    assert set(np.unique(w.pitch[on])) <= {-12, 0, 7, 12}   # roots, fifths, octaves
+    assert on[kick_steps].all()  # the rock bass plays on every kick
+    assert set(np.unique(w.pitch[on])) <= {-12, 0, 7, 12}  # roots, fifths, octaves
 
 
 def test_train_and_eval_bass_on_a_midi_folder(folder, tmp_path, capsys):
     pytest.importorskip("torch")
     out = tmp_path / "mine"
-    assert main(["train", "bass", "--midi-dir", str(folder), "--out", str(out), "--steps", "30",
-                 "--eval-every", "15", "--d-model", "16", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "bass",
+                "--midi-dir",
+                str(folder),
+                "--out",
+                str(out),
+                "--steps",
+                "30",
+                "--eval-every",
+                "15",
+                "--d-model",
+                "16",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["kind"] == "bass" and card["training"]["data"]["corpus"] == "user multitrack MIDI"
     assert card["training"]["data"]["windows"]["train"] > 0
-    capsys.readouterr()                                 # drop the training summary line
+    capsys.readouterr()  # drop the training summary line
     assert main(["eval", "bass", str(out), "--midi-dir", str(folder), "--json", "--no-timing"]) == 0
     # strict JSON (no NaN), even where the folder's validation files are one piece
     result = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))

@@ -1,5 +1,6 @@
 """The bass VAE: the numpy runtime matches torch, training lowers the loss, decoded lines are
 playable (in range, monophonic, every note ended), and the evaluation figures mean what they say."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,15 +11,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from test_bass_corpus import fake_windows  # noqa: E402  (tests/ is on sys.path)
+
 from jamd.data.bass_corpus import bass_windows  # noqa: E402
 from jamd.lab.bass_eval import kick_lock, random_onsets  # noqa: E402
 from jamd.model.bass import BassModel, bass_features, cond_features  # noqa: E402
-from jamd.training.bass_train import BassTrainSettings, save_bass_model, train_bass  # noqa: E402
-from jamd.training.bass_vae import BassLossConfig, BassVAE, BassVAEConfig  # noqa: E402
 from jamd.model.checkpoint import CheckpointError, save_checkpoint  # noqa: E402
 from jamd.music.grid import BassRange, DrumPattern, bass_to_events  # noqa: E402
 from jamd.music.harmony import Chords, in_scale  # noqa: E402
-from test_bass_corpus import fake_windows  # noqa: E402  (tests/ is on sys.path)
+from jamd.training.bass_train import BassTrainSettings, save_bass_model, train_bass  # noqa: E402
+from jamd.training.bass_vae import BassLossConfig, BassVAE, BassVAEConfig  # noqa: E402
 
 TINY = BassVAEConfig(d_model=16, n_head=2, n_layer=1, enc_layers=1, d_ff=32)
 
@@ -55,15 +57,23 @@ def test_numpy_runtime_matches_torch(random_model, data):
 
 
 def test_runtime_does_not_import_torch(random_model):
-    code = ("import sys; from jamd.model.bass import BassModel; from jamd.lab.bass_eval import evaluate; "
-            f"BassModel.load({str(random_model[1])!r}); print('torch' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True).stdout.strip() == "False"
+    code = (
+        "import sys; from jamd.model.bass import BassModel; from jamd.lab.bass_eval import evaluate; "
+        f"BassModel.load({str(random_model[1])!r}); print('torch' in sys.modules)"
+    )
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "False"
+    )
 
 
 def test_decoded_lines_are_playable(random_model, data):
     np_model = BassModel.load(random_model[1])
-    drums = DrumPattern(data.drum_hit[0].astype(np.float32), data.drum_velocity[0], np.zeros((32, 9), np.float32))
+    drums = DrumPattern(
+        data.drum_hit[0].astype(np.float32), data.drum_velocity[0], np.zeros((32, 9), np.float32)
+    )
     chords = Chords.from_symbols(["Am7", "D7", "G", "Em"], 32)
     rng = BassRange()
     for z in np.random.default_rng(1).standard_normal((20, 2)) * 2:
@@ -73,7 +83,7 @@ def test_decoded_lines_are_playable(random_model, data):
         events = bass_to_events(line, chords.root, rng)
         assert len(events) == len(on)
         for a, b in zip(events, events[1:]):
-            assert a.end_beat <= b.start_beat       # monophonic: a note ends before the next
+            assert a.end_beat <= b.start_beat  # monophonic: a note ends before the next
         assert all(rng.low <= e.note <= rng.high and e.end_beat > e.start_beat for e in events)
 
 
@@ -85,10 +95,18 @@ def test_loading_refuses_a_model_of_another_kind(tmp_path):
 
 def test_tiny_training_lowers_the_loss(data, tmp_path):
     # held-out bars of the same pieces: the rules are shared, the drums and notes are new
-    split = {"train": data.subset(np.nonzero(data.bar < 8)[0]), "validation": data.subset(np.nonzero(data.bar >= 8)[0])}
+    split = {
+        "train": data.subset(np.nonzero(data.bar < 8)[0]),
+        "validation": data.subset(np.nonzero(data.bar >= 8)[0]),
+    }
     st = BassTrainSettings(steps=120, batch=16, eval_every=40, lr=5e-3)
-    record = train_bass(split, tmp_path / "tiny", TINY, BassLossConfig(kl_warmup_steps=40), st, {"corpus": "test"})
-    untrained, last = record["history"][0]["validation"]["recon"], record["history"][-1]["validation"]["recon"]
+    record = train_bass(
+        split, tmp_path / "tiny", TINY, BassLossConfig(kl_warmup_steps=40), st, {"corpus": "test"}
+    )
+    untrained, last = (
+        record["history"][0]["validation"]["recon"],
+        record["history"][-1]["validation"]["recon"],
+    )
     assert last < 0.75 * untrained
     assert BassModel.load(tmp_path / "tiny").card["training"]["data"]["corpus"] == "test"
 
@@ -98,14 +116,16 @@ def test_stability_penalty_pulls_consecutive_codes_together(data, tmp_path):
     st = BassTrainSettings(steps=80, batch=16, eval_every=80, lr=5e-3)
     jumps = {}
     for w in (0.0, 20.0):
-        rec = train_bass(split, tmp_path / f"s{w}", TINY, BassLossConfig(kl_warmup_steps=20, stability=w), st, {})
+        rec = train_bass(
+            split, tmp_path / f"s{w}", TINY, BassLossConfig(kl_warmup_steps=20, stability=w), st, {}
+        )
         jumps[w] = rec["history"][-1]["validation"]["stab"]
     assert jumps[20.0] < jumps[0.0]
 
 
 def test_kick_lock_and_its_random_baseline():
     hit = np.zeros((2, 32, 9), np.float32)
-    hit[:, ::8, 0] = 1                                  # kicks on every half bar
+    hit[:, ::8, 0] = 1  # kicks on every half bar
     onset = np.zeros((2, 32), np.float32)
     onset[:, ::8] = 1
     assert kick_lock(onset, hit) == 1.0
@@ -125,10 +145,11 @@ def test_training_is_deterministic_for_a_seed(data, tmp_path):
 
 def test_shipped_model_loads_with_numpy_and_says_what_it_learnt_from():
     from jamd.base.paths import MODELS_DIR
+
     model = BassModel.load(MODELS_DIR / "bass")
     assert "procedural" in model.card["training"]["data"]["corpus"]
     assert "PROCEDURAL" in model.card["description"]
     drums = DrumPattern.empty()
-    drums.hit[::4, 0] = 1                               # four on the floor
+    drums.hit[::4, 0] = 1  # four on the floor
     line = model.decode([0.0, 0.0], drums, Chords.from_symbols(["C", "G"], 32))
     assert 2 <= len(line.onsets()) <= 32

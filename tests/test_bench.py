@@ -1,6 +1,7 @@
 """`jamd bench`: the shape of its JSON and every figure a finite number. No timing assertions:
 the figures are the bench's output, not pass/fail criteria (DESIGN.md: "measured by `jamd
 bench`, never by a timed unit test"). The helpers are checked on synthetic input."""
+
 import json
 import math
 import subprocess
@@ -8,13 +9,12 @@ import sys
 
 import numpy as np
 
-from jamd.ops.bench import (TARGETS, Timeline, control_excess_ms, follow_drift, naive_clock, stats,
-                        sweep_value)
 from jamd.engine.clock import ns_per_beat
-from jamd.music.grid import BassLine, DrumPattern
-from jamd.engine.process import NullOutput
 from jamd.engine.ipc import REC_NOTE_ON, REC_SWAP, REC_TICK
+from jamd.engine.process import NullOutput
 from jamd.engine.scheduler import SchedulerConfig, Window
+from jamd.music.grid import BassLine, DrumPattern
+from jamd.ops.bench import TARGETS, Timeline, control_excess_ms, follow_drift, naive_clock, stats, sweep_value
 
 STEP_NS = ns_per_beat(180.0) / 4
 
@@ -29,16 +29,26 @@ def leaves(x, path=""):
 
 
 def test_quick_json_has_every_figure_as_a_finite_number():
-    out = subprocess.run([sys.executable, "-m", "jamd", "bench", "--quick", "--json"],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-m", "jamd", "bench", "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout)
     assert result["command"] == "jamd bench --json --quick"
     assert result["ports"] in ("jack", "null")
     assert result["machine"]["cores"] >= 1
     figures = result["figures"]
-    for name in ("clock_jitter_us", "note_error_us", "baseline_clock_jitter_us", "baseline_note_error_us",
-                 "ratio_clock_jitter", "ratio_note_error"):
+    for name in (
+        "clock_jitter_us",
+        "note_error_us",
+        "baseline_clock_jitter_us",
+        "baseline_note_error_us",
+        "ratio_clock_jitter",
+        "ratio_note_error",
+    ):
         assert {"p50", "p99", "max"} <= set(figures[name]), name
     for name in ("control_latency_ms", "seed_latency_ms"):
         assert {"p50", "max", "n"} <= set(figures[name]), name
@@ -58,8 +68,9 @@ def test_quick_json_has_every_figure_as_a_finite_number():
 def test_control_excess_counts_steps_beyond_the_next_boundary():
     tl = Timeline(0, 0.0, ns_per_beat(180.0), True)
     # the engine took windows in at 80 ms (playing from step 1) and at 120 ms (from step 2)
-    records = np.array([[REC_SWAP, STEP_NS, 80e6, 1], [REC_TICK, 0, 90e6, 0],
-                        [REC_SWAP, 2 * STEP_NS, 120e6, 2]])
+    records = np.array(
+        [[REC_SWAP, STEP_NS, 80e6, 1], [REC_TICK, 0, 90e6, 0], [REC_SWAP, 2 * STEP_NS, 120e6, 2]]
+    )
     arrival = np.array([10e6, 10e6, 50e6, 0.0, 100e6])
     published = np.array([75e6, 81e6, 51e6, 1e6, 130e6])
     got = control_excess_ms(arrival, published, records, tl)
@@ -83,7 +94,7 @@ def test_naive_clock_records_ticks_and_notes():
     recs = naive_clock(NullOutput("t"), 180.0, 0.4, [window], SchedulerConfig())
     ticks, notes = recs[recs[:, 0] == REC_TICK], recs[recs[:, 0] == REC_NOTE_ON]
     assert 20 <= len(ticks) <= 30 and len(notes) >= 2
-    assert (np.diff(ticks[:, 1]) > 0).all()                         # due times on the grid
+    assert (np.diff(ticks[:, 1]) > 0).all()  # due times on the grid
 
 
 def test_stats_and_sweep():

@@ -1,4 +1,5 @@
 """Checkpoint save/load: round trip, and every kind of damage refused with a clear error."""
+
 from __future__ import annotations
 
 import json
@@ -8,18 +9,30 @@ import sys
 import numpy as np
 import pytest
 
-from jamd.model.checkpoint import (CheckpointError, decode_safetensors, load_checkpoint, read_card,
-                             save_checkpoint, update_card)
+from jamd.model.checkpoint import (
+    CheckpointError,
+    decode_safetensors,
+    load_checkpoint,
+    read_card,
+    save_checkpoint,
+    update_card,
+)
 
 
 def _tensors():
     rng = np.random.default_rng(0)
-    return {"enc.w": rng.normal(size=(3, 5)).astype(np.float32),
-            "dec.b": rng.normal(size=(7,)).astype(np.float32),
-            "steps": np.arange(4, dtype=np.int64)}
+    return {
+        "enc.w": rng.normal(size=(3, 5)).astype(np.float32),
+        "dec.b": rng.normal(size=(7,)).astype(np.float32),
+        "steps": np.arange(4, dtype=np.int64),
+    }
 
 
-CARD = {"kind": "drums", "config": {"hidden": 8}, "representation": {"steps": 32, "voices": ["kick", "snare"]}}
+CARD = {
+    "kind": "drums",
+    "config": {"hidden": 8},
+    "representation": {"steps": 32, "voices": ["kick", "snare"]},
+}
 
 
 def test_round_trip(tmp_path):
@@ -38,6 +51,7 @@ def test_round_trip(tmp_path):
 def test_files_are_standard_safetensors(tmp_path):
     """Any safetensors reader opens our weights (the library itself here)."""
     from safetensors.numpy import load_file
+
     save_checkpoint(tmp_path / "m", _tensors(), CARD)
     got = load_file(str(tmp_path / "m.safetensors"))
     np.testing.assert_array_equal(got["enc.w"], _tensors()["enc.w"])
@@ -82,14 +96,16 @@ def test_bad_header_refused_even_if_hash_matches(tmp_path):
     w.write_bytes(w.read_bytes()[:40])
     card = json.loads((tmp_path / "m.json").read_text())
     import hashlib
+
     card["weights_sha256"] = hashlib.sha256(w.read_bytes()).hexdigest()
     (tmp_path / "m.json").write_text(json.dumps(card))
     with pytest.raises(CheckpointError, match=r"m\.safetensors: not a valid safetensors"):
         load_checkpoint(tmp_path / "m")
 
 
-@pytest.mark.parametrize("data", [b"", b"\xff" * 8, b"\x04\x00\x00\x00\x00\x00\x00\x00{x}}",
-                                  b"\x02\x00\x00\x00\x00\x00\x00\x00[]"])
+@pytest.mark.parametrize(
+    "data", [b"", b"\xff" * 8, b"\x04\x00\x00\x00\x00\x00\x00\x00{x}}", b"\x02\x00\x00\x00\x00\x00\x00\x00[]"]
+)
 def test_decoder_rejects_garbage(data):
     with pytest.raises(CheckpointError, match="w.st"):
         decode_safetensors(data, "w.st")
@@ -109,7 +125,7 @@ def test_missing_or_foreign_card(tmp_path):
     (tmp_path / "x.json").write_text('{"hello": 1}')
     with pytest.raises(CheckpointError, match="not a jamd model card"):
         read_card(tmp_path / "x")
-    (tmp_path / "y.json").write_text('{not json')
+    (tmp_path / "y.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
         read_card(tmp_path / "y")
 

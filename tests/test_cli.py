@@ -1,5 +1,6 @@
 """The ``jamd`` command, run as a user runs it: a subprocess of the installed console script
 (or ``python -m jamd``), checked on exit status, stdout and stderr."""
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _corpus_fixtures import GMD, gmd_corpus, gmd_rows, needs_gmd, rock_beat, to_track, write_midi
 
 import jamd
-from _corpus_fixtures import GMD, gmd_corpus, gmd_rows, needs_gmd, rock_beat, to_track, write_midi
 from jamd.music.drumkit import VOICES
 
-__all__ = ["gmd_corpus"]        # the session fixture, imported for pytest
+__all__ = ["gmd_corpus"]  # the session fixture, imported for pytest
 
 SCRIPT = Path(sys.executable).with_name("jamd")
 ENTRY_POINTS = [[str(SCRIPT)], [sys.executable, "-m", "jamd"]]

@@ -1,13 +1,25 @@
 """Clock math and the three position sources, driven by a fake clock (no ports, no sleeping)."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
 
+from jamd.engine.clock import (
+    ClockFollower,
+    FollowerConfig,
+    LinkClock,
+    MasterClock,
+    TempoEstimator,
+    Timeline,
+    make_source,
+    ns_per_beat,
+    tick_deadline,
+    tick_ns,
+    wait_until,
+)
 from jamd.midi import spec as ms
-from jamd.engine.clock import (ClockFollower, FollowerConfig, LinkClock, MasterClock, TempoEstimator, Timeline,
-                        make_source, ns_per_beat, tick_deadline, tick_ns, wait_until)
 
 
 def test_tick_math() -> None:
@@ -22,7 +34,7 @@ def test_tick_math() -> None:
 
 
 def test_spp_round_trip() -> None:
-    msg = ms.song_position(6 * 1000 + 5)            # floored to a 16th
+    msg = ms.song_position(6 * 1000 + 5)  # floored to a 16th
     assert msg[0] == ms.SONG_POSITION
     assert ms.parse_song_position(msg[1], msg[2]) == 6000
 
@@ -81,7 +93,11 @@ def test_master_sends_ticks_for_tempo_and_duration() -> None:
     # evenly spaced on the computed grid
     times = [t for msg, t in rec.sent if msg[0] == ms.CLOCK]
     gaps = {round((b - a) / 1000) for a, b in zip(times, times[1:])}
-    assert gaps <= {round(tick_ns(180) / 1000) - 1, round(tick_ns(180) / 1000), round(tick_ns(180) / 1000) + 1}
+    assert gaps <= {
+        round(tick_ns(180) / 1000) - 1,
+        round(tick_ns(180) / 1000),
+        round(tick_ns(180) / 1000) + 1,
+    }
 
 
 def test_master_tempo_change_on_next_tick_without_jump() -> None:
@@ -93,14 +109,14 @@ def test_master_tempo_change_on_next_tick_without_jump() -> None:
     run_master(m, 2 * 10**9, rec)
     times = [t for msg, t in rec.sent if msg[0] == ms.CLOCK]
     i = times.index(last)
-    assert times[i + 1] - last == round(tick_ns(150.0))       # the very next tick, new spacing
+    assert times[i + 1] - last == round(tick_ns(150.0))  # the very next tick, new spacing
     assert times[i] - times[i - 1] == pytest.approx(tick_ns(120.0), abs=1)
 
 
 def test_master_stop_continue_and_song_position() -> None:
     m, rec = MasterClock(120.0, now_ns=0), Recorder()
     m.start(0)
-    run_master(m, 10**9, rec)                     # 48 ticks = 2 beats
+    run_master(m, 10**9, rec)  # 48 ticks = 2 beats
     assert m.position_ticks == 48
     m.stop(10**9 + 1)
     run_master(m, 10**9 + 2, rec)
@@ -119,7 +135,7 @@ def test_master_stop_continue_and_song_position() -> None:
 
 
 def test_master_timeline_beat_zero_is_first_tick_after_start() -> None:
-    m, rec = MasterClock(120.0, now_ns=0), Recorder()
+    m = MasterClock(120.0, now_ns=0)
     m.start(0)
     first_tick = m.next_deadline()
     assert m.timeline.running and m.timeline.time_at(0.0) == first_tick
@@ -133,12 +149,12 @@ def feed(f: ClockFollower, ticks: list[int]) -> None:
 def test_follower_locks_and_positions() -> None:
     f = ClockFollower()
     ticks = _jittery_ticks(97.3, 48, 1_000_000)
-    feed(f, ticks[:24])                             # clock before Start: tempo, no position
+    feed(f, ticks[:24])  # clock before Start: tempo, no position
     assert not f.timeline.running and f.bpm == pytest.approx(97.3, abs=1.0)
     f.on_midi([ms.START], ticks[23] + 1000)
     feed(f, ticks[24:])
     assert f.timeline.running
-    assert f.position_ticks == 23                   # the first tick after Start is beat 0
+    assert f.position_ticks == 23  # the first tick after Start is beat 0
     assert f.timeline.beat_at(ticks[-1]) == pytest.approx(23 / 24)
     assert f.timeline.horizon_beat == pytest.approx(1.0)
     kinds = [e.kind for e in f.update(ticks[-1]) if e.kind != "tempo"]
@@ -152,7 +168,7 @@ def test_follower_stop_spp_continue() -> None:
     feed(f, ticks[:100])
     f.on_midi([ms.STOP], ticks[99] + 1000)
     assert not f.timeline.running
-    feed(f, ticks[100:110])                         # ticks while stopped do not move it
+    feed(f, ticks[100:110])  # ticks while stopped do not move it
     assert f.position_ticks == 99
     f.on_midi([ms.SONG_POSITION] + ms.song_position(16 * 24)[1:], ticks[109] + 1000)
     f.on_midi([ms.CONTINUE], ticks[109] + 2000)
@@ -205,5 +221,6 @@ def test_make_source_rejects_unknown() -> None:
 
 def test_wait_until_reaches_the_deadline() -> None:
     import time
+
     d = time.perf_counter_ns() + 3_000_000
     assert wait_until(d) >= d

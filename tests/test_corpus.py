@@ -3,6 +3,7 @@
 The GMD checks compare the corpus with ``info.csv`` (read with ``csv``) and with grids rebuilt
 from an independent MIDI reader; the window rules are the ones documented in jamd.data.corpus.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -11,17 +12,28 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
+from _corpus_fixtures import (
+    GMD,
+    SPLITS,
+    exact_step,
+    expected_cells,
+    gmd_corpus,
+    gmd_rows,
+    needs_gmd,
+    raw_note_ons,
+    rock_beat,
+    to_track,
+    write_midi,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jamd.data.corpus as corpus_mod
-from _corpus_fixtures import (GMD, SPLITS, exact_step, expected_cells, gmd_corpus, gmd_rows,
-                              needs_gmd, raw_note_ons, rock_beat, to_track, write_midi)
 from jamd.data.corpus import WindowSettings, folder_files, load_corpus
 from jamd.music.drumkit import TD11, VOICES
 
 N_VOICES = len(VOICES)
-__all__ = ["gmd_corpus"]        # the session fixture, imported for pytest
+__all__ = ["gmd_corpus"]  # the session fixture, imported for pytest
 
 
 def four_four_rows():
@@ -29,6 +41,7 @@ def four_four_rows():
 
 
 # --------------------------------------------------------------------------------- real GMD
+
 
 @needs_gmd
 def test_files_are_the_4_4_rows_of_info_csv_with_their_own_split(gmd_corpus):
@@ -57,8 +70,11 @@ def test_windows_never_cross_a_split(gmd_corpus):
         assert by_csv[corpus.files[i].path] == name
     # every beat (a long performance) of 3+ bars gives windows; short fills may not
     index = {f.path: i for i, f in enumerate(corpus.files)}
-    beats = [r for r in four_four_rows()
-             if r["beat_type"] == "beat" and float(r["duration"]) * float(r["bpm"]) / 60 >= 12]
+    beats = [
+        r
+        for r in four_four_rows()
+        if r["beat_type"] == "beat" and float(r["duration"]) * float(r["bpm"]) / 60 >= 12
+    ]
     assert len(beats) > 400
     missing = [r["midi_filename"] for r in beats if index[r["midi_filename"]] not in seen]
     assert not missing
@@ -67,7 +83,7 @@ def test_windows_never_cross_a_split(gmd_corpus):
 @needs_gmd
 def test_window_arrays_shape_and_ranges(gmd_corpus):
     corpus, _ = gmd_corpus
-    for name, w in corpus.splits.items():
+    for w in corpus.splits.values():
         n = len(w)
         assert w.hit.shape == w.velocity.shape == w.offset.shape == (n, 32, N_VOICES)
         assert w.file.shape == w.bar.shape == (n,)
@@ -177,20 +193,32 @@ def test_second_load_reuses_the_cache_without_reading_midi(gmd_corpus, monkeypat
 
 # ---------------------------------------------------------------------------- user folders
 
+
 def make_user_folder(root: Path) -> dict[str, str]:
     """A few small files of the kinds users have. Returns {relative path: what it is}."""
     bass = [(i * 480, mido.Message("note_on", channel=0, note=40 + i % 5, velocity=90)) for i in range(16)]
-    bass += [(i * 480 + 400, mido.Message("note_off", channel=0, note=40 + i % 5, velocity=0)) for i in range(16)]
-    write_midi(root / "song_with_bass.mid",
-               [to_track([], "tempo", bpm=100), to_track(rock_beat(4, 480), "drums"), to_track(bass, "bass")])
+    bass += [
+        (i * 480 + 400, mido.Message("note_off", channel=0, note=40 + i % 5, velocity=0)) for i in range(16)
+    ]
+    write_midi(
+        root / "song_with_bass.mid",
+        [to_track([], "tempo", bpm=100), to_track(rock_beat(4, 480), "drums"), to_track(bass, "bass")],
+    )
     # a drum loop exported by a drum machine: one track, channel 1
-    write_midi(root / "loops" / "machine_loop_ch1.mid", [to_track(rock_beat(4, 96, channel=1), "loop", bpm=120)],
-               tpb=96)
+    write_midi(
+        root / "loops" / "machine_loop_ch1.mid",
+        [to_track(rock_beat(4, 96, channel=1), "loop", bpm=120)],
+        tpb=96,
+    )
     write_midi(root / "type0.MIDI", [to_track(rock_beat(6, 960), bpm=90)], tpb=960, type=0)
     write_midi(root / "fills" / "busy.mid", [to_track(rock_beat(3, 480, notes=(36, 40, 44)))])
     (root / "notes.txt").write_text("not MIDI")
-    return {"song_with_bass.mid": "drums ch10 + bass ch1", "loops/machine_loop_ch1.mid": "ch1 only",
-            "type0.MIDI": "type 0", "fills/busy.mid": "td11 rim/pedal"}
+    return {
+        "song_with_bass.mid": "drums ch10 + bass ch1",
+        "loops/machine_loop_ch1.mid": "ch1 only",
+        "type0.MIDI": "type 0",
+        "fills/busy.mid": "td11 rim/pedal",
+    }
 
 
 def counting_file_grid(monkeypatch) -> list:
@@ -200,6 +228,7 @@ def counting_file_grid(monkeypatch) -> list:
     def wrapped(path, settings):
         calls.append(Path(path).name)
         return real(path, settings)
+
     monkeypatch.setattr(corpus_mod, "file_grid", wrapped)
     return calls
 
@@ -235,8 +264,9 @@ def test_the_only_channel_1_track_is_read_as_drums(tmp_path, monkeypatch):
     write_midi(root / "a.mid", [to_track(rock_beat(3, 96, channel=1), bpm=120)], tpb=96)
     write_midi(root / "b.mid", [to_track(rock_beat(3, 480, channel=10), bpm=120)])
     c = load_corpus(root)
-    windows = {c.files[i].path: c.splits[name].hit[k]
-               for name in c.splits for k, i in enumerate(c.splits[name].file)}
+    windows = {
+        c.files[i].path: c.splits[name].hit[k] for name in c.splits for k, i in enumerate(c.splits[name].file)
+    }
     assert set(windows) == {"a.mid", "b.mid"}
     np.testing.assert_array_equal(windows["a.mid"], windows["b.mid"])
 
@@ -264,7 +294,7 @@ def test_user_folder_split_is_stable_when_a_file_is_added(tmp_path, monkeypatch)
         c = load_corpus(root)
         after = {f.path: f.split for f in c.files}
         assert {p: after[p] for p in before} == before, f"adding {extra} moved files between splits"
-        for name, w in c.splits.items():            # and the windows follow the files
+        for name, w in c.splits.items():  # and the windows follow the files
             assert all(c.files[i].split == name for i in w.file)
         before = after
 
@@ -301,7 +331,7 @@ def test_adding_a_file_never_moves_a_training_file_into_validation(tmp_path_fact
     (root / f"{new}.mid").touch()
     after = {f.path: f.split for f in folder_files(root)}
     assert ("validation" in after.values()) == (len(after) >= 2)
-    if len(before) >= 2:          # (a lone file had no validation to keep: it may become it)
+    if len(before) >= 2:  # (a lone file had no validation to keep: it may become it)
         for p, split in before.items():
             if split == "train":
                 assert after[p] == "train", p
@@ -318,6 +348,7 @@ def test_validation_share_is_about_ten_percent(tmp_path):
 
 # ------------------------------------------------------------------------------ the cache
 
+
 def test_cache_is_reused_and_invalidated_by_settings_and_content(tmp_path, monkeypatch):
     monkeypatch.setenv("JAMD_CACHE", str(tmp_path / "cache"))
     root = tmp_path / "midi"
@@ -329,15 +360,19 @@ def test_cache_is_reused_and_invalidated_by_settings_and_content(tmp_path, monke
 
     calls.clear()
     again = load_corpus(root)
-    assert calls == []                                     # reused: no MIDI read
+    assert calls == []  # reused: no MIDI read
     for name in first.splits:
         np.testing.assert_array_equal(first.splits[name].hit, again.splits[name].hit)
 
-    for changed in (WindowSettings(min_hits=30), WindowSettings(hop=8), WindowSettings(steps=16),
-                    WindowSettings(table="gm")):
+    for changed in (
+        WindowSettings(min_hits=30),
+        WindowSettings(hop=8),
+        WindowSettings(steps=16),
+        WindowSettings(table="gm"),
+    ):
         calls.clear()
         load_corpus(root, changed)
-        assert len(calls) == 4, changed                    # new settings: rebuilt
+        assert len(calls) == 4, changed  # new settings: rebuilt
     n_caches = len(list((tmp_path / "cache").glob("windows-*.npz")))
     assert n_caches == 5
 

@@ -1,5 +1,6 @@
 """The daemon's control side for real: the engine process, seeding from a drummer, OSC over UDP,
 the recording. MIDI output is offline here (the JACK end-to-end test covers real ports)."""
+
 import dataclasses
 import os
 import socket
@@ -12,13 +13,13 @@ import numpy as np
 import pyliblo3 as liblo
 import pytest
 
+from jamd.base.paths import MODELS_DIR
 from jamd.live.config import load_config
 from jamd.live.daemon import Daemon
 from jamd.live.demo import DemoDrummer, model_groove
+from jamd.live.recorder import Recorder
 from jamd.music.drumkit import GM
 from jamd.music.grid import drums_from_notes
-from jamd.base.paths import MODELS_DIR
-from jamd.live.recorder import Recorder
 
 MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
 
@@ -35,18 +36,22 @@ REPORT_PORT = free_udp_port()
 
 def daemon_config(tmp_path, monkeypatch, drums: Path = MODEL):
     """The built-in config at 180 BPM, OSC on a free port, no slew (tests/test_faults.py too)."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))          # no user config leaks in
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # no user config leaks in
     cfg = load_config(None)
     return dataclasses.replace(
-        cfg, clock=dataclasses.replace(cfg.clock, tempo=180.0),
+        cfg,
+        clock=dataclasses.replace(cfg.clock, tempo=180.0),
         models=dataclasses.replace(cfg.models, drums=drums),
         osc=dataclasses.replace(cfg.osc, port=free_udp_port(), report_to=[f"127.0.0.1:{REPORT_PORT}"]),
-        latent=dataclasses.replace(cfg.latent, slew=0.0))
+        latent=dataclasses.replace(cfg.latent, slew=0.0),
+    )
 
 
 @pytest.fixture
 def daemon(tmp_path, monkeypatch):
-    d = Daemon(daemon_config(tmp_path, monkeypatch), offline=True, recorder=Recorder(tmp_path / "rec.mid", 180.0))
+    d = Daemon(
+        daemon_config(tmp_path, monkeypatch), offline=True, recorder=Recorder(tmp_path / "rec.mid", 180.0)
+    )
     yield d
     d.stop_requested.set()
 
@@ -70,7 +75,7 @@ def test_seed_follows_the_drummer_and_every_note_ends(daemon):
     played = drums_from_notes(notes, GM, daemon.drums.steps)
     expected = daemon.drums.encode(played)
     assert daemon.seeder.z_seed is not None
-    np.testing.assert_allclose(daemon.seeder.z_seed, expected, atol=1e-4)   # same bars, same code
+    np.testing.assert_allclose(daemon.seeder.z_seed, expected, atol=1e-4)  # same bars, same code
     np.testing.assert_allclose(daemon.perf.center, expected, atol=1e-4)
     assert daemon.latencies.seed_ms and max(daemon.latencies.seed_ms) < 1000
 
@@ -94,19 +99,25 @@ def test_osc_moves_the_latent_and_output_follows(daemon):
         if daemon.running() and daemon.beat_now(t) > 4 and not sent:
             liblo.send(("127.0.0.1", port), "/jamd/drums/xy", 0.9, -0.9)
             sent.append(t)
+
     reports = {}
     listener = liblo.Server(REPORT_PORT)
     listener.add_method(None, None, lambda path, args, *_: reports.__setitem__(path, args))
     daemon.tickers.append(lambda t: listener.recv(0))
     before = {}
-    daemon.tickers.append(lambda t: before.setdefault("hit", daemon.window.drums.hit.copy())
-                          if daemon.window is not None else None)
+    daemon.tickers.append(
+        lambda t: (
+            before.setdefault("hit", daemon.window.drums.hit.copy()) if daemon.window is not None else None
+        )
+    )
     run_for(daemon, 4, poke)
     assert daemon.perf.values["drums.x"] == pytest.approx(0.9)
     assert daemon.perf.values["drums.y"] == pytest.approx(-0.9)
-    np.testing.assert_allclose(daemon.window.drums.hit, daemon.drums.decode(
-        daemon.perf.drums_z(0.9, -0.9), daemon.perf.decode_controls()).hit)
-    assert daemon.latencies.control_ms                   # the OSC move was rendered and published
+    np.testing.assert_allclose(
+        daemon.window.drums.hit,
+        daemon.drums.decode(daemon.perf.drums_z(0.9, -0.9), daemon.perf.decode_controls()).hit,
+    )
+    assert daemon.latencies.control_ms  # the OSC move was rendered and published
     listener.free()
     assert reports["/jamd/state/tempo"] == [pytest.approx(180.0)]
     assert reports["/jamd/state/drums/xy"] == [pytest.approx(0.9), pytest.approx(-0.9)]
@@ -125,7 +136,7 @@ def test_a_chord_chosen_while_stopped_plays_from_the_start(daemon, stopped_in_ba
     first bar after Start has it whatever bar the last run stopped in (the ahead-of-time fill
     read a stale bar: stopped in an even bar, the first bar after Start kept the old chord)."""
     assert not daemon.running()
-    daemon.perf.bar = stopped_in_bar                                  # where the last run stopped
+    daemon.perf.bar = stopped_in_bar  # where the last run stopped
     daemon._control("chord", "Eb", time.perf_counter_ns())
     assert set(daemon.perf.chords.root) == {3} and daemon.perf.pending_chords is None
     daemon.engine.stop()
@@ -142,11 +153,12 @@ def test_bass_follows_an_osc_chord_from_the_next_bar_monophonic_and_in_range(dae
             sent.append(daemon.beat_now(t))
         if daemon.window is not None:
             roots.append(root_playing(daemon, t))
+
     run_for(daemon, 4, chord)
     bar_line = (sent[0] // 4 + 1) * 4
     before_bar = [r for b, r in roots if sent[0] <= b < bar_line - 0.05]
     after_bar = [r for b, r in roots if b >= bar_line + 0.05]
-    assert set(before_bar) == {9} and set(after_bar) == {2}          # A minor until the bar line, then D
+    assert set(before_bar) == {9} and set(after_bar) == {2}  # A minor until the bar line, then D
 
     rng = daemon.config.bass.range()
     # offline, drums and bass share one port (as on a multitimbral synth): bass is its channel
@@ -157,7 +169,7 @@ def test_bass_follows_an_osc_chord_from_the_next_bar_monophonic_and_in_range(dae
             assert rng.low <= m.note <= rng.high
             sounding += 1
             ons += 1
-            assert sounding == 1                                      # monophonic
+            assert sounding == 1  # monophonic
         elif m.type in ("note_on", "note_off"):
             sounding -= 1
     assert ons > 4 and sounding == 0
@@ -166,13 +178,15 @@ def test_bass_follows_an_osc_chord_from_the_next_bar_monophonic_and_in_range(dae
 def test_a_jump_back_while_playing_moves_the_bar_the_chord_fill_keeps(daemon):
     """SPP or Link moving the song position back while playing: no bar line was crossed, but
     the bar playing is the new one (a chord then fills the other half of the window)."""
+
     def at(beat: float) -> None:
         daemon.engine.status = lambda: {"running": 1.0, "beat": beat, "bpm": 120.0, "updated_ns": 0}
         daemon._bar_lines(0)
-    for beat in (17.0, 21.0, 1.0):            # bar 4 (first look), bar 5 (a bar line), back to bar 0
+
+    for beat in (17.0, 21.0, 1.0):  # bar 4 (first look), bar 5 (a bar line), back to bar 0
         at(beat)
     assert daemon.perf.bar == 0
     daemon.perf.apply("chord", "Eb")
     assert set(daemon.perf.chords.root[:16]) == {9} and set(daemon.perf.chords.root[16:]) == {3}
-    at(5.0)                                   # bar 1: the change holds everywhere
+    at(5.0)  # bar 1: the change holds everywhere
     assert set(daemon.perf.chords.root) == {3}

@@ -1,5 +1,6 @@
 """`jamd doctor`: each check judged from given facts (no hardware), and over real JACK a
 config naming a port that does not exist fails with the ports that do."""
+
 from __future__ import annotations
 
 import json
@@ -8,13 +9,28 @@ from pathlib import Path
 
 import pytest
 
+from jamd.base.paths import MODELS_DIR
 from jamd.cli import main
 from jamd.live.config import read_config
-from jamd.ops.doctor import (FAIL, PASS, SKIP, WARN, Check, check_api, check_blas, check_clock, check_config,
-                         check_governor, check_model, check_port, check_rt, configured_ports, exit_code)
-from jamd.model.drums import DrumModel
-from jamd.base.paths import MODELS_DIR
 from jamd.midi.ports import PortList
+from jamd.model.drums import DrumModel
+from jamd.ops.doctor import (
+    FAIL,
+    PASS,
+    SKIP,
+    WARN,
+    Check,
+    check_api,
+    check_blas,
+    check_clock,
+    check_config,
+    check_governor,
+    check_model,
+    check_port,
+    check_rt,
+    configured_ports,
+    exit_code,
+)
 
 LISTING = PortList("jack", inputs=["kit:out", "nano:out"], outputs=["tr8:in", "synth-01:in", "synth-02:in"])
 DOWN = PortList("jack", error="cannot use MIDI API jack: JACK server not running?")
@@ -27,6 +43,7 @@ def config(tmp_path: Path, text: str):
 
 
 # --------------------------------------------------------------------------- MIDI API
+
 
 def test_api_not_compiled_in_fails_with_what_is() -> None:
     c = check_api("coremidi", ["alsa", "jack"], LISTING)
@@ -50,6 +67,7 @@ def test_api_with_ports_passes() -> None:
 
 # ------------------------------------------------------------------------------ ports
 
+
 def test_port_found_passes_with_its_full_name() -> None:
     c = check_port("drums", "output", "tr8", LISTING)
     assert c.status == PASS and "'tr8:in'" in c.detail
@@ -59,7 +77,7 @@ def test_missing_port_fails_listing_the_ports_of_its_kind() -> None:
     c = check_port("drums", "output", "volca", LISTING)
     assert c.status == FAIL
     assert all(repr(n) in c.detail for n in LISTING.outputs) and "kit:out" not in c.detail
-    assert "waits" in c.fix                   # jamd run waits for it: the fix says so
+    assert "waits" in c.fix  # jamd run waits for it: the fix says so
     assert c.line().startswith("FAIL  port drums: no output port matches 'volca'")
 
 
@@ -73,15 +91,23 @@ def test_ports_are_skipped_when_the_api_is_down() -> None:
 
 
 def test_configured_ports_every_role(tmp_path) -> None:
-    cfg = config(tmp_path, """
+    cfg = config(
+        tmp_path,
+        """
 ports: {drummer: kit, controllers: [nano, /^lp/], drums: tr8, clock_in: mclk, clock_out: tr8}
-""")
-    assert configured_ports(cfg) == [("drummer", "input", "kit"), ("controller1", "input", "nano"),
-                                     ("controller2", "input", "/^lp/"), ("drums", "output", "tr8"),
-                                     ("clock_out", "output", "tr8")]
+""",
+    )
+    assert configured_ports(cfg) == [
+        ("drummer", "input", "kit"),
+        ("controller1", "input", "nano"),
+        ("controller2", "input", "/^lp/"),
+        ("drums", "output", "tr8"),
+        ("clock_out", "output", "tr8"),
+    ]
 
 
 # ------------------------------------------------------------------------------ clock
+
 
 def test_clock_sources(tmp_path) -> None:
     internal = config(tmp_path, "clock: {mode: internal}\nports: {clock_out: tr8}\n")
@@ -101,13 +127,14 @@ def test_clock_sources(tmp_path) -> None:
 
 # ----------------------------------------------------------------------------- models
 
+
 def test_shipped_model_loads_and_a_damaged_one_fails(tmp_path) -> None:
     good = MODELS_DIR / "drums-flat"
     assert check_model("drums", good, DrumModel.load).status == PASS
     for suffix in (".json", ".safetensors"):
         shutil.copy(good.with_suffix(suffix), tmp_path / f"drums{suffix}")
     weights = tmp_path / "drums.safetensors"
-    weights.write_bytes(weights.read_bytes()[:-100])              # truncated
+    weights.write_bytes(weights.read_bytes()[:-100])  # truncated
     c = check_model("drums", tmp_path / "drums", DrumModel.load)
     assert c.status == FAIL and "sha256" in c.detail
     assert check_model("bass", None, DrumModel.load).status == SKIP
@@ -115,24 +142,28 @@ def test_shipped_model_loads_and_a_damaged_one_fails(tmp_path) -> None:
 
 # ----------------------------------------------------------------------------- system
 
+
 def test_real_time_priority_refused_is_a_warning() -> None:
     assert check_rt(True, "", 95).status == PASS
     c = check_rt(False, "[Errno 1] Operation not permitted", 0)
     assert c.status == WARN and "RLIMIT_RTPRIO 0" in c.detail and "LimitRTPRIO" in c.fix
 
 
-@pytest.mark.parametrize("env, status", [
-    ({"OPENBLAS_NUM_THREADS": "1"}, PASS),
-    ({"OMP_NUM_THREADS": "1"}, PASS),                                  # OpenBLAS falls back to it
-    ({"OPENBLAS_NUM_THREADS": "4", "OMP_NUM_THREADS": "1"}, WARN),     # OpenBLAS reads its own first
-    ({}, WARN),
-])
+@pytest.mark.parametrize(
+    "env, status",
+    [
+        ({"OPENBLAS_NUM_THREADS": "1"}, PASS),
+        ({"OMP_NUM_THREADS": "1"}, PASS),  # OpenBLAS falls back to it
+        ({"OPENBLAS_NUM_THREADS": "4", "OMP_NUM_THREADS": "1"}, WARN),  # OpenBLAS reads its own first
+        ({}, WARN),
+    ],
+)
 def test_blas_threads(env, status) -> None:
     assert check_blas(env).status == status
 
 
 def test_cpu_governor(tmp_path) -> None:
-    assert check_governor(tmp_path).status == SKIP                     # no cpufreq: a VM
+    assert check_governor(tmp_path).status == SKIP  # no cpufreq: a VM
     for cpu, gov in (("cpu0", "performance"), ("cpu1", "ondemand")):
         d = tmp_path / cpu / "cpufreq"
         d.mkdir(parents=True)
@@ -160,11 +191,12 @@ def test_exit_code_only_fails_count() -> None:
 
 # ------------------------------------------------------------------------ over JACK
 
+
 @pytest.mark.jack
 def test_doctor_names_the_missing_port_and_lists_the_existing_ones(jack_server, tmp_path, capsys) -> None:
     rtmidi = pytest.importorskip("rtmidi")
     synth = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="doctor-synth")
-    synth.open_virtual_port("in")                  # an output jamd could send to
+    synth.open_virtual_port("in")  # an output jamd could send to
     path = tmp_path / "jamd.yaml"
     path.write_text("ports: {api: jack, virtual: false, drums: 'no-such-synth:in', bass: 'doctor-synth'}\n")
     try:

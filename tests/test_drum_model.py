@@ -2,6 +2,7 @@
 
 Tiny models only (a few thousand parameters), one torch thread: the whole file runs in well
 under a minute on two shared cores."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,13 +12,21 @@ import numpy as np
 import pytest
 import torch
 
-from jamd.data.corpus import Corpus, WindowSettings, Windows, load_corpus
+from jamd.base.paths import default_data_dir
+from jamd.data.corpus import Corpus, Windows, load_corpus
 from jamd.lab.drum_eval import Plausibility, jacobian_fd, reconstruction, unevenness
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.training.drum_train import TrainSettings, latent_plane, save_drum_model, train
-from jamd.training.drum_vae import (Decoder, DrumVAE, DrumVAEConfig, LossConfig, decoder_jacobian, features,
-                           flatness_from_jacobian, flatness_term, validation_loss)
-from jamd.base.paths import default_data_dir
+from jamd.training.drum_vae import (
+    Decoder,
+    DrumVAE,
+    DrumVAEConfig,
+    LossConfig,
+    decoder_jacobian,
+    features,
+    flatness_from_jacobian,
+    flatness_term,
+)
 
 torch.set_num_threads(1)
 _GMD = default_data_dir()
@@ -41,14 +50,15 @@ def _sub(w: Windows, n: int, start: int = 0) -> Windows:
 
 # ------------------------------------------------------------------------------- flatness
 
+
 def _linear(A: torch.Tensor):
-    return lambda z: z @ A.T                         # (B, d) -> (B, D), Jacobian A everywhere
+    return lambda z: z @ A.T  # (B, d) -> (B, D), Jacobian A everywhere
 
 
 def test_flatness_zero_for_orthogonal_equal_norm_columns():
     torch.manual_seed(0)
-    Q, _ = torch.linalg.qr(torch.randn(50, 4, dtype=torch.float64))   # orthonormal columns
-    A = 2.5 * Q                                                       # equal norms, orthogonal
+    Q, _ = torch.linalg.qr(torch.randn(50, 4, dtype=torch.float64))  # orthonormal columns
+    A = 2.5 * Q  # equal norms, orthogonal
     z = torch.randn(16, 4, dtype=torch.float64)
     flat = flatness_from_jacobian(decoder_jacobian(_linear(A), z))
     assert float(flat) == pytest.approx(0.0, abs=1e-20)
@@ -60,7 +70,7 @@ def test_flatness_positive_otherwise(how):
     Q, _ = torch.linalg.qr(torch.randn(50, 4, dtype=torch.float64))
     A = Q * torch.tensor([1.0, 1.0, 1.0, 1.5], dtype=torch.float64) if how == "unequal_norms" else Q.clone()
     if how == "not_orthogonal":
-        A[:, 1] = (Q[:, 0] + Q[:, 1]) / 2 ** 0.5                      # unit norm, 45 degrees to column 0
+        A[:, 1] = (Q[:, 0] + Q[:, 1]) / 2**0.5  # unit norm, 45 degrees to column 0
     z = torch.randn(16, 4, dtype=torch.float64)
     assert float(flatness_from_jacobian(decoder_jacobian(_linear(A), z))) > 0.01
 
@@ -68,14 +78,16 @@ def test_flatness_positive_otherwise(how):
 def test_flatness_is_scale_free():
     """Dividing by c^4 means the term cannot be lowered by shrinking the decoder's sensitivity."""
     J = torch.randn(8, 30, 3, dtype=torch.float64)
-    assert float(flatness_from_jacobian(0.01 * J)) == pytest.approx(float(flatness_from_jacobian(J)), rel=1e-6)
+    assert float(flatness_from_jacobian(0.01 * J)) == pytest.approx(
+        float(flatness_from_jacobian(J)), rel=1e-6
+    )
 
 
 def test_jvp_jacobian_equals_finite_differences():
     torch.manual_seed(1)
     dec = Decoder(TINY).double()
     z = torch.randn(5, TINY.latent_dim, dtype=torch.float64)
-    J = decoder_jacobian(dec.mean, z)                                  # (5, T*V, d)
+    J = decoder_jacobian(dec.mean, z)  # (5, T*V, d)
     eps = 1e-6
     for k in range(TINY.latent_dim):
         dz = torch.zeros_like(z)
@@ -97,11 +109,16 @@ def test_flatness_gradient_reaches_decoder():
 
 # ------------------------------------------------------------------------ training, parity
 
+
 @pytest.fixture(scope="module")
 def tiny_run(gmd, tmp_path_factory):
     """A few epochs on 600 real training windows, validated on 200 validation windows."""
-    small = Corpus(gmd.root, gmd.settings, gmd.files,
-                   {"train": _sub(gmd.splits["train"], 600), "validation": _sub(gmd.splits["validation"], 200)})
+    small = Corpus(
+        gmd.root,
+        gmd.settings,
+        gmd.files,
+        {"train": _sub(gmd.splits["train"], 600), "validation": _sub(gmd.splits["validation"], 200)},
+    )
     out = tmp_path_factory.mktemp("tiny") / "tiny"
     st = TrainSettings(epochs=4, batch=64, seed=3, lr=3e-3, min_warmup_updates=0)
     lc = LossConfig(kl_warmup_epochs=1, flat_start_epoch=1, flat_weight=1.0, flat_points=8)
@@ -116,7 +133,7 @@ def test_tiny_training_lowers_the_loss(tiny_run):
     first, best = hist[0]["validation"]["loss"], record["best_validation_loss"]
     assert best < first - 5, (first, best)
     assert hist[-1]["train"]["hit_bce"] < hist[0]["train"]["hit_bce"]
-    assert "flat" in hist[-1]["train"]                               # the term was switched on
+    assert "flat" in hist[-1]["train"]  # the term was switched on
 
 
 @needs_gmd
@@ -131,6 +148,7 @@ def test_training_is_deterministic(tiny_run, tmp_path):
 
 def _torch_model(path) -> DrumVAE:
     from jamd.model.checkpoint import load_checkpoint
+
     ck = load_checkpoint(path)
     m = DrumVAE(DrumVAEConfig(**ck.config))
     m.load_state_dict({k: torch.from_numpy(v) for k, v in ck.tensors.items()})
@@ -158,8 +176,10 @@ def test_numpy_runtime_matches_torch_on_real_windows(tiny_run, gmd):
     np.testing.assert_allclose(off, toff.numpy(), atol=1e-5)
     # single-window API agrees with the batch one
     np.testing.assert_allclose(np_model.encode(w.pattern(0)), mu[0], atol=1e-6)
-    np.testing.assert_array_equal(np_model.decode(mu[0], DecodeControls(threshold=0.5)).hit,
-                                  (np_model.decode_probs(mu[0]) >= 0.5).astype(np.float32))
+    np.testing.assert_array_equal(
+        np_model.decode(mu[0], DecodeControls(threshold=0.5)).hit,
+        (np_model.decode_probs(mu[0]) >= 0.5).astype(np.float32),
+    )
 
 
 @needs_gmd
@@ -180,8 +200,10 @@ def test_checkpoint_round_trip_through_model_card(tiny_run, tmp_path):
 @needs_gmd
 def test_tampered_drum_checkpoint_gives_clear_error(tiny_run, tmp_path):
     from jamd.model.checkpoint import CheckpointError, save_checkpoint
+
     _, out, _, _ = tiny_run
     import shutil
+
     for suffix in (".json", ".safetensors"):
         shutil.copy(str(out) + suffix, tmp_path / f"m{suffix}")
     data = bytearray((tmp_path / "m.safetensors").read_bytes())
@@ -208,6 +230,7 @@ def test_latent_plane_is_principal_axes():
 
 # --------------------------------------------------------------------- evaluation helpers
 
+
 @needs_gmd
 def test_finite_difference_jacobian_matches_torch_jvp(tiny_run):
     """The eval's numpy Jacobian (for metric_cv) agrees with the training's jvp one."""
@@ -230,6 +253,7 @@ def test_reconstruction_metrics_and_unevenness_are_sane(tiny_run, gmd):
 
 def test_batched_expected_count_matches_runtime(random_model):
     from jamd.lab.drum_eval import expected_count_hits
+
     z = np.random.default_rng(4).normal(size=(20, 3)).astype(np.float32)
     logits, vel, off = random_model.decode_raw(z)
     batched = expected_count_hits(logits)
@@ -240,28 +264,35 @@ def test_batched_expected_count_matches_runtime(random_model):
 def test_plausibility_filter():
     rule = Plausibility()
     groove = np.zeros((32, 9), np.float32)
-    groove[::8, 0] = 1; groove[4::8, 1] = 1; groove[::2, 2] = 1             # kick, backbeat, 8th hats
+    groove[::8, 0] = 1
+    groove[4::8, 1] = 1
+    groove[::2, 2] = 1  # kick, backbeat, 8th hats
     assert rule.passes(groove)
-    assert not rule.passes(np.zeros((32, 9)))                             # empty
-    hats_only = np.zeros((32, 9)); hats_only[:, 2] = 1
-    assert not rule.passes(hats_only)                                      # no kick or snare
-    assert not rule.passes(np.ones((32, 9)))                               # everything everywhere
-    kick_wall = groove.copy(); kick_wall[:, 0] = 1
-    assert not rule.passes(kick_wall)                                      # kick on every 16th
+    assert not rule.passes(np.zeros((32, 9)))  # empty
+    hats_only = np.zeros((32, 9))
+    hats_only[:, 2] = 1
+    assert not rule.passes(hats_only)  # no kick or snare
+    assert not rule.passes(np.ones((32, 9)))  # everything everywhere
+    kick_wall = groove.copy()
+    kick_wall[:, 0] = 1
+    assert not rule.passes(kick_wall)  # kick on every 16th
 
 
 # ------------------------------------------------------------------------ decoding controls
+
 
 @pytest.fixture(scope="module")
 def random_model(tmp_path_factory):
     torch.manual_seed(5)
     m = DrumVAE(TINY)
     with torch.no_grad():
-        m.decoder.out.bias[:9] += 1.0                # some probabilities above 0.5
+        m.decoder.out.bias[:9] += 1.0  # some probabilities above 0.5
         for p in m.decoder.parameters():
-            p.mul_(3.0)                               # spread the probabilities out
+            p.mul_(3.0)  # spread the probabilities out
     path = tmp_path_factory.mktemp("rand") / "r"
-    save_drum_model(path, m, latent_plane(np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)), {})
+    save_drum_model(
+        path, m, latent_plane(np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)), {}
+    )
     return DrumModel.load(path)
 
 
@@ -272,27 +303,29 @@ def test_decode_controls(random_model):
     p = m.decode_probs(z)
     np.testing.assert_array_equal(base.hit, (p >= 0.5).astype(np.float32))
     assert m.decode(z, DecodeControls(threshold=0.9)).n_hits <= base.n_hits
-    expected = m.decode(z)                                               # default: expected count
+    expected = m.decode(z)  # default: expected count
     assert expected.n_hits == round(float(p.sum()))
-    assert p[expected.hit > 0].min() >= p[expected.hit == 0].max()      # ... on the most probable cells
+    assert p[expected.hit > 0].min() >= p[expected.hit == 0].max()  # ... on the most probable cells
     assert m.decode(z, DecodeControls(density=0.25)).n_hits == round(0.25 * 32 * 9)
     s1 = m.decode(z, DecodeControls(temperature=1.0, seed=7))
     s2 = m.decode(z, DecodeControls(temperature=1.0, seed=7))
-    np.testing.assert_array_equal(s1.hit, s2.hit)                        # seeded sampling repeats
+    np.testing.assert_array_equal(s1.hit, s2.hit)  # seeded sampling repeats
     samples = np.mean([m.decode(z, DecodeControls(temperature=1.0, seed=s)).hit for s in range(400)], axis=0)
-    assert np.abs(samples - p).max() < 0.12                              # T=1 samples the model's probabilities
+    assert np.abs(samples - p).max() < 0.12  # T=1 samples the model's probabilities
     flat_vel = m.decode(z, DecodeControls(velocity=0.0))
     v = flat_vel.velocity[flat_vel.hit > 0]
-    assert v.size and np.ptp(v) < 1e-6                                   # no dynamics left
+    assert v.size and np.ptp(v) < 1e-6  # no dynamics left
     quant = m.decode(z, DecodeControls(timing=0.0))
     assert np.all(quant.offset == 0)
     assert np.all(base.velocity[base.hit == 0] == 0) and np.all(base.offset[base.hit == 0] == 0)
 
 
 def test_runtime_does_not_import_torch(random_model):
-    code = ("import sys, numpy as np; from jamd.model.drums import DrumModel; "
-            f"m = DrumModel.load({str(random_model.path)!r}); m.decode(np.zeros(3, np.float32)); "
-            "sys.exit('torch' in sys.modules)")
+    code = (
+        "import sys, numpy as np; from jamd.model.drums import DrumModel; "
+        f"m = DrumModel.load({str(random_model.path)!r}); m.decode(np.zeros(3, np.float32)); "
+        "sys.exit('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -300,7 +333,7 @@ def test_runtime_does_not_import_torch(random_model):
 def test_warmups_last_a_minimum_number_of_updates(tiny_run, tmp_path):
     """On a small set an epoch is a few batches: the warm-ups are stretched to enough updates."""
     small, _, _, (st, lc) = tiny_run
-    st2 = TrainSettings(**{**st.__dict__, "epochs": 2, "min_warmup_updates": 30})   # 10 batches/epoch
+    st2 = TrainSettings(**{**st.__dict__, "epochs": 2, "min_warmup_updates": 30})  # 10 batches/epoch
     record = train(small, tmp_path / "w", TINY, lc, st2)
     assert record["loss"]["kl_warmup_epochs"] == pytest.approx(3.0)
     assert record["loss"]["flat_start_epoch"] == pytest.approx(3.0)

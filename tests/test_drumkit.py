@@ -4,31 +4,44 @@ The references below are written from the sources, not from jamd: the TD-11 tabl
 et al. 2019 (Groove MIDI Dataset paper, table of the TD-11 notes and their 9-class mapping) and
 the GM table from Magenta's ``drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES``.
 """
+
 from __future__ import annotations
 
 import re
 
 import pytest
-
 from _corpus_fixtures import GMD, gmd_note_set, needs_gmd
+
 from jamd.music import drumkit
 from jamd.music.drumkit import GM, GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, TD11, VOICES
 
 #: The 9 GrooVAE classes as DESIGN.md lists them.
-DESIGN_VOICES = ("kick", "snare", "closed_hat", "open_hat", "low_tom", "mid_tom", "high_tom",
-                 "crash", "ride")
+DESIGN_VOICES = ("kick", "snare", "closed_hat", "open_hat", "low_tom", "mid_tom", "high_tom", "crash", "ride")
 
 #: Gillick et al. 2019: TD-11 note -> class.
 PAPER_TD11 = {
     36: "kick",
-    38: "snare", 40: "snare", 37: "snare",
-    48: "high_tom", 50: "high_tom",
-    45: "mid_tom", 47: "mid_tom",
-    43: "low_tom", 58: "low_tom",
-    46: "open_hat", 26: "open_hat",
-    42: "closed_hat", 22: "closed_hat", 44: "closed_hat",
-    49: "crash", 55: "crash", 57: "crash", 52: "crash",
-    51: "ride", 59: "ride", 53: "ride",
+    38: "snare",
+    40: "snare",
+    37: "snare",
+    48: "high_tom",
+    50: "high_tom",
+    45: "mid_tom",
+    47: "mid_tom",
+    43: "low_tom",
+    58: "low_tom",
+    46: "open_hat",
+    26: "open_hat",
+    42: "closed_hat",
+    22: "closed_hat",
+    44: "closed_hat",
+    49: "crash",
+    55: "crash",
+    57: "crash",
+    52: "crash",
+    51: "ride",
+    59: "ride",
+    53: "ride",
 }
 
 #: Magenta drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES (the GrooVAE folding of GM).

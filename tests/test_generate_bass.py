@@ -1,16 +1,17 @@
 """`jamd generate --bass`: a bass track from the shipped bass model over the generated drums."""
+
 import subprocess
 import sys
 
 import mido
 import numpy as np
 
+from jamd.base.paths import MODELS_DIR
+from jamd.live.performance import BASS_REACH
 from jamd.model.bass import BassModel
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.music.grid import BassRange, bass_to_events, beat_to_tick
 from jamd.music.harmony import Chords
-from jamd.base.paths import MODELS_DIR
-from jamd.live.performance import BASS_REACH
 
 
 def jamd(*args):
@@ -37,16 +38,20 @@ def test_bass_track_is_the_bass_model_over_the_written_drums(tmp_path):
     drums = DrumModel.load(MODELS_DIR / "drums-flat")
     pattern = drums.decode(drums.plane().point(0.3, -0.2), DecodeControls(timing=1.0))
     chords = Chords.from_symbols(["Am7", "D7"], drums.steps)
-    line = BassModel.load(MODELS_DIR / "bass").decode(BASS_REACH * np.array([0.5, -0.5], np.float32), pattern, chords)
-    expected = [(beat_to_tick(e.start_beat, mid.ticks_per_beat), e.note, e.velocity)
-                for e in bass_to_events(line, chords.root)]
+    line = BassModel.load(MODELS_DIR / "bass").decode(
+        BASS_REACH * np.array([0.5, -0.5], np.float32), pattern, chords
+    )
+    expected = [
+        (beat_to_tick(e.start_beat, mid.ticks_per_beat), e.note, e.velocity)
+        for e in bass_to_events(line, chords.root)
+    ]
     got = notes(mid.tracks[1])
     assert got == expected and len(got) >= 4
     rng = BassRange()
     assert all(rng.low <= n <= rng.high for _, n, _ in got)
     assert {m.channel for m in mid.tracks[1] if m.type == "note_on"} == {rng.channel - 1}
     sounding = 0
-    for m in mid.tracks[1]:                   # monophonic: a note ends before the next starts
+    for m in mid.tracks[1]:  # monophonic: a note ends before the next starts
         if m.type in ("note_on", "note_off"):
             sounding += 1 if m.type == "note_on" and m.velocity else -1
             assert sounding in (0, 1)

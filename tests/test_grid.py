@@ -4,6 +4,7 @@ The expectations come from the documented rules (nearest 16th step, remainder in
 louder hit wins, ...) evaluated with exact arithmetic or an independent MIDI reader
 (``_corpus_fixtures.raw_note_ons``), never from jamd's own output.
 """
+
 from __future__ import annotations
 
 import io
@@ -13,15 +14,29 @@ from fractions import Fraction
 import mido
 import numpy as np
 import pytest
+from _corpus_fixtures import GMD, exact_step, expected_cells, gmd_rows, needs_gmd, raw_note_ons
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from _corpus_fixtures import (GMD, exact_step, expected_cells, gmd_rows, needs_gmd,
-                              raw_note_ons)
-from jamd.music.drumkit import GM, GM_OUTPUT, TD11, VOICES, VoiceOut
-from jamd.music.grid import (BASS_PITCH_MAX, BASS_PITCH_MIN, DEFAULT_STEPS, BassLine, BassRange,
-                       DrumPattern, NoteEvent, NoteIn, bass_from_notes, bass_note, bass_to_events,
-                       drums_from_notes, drums_to_events, events_to_midi, quantize, read_midi)
+from jamd.music.drumkit import GM_OUTPUT, TD11, VOICES, VoiceOut
+from jamd.music.grid import (
+    BASS_PITCH_MAX,
+    BASS_PITCH_MIN,
+    DEFAULT_STEPS,
+    BassLine,
+    BassRange,
+    DrumPattern,
+    NoteEvent,
+    NoteIn,
+    bass_from_notes,
+    bass_note,
+    bass_to_events,
+    drums_from_notes,
+    drums_to_events,
+    events_to_midi,
+    quantize,
+    read_midi,
+)
 
 N_VOICES = len(VOICES)
 #: output note -> voice, to read jamd's own output back
@@ -58,10 +73,11 @@ def assert_valid_pattern(p: DrumPattern):
 
 # ----------------------------------------------------------------------------------- quantize
 
+
 @given(st.floats(-1000, 1000, allow_nan=False))
-@example(0.125)                                  # exactly between steps 0 and 1
+@example(0.125)  # exactly between steps 0 and 1
 @example(-0.125)
-@example(float(np.nextafter(0.125, 0)))          # one ulp before the half step
+@example(float(np.nextafter(0.125, 0)))  # one ulp before the half step
 @example(float(np.nextafter(0.375, 0)))
 @example(float(np.nextafter(-0.125, -1)))
 @settings(max_examples=300)
@@ -90,6 +106,7 @@ def test_quantize_half_step_goes_to_the_later_step():
 
 # ------------------------------------------------------------------------ notes -> drum grid
 
+
 def test_second_hit_of_a_voice_on_one_step_keeps_the_louder():
     kick = [n for n, v in TD11.items() if VOICES[v] == "kick"][0]
     # two kicks on step 2 (beat 0.5): the soft one early, the loud one late, then a soft one
@@ -98,7 +115,7 @@ def test_second_hit_of_a_voice_on_one_step_keeps_the_louder():
     v = VOICES.index("kick")
     assert p.n_hits == 1 and p.hit[2, v] == 1
     assert p.velocity[2, v] == pytest.approx(100 / 127)
-    assert p.offset[2, v] == pytest.approx(0.52 * 4 - 2)        # the loud note's timing
+    assert p.offset[2, v] == pytest.approx(0.52 * 4 - 2)  # the loud note's timing
     # same with the loud note first
     p = drums_from_notes(list(reversed(notes)), TD11, 8)
     assert p.velocity[2, v] == pytest.approx(100 / 127)
@@ -115,10 +132,10 @@ def test_two_notes_of_one_voice_fold_together():
 def test_notes_outside_table_window_or_silent_are_ignored():
     steps = 8
     notes = [
-        NoteIn(0.0, 60, 100),                    # bongo: not in the TD-11 table
-        NoteIn(0.0, 36, 0),                      # velocity 0 note-on = note-off
-        NoteIn(-0.13, 36, 100),                  # nearest step -1: before the window
-        NoteIn(steps / 4 - 0.125, 38, 100),      # nearest step == steps: after the window
+        NoteIn(0.0, 60, 100),  # bongo: not in the TD-11 table
+        NoteIn(0.0, 36, 0),  # velocity 0 note-on = note-off
+        NoteIn(-0.13, 36, 100),  # nearest step -1: before the window
+        NoteIn(steps / 4 - 0.125, 38, 100),  # nearest step == steps: after the window
         NoteIn(steps / 4, 42, 100),
     ]
     assert drums_from_notes(notes, TD11, steps).n_hits == 0
@@ -130,11 +147,13 @@ def test_notes_outside_table_window_or_silent_are_ignored():
 
 
 def test_velocity_zero_note_on_in_a_file_is_not_a_hit():
-    track = mido.MidiTrack([
-        mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
-        mido.Message("note_on", channel=9, note=36, velocity=0, time=60),      # running-status off
-        mido.Message("note_on", channel=9, note=38, velocity=0, time=60),      # stray "off" only
-    ])
+    track = mido.MidiTrack(
+        [
+            mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
+            mido.Message("note_on", channel=9, note=36, velocity=0, time=60),  # running-status off
+            mido.Message("note_on", channel=9, note=38, velocity=0, time=60),  # stray "off" only
+        ]
+    )
     mid = mido.MidiFile(type=0, ticks_per_beat=480)
     mid.tracks.append(track)
     notes = read_midi(save_and_reload(mid))
@@ -144,10 +163,13 @@ def test_velocity_zero_note_on_in_a_file_is_not_a_hit():
 
 
 notes_strategy = st.lists(
-    st.tuples(st.floats(-1.0, 9.0, allow_nan=False),
-              st.sampled_from(sorted(TD11) + [0, 27, 60, 81, 127]),
-              st.integers(0, 127)),
-    max_size=60)
+    st.tuples(
+        st.floats(-1.0, 9.0, allow_nan=False),
+        st.sampled_from(sorted(TD11) + [0, 27, 60, 81, 127]),
+        st.integers(0, 127),
+    ),
+    max_size=60,
+)
 
 
 @given(notes_strategy)
@@ -167,16 +189,16 @@ def test_drums_from_notes_follows_the_folding_rules(raw):
 
 
 @given(st.integers(0, 31), st.floats(-0.5, 0.5, exclude_max=True), st.integers(1, 127))
-@example(3, 0.49999999, 100)                    # rounds to 0.5 in float32
+@example(3, 0.49999999, 100)  # rounds to 0.5 in float32
 @example(3, float(np.nextafter(0.5, 0)), 100)
-@example(31, 0.4999999999999999, 1)            # the sum rounds up to the next window
+@example(31, 0.4999999999999999, 1)  # the sum rounds up to the next window
 def test_stored_offsets_stay_below_half_a_step(step, offset, velocity):
     """An offset just under +0.5 must not be stored as 0.5 (that is the next step's -0.5)."""
     beat = (step + offset) / 4
     p = drums_from_notes([NoteIn(beat, 36, velocity)], TD11, 32)
     assert_valid_pattern(p)
-    if quantize(beat)[0] == 32:          # 31 + 0.4999999999999999 is 31.5 in float64: the next
-        assert not p.hit.any()           # window's first step, outside this one
+    if quantize(beat)[0] == 32:  # 31 + 0.4999999999999999 is 31.5 in float64: the next
+        assert not p.hit.any()  # window's first step, outside this one
         return
     got_step = int(np.nonzero(p.hit[:, 0])[0][0])
     assert got_step == quantize(beat)[0]
@@ -186,6 +208,7 @@ def test_stored_offsets_stay_below_half_a_step(step, offset, velocity):
 
 
 # ---------------------------------------------------------------------- drum grid -> events
+
 
 def test_drums_to_events_times_velocities_and_outputs():
     p = DrumPattern.empty(16)
@@ -241,8 +264,8 @@ def test_drum_gate_never_overlaps_the_next_hit_of_the_same_voice():
     """The module says the drum gate never overlaps the next hit of the same voice: hits on
     consecutive steps pushed towards each other by their offsets must not overlap either."""
     p = DrumPattern.empty(8)
-    p.place(2, 0, 1.0, 0.45)     # late
-    p.place(3, 0, 1.0, -0.5)     # early: 0.05 of a step after the previous one
+    p.place(2, 0, 1.0, 0.45)  # late
+    p.place(3, 0, 1.0, -0.5)  # early: 0.05 of a step after the previous one
     ev = drums_to_events(p)
     assert len(ev) == 2
     assert_no_overlap_per_note(ev)
@@ -250,14 +273,23 @@ def test_drum_gate_never_overlaps_the_next_hit_of_the_same_voice():
 
 # ------------------------------------------------------------- grid -> MIDI -> grid (property)
 
+
 @st.composite
 def patterns(draw, steps=st.sampled_from([16, 32, 64])):
     """Sparse draws (a list of hits) shrink far faster than a dense steps x voices matrix."""
     n = draw(steps)
-    cells = draw(st.lists(
-        st.tuples(st.integers(0, n - 1), st.integers(0, N_VOICES - 1), st.integers(1, 127),
-                  st.floats(-0.5, 0.5, exclude_max=True, width=32)),
-        max_size=4 * n, unique_by=lambda c: c[:2]))
+    cells = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n - 1),
+                st.integers(0, N_VOICES - 1),
+                st.integers(1, 127),
+                st.floats(-0.5, 0.5, exclude_max=True, width=32),
+            ),
+            max_size=4 * n,
+            unique_by=lambda c: c[:2],
+        )
+    )
     p = DrumPattern.empty(n)
     for step, voice, vel, off in cells:
         p.hit[step, voice] = 1
@@ -280,8 +312,9 @@ def roundtrip(p: DrumPattern, tpb: int, bpm: float, lead: float) -> tuple[DrumPa
     events = drums_to_events(p, start_beat=lead)
     mid = save_and_reload(events_to_midi({"drums": events}, bpm=bpm, ticks_per_beat=tpb))
     notes = read_midi(mid)
-    back = drums_from_notes([NoteIn(n.beat - lead, n.note, n.velocity) for n in notes.drums],
-                            OUT_TABLE, p.steps)
+    back = drums_from_notes(
+        [NoteIn(n.beat - lead, n.note, n.velocity) for n in notes.drums], OUT_TABLE, p.steps
+    )
     return back, mid, events
 
 
@@ -321,7 +354,7 @@ def test_midi_files_are_well_formed_and_times_match_seconds(p, tpb, bpm):
     assert_no_overlap_per_note(events)
     mid = save_and_reload(events_to_midi({"drums": events}, bpm=bpm, ticks_per_beat=tpb))
     now, starts, sounding = 0.0, [], {}
-    for msg in mid:                                   # mido plays the file: time in seconds
+    for msg in mid:  # mido plays the file: time in seconds
         now += msg.time
         if msg.type == "note_on" and msg.velocity > 0:
             assert (msg.channel, msg.note) not in sounding, "note started twice without an off"
@@ -355,7 +388,8 @@ def test_midi_files_are_well_formed_and_times_match_seconds(p, tpb, bpm):
     want_pos: dict[int, list] = {}
     for s_, v in zip(*np.nonzero(p.hit)):
         want_pos.setdefault(GM_OUTPUT[v].note, []).append(
-            (float(s_) + float(p.offset[s_, v]), round(float(p.velocity[s_, v]) * 127)))
+            (float(s_) + float(p.offset[s_, v]), round(float(p.velocity[s_, v]) * 127))
+        )
     assert got_pos.keys() == want_pos.keys()
     for n, want in want_pos.items():
         for (gp, gv), (wp, wv) in zip(sorted(got_pos[n]), sorted(want)):
@@ -371,6 +405,7 @@ def test_note_event_seconds():
 
 # --------------------------------------------------------------- real GMD files round trip
 
+
 def _pick_gmd_files() -> list[str]:
     """One beat and one fill per drummer (the shortest of each that lasts 8+ s / any fill),
     plus a non-4/4 beat: several drummers and styles, small enough to be quick."""
@@ -380,11 +415,15 @@ def _pick_gmd_files() -> list[str]:
     by_drummer: dict[str, list[dict]] = {}
     for r in gmd_rows():
         by_drummer.setdefault(r["drummer"], []).append(r)
-    for drummer, rows in sorted(by_drummer.items()):
-        beats = sorted((r for r in rows if r["beat_type"] == "beat" and float(r["duration"]) >= 8),
-                       key=lambda r: float(r["duration"]))
-        fills = sorted((r for r in rows if r["beat_type"] == "fill" and float(r["duration"]) >= 4),
-                       key=lambda r: float(r["duration"]))
+    for _drummer, rows in sorted(by_drummer.items()):
+        beats = sorted(
+            (r for r in rows if r["beat_type"] == "beat" and float(r["duration"]) >= 8),
+            key=lambda r: float(r["duration"]),
+        )
+        fills = sorted(
+            (r for r in rows if r["beat_type"] == "fill" and float(r["duration"]) >= 4),
+            key=lambda r: float(r["duration"]),
+        )
         for group in (beats, fills):
             if group:
                 chosen.append(group[len(group) // 4]["midi_filename"])
@@ -448,17 +487,24 @@ def test_gmd_file_grid_midi_grid_roundtrip(name):
 
 # ----------------------------------------------------------------------------------- bass
 
+
 @st.composite
 def bass_lines(draw):
     n = draw(st.sampled_from([8, 16, 32]))
     onset = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), np.float32)
-    pitch = np.array(draw(st.lists(st.integers(BASS_PITCH_MIN, BASS_PITCH_MAX), min_size=n, max_size=n)), np.int16)
+    pitch = np.array(
+        draw(st.lists(st.integers(BASS_PITCH_MIN, BASS_PITCH_MAX), min_size=n, max_size=n)), np.int16
+    )
     vel = np.array(draw(st.lists(st.integers(1, 127), min_size=n, max_size=n)), np.float32) / 127
     length = np.array(draw(st.lists(st.integers(1, n), min_size=n, max_size=n)), np.int16)
     roots = draw(st.lists(st.integers(0, 11), min_size=n, max_size=n))
     on = onset > 0.5
-    line = BassLine(onset, np.where(on, pitch, 0).astype(np.int16), np.where(on, vel, 0).astype(np.float32),
-                    np.where(on, length, 0).astype(np.int16))
+    line = BassLine(
+        onset,
+        np.where(on, pitch, 0).astype(np.int16),
+        np.where(on, vel, 0).astype(np.float32),
+        np.where(on, length, 0).astype(np.int16),
+    )
     return line, roots
 
 
@@ -507,9 +553,14 @@ def test_bass_line_through_a_midi_file(lr, tpb, bpm):
     assert_bass_equal(line, back)
 
 
-ranges = st.sampled_from([BassRange(), BassRange(root_low=35, low=23, high=60),      # 5-string
-                          BassRange(root_low=36, low=36, high=47, channel=2),        # one octave
-                          BassRange(root_low=28, low=28, high=52, channel=16)])
+ranges = st.sampled_from(
+    [
+        BassRange(),
+        BassRange(root_low=35, low=23, high=60),  # 5-string
+        BassRange(root_low=36, low=36, high=47, channel=2),  # one octave
+        BassRange(root_low=28, low=28, high=52, channel=16),
+    ]
+)
 
 
 @given(bass_lines(), ranges)
@@ -545,9 +596,9 @@ def test_bass_legato_tie_and_rest():
         line.onset[step], line.pitch[step], line.velocity[step], line.length[step] = 1, pitch, 0.8, length
     ev = bass_to_events(line, [0] * 16)
     assert [(e.start_beat * 4, e.end_beat * 4) for e in ev] == [(0, 4), (4, 6), (8, 10), (10, 11)]
-    assert ev[0].end_beat == ev[1].start_beat         # length reaches the next onset: legato
-    assert ev[1].end_beat < ev[2].start_beat          # a gap: steps 6-7 are a rest
-    assert ev[2].end_beat == ev[3].start_beat         # too long: cut at the next onset
+    assert ev[0].end_beat == ev[1].start_beat  # length reaches the next onset: legato
+    assert ev[1].end_beat < ev[2].start_beat  # a gap: steps 6-7 are a rest
+    assert ev[2].end_beat == ev[3].start_beat  # too long: cut at the next onset
     # through MIDI: a tied note's off comes before the next note's on at the same tick
     mid = save_and_reload(events_to_midi({"bass": ev, "drums": [NoteEvent(0, 0.1, 36, 1, 10)]}))
     (track,) = [t for t in mid.tracks if t.name == "bass"]
@@ -559,17 +610,20 @@ def test_bass_legato_tie_and_rest():
 def test_bass_two_onsets_on_one_step_lower_wins():
     """Documented: on a step with two onsets the lower note wins, whichever comes first."""
     roots = [0] * 8
-    for notes in ([(0.49, 0.75, 55, 90), (0.51, 0.75, 43, 80)],
-                  [(0.49, 0.75, 43, 80), (0.51, 0.75, 55, 90)],
-                  [(0.5, 0.75, 55, 90), (0.5, 0.75, 43, 80)]):
+    for notes in (
+        [(0.49, 0.75, 55, 90), (0.51, 0.75, 43, 80)],
+        [(0.49, 0.75, 43, 80), (0.51, 0.75, 55, 90)],
+        [(0.5, 0.75, 55, 90), (0.5, 0.75, 43, 80)],
+    ):
         line = bass_from_notes(notes, roots, 8)
         assert line.onset[2] == 1 and line.onset.sum() == 1
         assert bass_note(0, int(line.pitch[2]), BassRange()) == 43, notes
 
 
 def test_bass_from_notes_folds_far_notes_by_octaves_and_ignores_outside():
-    line = bass_from_notes([(0.0, 1.0, 48 + 24 + 7, 100), (-1.0, 0.0, 40, 100), (2.0, 3.0, 40, 100)],
-                           [0] * 8, 8)
+    line = bass_from_notes(
+        [(0.0, 1.0, 48 + 24 + 7, 100), (-1.0, 0.0, 40, 100), (2.0, 3.0, 40, 100)], [0] * 8, 8
+    )
     assert list(np.nonzero(line.onset)[0]) == [0]
     assert BASS_PITCH_MIN <= line.pitch[0] <= BASS_PITCH_MAX and line.pitch[0] % 12 == 7
 

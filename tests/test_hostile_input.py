@@ -14,6 +14,7 @@ input bytes into events; the master and Link sources ignore input), the engine l
 Inputs run per default suite (hypothesis examples x stream length, upper bounds) are listed in
 ``docs/reliability.md``; ``JAMD_FUZZ_EXAMPLES`` multiplies the example counts for a long run.
 """
+
 from __future__ import annotations
 
 import collections
@@ -27,68 +28,114 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jamd.midi import spec as ms
-from jamd.engine.clock import FOLLOW_MAX_BPM, FOLLOW_MIN_BPM, ClockFollower, tick_ns
+from jamd.base.paths import MAPPINGS_DIR
 from jamd.control.ctlparse import MAX7, MAX14, ChannelParser, normalize
 from jamd.control.mapper import Mapper
 from jamd.control.mapping import load_mapping
-from jamd.base.paths import MAPPINGS_DIR
 from jamd.control.targets import TARGETS
+from jamd.engine.clock import FOLLOW_MAX_BPM, FOLLOW_MIN_BPM, ClockFollower, tick_ns
+from jamd.midi import spec as ms
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
 SHIPPED = sorted(MAPPINGS_DIR.glob("*.yaml"))
 
 
 def examples(n: int) -> settings:
-    return settings(max_examples=n * SCALE, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=n * SCALE,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 # ------------------------------------------------------------------------- strategies
 
 any_int = st.integers(-(2**40), 2**40)
 data7 = st.integers(0, 127)
-wide = st.integers(-300, 300)                              # bytes out of range both ways
+wide = st.integers(-300, 300)  # bytes out of range both ways
 
 channel_msg = st.tuples(st.integers(0x80, 0xEF), data7, data7).map(list)
 vel0 = st.tuples(st.integers(0x90, 0x9F), data7, st.just(0)).map(list)
 truncated = st.tuples(st.integers(0x80, 0xFF), data7).map(list) | st.tuples(st.integers(0x80, 0xFF)).map(list)
-running_status = st.lists(data7, min_size=1, max_size=3)       # data bytes whose status was sent before
+running_status = st.lists(data7, min_size=1, max_size=3)  # data bytes whose status was sent before
 out_of_range = st.tuples(st.integers(0x80, 0xEF), wide, wide).map(list)
 long_sysex = st.integers(0, 4000).map(lambda n: [ms.SYSEX] + [n % 128] * n + [ms.SYSEX_END])
-realtime = st.sampled_from([ms.CLOCK, ms.START, ms.CONTINUE, ms.STOP, ms.ACTIVE_SENSING, ms.RESET,
-                            0xF9, 0xFD, ms.TUNE_REQUEST]).map(lambda b: [b])
+realtime = st.sampled_from(
+    [ms.CLOCK, ms.START, ms.CONTINUE, ms.STOP, ms.ACTIVE_SENSING, ms.RESET, 0xF9, 0xFD, ms.TUNE_REQUEST]
+).map(lambda b: [b])
 spp = st.tuples(st.just(ms.SONG_POSITION), wide, wide).map(list)
 random_bytes = st.lists(st.integers(0, 255), max_size=12)
 random_ints = st.lists(any_int, max_size=6)
 as_bytes = random_bytes.map(bytes)
 mido_msgs = st.one_of(
-    st.builds(lambda c, n, v: mido.Message("note_on", channel=c, note=n, velocity=v),
-              st.integers(0, 15), data7, data7),
+    st.builds(
+        lambda c, n, v: mido.Message("note_on", channel=c, note=n, velocity=v),
+        st.integers(0, 15),
+        data7,
+        data7,
+    ),
     st.builds(lambda c, n: mido.Message("note_off", channel=c, note=n), st.integers(0, 15), data7),
-    st.builds(lambda c, k, v: mido.Message("control_change", channel=c, control=k, value=v),
-              st.integers(0, 15), data7, data7),
-    st.builds(lambda c, p: mido.Message("pitchwheel", channel=c, pitch=p), st.integers(0, 15),
-              st.integers(-8192, 8191)),
+    st.builds(
+        lambda c, k, v: mido.Message("control_change", channel=c, control=k, value=v),
+        st.integers(0, 15),
+        data7,
+        data7,
+    ),
+    st.builds(
+        lambda c, p: mido.Message("pitchwheel", channel=c, pitch=p),
+        st.integers(0, 15),
+        st.integers(-8192, 8191),
+    ),
     st.sampled_from([mido.Message("clock"), mido.Message("start"), mido.Message("sysex", data=[1, 2, 3])]),
 )
-junk_objects = st.sampled_from([None, "abc", "", 3, 2.5, {}, [], (), [None, 1, 2], [1.5, 2, 3],
-                                [float("nan"), 1, 1], [float("inf"), 1, 1], [0xB0, float("inf"), 1],
-                                object()])
+junk_objects = st.sampled_from(
+    [
+        None,
+        "abc",
+        "",
+        3,
+        2.5,
+        {},
+        [],
+        (),
+        [None, 1, 2],
+        [1.5, 2, 3],
+        [float("nan"), 1, 1],
+        [float("inf"), 1, 1],
+        [0xB0, float("inf"), 1],
+        object(),
+    ]
+)
 
 #: what an input port can hand a parser (rtmidi gives lists of ints; tests and mido give more)
-wire_message = st.one_of(channel_msg, vel0, truncated, running_status, out_of_range, long_sysex,
-                         realtime, spp, random_bytes, as_bytes)
+wire_message = st.one_of(
+    channel_msg,
+    vel0,
+    truncated,
+    running_status,
+    out_of_range,
+    long_sysex,
+    realtime,
+    spp,
+    random_bytes,
+    as_bytes,
+)
 any_message = st.one_of(wire_message, random_ints, mido_msgs, junk_objects)
 
 
 def _valid_raw(r) -> bool:
-    return (r.kind in ("cc", "note_on", "note_off") and 1 <= r.channel <= 16
-            and 0 <= r.number <= MAX7 and 0 <= r.value <= MAX7
-            and (r.kind != "note_on" or r.value > 0) and (r.kind != "note_off" or r.value == 0))
+    return (
+        r.kind in ("cc", "note_on", "note_off")
+        and 1 <= r.channel <= 16
+        and 0 <= r.number <= MAX7
+        and 0 <= r.value <= MAX7
+        and (r.kind != "note_on" or r.value > 0)
+        and (r.kind != "note_off" or r.value == 0)
+    )
 
 
 # ----------------------------------------------------------------------------- ctlparse
+
 
 @examples(200)
 @given(st.lists(any_message, min_size=10, max_size=30))
@@ -99,18 +146,32 @@ def test_normalize_never_raises_and_only_passes_sane_channel_messages(msgs) -> N
 
 
 def test_normalize_edge_cases() -> None:
-    assert normalize([0x90, 60, 0]).kind == "note_off"                 # velocity 0 is a note-off
-    assert normalize([0x99, 36, 0, 5, 7]) == ("note_off", 10, 36, 0)   # extra bytes: first three count
-    for bad in ([0xB0, 128, 1], [0xB0, 1, 300], [0xB0, -1, 1], [60, 100], [0xB0, 7],
-                [ms.SYSEX] + [1] * 5000 + [ms.SYSEX_END], [0x100 | 0xB0, 1, 1],
-                [float("inf"), 1, 1], [0xB0, float("nan"), 1]):
+    assert normalize([0x90, 60, 0]).kind == "note_off"  # velocity 0 is a note-off
+    assert normalize([0x99, 36, 0, 5, 7]) == ("note_off", 10, 36, 0)  # extra bytes: first three count
+    for bad in (
+        [0xB0, 128, 1],
+        [0xB0, 1, 300],
+        [0xB0, -1, 1],
+        [60, 100],
+        [0xB0, 7],
+        [ms.SYSEX] + [1] * 5000 + [ms.SYSEX_END],
+        [0x100 | 0xB0, 1, 1],
+        [float("inf"), 1, 1],
+        [0xB0, float("nan"), 1],
+    ):
         assert normalize(bad) is None, bad
 
 
 @examples(100)
-@given(pairs=st.dictionaries(st.integers(0, 31), st.integers(32, 127), max_size=4), nrpn=st.booleans(),
-       stream=st.lists(st.tuples(st.sampled_from([0, 1, 6, 31, 32, 38, 63, 96, 97, 98, 99, 100, 101, 64])
-                                 | data7, data7), min_size=50, max_size=200))
+@given(
+    pairs=st.dictionaries(st.integers(0, 31), st.integers(32, 127), max_size=4),
+    nrpn=st.booleans(),
+    stream=st.lists(
+        st.tuples(st.sampled_from([0, 1, 6, 31, 32, 38, 63, 96, 97, 98, 99, 100, 101, 64]) | data7, data7),
+        min_size=50,
+        max_size=200,
+    ),
+)
 def test_channel_parser_values_stay_in_range(pairs, nrpn, stream) -> None:
     """Any CC order (an NRPN value before its parameter, an LSB with no MSB, RPN mixed in)."""
     p = ChannelParser(dict(pairs), nrpn)
@@ -123,6 +184,7 @@ def test_channel_parser_values_stay_in_range(pairs, nrpn, stream) -> None:
 
 
 # ------------------------------------------------------------------------------- Mapper
+
 
 @pytest.fixture(scope="module")
 def shipped_mappings():
@@ -171,8 +233,10 @@ def test_every_shipped_mapping_survives_hostile_streams(shipped_mappings, data) 
     for mapping in shipped_mappings:
         keys = _keys(mapping)
         live = st.tuples(st.sampled_from(keys), data7 | wide).map(lambda k: [k[0][0], k[0][1], k[1]])
-        stream = data.draw(st.lists(st.tuples(live | live | any_message, st.floats(0, 0.05)),
-                                    min_size=30, max_size=80), label=mapping.name)
+        stream = data.draw(
+            st.lists(st.tuples(live | live | any_message, st.floats(0, 0.05)), min_size=30, max_size=80),
+            label=mapping.name,
+        )
         _check_mapper_stream(Mapper(mapping), stream)
 
 
@@ -195,20 +259,30 @@ def test_a_controller_sending_10_khz_of_ccs(shipped_mappings) -> None:
                     assert TARGETS[target].lo <= value <= TARGETS[target].hi
         assert m.received == n and m.ignored == 0
         assert len(m._motions) <= len(TARGETS)
-        m.tick(60.0)                                           # a minute later: all settled
+        m.tick(60.0)  # a minute later: all settled
         assert not m._motions and m.tick(61.0) == []
 
 
 def test_mapper_counts_the_kinds_of_junk() -> None:
     m = Mapper(load_mapping(MAPPINGS_DIR / "generic-two-knobs.yaml"))
-    junk = [[ms.SYSEX] + [0] * 3000 + [ms.SYSEX_END], [60, 100], [0xB0, 1], [0xB0, 1, 200],
-            [ms.CLOCK], [ms.START], bytes([0xF2, 1, 2]), None, [0x90, 60, 0]]
+    junk = [
+        [ms.SYSEX] + [0] * 3000 + [ms.SYSEX_END],
+        [60, 100],
+        [0xB0, 1],
+        [0xB0, 1, 200],
+        [ms.CLOCK],
+        [ms.START],
+        bytes([0xF2, 1, 2]),
+        None,
+        [0x90, 60, 0],
+    ]
     for msg in junk:
         m.feed(msg, 0.0)
-    assert (m.received, m.ignored) == (9, 8)                   # the velocity-0 note-off is a note
+    assert (m.received, m.ignored) == (9, 8)  # the velocity-0 note-off is a note
 
 
 # ------------------------------------------------------------------------ clock follower
+
 
 def _classify(msg) -> str:
     """What a follower must make of one wire message (the reference for its counters)."""
@@ -242,10 +316,19 @@ def _clean_clock(f: ClockFollower, t: int, bpm: float, ticks: int, start: bool =
     return t + round(ticks * period)
 
 
-gaps = st.one_of(st.just(0), st.integers(0, 1000), st.integers(0, 50_000_000),
-                 st.integers(0, 3 * 10**9))
-follower_msg = st.one_of(realtime, realtime, spp, channel_msg, truncated, running_status, random_bytes,
-                         out_of_range, long_sysex, st.just([]))
+gaps = st.one_of(st.just(0), st.integers(0, 1000), st.integers(0, 50_000_000), st.integers(0, 3 * 10**9))
+follower_msg = st.one_of(
+    realtime,
+    realtime,
+    spp,
+    channel_msg,
+    truncated,
+    running_status,
+    random_bytes,
+    out_of_range,
+    long_sysex,
+    st.just([]),
+)
 
 
 @examples(120)
@@ -305,23 +388,32 @@ def test_clock_storm_while_running_counts_every_tick() -> None:
 
 def test_follower_drops_malformed_transport_and_counts_it() -> None:
     f = ClockFollower()
-    f.on_midi([ms.SONG_POSITION, 4, 0], 0)                      # SPP to 16th 4: valid
+    f.on_midi([ms.SONG_POSITION, 4, 0], 0)  # SPP to 16th 4: valid
     assert f.position_ticks == 4 * ms.CLOCKS_PER_SPP_UNIT
-    for bad in ([ms.SONG_POSITION, 200, 0], [ms.SONG_POSITION, 1, -1], [ms.SONG_POSITION, 5],
-                [], [0x90, 60, 100], [60, 100], [ms.SYSEX, 1, ms.SYSEX_END], [ms.ACTIVE_SENSING]):
+    for bad in (
+        [ms.SONG_POSITION, 200, 0],
+        [ms.SONG_POSITION, 1, -1],
+        [ms.SONG_POSITION, 5],
+        [],
+        [0x90, 60, 100],
+        [60, 100],
+        [ms.SYSEX, 1, ms.SYSEX_END],
+        [ms.ACTIVE_SENSING],
+    ):
         f.on_midi(bad, 0)
-    assert f.position_ticks == 4 * ms.CLOCKS_PER_SPP_UNIT        # no bad SPP moved it
+    assert f.position_ticks == 4 * ms.CLOCKS_PER_SPP_UNIT  # no bad SPP moved it
     assert (f.received, f.ignored) == (9, 8)
 
 
 # ---------------------------------------------------------------- the engine's input path
 
+
 def test_engine_loop_survives_a_hostile_clock_input() -> None:
     """The real engine loop (``jamd.engine.process.Engine``, null ports, in a thread) fed a clock storm with
     identical timestamps, junk and a clean clock through a polled input, as ``ManagedInput.poll``
     delivers it: it keeps running, follows, and reports the dropped input in the status block."""
-    from jamd.engine.process import Engine, RtConfig
     from jamd.engine.ipc import Control, RtShared, WindowBuffer
+    from jamd.engine.process import Engine, RtConfig
 
     class FakeInput:
         """A clock input as the engine polls it (``ManagedInput.poll``): messages with their
@@ -364,7 +456,7 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
     def run() -> None:
         try:
             engine.run()
-        except BaseException as e:            # noqa: BLE001 - the test reports it
+        except BaseException as e:  # noqa: BLE001 - the test reports it
             errors.append(e)
 
     th = threading.Thread(target=run, daemon=True)
@@ -376,11 +468,18 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
         assert shared.get("alive") == 1
         q, now = clock_in.queue, time.perf_counter_ns
         t = now()
-        junk = [[ms.SONG_POSITION, 300, 2], [], [60, 100], [ms.SYSEX] + [0] * 2000 + [ms.SYSEX_END],
-                [0x90, 60, 0], [0xB0, 200, 200], [ms.SONG_POSITION, 1]]
+        junk = [
+            [ms.SONG_POSITION, 300, 2],
+            [],
+            [60, 100],
+            [ms.SYSEX] + [0] * 2000 + [ms.SYSEX_END],
+            [0x90, 60, 0],
+            [0xB0, 200, 200],
+            [ms.SONG_POSITION, 1],
+        ]
         for m in junk:
             q.append((m, t))
-        for _ in range(10_000):                      # a storm: every tick at the same instant
+        for _ in range(10_000):  # a storm: every tick at the same instant
             q.append(([ms.CLOCK], t))
         q.append(([ms.START], t))
         for _ in range(5000):
@@ -393,7 +492,7 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
         for k in range(36):
             q.append(([ms.CLOCK], t + 10_000_000 + round(k * period)))
         src = engine.source
-        deadline = time.monotonic() + 10           # the loop catches up (slow on a busy machine)
+        deadline = time.monotonic() + 10  # the loop catches up (slow on a busy machine)
         while getattr(src, "received", 0) < len(junk) + 15_001 + 36 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert th.is_alive(), errors
@@ -414,12 +513,16 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
 
 # ------------------------------------------------------------ the drummer and the recorder
 
+
 @examples(50)
-@given(notes=st.lists(st.tuples(st.floats(-1e6, 1e6, allow_nan=False), wide, wide), min_size=50, max_size=300),
-       end=st.floats(-1e6, 1e6, allow_nan=False))
+@given(
+    notes=st.lists(st.tuples(st.floats(-1e6, 1e6, allow_nan=False), wide, wide), min_size=50, max_size=300),
+    end=st.floats(-1e6, 1e6, allow_nan=False),
+)
 def test_seed_capture_takes_any_notes(notes, end) -> None:
-    from jamd.music.drumkit import GM as GM_INPUT
     from jamd.live.seed import SeedCapture
+    from jamd.music.drumkit import GM as GM_INPUT
+
     cap = SeedCapture(GM_INPUT)
     for beat, note, vel in notes:
         cap.add(beat, note, vel)

@@ -1,5 +1,6 @@
 """MIDI learn: control kinds detected from message bursts, the mapping file it writes, and
 `jamd learn` driven by a scripted controller over real JACK MIDI ports."""
+
 import subprocess
 import sys
 import threading
@@ -50,9 +51,15 @@ def test_14_bit_pair_is_one_control_under_its_msb():
     assert detect(pair14(1, ch=3)) == Detected("cc14", 3, 1)
 
 
-@pytest.mark.parametrize("up,down,encoding", [
-    (65, 63, "offset64"), (1, 127, "twos_complement"), (1, 65, "sign_magnitude"), (66, 66, "offset64"),
-])
+@pytest.mark.parametrize(
+    "up,down,encoding",
+    [
+        (65, 63, "offset64"),
+        (1, 127, "twos_complement"),
+        (1, 65, "sign_magnitude"),
+        (66, 66, "offset64"),
+    ],
+)
 def test_relative_encoders(up, down, encoding):
     assert detect(encoder(20, up=up, down=down)) == Detected("cc", 1, 20, relative=encoding)
 
@@ -68,8 +75,13 @@ def test_nrpn_14_and_7_bit():
 
 
 def test_notes_mido_messages_and_noise():
-    msgs = [mido.Message("clock"), mido.Message("note_on", channel=9, note=36, velocity=100),
-            mido.Message("note_off", channel=9, note=36), [0xF8], [0x90, 200, 1]]
+    msgs = [
+        mido.Message("clock"),
+        mido.Message("note_on", channel=9, note=36, velocity=100),
+        mido.Message("note_off", channel=9, note=36),
+        [0xF8],
+        [0x90, 200, 1],
+    ]
     assert detect(msgs) == Detected("note", 10, 36)
     assert detect([[0xF8], [0xFE]]) is None
 
@@ -88,9 +100,13 @@ def test_buttons_need_a_cc_or_a_note():
 
 
 def test_written_mapping_loads_and_maps_the_same_messages(tmp_path):
-    learned = {"drums.x": detect(knob(10)), "drums.y": detect(pair14(1)),
-               "density": detect(encoder(20, ch=2)), "tempo": detect(nrpn(300)),
-               "reseed": detect([[NOTE_ON, 36, 90], [NOTE_OFF, 36, 0]])}
+    learned = {
+        "drums.x": detect(knob(10)),
+        "drums.y": detect(pair14(1)),
+        "density": detect(encoder(20, ch=2)),
+        "tempo": detect(nrpn(300)),
+        "reseed": detect([[NOTE_ON, 36, 90], [NOTE_OFF, 36, 0]]),
+    }
     path = tmp_path / "mine.yaml"
     path.write_text(mapping_yaml(learned, device='My "box"', match="learnctl", comment="test\nfile"))
     mapping = load_mapping(path)
@@ -107,6 +123,7 @@ def test_written_mapping_loads_and_maps_the_same_messages(tmp_path):
 
 # ------------------------------------------------------------------ over JACK, end to end
 
+
 @pytest.mark.jack
 def test_learn_from_a_scripted_controller_over_jack(jack_server, tmp_path):
     rtmidi = pytest.importorskip("rtmidi")
@@ -118,10 +135,28 @@ def test_learn_from_a_scripted_controller_over_jack(jack_server, tmp_path):
         ctl.open_virtual_port("out")
         with open(log, "w") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "jamd", "learn", "--port", "learnctl:out", "--api", "jack",
-                 "-o", str(out_path), "--targets", "drums.x,drums.y,density,reseed", "--listen-s", "2"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True)
-        killer = threading.Timer(60, proc.kill)            # a hang fails the test, never the run
+                [
+                    sys.executable,
+                    "-m",
+                    "jamd",
+                    "learn",
+                    "--port",
+                    "learnctl:out",
+                    "--api",
+                    "jack",
+                    "-o",
+                    str(out_path),
+                    "--targets",
+                    "drums.x,drums.y,density,reseed",
+                    "--listen-s",
+                    "2",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
+        killer = threading.Timer(60, proc.kill)  # a hang fails the test, never the run
         killer.start()
         for line in proc.stdout:
             if line.startswith("move the control for "):
@@ -139,8 +174,13 @@ def test_learn_from_a_scripted_controller_over_jack(jack_server, tmp_path):
         ctl.delete()
     assert prompts == ["drums.x", "drums.y", "density", "reseed"]
     mapping = load_mapping(out_path)
-    assert {n: (c.source, c.number, mapping.channel_of(c), c.relative) for n, c in mapping.controls.items()} == {
-        "drums.x": ("cc", 10, 1, None), "drums.y": ("cc14", 1, 1, None), "density": ("cc", 20, 2, "offset64")}
+    assert {
+        n: (c.source, c.number, mapping.channel_of(c), c.relative) for n, c in mapping.controls.items()
+    } == {
+        "drums.x": ("cc", 10, 1, None),
+        "drums.y": ("cc14", 1, 1, None),
+        "density": ("cc", 20, 2, "offset64"),
+    }
     for target, msgs in bursts.items():
         m = Mapper(mapping)
         events = [ev for t, msg in enumerate(msgs) for ev in m.feed(msg, float(t))]

@@ -23,6 +23,7 @@ is silent; no device saw a protocol violation. At the end (ports back, shutdown)
 Mapping reloads are not a rule: a mapping lives in the control process (``jamd.control.mapper``) and
 never reaches the scheduler, which sees only its outcome (density, mute, transport).
 """
+
 from __future__ import annotations
 
 import os
@@ -33,23 +34,24 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from jamd.midi import spec as ms
 from jamd.engine.clock import ClockEvent, ClockFollower, FollowerConfig, MasterClock
-from jamd.music.grid import BassLine, DrumPattern
 from jamd.engine.scheduler import SchedulerConfig, StepScheduler, Window
+from jamd.midi import spec as ms
+from jamd.music.grid import BassLine, DrumPattern
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
-LEAD_NS = 2_000_000                      # the engine's commit_lead_ms
+LEAD_NS = 2_000_000  # the engine's commit_lead_ms
 T0 = 10**9
 
 
 # ---------------------------------------------------------------------------- the gear
 
+
 class Device:
     """The far end of one output port: a strict receiver."""
 
     def __init__(self) -> None:
-        self.sounding: set[tuple[int, int]] = set()    # (channel 1-16, note)
+        self.sounding: set[tuple[int, int]] = set()  # (channel 1-16, note)
         self.connected = True
         self.violations: list[str] = []
         self.ons = self.offs = 0
@@ -89,14 +91,14 @@ def make_window(kind: str, steps: int, seed: int, wid: int) -> Window:
     elif kind == "random":
         hit[:] = rng.random((steps, v)) < 0.3
         on = rng.random(steps) < 0.4
-    elif kind == "legato":                       # long bass notes running into the next and past the end
+    elif kind == "legato":  # long bass notes running into the next and past the end
         hit[::4, 0] = 1
         on = rng.random(steps) < 0.3
         on[0] = on[-1] = True
-    elif kind == "repeat":                       # the same notes on consecutive steps
+    elif kind == "repeat":  # the same notes on consecutive steps
         hit[:, 1] = 1
         on = np.ones(steps, bool)
-    elif kind == "edges":                        # hits as early and as late as a step allows
+    elif kind == "edges":  # hits as early and as late as a step allows
         hit[:] = rng.random((steps, v)) < 0.5
         off[:] = np.where(rng.random((steps, v)) < 0.5, -0.5, 0.4999)
         on = rng.random(steps) < 0.5
@@ -111,6 +113,7 @@ def make_window(kind: str, steps: int, seed: int, wid: int) -> Window:
 
 # --------------------------------------------------------------------------------- rig
 
+
 class Rig:
     """The engine's loop over a pure scheduler, a real position source and fake ports."""
 
@@ -120,7 +123,7 @@ class Rig:
         self.devices = [Device(), Device()]
         self.shared_port = shared_port
         self._new_scheduler()
-        self.silent_until = 0                        # follower: the external clock is silent until then
+        self.silent_until = 0  # follower: the external clock is silent until then
         self.external: MasterClock | None = None
         if source == "master":
             self.src = MasterClock(bpm, self.t)
@@ -164,7 +167,7 @@ class Rig:
             self.external.fire(now, lambda m, _t: self.src.on_midi(m, now))
 
     def _fire_due(self) -> None:
-        for _ in range(4):                   # an urgent Stop, then a tick, may both be due
+        for _ in range(4):  # an urgent Stop, then a tick, may both be due
             fired = False
             d = self.src.next_deadline()
             if d is not None and d <= self.t and not isinstance(self.src, ClockFollower):
@@ -186,8 +189,11 @@ class Rig:
             self.turn()
             if self.t >= end:
                 return
-            cands = [d for d in (self.src.next_deadline(),
-                                 self.external.next_deadline() if self.external else None) if d is not None]
+            cands = [
+                d
+                for d in (self.src.next_deadline(), self.external.next_deadline() if self.external else None)
+                if d is not None
+            ]
             tl = self.src.timeline
             if tl.running:
                 nb = self.sched.next_event_beat()
@@ -225,14 +231,20 @@ class Rig:
 
 # ----------------------------------------------------------------------- state machine
 
+
 class Ownership(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.rig: Rig | None = None
 
-    @initialize(source=st.sampled_from(["master", "follow"]), bpm=st.floats(40, 300),
-          shared=st.booleans(), kind=st.sampled_from(WINDOW_KINDS), seed=st.integers(0, 2**31),
-          warmup=st.floats(0.3, 4.0))
+    @initialize(
+        source=st.sampled_from(["master", "follow"]),
+        bpm=st.floats(40, 300),
+        shared=st.booleans(),
+        kind=st.sampled_from(WINDOW_KINDS),
+        seed=st.integers(0, 2**31),
+        warmup=st.floats(0.3, 4.0),
+    )
     def setup(self, source, bpm, shared, kind, seed, warmup) -> None:
         """Every run starts with music playing (hypothesis likes short runs: make them count)."""
         self.rig = Rig(source, bpm, shared)
@@ -264,8 +276,11 @@ class Ownership(RuleBasedStateMachine):
         self._play(steps / 4)
 
     @precondition(ready)
-    @rule(kind=st.sampled_from(WINDOW_KINDS), steps=st.sampled_from([16, 32, 32, 64]),
-          seed=st.integers(0, 2**31))
+    @rule(
+        kind=st.sampled_from(WINDOW_KINDS),
+        steps=st.sampled_from([16, 32, 32, 64]),
+        seed=st.integers(0, 2**31),
+    )
     def new_window(self, kind, steps, seed) -> None:
         """A latent jump or a model swap: the model publishes a new window."""
         rig = self.rig
@@ -317,7 +332,9 @@ class Ownership(RuleBasedStateMachine):
         rig = self.rig
         if rig.devices[port].connected:
             rig.devices[port].connected = False
-            event(f"port lost with notes sounding on it: {any(k[0] == port for k in rig.sched.ledger.sounding)}")
+            event(
+                f"port lost with notes sounding on it: {any(k[0] == port for k in rig.sched.ledger.sounding)}"
+            )
             rig.sched.port_lost(port)
 
     @precondition(ready)
@@ -365,15 +382,22 @@ class Ownership(RuleBasedStateMachine):
         assert not rig.sched.ledger.sounding and not rig.sched.ledger.orphaned
         for d in rig.devices:
             assert d.ons == d.offs
-        event(f"notes played in the run: {'0' if not rig.devices[0].ons else '1-50' if rig.devices[0].ons <= 50 else '>50'}")
+        event(
+            f"notes played in the run: {'0' if not rig.devices[0].ons else '1-50' if rig.devices[0].ons <= 50 else '>50'}"
+        )
 
 
-Ownership.TestCase.settings = settings(max_examples=150 * SCALE, stateful_step_count=40, deadline=None,
-                                       suppress_health_check=[HealthCheck.too_slow])
+Ownership.TestCase.settings = settings(
+    max_examples=150 * SCALE,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 test_note_ownership_state_machine = Ownership.TestCase
 
 
 # ------------------------------------------------------------------ targeted scenarios
+
 
 def _rig_playing(source: str, kind: str = "dense", shared: bool = False, bpm: float = 120.0) -> Rig:
     rig = Rig(source, bpm, shared)
@@ -392,10 +416,10 @@ def test_the_external_clock_stopping_mid_bar_ends_the_notes_and_relocks() -> Non
     rig.check()
     assert not rig.src.timeline.running and not rig.sched.ledger.sounding
     assert not any(d.sounding for d in rig.devices)
-    rig.run_for(2 * 10**9)                     # ticks are back: the master kept running
+    rig.run_for(2 * 10**9)  # ticks are back: the master kept running
     ons_before = sum(d.ons for d in rig.devices)
     rig.master.stop(rig.t)
-    rig.master.cont(rig.t)                     # the drum machine's Continue: jamd joins in again
+    rig.master.cont(rig.t)  # the drum machine's Continue: jamd joins in again
     rig.run_for(2 * 10**9)
     rig.check()
     assert rig.src.timeline.running and sum(d.ons for d in rig.devices) > ons_before
@@ -437,11 +461,12 @@ def test_bass_on_the_drums_port_does_not_cut_the_drums() -> None:
     channel must not end the kick that started with it."""
     s = StepScheduler(SchedulerConfig(drum_port=0, bass_port=0))
     hit = np.zeros((32, 9), np.float32)
-    hit[0, 0] = hit[0, 2] = 1                          # kick + closed hat on step 0
+    hit[0, 0] = hit[0, 2] = 1  # kick + closed hat on step 0
     bass = BassLine.empty(32)
     bass.onset[0], bass.length[0], bass.velocity[0] = 1, 8, 0.8
-    s.set_window(Window(DrumPattern(hit, np.ones_like(hit), np.zeros_like(hit)), bass,
-                        np.zeros(32, np.int64), 1))
+    s.set_window(
+        Window(DrumPattern(hit, np.ones_like(hit), np.zeros_like(hit)), bass, np.zeros(32, np.int64), 1)
+    )
     s.locate(0.0)
     out = []
     for _, msgs in s.advance(0.01, 0.01):

@@ -1,4 +1,5 @@
 """OSC over real UDP on this machine: allowed and refused sources, argument checking, reports."""
+
 import socket
 import struct
 import subprocess
@@ -11,9 +12,11 @@ from jamd.control.osc import OscControl, OscSettings
 
 def osc_bytes(path: str, *args) -> bytes:
     """A minimal OSC 1.0 encoder (strings and float32), so a test can send from any socket."""
+
     def pad(b: bytes) -> bytes:
         b += b"\0"
         return b + b"\0" * (-len(b) % 4)
+
     tags = "," + "".join("s" if isinstance(a, str) else "f" for a in args)
     body = b"".join(pad(a.encode()) if isinstance(a, str) else struct.pack(">f", a) for a in args)
     return pad(path.encode()) + pad(tags.encode()) + body
@@ -58,8 +61,13 @@ def test_localhost_controls_arrive_as_targets(osc):
     liblo.send(("127.0.0.1", ctl.settings.port), "/jamd/mute/ride", 1)
     liblo.send(("127.0.0.1", ctl.settings.port), "/jamd/chord", "Am7")
     drain(ctl)
-    assert got == [("drums.x", 0.5), ("drums.y", -0.25), ("reseed", 1.0), ("mute.ride", 1.0),
-                   ("chord", "Am7")]
+    assert got == [
+        ("drums.x", 0.5),
+        ("drums.y", -0.25),
+        ("reseed", 1.0),
+        ("mute.ride", 1.0),
+        ("chord", "Am7"),
+    ]
 
 
 def test_other_source_refused_by_default_and_allowed_when_configured(osc):
@@ -80,13 +88,16 @@ def test_other_source_refused_by_default_and_allowed_when_configured(osc):
     assert got == [("drums.x", 0.75)]
 
 
-@pytest.mark.parametrize("path,args", [
-    ("/jamd/drums/xy", (0.5,)),            # too few arguments
-    ("/jamd/drums/x", (7.0,)),             # out of range
-    ("/jamd/drums/x", (float("nan"),)),
-    ("/jamd/nowhere", (1.0,)),             # unknown address
-    ("/jamd/tempo", ("fast",)),
-])
+@pytest.mark.parametrize(
+    "path,args",
+    [
+        ("/jamd/drums/xy", (0.5,)),  # too few arguments
+        ("/jamd/drums/x", (7.0,)),  # out of range
+        ("/jamd/drums/x", (float("nan"),)),
+        ("/jamd/nowhere", (1.0,)),  # unknown address
+        ("/jamd/tempo", ("fast",)),
+    ],
+)
 def test_bad_messages_dropped_and_counted(osc, path, args):
     ctl, got = osc
     send_from("127.0.0.1", "127.0.0.1", ctl.settings.port, osc_bytes(path, *args))
@@ -98,8 +109,9 @@ def test_reports_reach_targets():
     received = []
     listener = liblo.Server()
     listener.add_method(None, None, lambda p, a, t, s: received.append((p, a)))
-    ctl = OscControl(OscSettings(port=_free_port(), report_to=(f"127.0.0.1:{listener.port}",)),
-                     lambda t, v: None)
+    ctl = OscControl(
+        OscSettings(port=_free_port(), report_to=(f"127.0.0.1:{listener.port}",)), lambda t, v: None
+    )
     try:
         ctl.report("/jamd/state/tempo", 123.5)
         for _ in range(5):
@@ -119,6 +131,7 @@ def test_port_in_use_is_a_clear_error(osc):
 def test_every_osc_control_is_a_mapping_target():
     from jamd.control.osc import CONTROLS
     from jamd.control.targets import TARGETS
+
     assert {t for ts in CONTROLS.values() for t in ts} <= set(TARGETS)
 
 
@@ -128,15 +141,26 @@ def test_scene_addresses(osc):
     liblo.send(("127.0.0.1", ctl.settings.port), "/jamd/scene/recall", 3)
     liblo.send(("127.0.0.1", ctl.settings.port), "/jamd/scene/recall", 8, 0.5)
     drain(ctl)
-    assert got == [("scene.store.3", 1.0), ("scene.recall.3", 1.0),
-                   ("scene.glide", 0.5), ("scene.recall.8", 1.0)]
+    assert got == [
+        ("scene.store.3", 1.0),
+        ("scene.recall.3", 1.0),
+        ("scene.glide", 0.5),
+        ("scene.recall.8", 1.0),
+    ]
 
 
-@pytest.mark.parametrize("path,args", [
-    ("/jamd/scene/store", ()), ("/jamd/scene/store", (9.0,)), ("/jamd/scene/store", (1.5,)),
-    ("/jamd/scene/store", (1.0, 2.0)), ("/jamd/scene/recall", (1.0, -1.0)),
-    ("/jamd/scene/recall", (1.0, float("inf"))), ("/jamd/scene/recall", ("one",)),
-])
+@pytest.mark.parametrize(
+    "path,args",
+    [
+        ("/jamd/scene/store", ()),
+        ("/jamd/scene/store", (9.0,)),
+        ("/jamd/scene/store", (1.5,)),
+        ("/jamd/scene/store", (1.0, 2.0)),
+        ("/jamd/scene/recall", (1.0, -1.0)),
+        ("/jamd/scene/recall", (1.0, float("inf"))),
+        ("/jamd/scene/recall", ("one",)),
+    ],
+)
 def test_bad_scene_messages_dropped(osc, path, args):
     ctl, got = osc
     send_from("127.0.0.1", "127.0.0.1", ctl.settings.port, osc_bytes(path, *args))

@@ -1,4 +1,5 @@
 """Port names: pattern matching, errors that list what exists, and `jamd ports` over JACK."""
+
 from __future__ import annotations
 
 import pytest

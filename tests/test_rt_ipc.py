@@ -1,4 +1,5 @@
 """The engine's IPC: window double buffer, control messages, status/timing block (no MIDI)."""
+
 from __future__ import annotations
 
 import time
@@ -6,18 +7,29 @@ import time
 import numpy as np
 import pytest
 
-from jamd.music.grid import BassLine, DrumPattern
-from jamd.midi.ports import PortConfig
+from jamd.engine.ipc import (
+    REC_NOTE_OFF,
+    REC_NOTE_ON,
+    REC_TICK,
+    Control,
+    RtShared,
+    WindowBuffer,
+    empty_window,
+    jitter_stats,
+)
 from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.ipc import (REC_NOTE_OFF, REC_NOTE_ON, REC_TICK, Control, RtShared, WindowBuffer,
-                        empty_window, jitter_stats)
 from jamd.engine.scheduler import Window
+from jamd.midi.ports import PortConfig
+from jamd.music.grid import BassLine, DrumPattern
 
 
 def random_window(seed: int, steps: int = 32) -> Window:
     rng = np.random.default_rng(seed)
-    d = DrumPattern((rng.random((steps, 9)) < 0.3).astype(np.float32), rng.random((steps, 9)).astype(np.float32),
-                    (rng.random((steps, 9)) - 0.5).astype(np.float32))
+    d = DrumPattern(
+        (rng.random((steps, 9)) < 0.3).astype(np.float32),
+        rng.random((steps, 9)).astype(np.float32),
+        (rng.random((steps, 9)) - 0.5).astype(np.float32),
+    )
     b = BassLine.empty(steps)
     b.onset[::4], b.pitch[::4], b.velocity[::4], b.length[::4] = 1, 3, 0.5, 2
     return Window(d, b, rng.integers(0, 12, steps))
@@ -36,10 +48,10 @@ def test_window_buffer_round_trip() -> None:
         np.testing.assert_array_equal(got.drums.offset, w.drums.offset)
         np.testing.assert_array_equal(got.bass.pitch, w.bass.pitch)
         np.testing.assert_array_equal(got.roots, w.roots)
-        assert reader.read() is None                      # nothing newer
+        assert reader.read() is None  # nothing newer
         buf.publish(random_window(2, steps=16))
         buf.publish(random_window(3))
-        assert reader.read().window_id == 3               # only the newest matters
+        assert reader.read().window_id == 3  # only the newest matters
         reader.close()
     finally:
         buf.close()
@@ -50,7 +62,7 @@ def test_torn_read_is_refused() -> None:
     try:
         buf.publish(random_window(1))
         slot = buf._slots[1]
-        slot["seq"] = 99                                  # a writer in the middle of it
+        slot["seq"] = 99  # a writer in the middle of it
         assert buf.read() is None
     finally:
         buf.close()
@@ -87,8 +99,9 @@ def test_records_ring_and_stats() -> None:
 def test_engine_thread_plays_and_ends_notes() -> None:
     """The whole loop without MIDI: null ports, master clock at 300 BPM, half a second."""
     null = PortConfig("drums", "null", api="null")
-    h = EngineHandle(RtConfig(bpm=300.0, drums=null, clock_out=[null], autostart=True, rt_priority=0),
-                     mode="thread")
+    h = EngineHandle(
+        RtConfig(bpm=300.0, drums=null, clock_out=[null], autostart=True, rt_priority=0), mode="thread"
+    )
     h.publish(random_window(4))
     with h:
         time.sleep(0.6)
@@ -98,7 +111,7 @@ def test_engine_thread_plays_and_ends_notes() -> None:
         st = h.status()
         assert st["running"] == 1 and st["swaps"] >= 1 and st["notes_on"] > 0
         recs, _ = h.records()
-    assert (recs[:, 0] == REC_TICK).sum() > 60          # 300 BPM = 120 ticks/s; generous
+    assert (recs[:, 0] == REC_TICK).sum() > 60  # 300 BPM = 120 ticks/s; generous
     on, off = (recs[:, 0] == REC_NOTE_ON).sum(), (recs[:, 0] == REC_NOTE_OFF).sum()
     assert on > 0 and off >= on - 20
 

@@ -4,6 +4,7 @@ Timing is never asserted tightly here (2 shared cores, JACK quantises delivery t
 period): the checks are counts, order, pairing and generous windows. The timing figures are
 measured by ``jamd.ops.layout`` and reported in docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jamd.engine.ipc import REC_TICK
+from jamd.engine.process import EngineHandle, RtConfig
+from jamd.engine.scheduler import Window
 from jamd.midi import spec as ms
+from jamd.midi.ports import PortConfig, PortError
 from jamd.music.drumkit import VoiceOut
 from jamd.music.grid import BassLine, BassRange, DrumPattern, bass_to_events, drums_to_events
-from jamd.midi.ports import PortConfig, PortError
-from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.ipc import REC_TICK
-from jamd.engine.scheduler import Window
 
 pytestmark = [pytest.mark.jack]
 rtmidi = pytest.importorskip("rtmidi")
@@ -117,8 +118,9 @@ def win(drums: DrumPattern, bass: BassLine | None = None) -> Window:
 
 
 def engine_cfg(**kw) -> RtConfig:
-    base = dict(drums=PortConfig("drums", "sink:in", api="jack"), bass_range=BassRange(channel=2),
-                rt_priority=0)
+    base = dict(
+        drums=PortConfig("drums", "sink:in", api="jack"), bass_range=BassRange(channel=2), rt_priority=0
+    )
     base.update(kw)
     return RtConfig(**base)
 
@@ -132,9 +134,14 @@ def sink(jack_server):
 
 # ------------------------------------------------------------------------------ master
 
+
 def test_master_ticks_start_stop_spp(sink) -> None:
-    cfg = engine_cfg(source="master", bpm=180.0, clock_out=[PortConfig("clock", "sink:in", api="jack")],
-                     clock_when_stopped=False)
+    cfg = engine_cfg(
+        source="master",
+        bpm=180.0,
+        clock_out=[PortConfig("clock", "sink:in", api="jack")],
+        clock_when_stopped=False,
+    )
     with EngineHandle(cfg) as h:
         time.sleep(0.1)
         h.send("start")
@@ -147,7 +154,7 @@ def test_master_ticks_start_stop_spp(sink) -> None:
         ticks = [t for t in sink.status(ms.CLOCK) if start <= t <= stop]
         expected = (stop - start) / 1e9 * 180 / 60 * 24
         assert abs(len(ticks) - expected) <= 2, (len(ticks), expected)
-        assert not [t for t in sink.status(ms.CLOCK) if t > stop + 2_000_000]   # no clock once stopped
+        assert not [t for t in sink.status(ms.CLOCK) if t > stop + 2_000_000]  # no clock once stopped
         recs, _ = h.records()
         # what jamd recorded as sent is what arrived (one may still be in flight)
         assert abs(int((recs[:, 0] == REC_TICK).sum()) - len(sink.status(ms.CLOCK))) <= 1
@@ -164,8 +171,9 @@ def test_master_ticks_start_stop_spp(sink) -> None:
 
 
 def test_master_tempo_change_keeps_ticking(sink) -> None:
-    cfg = engine_cfg(source="master", bpm=120.0, clock_out=[PortConfig("clock", "sink:in", api="jack")],
-                     autostart=True)
+    cfg = engine_cfg(
+        source="master", bpm=120.0, clock_out=[PortConfig("clock", "sink:in", api="jack")], autostart=True
+    )
     with EngineHandle(cfg) as h:
         assert wait_for(lambda: len(sink.status(ms.CLOCK)) > 48, 3)
         h.send("tempo", 150.0)
@@ -178,8 +186,10 @@ def test_master_tempo_change_keeps_ticking(sink) -> None:
 
 # ------------------------------------------------------------------------ GMD pattern
 
+
 def gmd_window() -> DrumPattern:
     from jamd.data.corpus import WindowSettings, cut_windows, file_grid
+
     files = sorted(GMD.glob("drummer1/session1/*.mid"))
     if not files:
         pytest.skip(f"Groove MIDI Dataset not found under {GMD}")
@@ -193,13 +203,19 @@ def gmd_window() -> DrumPattern:
 
 def test_gmd_pattern_arrives_on_configured_notes_and_channels(sink) -> None:
     pattern = gmd_window()
-    outputs = tuple(VoiceOut(60 + i, channel=3) for i in range(9))     # an unusual drum machine
+    outputs = tuple(VoiceOut(60 + i, channel=3) for i in range(9))  # an unusual drum machine
     bass = long_bass()
-    roots = np.full(32, 7, np.int64)                                    # G
+    roots = np.full(32, 7, np.int64)  # G
     rng = BassRange(channel=5)
-    cfg = engine_cfg(source="master", bpm=240.0, drum_outputs=outputs, bass_range=rng, autostart=True,
-                     drums=PortConfig("drums", "sink:in", api="jack"),
-                     clock_out=[PortConfig("clock", "sink:in", api="jack")])
+    cfg = engine_cfg(
+        source="master",
+        bpm=240.0,
+        drum_outputs=outputs,
+        bass_range=rng,
+        autostart=True,
+        drums=PortConfig("drums", "sink:in", api="jack"),
+        clock_out=[PortConfig("clock", "sink:in", api="jack")],
+    )
     h = EngineHandle(cfg)
     h.publish(Window(pattern, bass, roots))
     with h:
@@ -222,13 +238,16 @@ def test_gmd_pattern_arrives_on_configured_notes_and_channels(sink) -> None:
 
 # ------------------------------------------------------------------------ hanging notes
 
+
 def test_sigterm_ends_every_note(sink) -> None:
-    cfg = engine_cfg(source="master", bpm=120.0, autostart=True, clock_out=[PortConfig("c", "sink:in", api="jack")])
+    cfg = engine_cfg(
+        source="master", bpm=120.0, autostart=True, clock_out=[PortConfig("c", "sink:in", api="jack")]
+    )
     h = EngineHandle(cfg)
     h.publish(win(beat_pattern(), long_bass()))
     with h:
         assert wait_for(lambda: any(ms.is_note_on(m) and m[0] & 0x0F == 1 for _, m in sink.got), 3)
-        assert sink.unmatched()                         # the long bass note sounds right now
+        assert sink.unmatched()  # the long bass note sounds right now
         os.kill(h.process.pid, signal.SIGTERM)
         h.process.join(5)
         assert h.process.exitcode == 0
@@ -244,7 +263,7 @@ def test_killed_engine_notes_ended_by_the_watchdog(sink) -> None:
         assert wait_for(lambda: any(ms.is_note_on(m) and m[0] & 0x0F == 1 for _, m in sink.got), 3)
         os.kill(h.process.pid, signal.SIGKILL)
         h.process.join(5)
-        assert not h.check()                            # dead: the parent ended its notes
+        assert not h.check()  # dead: the parent ended its notes
     assert wait_for(lambda: not sink.unmatched(), 2), sink.unmatched()
 
 
@@ -270,8 +289,9 @@ CONTROL_SCRIPT = textwrap.dedent("""
 
 def test_killed_control_process_engine_ends_notes(sink) -> None:
     """The model/control process dies mid-note (SIGKILL): the engine notices and silences."""
-    proc = subprocess.Popen([sys.executable, "-c", CONTROL_SCRIPT.format(root=str(ROOT))],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CONTROL_SCRIPT.format(root=str(ROOT))], stdout=subprocess.PIPE, text=True
+    )
     try:
         engine_pid = int(proc.stdout.readline())
         assert wait_for(lambda: sink.unmatched(), 5)
@@ -289,7 +309,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    try:   # a zombie is dead too
+    try:  # a zombie is dead too
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except FileNotFoundError:
         return False
@@ -343,8 +363,11 @@ CLOCK_SCRIPT = textwrap.dedent("""
 class ExternalClock:
     def __init__(self, bpm: float, log: Path) -> None:
         self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-c", CLOCK_SCRIPT.format(bpm=bpm, log=str(log))],
-                                     stdin=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CLOCK_SCRIPT.format(bpm=bpm, log=str(log))],
+            stdin=subprocess.PIPE,
+            text=True,
+        )
         out = rtmidi.MidiIn(rtapi=J, name="probe")
         try:
             assert wait_for(lambda: "extclock:out" in out.get_ports(), 5)
@@ -356,7 +379,10 @@ class ExternalClock:
         self.proc.stdin.flush()
 
     def events(self) -> list[tuple[str, int]]:
-        return [(a, int(b)) for a, b in (line.split() for line in self.log.read_text().splitlines() if " " in line)]
+        return [
+            (a, int(b))
+            for a, b in (line.split() for line in self.log.read_text().splitlines() if " " in line)
+        ]
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -383,12 +409,12 @@ def test_follower_locks_to_an_odd_jittery_clock(sink, tmp_path) -> None:
     cfg = engine_cfg(source="follow", bpm=120.0, clock_in=PortConfig("in", "extclock", api="jack"))
     d = DrumPattern.empty()
     for s in range(0, 32, 4):
-        d.place(s, 0, 0.9, 0.0)                                 # a kick on every beat
+        d.place(s, 0, 0.9, 0.0)  # a kick on every beat
     h = EngineHandle(cfg)
     h.publish(win(d))
     try:
         with h:
-            time.sleep(0.8)                                     # clock before Start: tempo only
+            time.sleep(0.8)  # clock before Start: tempo only
             assert h.status()["bpm"] == pytest.approx(97.3, abs=0.5)
             assert not kick_times(sink)
             ext.cmd("start")
@@ -413,7 +439,7 @@ def test_follower_locks_to_an_odd_jittery_clock(sink, tmp_path) -> None:
             assert not sink.unmatched()
             n = len(kick_times(sink))
             time.sleep(0.5)
-            assert len(kick_times(sink)) == n                  # nothing while stopped
+            assert len(kick_times(sink)) == n  # nothing while stopped
             assert [t for t in kick_times(sink) if t > stop + 20_000_000] == []
             ext.cmd("continue")
             time.sleep(2.0)
@@ -448,8 +474,8 @@ def test_follower_vanished_clock_silences(sink, tmp_path) -> None:
         with h:
             time.sleep(0.3)
             ext.cmd("start")
-            assert wait_for(lambda: sink.unmatched(), 3)            # mid-note
-            ext.cmd("cut")                                         # the clock cable is pulled
+            assert wait_for(lambda: sink.unmatched(), 3)  # mid-note
+            ext.cmd("cut")  # the clock cable is pulled
             assert wait_for(lambda: h.status()["clock_ok"] == 0, 2)
             assert wait_for(lambda: not sink.unmatched(), 1), sink.unmatched()
     finally:
@@ -458,19 +484,25 @@ def test_follower_vanished_clock_silences(sink, tmp_path) -> None:
 
 # ----------------------------------------------------------------------------- hotplug
 
+
 def test_port_that_disappears_is_refound(jack_server) -> None:
     first = Sink("synth")
-    cfg = engine_cfg(source="master", bpm=150.0, autostart=True, drums=PortConfig("drums", "synth", api="jack"),
-                     housekeeping_ms=100.0)
+    cfg = engine_cfg(
+        source="master",
+        bpm=150.0,
+        autostart=True,
+        drums=PortConfig("drums", "synth", api="jack"),
+        housekeeping_ms=100.0,
+    )
     h = EngineHandle(cfg)
     h.publish(win(beat_pattern(), long_bass()))
     try:
         with h:
             assert wait_for(lambda: first.unmatched(), 3)
-            first.close()                                          # unplugged mid-note
+            first.close()  # unplugged mid-note
             assert wait_for(lambda: h.status()["ports_lost"] >= 1, 3)
             time.sleep(0.3)
-            second = Sink("synth")                                 # plugged back in
+            second = Sink("synth")  # plugged back in
             try:
                 assert wait_for(lambda: len([m for _, m in second.notes() if ms.is_note_on(m)]) >= 3, 4)
                 offs_first = [m for _, m in second.got[:3] if ms.is_note_off(m)]
@@ -486,15 +518,20 @@ def test_port_that_disappears_is_refound(jack_server) -> None:
 
 def test_unknown_port_lists_existing_ports(sink) -> None:
     from jamd.midi.ports import ManagedOutput
+
     with pytest.raises(PortError) as e:
         ManagedOutput(PortConfig("drums", "no-such-synth", api="jack")).open()
     assert "sink:in" in str(e.value) and "no-such-synth" in str(e.value)
 
 
 def test_virtual_ports(jack_server) -> None:
-    cfg = engine_cfg(source="master", bpm=120.0, autostart=True,
-                     drums=PortConfig("drums", virtual=True, api="jack"),
-                     bass=PortConfig("bass", virtual=True, api="jack"))
+    cfg = engine_cfg(
+        source="master",
+        bpm=120.0,
+        autostart=True,
+        drums=PortConfig("drums", virtual=True, api="jack"),
+        bass=PortConfig("bass", virtual=True, api="jack"),
+    )
     with EngineHandle(cfg):
         probe = rtmidi.MidiIn(rtapi=J, name="probe")
         try:

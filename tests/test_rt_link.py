@@ -3,6 +3,7 @@
 Both peers run inside a network namespace that has only loopback, so Link's multicast
 discovery never leaves this machine (see DESIGN.md, "Testing without hardware").
 """
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,12 @@ def netns():
     if shutil.which("ip") is None:
         pytest.skip("iproute2 (ip) is not installed")
     name = f"jamdlink{os.getpid()}"
-    setup = [["ip", "netns", "add", name],
-             ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
-             ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "multicast", "on"],
-             ["ip", "netns", "exec", name, "ip", "route", "add", "224.0.0.0/4", "dev", "lo"]]
+    setup = [
+        ["ip", "netns", "add", name],
+        ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
+        ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "multicast", "on"],
+        ["ip", "netns", "exec", name, "ip", "route", "add", "224.0.0.0/4", "dev", "lo"],
+    ]
     try:
         for cmd in setup:
             r = subprocess.run(cmd, capture_output=True, text=True)
@@ -78,8 +81,12 @@ def test_jamd_follows_the_other_peers_tempo(netns, tmp_path) -> None:
     script.write_text(JAMD.format(root=str(ROOT)))
     peer = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-c", PEER])
     try:
-        out = subprocess.run(["ip", "netns", "exec", netns, sys.executable, str(script)],
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            ["ip", "netns", "exec", netns, sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         peer.kill()
         peer.wait(5)
@@ -87,7 +94,7 @@ def test_jamd_follows_the_other_peers_tempo(netns, tmp_path) -> None:
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     bpms = [b for b, _, _, _ in seen]
     assert max(p for _, p, _, _ in seen) >= 1, "the peers did not find each other"
-    assert 133.3 in bpms[-10:], bpms[-20:]                      # followed the change
-    assert any(abs(b - 133.3) > 1 for b in bpms)                 # ... which came after joining
+    assert 133.3 in bpms[-10:], bpms[-20:]  # followed the change
+    assert any(abs(b - 133.3) > 1 for b in bpms)  # ... which came after joining
     running = [beat for _, _, r, beat in seen if r]
-    assert running and running[-1] > running[0]                  # and it plays on Link's beat grid
+    assert running and running[-1] > running[0]  # and it plays on Link's beat grid

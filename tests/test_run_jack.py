@@ -11,6 +11,7 @@ record what jamd sends. Timeline, in jamd's bars (130 BPM, 1.85 s a bar):
   14    knob 1 sweeps 0 -> 127: pickup holds x at 0.5 until the knob passes it
   16-17 the output differs from bars 12-13
 """
+
 import json
 import os
 import socket
@@ -24,15 +25,16 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-
-from jamd.midi import spec as ms
-from jamd.live.config import read_config
-from jamd.data.corpus import WindowSettings, cut_windows, file_grid
-from jamd.live.daemon import Daemon
-from jamd.base.paths import MODELS_DIR, default_data_dir
-from jamd.engine.ipc import REC_NOTE_ON, unpack_message
 from test_daemon import root_playing
 from test_osc import osc_bytes, other_address
+
+from jamd.base.paths import MODELS_DIR, default_data_dir
+from jamd.data.corpus import WindowSettings, cut_windows, file_grid
+from jamd.engine.ipc import REC_NOTE_ON, unpack_message
+from jamd.live.config import read_config
+from jamd.live.daemon import Daemon
+from jamd.midi import spec as ms
+
 Sink = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers").Sink
 
 MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat")).resolve()
@@ -40,12 +42,11 @@ GMD = default_data_dir()
 FILE = "drummer1/session1/239_funk-purdieshuffle_130_beat_4-4.mid"
 BPM = 130.0
 BAR_S = 4 * 60 / BPM
-DRUMMER_BARS = (2, 8)         # jamd bars the drummer plays in (file bars 0-5)
+DRUMMER_BARS = (2, 8)  # jamd bars the drummer plays in (file bars 0-5)
 SWEEP_BAR, END_BAR = 14, 18
 OSC_CHORD_BAR, KEYS_BAR = 9.5, 12.5
 EB_MAJOR, D_MINOR = {3, 5, 7, 8, 10, 0, 2}, {2, 4, 5, 7, 9, 10, 0}
-pytestmark = [pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found"),
-              pytest.mark.jack]
+pytestmark = [pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found"), pytest.mark.jack]
 
 
 def free_udp_port() -> int:
@@ -88,18 +89,18 @@ def schedule(st: dict) -> list:
     mid = mido.MidiFile(Path(GMD) / FILE)
     events, t0 = [], bar_time(st, DRUMMER_BARS[0])
     seconds = 0.0
-    for msg in mid:                                       # merged, times in seconds
+    for msg in mid:  # merged, times in seconds
         seconds += msg.time
         if seconds >= (DRUMMER_BARS[1] - DRUMMER_BARS[0]) * BAR_S - 0.05:
             break
         if msg.type in ("note_on", "note_off"):
             events.append([t0 + int(seconds * 1e9), "drummer", msg.bytes()])
     sweep0 = bar_time(st, SWEEP_BAR)
-    moves = [*range(0, 127, 4), 127]                      # 33 moves over one bar, ending fully up
+    moves = [*range(0, 127, 4), 127]  # 33 moves over one bar, ending fully up
     for i, cc in enumerate(moves):
         events.append([sweep0 + int(i * BAR_S / len(moves) * 1e9), "ctl", [0xB0, 1, cc]])
     keys0 = bar_time(st, KEYS_BAR)
-    for note in (50, 53, 57):                             # D F A, held to the end
+    for note in (50, 53, 57):  # D F A, held to the end
         events.append([keys0, "keys", [0x90, note, 90]])
     return events
 
@@ -125,29 +126,44 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     drums_sink, bass_sink = Sink("drums-sink"), Sink("bass-sink")
     sched = tmp_path / "schedule.json"
     sched.write_text(json.dumps({"ports": ["drummer", "ctl", "keys"], "events": []}))
-    player = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_midi_player.py")), str(sched)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    player = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_midi_player.py")), str(sched)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     daemon = None
     try:
         assert player.stdout.readline().strip() == "ready"
         osc_port = free_udp_port()
         daemon = Daemon(read_config(write_config(tmp_path, osc_port)))
         seeds, xs = [], []
-        daemon.tickers.append(lambda t: seeds.append((daemon.beat_now(t), daemon.seeder.z_seed))
-                              if daemon.seeder.z_seed is not None and
-                              (not seeds or seeds[-1][1] is not daemon.seeder.z_seed) else None)
+        daemon.tickers.append(
+            lambda t: (
+                seeds.append((daemon.beat_now(t), daemon.seeder.z_seed))
+                if daemon.seeder.z_seed is not None
+                and (not seeds or seeds[-1][1] is not daemon.seeder.z_seed)
+                else None
+            )
+        )
         daemon.tickers.append(lambda t: xs.append((t, daemon.perf.values["drums.x"])))
         planned = Planned(daemon)
         daemon.tickers.append(planned.collect)
         osc_sent, roots = [], []
-        daemon.tickers.append(lambda t: roots.append(root_playing(daemon, t))
-                              if daemon.running() and daemon.window is not None else None)
+        daemon.tickers.append(
+            lambda t: (
+                roots.append(root_playing(daemon, t))
+                if daemon.running() and daemon.window is not None
+                else None
+            )
+        )
 
         def osc_chord(t: int) -> None:
             if len(osc_sent) == 1 and daemon.beat_now(t) >= OSC_CHORD_BAR * 4:
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                     s.sendto(osc_bytes("/jamd/chord", "Eb"), ("127.0.0.1", osc_port))
                 osc_sent.append("chord")
+
         daemon.tickers.append(osc_chord)
 
         def osc_poke(t: int) -> None:
@@ -160,9 +176,15 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
                         s.bind((ip, 0))
                         s.sendto(osc_bytes("/jamd/drums/y", 0.9), (ip, osc_port))
                 osc_sent.append(ip)
+
         daemon.tickers.append(osc_poke)
-        daemon.tickers.append(lambda t: daemon.stop_requested.set()
-                              if daemon.running() and daemon.beat_now(t) >= END_BAR * 4 else None)
+        daemon.tickers.append(
+            lambda t: (
+                daemon.stop_requested.set()
+                if daemon.running() and daemon.beat_now(t) >= END_BAR * 4
+                else None
+            )
+        )
         thread = threading.Thread(target=daemon.run)
         thread.start()
         assert _wait(lambda: daemon.running() and daemon.engine.status().get("updated_ns"), 10)
@@ -193,11 +215,11 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     drum_ons = [m for _, m in drums_sink.notes() if m[0] & 0xF0 == 0x90 and m[2] > 0]
     assert len(drum_ons) > 100
     assert {m[0] for m in drum_ons} == {0x90 | 10} and {m[1] for m in drum_ons} <= allowed
-    assert 35 in {m[1] for m in drum_ons}                                  # the configured kick
+    assert 35 in {m[1] for m in drum_ons}  # the configured kick
     bass_ons = [m for _, m in bass_sink.notes() if m[0] & 0xF0 == 0x90 and m[2] > 0]
     assert bass_ons and {m[0] for m in bass_ons} == {0x90 | 2}
     assert all(daemon.config.bass.range().low <= m[1] <= daemon.config.bass.range().high for m in bass_ons)
-    assert max(_overlap(bass_sink)) <= 1                                    # monophonic
+    assert max(_overlap(bass_sink)) <= 1  # monophonic
     # every note-on ended
     assert drums_sink.unmatched() == Counter() and bass_sink.unmatched() == Counter()
 
@@ -205,11 +227,12 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     # from bar 10, the keyboard's D minor from bar 13 -- in the window and in the notes played
     def roots_in(lo: float, hi: float) -> set:
         return {r for b, r in roots if lo * 4 + 0.05 <= b < hi * 4 - 0.05}
+
     assert roots_in(2, 10) == {9} and roots_in(10, 13) == {3} and roots_in(13, END_BAR) == {2}
     for bars, scale, root in ((range(10, 12), EB_MAJOR, 3), (range(13, 15), D_MINOR, 2)):
         pcs = [n % 12 for _, n in bars_played(bass_sink, st, bars)]
         assert pcs and sum(pc in scale for pc in pcs) >= 0.8 * len(pcs), (bars, pcs)
-        assert Counter(pcs).most_common(1)[0][0] == root, (bars, pcs)     # the root leads
+        assert Counter(pcs).most_common(1)[0][0] == root, (bars, pcs)  # the root leads
 
     # the seed tracked the drummer: at the bar line after file bars 2-3 (jamd bar 6), the seed
     # is the model's encoding of those two bars, nearer to it than to any other window's
@@ -227,7 +250,7 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     assert daemon.perf.values["drums.y"] == 0.0 or not osc_sent[0]
     # pickup: x stayed at 0.5 while the knob (CC 0..) was below it, then followed to 1
     sweep0 = bar_time(st, SWEEP_BAR)
-    during = [x for t, x in xs if sweep0 <= t < sweep0 + 0.5 * BAR_S * 1e9]   # CC 0..60: x < 0
+    during = [x for t, x in xs if sweep0 <= t < sweep0 + 0.5 * BAR_S * 1e9]  # CC 0..60: x < 0
     assert during and all(x == pytest.approx(0.5) for x in during)
     assert xs[-1][1] == pytest.approx(1.0)
 
@@ -245,7 +268,7 @@ class Planned:
 
     def __init__(self, daemon: Daemon) -> None:
         self.daemon, self.seen, self.next_t = daemon, 0, 0
-        self.notes: list[tuple[int, int]] = []             # (due ns, note)
+        self.notes: list[tuple[int, int]] = []  # (due ns, note)
 
     def collect(self, t: int) -> None:
         if t < self.next_t:
@@ -261,8 +284,11 @@ class Planned:
         """(step, note) of the notes due in ``bars``, steps counted from their start."""
         t0, step_ns = bar_time(st, bars.start), 60e9 / st["bpm"] / 4
         end = bar_time(st, bars.stop) - step_ns / 2
-        return sorted((int(round((due - t0) / step_ns)), note) for due, note in self.notes
-                      if t0 - step_ns / 2 <= due < end)
+        return sorted(
+            (int(round((due - t0) / step_ns)), note)
+            for due, note in self.notes
+            if t0 - step_ns / 2 <= due < end
+        )
 
 
 def _overlap(sink: Sink):

@@ -1,15 +1,16 @@
 """Scenes: store the pads and the seed, recall them with a glide; from mappings, OSC and the daemon."""
+
 import numpy as np
 import pyliblo3 as liblo
 import pytest
+from test_daemon import MODEL, daemon, run_for  # noqa: F401 (daemon is a fixture)
 
-from jamd.model.drums import DrumModel
 from jamd.control.mapper import Mapper
 from jamd.control.mapping import load_mapping
-from jamd.live.performance import Performance
 from jamd.control.scenes import AXES, GLIDE_STEP_S, Scenes, parse_target
 from jamd.control.targets import TARGETS, Kind
-from test_daemon import MODEL, daemon, run_for  # noqa: F401 (daemon is a fixture)
+from jamd.live.performance import Performance
+from jamd.model.drums import DrumModel
 
 HOME = {k: 0.0 for k in AXES}
 SOMEWHERE = {"drums.x": 0.8, "drums.y": -0.4, "bass.x": 0.5, "bass.y": 1.0}
@@ -33,7 +34,7 @@ def test_recall_glides_linearly_and_lands_on_the_stored_values():
     assert s.recall(1, HOME, np.zeros(4), now=10.0)
     half, _ = s.step(11.0)
     assert half.values["drums.x"] == pytest.approx(0.4) and half.center == pytest.approx(0.5)
-    assert s.step(11.0 + GLIDE_STEP_S / 2) is None          # no re-render every loop turn
+    assert s.step(11.0 + GLIDE_STEP_S / 2) is None  # no re-render every loop turn
     end, _ = s.step(12.0)
     assert end.values == SOMEWHERE and end.center == pytest.approx(1.0)
     assert s.glide is None and s.step(13.0) is None
@@ -45,8 +46,8 @@ def test_empty_slot_and_one_off_glide_time():
     s.store(3, SOMEWHERE, np.zeros(4))
     s.next_glide_s = 0.0
     assert s.recall(3, HOME, np.zeros(4), now=0.0)
-    assert s.step(0.0)[0].values == SOMEWHERE                # glide 0: there at once
-    assert s.next_glide_s is None                            # the one-off time is used up
+    assert s.step(0.0)[0].values == SOMEWHERE  # glide 0: there at once
+    assert s.next_glide_s is None  # the one-off time is used up
 
 
 def test_performance_stores_and_recalls_pads_and_seed(perf_factory):
@@ -74,15 +75,17 @@ def test_a_knob_moved_mid_glide_wins(perf_factory):
     perf.apply("drums.x", 1.0)
     perf.apply("scene.recall.1", 1.0, t_s=0.0)
     perf.tick(0.5)
-    perf.apply("drums.x", 0.7)                               # the performer grabs the knob
+    perf.apply("drums.x", 0.7)  # the performer grabs the knob
     perf.tick(1.0)
     assert perf.values["drums.x"] == 0.7 and perf.values["drums.y"] == 0.0
 
 
 def test_mapping_buttons_store_and_recall(tmp_path, perf_factory):
     path = tmp_path / "pads.yaml"
-    path.write_text("channel: 10\ncontrols:\n  pad 1: {note: 36, target: scene.store.1}\n"
-                    "  pad 5: {note: 40, target: scene.recall.1}\n  knob: {cc: 1, target: drums.x, takeover: jump}\n")
+    path.write_text(
+        "channel: 10\ncontrols:\n  pad 1: {note: 36, target: scene.store.1}\n"
+        "  pad 5: {note: 40, target: scene.recall.1}\n  knob: {cc: 1, target: drums.x, takeover: jump}\n"
+    )
     mapper, perf = Mapper(load_mapping(path)), perf_factory(glide=0.0)
     events = []
     for t, msg in enumerate([[0x99, 36, 100], [0x89, 36, 0], [0xB9, 1, 127], [0x99, 40, 90]]):
@@ -102,8 +105,12 @@ def test_daemon_recalls_a_scene_from_osc_with_a_glide(daemon):  # noqa: F811
         if not daemon.running():
             return
         beat = daemon.beat_now(t)
-        steps = [(1, "/jamd/drums/xy", 0.6, -0.3), (2, "/jamd/scene/store", 1),
-                 (3, "/jamd/drums/xy", -0.9, 0.9), (4, "/jamd/scene/recall", 1, 1.0)]
+        steps = [
+            (1, "/jamd/drums/xy", 0.6, -0.3),
+            (2, "/jamd/scene/store", 1),
+            (3, "/jamd/drums/xy", -0.9, 0.9),
+            (4, "/jamd/scene/recall", 1, 1.0),
+        ]
         for b, *msg in steps:
             if beat >= b and b not in sent:
                 liblo.send(("127.0.0.1", port), *msg)
@@ -111,9 +118,10 @@ def test_daemon_recalls_a_scene_from_osc_with_a_glide(daemon):  # noqa: F811
         if beat >= 4.5 and "mid" not in sent and 4 in sent:
             sent.append("mid")
             sent.append(daemon.perf.values["drums.x"])
-    run_for(daemon, 2.5, script)                             # 10 beats at 180 BPM: 3.3 s
+
+    run_for(daemon, 2.5, script)  # 10 beats at 180 BPM: 3.3 s
     mid = sent[sent.index("mid") + 1]
-    assert -0.9 < mid < 0.6                                  # on its way, not jumped
+    assert -0.9 < mid < 0.6  # on its way, not jumped
     assert daemon.perf.values["drums.x"] == pytest.approx(0.6)
     assert daemon.perf.values["drums.y"] == pytest.approx(-0.3)
     assert daemon.perf.scenes.glide is None

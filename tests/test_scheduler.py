@@ -1,4 +1,5 @@
 """The note ledger and the step scheduler: pure logic, fake time (beats), fake ports."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jamd.engine.scheduler import NoteLedger, SchedulerConfig, StepScheduler, Window, pairs_ok, window_notes
 from jamd.midi import spec as ms
 from jamd.music.drumkit import GM_OUTPUT, VoiceOut
 from jamd.music.grid import BassLine, BassRange, DrumPattern
-from jamd.engine.scheduler import NoteLedger, SchedulerConfig, StepScheduler, Window, pairs_ok, window_notes
 
 
 def drums(hits: dict[tuple[int, int], tuple[float, float]], steps: int = 32) -> DrumPattern:
@@ -54,8 +55,8 @@ class Player:
 def test_ledger_matches_every_on_with_one_off() -> None:
     led = NoteLedger()
     out = led.on((0, 10, 36), 100, 1)
-    out += led.on((0, 10, 36), 90, 2)          # retrigger: ends note 1 first
-    out += led.off((0, 10, 36), 1)             # note 1's own off comes late: ignored
+    out += led.on((0, 10, 36), 90, 2)  # retrigger: ends note 1 first
+    out += led.off((0, 10, 36), 1)  # note 1's own off comes late: ignored
     assert len(led) == 1
     out += led.off((0, 10, 36), 2)
     assert pairs_ok(out) and len(led) == 0
@@ -89,9 +90,12 @@ def test_pattern_plays_on_configured_notes_and_channels() -> None:
     pl.to(7.99)
     ons = pl.ons()
     assert [(port, m) for _, port, m in ons] == [
-        (0, ms.note_on(3, 60, 127)), (1, ms.note_on(5, 48, 102)),      # C root -> 48 (BassRange)
-        (0, ms.note_on(3, 61, 64)), (1, ms.note_on(5, 55, 102))]
-    assert ons[2][0] == (4 - 0.25) / 4               # micro-timing: a quarter step early
+        (0, ms.note_on(3, 60, 127)),
+        (1, ms.note_on(5, 48, 102)),  # C root -> 48 (BassRange)
+        (0, ms.note_on(3, 61, 64)),
+        (1, ms.note_on(5, 55, 102)),
+    ]
+    assert ons[2][0] == (4 - 0.25) / 4  # micro-timing: a quarter step early
     assert pairs_ok(pl.messages())
 
 
@@ -101,7 +105,7 @@ def test_window_swaps_only_at_a_step_boundary() -> None:
     s.set_window(window(every_step, wid=1))
     s.locate(0.0)
     pl = Player(s)
-    pl.to(1.3)                                       # in the middle of step 5
+    pl.to(1.3)  # in the middle of step 5
     s.set_window(window({(i, 1): (1.0, 0.0) for i in range(32)}, wid=2))
     pl.to(3.0)
     notes = [(b, m[1]) for b, _, m in pl.ons()]
@@ -117,8 +121,8 @@ def test_a_window_published_just_before_a_step_plays_on_that_step() -> None:
     s = StepScheduler()
     s.set_window(window({(i, 0): (1.0, 0.0) for i in range(32)}, wid=1))
     s.locate(0.0)
-    s.commit_until(0.0)                              # the first window: no early hits known
-    assert s.commit_beat(6) == 1.5                   # every hit on the grid: commit at it
+    s.commit_until(0.0)  # the first window: no early hits known
+    assert s.commit_beat(6) == 1.5  # every hit on the grid: commit at it
     s.commit_until(1.49)
     s.set_window(window({(i, 1): (1.0, 0.0) for i in range(32)}, wid=2))
     pl = Player(s)
@@ -133,18 +137,18 @@ def test_an_earlier_hit_in_a_new_window_is_played_at_the_commit_not_dropped() ->
     s.set_window(window({(8, 0): (1.0, 0.0)}, wid=1))
     s.locate(0.0)
     pl = Player(s)
-    pl.to(1.9)                                       # step 8 (beat 2.0) commits at 2.0
-    s.set_window(window({(8, 1): (1.0, -0.4)}, wid=2))   # a snare 0.4 step early: beat 1.9
+    pl.to(1.9)  # step 8 (beat 2.0) commits at 2.0
+    s.set_window(window({(8, 1): (1.0, -0.4)}, wid=2))  # a snare 0.4 step early: beat 1.9
     pl.to(2.5)
     ons = [(b, m[1]) for b, _, m in pl.ons()]
     assert (2.0, GM_OUTPUT[1].note) in ons and s.dropped_late == 0
     assert pairs_ok(pl.messages() + [(p, m) for p, m in s.stop()])
-    assert s.commit_beat(8 + 32) == pytest.approx(2.0 + 8 - 0.1)   # the window knows that hit now
+    assert s.commit_beat(8 + 32) == pytest.approx(2.0 + 8 - 0.1)  # the window knows that hit now
 
 
 def test_stop_silences_and_locate_restarts() -> None:
     s = StepScheduler()
-    s.set_window(window(bass={0: (0, 16)}))          # a long bass note
+    s.set_window(window(bass={0: (0, 16)}))  # a long bass note
     s.locate(0.0)
     pl = Player(s)
     pl.to(1.0)
@@ -152,7 +156,7 @@ def test_stop_silences_and_locate_restarts() -> None:
     pl.take(s.stop())
     assert len(s.ledger) == 0 and s.queued == 0
     pl.take(s.locate(4.0))
-    pl.to(9.0)                                       # the next window's step 0 plays again
+    pl.to(9.0)  # the next window's step 0 plays again
     assert pairs_ok(pl.messages() + [(p, m) for p, m in s.panic()])
 
 
@@ -170,7 +174,7 @@ def test_density_drops_the_quietest_hits_first() -> None:
 
 def test_bass_is_monophonic_across_windows() -> None:
     s = StepScheduler()
-    s.set_window(window(bass={28: (0, 12)}))         # runs past the window end
+    s.set_window(window(bass={28: (0, 12)}))  # runs past the window end
     s.locate(0.0)
     pl = Player(s)
     pl.to(7.5)
@@ -198,7 +202,7 @@ def test_late_notes_are_dropped_not_flammed() -> None:
     s.set_window(window({(0, 0): (1.0, 0.0), (1, 0): (1.0, 0.0)}))
     s.locate(0.0)
     out = []
-    for p, msgs in s.advance(1.0, 0.4):               # a stall: both due, the first 0.4 beats late
+    for _p, msgs in s.advance(1.0, 0.4):  # a stall: both due, the first 0.4 beats late
         out += msgs
     assert s.dropped_late == 2 and out == []
 
@@ -212,9 +216,14 @@ def test_window_notes_group_by_step() -> None:
 
 # ---------------------------------------------------------------------- property test
 
-ACTIONS = st.lists(st.tuples(st.sampled_from(["advance", "window", "stop", "locate", "panic", "lost",
-                                              "back", "mute", "density"]),
-                             st.floats(0, 1)), min_size=1, max_size=60)
+ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["advance", "window", "stop", "locate", "panic", "lost", "back", "mute", "density"]),
+        st.floats(0, 1),
+    ),
+    min_size=1,
+    max_size=60,
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -237,8 +246,11 @@ def test_every_note_on_gets_exactly_one_note_off(actions, seed) -> None:
         elif kind == "window":
             steps = int(rng.choice([16, 32]))
             hit = (rng.random((steps, 9)) < 0.3).astype(np.float32)
-            d = DrumPattern(hit, rng.random((steps, 9)).astype(np.float32),
-                            (rng.random((steps, 9)) - 0.5).astype(np.float32) * 0.99)
+            d = DrumPattern(
+                hit,
+                rng.random((steps, 9)).astype(np.float32),
+                (rng.random((steps, 9)) - 0.5).astype(np.float32) * 0.99,
+            )
             b = BassLine.empty(steps)
             on = rng.random(steps) < 0.4
             b.onset[on] = 1

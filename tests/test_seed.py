@@ -4,11 +4,11 @@ import mido
 import numpy as np
 import pytest
 
+from jamd.base.paths import default_data_dir
 from jamd.data.corpus import WindowSettings, cut_windows, file_grid
+from jamd.live.seed import SeedCapture, Seeder, SeedMode, SeedSettings
 from jamd.music.drumkit import GM, TD11
 from jamd.music.grid import read_midi
-from jamd.base.paths import default_data_dir
-from jamd.live.seed import SeedCapture, Seeder, SeedMode, SeedSettings
 
 GMD = default_data_dir()
 FILE = "drummer1/session1/1_funk_80_beat_4-4.mid"
@@ -27,7 +27,7 @@ def test_live_capture_equals_the_corpus_window_of_the_same_bars():
     note = next(pending)
     for bar, w in windows.items():
         end = (bar + 2) * 4.0
-        while note is not None and note.beat < end:     # play up to the bar line, as live
+        while note is not None and note.beat < end:  # play up to the bar line, as live
             cap.add(note.beat, note.note, note.velocity)
             note = next(pending, None)
         live = cap.window(end_beat=end)
@@ -38,8 +38,8 @@ def test_live_capture_equals_the_corpus_window_of_the_same_bars():
 
 def test_early_note_lands_on_first_step_and_late_note_is_next_window():
     cap = SeedCapture(GM)
-    cap.add(8.0 - 0.1, 36, 100)     # a kick just before the window (which starts at beat 8)
-    cap.add(16.0 - 0.1, 38, 100)    # a snare just before the bar line: belongs to the next window
+    cap.add(8.0 - 0.1, 36, 100)  # a kick just before the window (which starts at beat 8)
+    cap.add(16.0 - 0.1, 38, 100)  # a snare just before the bar line: belongs to the next window
     w = cap.window(end_beat=16.0)
     assert w.hit[0, 0] == 1 and w.offset[0, 0] == pytest.approx(-0.4, abs=1e-6)
     assert w.n_hits == 1
@@ -59,9 +59,9 @@ def _played(cap, bars, hits_per_bar):
 
 
 def test_seeder_modes():
-    encode = lambda w: np.full(2, float(w.n_hits), np.float32)   # stands in for the encoder
+    encode = lambda w: np.full(2, float(w.n_hits), np.float32)  # stands in for the encoder
     cap = SeedCapture(GM, SeedSettings(mode=SeedMode.FOLLOW, min_hits=8))
-    _played(cap, 2, 3)                                            # 6 hits in 2 bars: too few
+    _played(cap, 2, 3)  # 6 hits in 2 bars: too few
     seeder = Seeder(cap, encode)
     assert seeder.bar_line(8.0) is None and seeder.z_seed is None
     _played(cap, 4, 8)

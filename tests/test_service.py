@@ -6,6 +6,7 @@ JACK ports, ``$NOTIFY_SOCKET`` bound here (with ``$WATCHDOG_USEC``), signals fro
   the reload is refused with the reason logged, and jamd plays on;
 * a port absent at start (a Pi boots before its USB devices) is waited for, not an error.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jamd.midi import spec as ms
 from jamd.base.paths import MODELS_DIR
+from jamd.midi import spec as ms
 
 Sink = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers").Sink
 rtmidi = pytest.importorskip("rtmidi")
@@ -32,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat")).resolve()
 BPM = 120.0
 TICK_S = 60 / BPM / 24
-WATCHDOG_USEC = 1_000_000            # jamd feeds it every 0.5 s
-START_S = 60                         # model load + engine spawn, on a busy 2-core machine
+WATCHDOG_USEC = 1_000_000  # jamd feeds it every 0.5 s
+START_S = 60  # model load + engine spawn, on a busy 2-core machine
 
 
 def write_config(path: Path, ports: str, extra: str = "") -> Path:
@@ -62,19 +63,29 @@ class Service:
         self._thread = threading.Thread(target=self._recv, daemon=True)
         self._thread.start()
         self.log_path = tmp_path / "jamd.log"
-        env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"), WATCHDOG_USEC=str(WATCHDOG_USEC),
-                   XDG_CONFIG_HOME=str(tmp_path), OPENBLAS_NUM_THREADS="1")
+        env = dict(
+            os.environ,
+            NOTIFY_SOCKET=str(tmp_path / "notify"),
+            WATCHDOG_USEC=str(WATCHDOG_USEC),
+            XDG_CONFIG_HOME=str(tmp_path),
+            OPENBLAS_NUM_THREADS="1",
+        )
         env.pop("JOURNAL_STREAM", None)
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "jamd", "-v", "run", "--config", str(config)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         env=env, cwd=ROOT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jamd", "-v", "run", "--config", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+            )
 
     def _recv(self) -> None:
         while self._listen:
             try:
                 data = self.sock.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -101,7 +112,7 @@ class Service:
         return self.proc.wait(timeout)
 
     def close(self) -> None:
-        if self.proc.poll() is None:          # SIGTERM first: a SIGKILLed JACK client stalls jackd
+        if self.proc.poll() is None:  # SIGTERM first: a SIGKILLed JACK client stalls jackd
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(20)
@@ -151,7 +162,7 @@ def test_ready_watchdog_then_sigterm_ends_every_note(jack_server, tmp_path) -> N
         held = sounding(drums, bass)
         t_term = time.perf_counter_ns()
         assert svc.stop() == 0, svc.log()[-3000:]
-        time.sleep(0.2)                                  # the last note-offs reach the sinks
+        time.sleep(0.2)  # the last note-offs reach the sinks
     finally:
         svc.close()
         drums.close()
@@ -161,7 +172,7 @@ def test_ready_watchdog_then_sigterm_ends_every_note(jack_server, tmp_path) -> N
     stopping = svc.seen("STOPPING=1")
     assert stopping and stopping[0] >= t_term
     dogs = svc.seen("WATCHDOG=1")
-    assert len(dogs) >= 3 and max(np.diff(dogs)) < WATCHDOG_USEC * 1e3   # fed within the timeout
+    assert len(dogs) >= 3 and max(np.diff(dogs)) < WATCHDOG_USEC * 1e3  # fed within the timeout
     assert svc.seen("READY=1")[0] < dogs[0]
     assert "jamd stopped" in svc.log()
 
@@ -175,14 +186,16 @@ def test_sighup_reloads_without_dropping_the_clock_and_refuses_a_bad_config(jack
         svc.wait(lambda: svc.seen("READY=1"), START_S, "READY=1")
         svc.wait(lambda: len(clock.status(ms.CLOCK)) > 48, 10, "clock ticks")
         t0 = time.perf_counter_ns()
-        config.write_text(config.read_text().replace("latent: {slew: 0}", "latent: {radius: 3.0, slew: 0}")
-                          + "seed: {mode: hold}\n")
+        config.write_text(
+            config.read_text().replace("latent: {slew: 0}", "latent: {radius: 3.0, slew: 0}")
+            + "seed: {mode: hold}\n"
+        )
         svc.proc.send_signal(signal.SIGHUP)
         svc.wait(lambda: "reloaded " in svc.log(), 10, "the reload")
         config.write_text(config.read_text().replace("radius: 3.0", "radius: -1"))
         svc.proc.send_signal(signal.SIGHUP)
         svc.wait(lambda: "reload refused" in svc.log(), 10, "the refusal")
-        time.sleep(1.0)                                   # still playing after the refusal
+        time.sleep(1.0)  # still playing after the refusal
         assert svc.proc.poll() is None and not svc.seen("STOPPING=1")
         t1 = time.perf_counter_ns()
         assert svc.stop() == 0, svc.log()[-3000:]
@@ -195,12 +208,14 @@ def test_sighup_reloads_without_dropping_the_clock_and_refuses_a_bad_config(jack
     refused = next(line for line in log.splitlines() if "reload refused" in line)
     assert "keeping the running config" in refused and "jamd.yaml:" in refused and "radius" in refused
     during = [i for i, (t, m) in enumerate(clock.got) if t0 <= t <= t1 and m[0] == ms.CLOCK]
-    ticks = np.array([clock.jack_ns[i][0] for i in during])      # delivery times, JACK's clock
+    ticks = np.array([clock.jack_ns[i][0] for i in during])  # delivery times, JACK's clock
     gaps_ms = np.diff(ticks) / 1e6
-    print(f"clock across both reloads: {len(ticks)} ticks, max gap {gaps_ms.max():.1f} ms "
-          f"(period {TICK_S * 1e3:.1f} ms)")
-    assert len(ticks) >= 0.9 * (t1 - t0) / 1e9 / TICK_S       # none dropped
-    assert gaps_ms.max() < 4 * TICK_S * 1e3                    # no gap of more than a few periods
+    print(
+        f"clock across both reloads: {len(ticks)} ticks, max gap {gaps_ms.max():.1f} ms "
+        f"(period {TICK_S * 1e3:.1f} ms)"
+    )
+    assert len(ticks) >= 0.9 * (t1 - t0) / 1e9 / TICK_S  # none dropped
+    assert gaps_ms.max() < 4 * TICK_S * 1e3  # no gap of more than a few periods
     assert [t for t in drums.got if t[0] > t0 and ms.is_note_on(t[1])]
 
 
@@ -210,7 +225,7 @@ def test_ports_absent_at_start_are_waited_for(jack_server, tmp_path) -> None:
     svc = Service(tmp_path, config)
     sink = kit = None
     try:
-        svc.wait(lambda: svc.seen("READY=1"), START_S, "READY=1")   # the clock runs meanwhile
+        svc.wait(lambda: svc.seen("READY=1"), START_S, "READY=1")  # the clock runs meanwhile
         log = svc.log()
         assert "output drums: no port matches 'svc-late:in' on jack yet" in log
         assert "input drummer: no port matches 'svc-kit:out'" in log

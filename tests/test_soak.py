@@ -15,6 +15,7 @@ tracemalloc and 3 hours of master ticks (about 15 s in all); ``--run-slow`` runs
 as master and following, with tempo changes, mutes and density moves, and ten minutes
 of following under tracemalloc.
 """
+
 from __future__ import annotations
 
 import gc
@@ -27,11 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from jamd.midi import spec as ms
 from jamd.engine.clock import ClockFollower, FollowerConfig, MasterClock, tick_deadline, tick_ns
-from jamd.music.grid import BassLine, DrumPattern
 from jamd.engine.ipc import WindowBuffer
 from jamd.engine.scheduler import SchedulerConfig, StepScheduler, Window
+from jamd.midi import spec as ms
+from jamd.music.grid import BassLine, DrumPattern
 
 T0 = 10**9
 LEAD_NS = 2_000_000
@@ -69,8 +70,11 @@ def window_pool(n: int, seed: int = 0) -> list[Window]:
         steps = 32
         density = (0.1, 0.3, 0.6)[i % 3]
         hit = (rng.random((steps, 9)) < density).astype(np.float32)
-        d = DrumPattern(hit, rng.random((steps, 9)).astype(np.float32),
-                        ((rng.random((steps, 9)) - 0.5) * 0.99).astype(np.float32))
+        d = DrumPattern(
+            hit,
+            rng.random((steps, 9)).astype(np.float32),
+            ((rng.random((steps, 9)) - 0.5) * 0.99).astype(np.float32),
+        )
         b = BassLine.empty(steps)
         on = rng.random(steps) < 0.4
         b.onset[on] = 1
@@ -85,11 +89,11 @@ def window_pool(n: int, seed: int = 0) -> list[Window]:
 class Plan:
     minutes: float
     bpm: float = 180.0
-    tempo_changes: list[tuple[float, float]] = field(default_factory=list)   # (minute, bpm)
-    moves: bool = False              # density and mute moves every few bars
-    follow: bool = False             # follow an external master instead of being it
+    tempo_changes: list[tuple[float, float]] = field(default_factory=list)  # (minute, bpm)
+    moves: bool = False  # density and mute moves every few bars
+    follow: bool = False  # follow an external master instead of being it
     jitter_ns: int = 500_000
-    trace_memory: bool = False       # tracemalloc (about 8x slower); else allocated block counts
+    trace_memory: bool = False  # tracemalloc (about 8x slower); else allocated block counts
 
 
 @dataclass
@@ -101,11 +105,11 @@ class Report:
     max_queue: int = 0
     max_ledger: int = 0
     max_events: int = 0
-    mem_warm: int = 0                # traced bytes (trace_memory) or allocated blocks
+    mem_warm: int = 0  # traced bytes (trace_memory) or allocated blocks
     mem_end: int = 0
     dropped_late: int = 0
     follower_off_by: int = 0
-    max_beat_gap: float = 0.0        # follower vs master: song position apart, in beats (each bar)
+    max_beat_gap: float = 0.0  # follower vs master: song position apart, in beats (each bar)
     worst_deadline_error: int = 0
 
 
@@ -132,7 +136,7 @@ def soak(plan: Plan) -> Report:
             return tracemalloc.get_traced_memory()[0] if plan.trace_memory else sys.getallocatedblocks()
 
         warm_done = False
-        in_flight: deque[tuple[int, list[int]]] = deque()   # follower: messages on the cable
+        in_flight: deque[tuple[int, list[int]]] = deque()  # follower: messages on the cable
         jitter = rng.integers(0, plan.jitter_ns + 1, 4096).tolist()
         next_bar = 0.0
         gear = rep.gear
@@ -171,7 +175,7 @@ def soak(plan: Plan) -> Report:
                 master.fire(t, send_clock)
             while in_flight and in_flight[0][0] <= t:
                 arrive, msg = in_flight.popleft()
-                follower.on_midi(msg, arrive)                           # type: ignore[union-attr]
+                follower.on_midi(msg, arrive)  # type: ignore[union-attr]
             for ev in src.update(t):
                 if ev.kind in ("start", "continue", "locate"):
                     gear.take(sched.locate(ev.beat))
@@ -211,9 +215,9 @@ def soak(plan: Plan) -> Report:
         # stop at the end of the show: everything ends
         master.stop(t)
         master.fire(t, send_clock)
-        while in_flight:                     # what is on the cable still arrives
+        while in_flight:  # what is on the cable still arrives
             arrive, msg = in_flight.popleft()
-            follower.on_midi(msg, arrive)                               # type: ignore[union-attr]
+            follower.on_midi(msg, arrive)  # type: ignore[union-attr]
             t = max(t, arrive)
         for ev in src.update(t):
             if ev.kind in ("stop", "lost"):
@@ -264,7 +268,7 @@ def test_soak_twenty_minutes_as_master_at_180_bpm() -> None:
     plan = Plan(minutes=20, bpm=180.0, moves=True)
     rep = soak(plan)
     check(rep, plan)
-    assert rep.ticks == rep.expected_ticks == 20 * 180 * ms.PPQN     # 86,400 ticks, not one more or less
+    assert rep.ticks == rep.expected_ticks == 20 * 180 * ms.PPQN  # 86,400 ticks, not one more or less
     assert rep.bars >= 20 * 180 / 4 - 1
 
 
@@ -304,15 +308,20 @@ def test_soak_three_hours_as_master_at_180_bpm() -> None:
 
 @pytest.mark.slow
 def test_soak_three_hours_as_master_with_tempo_changes() -> None:
-    plan = Plan(minutes=180, bpm=180.0, moves=True,
-                tempo_changes=[(30, 120.0), (60, 174.0), (90, 90.5), (120, 200.0), (150, 180.0)])
+    plan = Plan(
+        minutes=180,
+        bpm=180.0,
+        moves=True,
+        tempo_changes=[(30, 120.0), (60, 174.0), (90, 90.5), (120, 200.0), (150, 180.0)],
+    )
     check(soak(plan), plan)
 
 
 @pytest.mark.slow
 def test_soak_three_hours_following_with_tempo_changes() -> None:
-    plan = Plan(minutes=180, bpm=180.0, follow=True, moves=True,
-                tempo_changes=[(45, 128.0), (90, 172.0), (135, 96.0)])
+    plan = Plan(
+        minutes=180, bpm=180.0, follow=True, moves=True, tempo_changes=[(45, 128.0), (90, 172.0), (135, 96.0)]
+    )
     check(soak(plan), plan)
 
 

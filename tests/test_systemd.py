@@ -1,4 +1,5 @@
 """The unit files verify cleanly, and the notify protocol reaches a real datagram socket."""
+
 import logging
 import os
 import shutil
@@ -28,8 +29,16 @@ def test_unit_files_verify_without_any_output():
 
 def test_system_unit_has_what_a_rack_needs():
     unit = (ROOT / "systemd" / "jamd.service").read_text()
-    for line in ("Type=notify", "WatchdogSec=", "Restart=always", "LimitRTPRIO=", "LimitMEMLOCK=",
-                 "Environment=OPENBLAS_NUM_THREADS=1", "SupplementaryGroups=audio", "User=jamd"):
+    for line in (
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=always",
+        "LimitRTPRIO=",
+        "LimitMEMLOCK=",
+        "Environment=OPENBLAS_NUM_THREADS=1",
+        "SupplementaryGroups=audio",
+        "User=jamd",
+    ):
         assert line in unit
 
 
@@ -72,5 +81,7 @@ def test_journal_lines_carry_priority_and_no_timestamp(monkeypatch, capsys):
     setup_logging(0)
     logging.getLogger("jamd.test").info("clock locked at %.1f BPM", 97.3)
     logging.getLogger("jamd.test").warning("port gone")
-    assert capsys.readouterr().err.splitlines() == ["<6>jamd.test: clock locked at 97.3 BPM",
-                                                    "<4>jamd.test: port gone"]
+    assert capsys.readouterr().err.splitlines() == [
+        "<6>jamd.test: clock locked at 97.3 BPM",
+        "<4>jamd.test: port gone",
+    ]

@@ -1,4 +1,5 @@
 """The latent toolbox on real GMD files with the shipped drum model."""
+
 import json
 import os
 import shutil
@@ -11,20 +12,23 @@ import mido
 import numpy as np
 import pytest
 
-from jamd.model.drums import DecodeControls, DrumModel
-from jamd.music.grid import drums_from_notes, read_midi
-from jamd.music.drumkit import GM
-from jamd.lab.latentmap import HIT, MapLayout, draw_map
-from jamd.model.plane import read_walk, walk_text
 from jamd.base.paths import MODELS_DIR, default_data_dir
+from jamd.lab.latentmap import HIT, MapLayout, draw_map
 from jamd.lab.png import read_png_size, write_png
-from jamd.model.style import balanced_accuracy, confusion, fit
 from jamd.lab.toolbox import LibraryIndex, combine, encode_file, file_code, interpolate
+from jamd.model.drums import DrumModel
+from jamd.model.plane import read_walk, walk_text
+from jamd.model.style import balanced_accuracy, confusion, fit
+from jamd.music.drumkit import GM
+from jamd.music.grid import drums_from_notes, read_midi
 
 MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
 GMD = default_data_dir()
-FILES = ["drummer1/session1/102_funk_95_beat_4-4.mid", "drummer1/session1/101_dance-disco_120_beat_4-4.mid",
-         "drummer1/session1/100_neworleans-secondline_94_beat_4-4.mid"]
+FILES = [
+    "drummer1/session1/102_funk_95_beat_4-4.mid",
+    "drummer1/session1/101_dance-disco_120_beat_4-4.mid",
+    "drummer1/session1/100_neworleans-secondline_94_beat_4-4.mid",
+]
 pytestmark = pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found")
 
 
@@ -66,14 +70,15 @@ def test_similar_finds_the_file_itself_first_and_caches(model, library):
     best = index.nearest(z, k=3)
     assert (best[0].file, best[0].bar, best[0].distance) == (query.name, 0, pytest.approx(0.0, abs=1e-6))
     assert best[1].distance > 0
-    assert LibraryIndex(model, library).refresh().rebuilt == []          # cached
+    assert LibraryIndex(model, library).refresh().rebuilt == []  # cached
     os.utime(query, ns=(1, 1))
     assert LibraryIndex(model, library).refresh().rebuilt == [query.name]  # changed file re-encoded
 
 
 def test_similar_command(library):
-    r = jamd("similar", library / Path(FILES[0]).name, "--library", library, "--model", MODEL,
-             "-k", "2", "--json")
+    r = jamd(
+        "similar", library / Path(FILES[0]).name, "--library", library, "--model", MODEL, "-k", "2", "--json"
+    )
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)["matches"]
     assert m[0]["file"] == Path(FILES[0]).name and m[0]["bar"] == 1 and m[0]["distance"] == 0
@@ -108,8 +113,19 @@ def test_interpolation_starts_at_a_and_ends_at_b(model):
 
 def test_interpolate_command_writes_the_bars(tmp_path):
     out = tmp_path / "walk.mid"
-    r = jamd("interpolate", Path(GMD) / FILES[0], Path(GMD) / FILES[1], "--bars", "6", "--kit", "td11",
-             "--model", MODEL, "-o", out)
+    r = jamd(
+        "interpolate",
+        Path(GMD) / FILES[0],
+        Path(GMD) / FILES[1],
+        "--bars",
+        "6",
+        "--kit",
+        "td11",
+        "--model",
+        MODEL,
+        "-o",
+        out,
+    )
     assert r.returncode == 0, r.stderr
     notes = read_midi(mido.MidiFile(out)).drums
     assert notes and max(n.beat for n in notes) < 6 * 4
@@ -117,29 +133,34 @@ def test_interpolate_command_writes_the_bars(tmp_path):
 
 def test_map_png_has_the_layout_size_and_shows_patterns(model, tmp_path):
     layout = MapLayout(cells=5)
-    img = draw_map(model, model.plane(), layout, scatter=np.zeros((10, 2)), marks=[(0.5, 0.5)],
-                   walk=[(-1, -1), (1, 1)])
+    img = draw_map(
+        model, model.plane(), layout, scatter=np.zeros((10, 2)), marks=[(0.5, 0.5)], walk=[(-1, -1), (1, 1)]
+    )
     path = tmp_path / "map.png"
     write_png(path, img)
     assert read_png_size(path) == layout.size()
     hit_pixels = (img.astype(int) - HIT.astype(int)).__abs__().sum(-1) < 120
-    assert hit_pixels.sum() > 50                 # decoded hits drawn, not a blank picture
+    assert hit_pixels.sum() > 50  # decoded hits drawn, not a blank picture
 
 
 def test_png_pixels_round_trip(tmp_path):
     img = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
     write_png(tmp_path / "x.png", img)
     data = (tmp_path / "x.png").read_bytes()
-    idat = data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]
+    idat = data[data.index(b"IDAT") + 4 : data.index(b"IEND") - 8]
     rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(7, 1 + 15)
     np.testing.assert_array_equal(rows[:, 1:].reshape(7, 5, 3), img)
 
 
 def test_recorded_walk_is_read_back():
     mid = mido.MidiFile()
-    track = mido.MidiTrack([mido.MetaMessage("text", text=walk_text(0.25, -0.5)),
-                            mido.MetaMessage("text", text="something else"),
-                            mido.MetaMessage("text", text=walk_text(1.0, 0.0), time=480)])
+    track = mido.MidiTrack(
+        [
+            mido.MetaMessage("text", text=walk_text(0.25, -0.5)),
+            mido.MetaMessage("text", text="something else"),
+            mido.MetaMessage("text", text=walk_text(1.0, 0.0), time=480),
+        ]
+    )
     mid.tracks.append(track)
     assert read_walk(mid) == [(0.25, -0.5), (1.0, 0.0)]
 

@@ -3,6 +3,7 @@
 Under systemd (``$JOURNAL_STREAM`` set) each line starts with a syslog priority ``<N>`` that
 journald turns into the entry's level, and carries no timestamp (the journal has its own).
 """
+
 from __future__ import annotations
 
 import logging
@@ -10,8 +11,13 @@ import os
 import sys
 
 #: Python level -> syslog priority (sd-daemon(3): the "<N>" prefix).
-SYSLOG_PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
-                   logging.DEBUG: 7}
+SYSLOG_PRIORITY = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
 
 
 class JournalFormatter(logging.Formatter):
@@ -33,8 +39,7 @@ def setup_logging(verbosity: int = 0) -> None:
         level = min(level, logging.INFO)
         handler.setFormatter(JournalFormatter("%(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
-                                               "%H:%M:%S"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

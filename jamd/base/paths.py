@@ -1,4 +1,5 @@
 """Where jamd finds things on disk: the training corpus, its cache, the shipped models."""
+
 from __future__ import annotations
 
 import os

@@ -19,6 +19,7 @@ Range and choice rules are written on the type with ``Annotated``::
 A dataclass may define ``check(self, node)`` for rules across fields (it raises
 ``node.error(...)``), and a class may define ``from_yaml(cls, node, what)`` to read itself.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,7 +29,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Annotated, Literal, TypeVar, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import yaml
 
@@ -49,14 +50,14 @@ class Node:
 
     value: Any
     file: str
-    line: int                                  # 1-based, as editors show it
+    line: int  # 1-based, as editors show it
     key_lines: dict[str, int] = field(default_factory=dict)
 
     def error(self, message: str, key: str | None = None) -> ConfigError:
         line = self.key_lines.get(key, self.line) if key is not None else self.line
         return ConfigError(f"{self.file}:{line}: {message}")
 
-    def get(self, key: str) -> "Node | None":
+    def get(self, key: str) -> Node | None:
         return self.value.get(key) if isinstance(self.value, dict) else None
 
     def plain(self) -> Any:
@@ -69,6 +70,7 @@ class Node:
 
 
 # ------------------------------------------------------------------------------ reading
+
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """The safe loader (libyaml's when installed: 10x faster, same marks); only its composer and
@@ -127,7 +129,7 @@ class _Tree:
     def __init__(self, loader: _Loader, name: str) -> None:
         self.loader, self.name = loader, name
         self.count = 0
-        self.open: set[int] = set()            # nodes being converted: an alias to one is a loop
+        self.open: set[int] = set()  # nodes being converted: an alias to one is a loop
 
     def error(self, node: yaml.Node, message: str) -> ConfigError:
         return ConfigError(f"{self.name}:{node.start_mark.line + 1}: {message}")
@@ -146,9 +148,10 @@ class _Tree:
 
     def _convert(self, node: yaml.Node) -> Node:
         line = node.start_mark.line + 1
-        if node.tag not in (yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                            yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG) \
-                and not isinstance(node, yaml.ScalarNode):
+        if node.tag not in (
+            yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+            yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+        ) and not isinstance(node, yaml.ScalarNode):
             raise self.error(node, f"YAML tags ({node.tag}) are not supported in jamd files")
         if isinstance(node, yaml.SequenceNode):
             return Node([self.node(v) for v in node.value], self.name, line)
@@ -159,8 +162,11 @@ class _Tree:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise self.error(key_node, "'<<' merge keys are not supported; write the keys out")
-            key = (self.loader.construct_object(key_node, deep=True)
-                   if isinstance(key_node, yaml.ScalarNode) else None)
+            key = (
+                self.loader.construct_object(key_node, deep=True)
+                if isinstance(key_node, yaml.ScalarNode)
+                else None
+            )
             if not isinstance(key, str):
                 raise self.error(key_node, _non_string_key(key_node, key))
             if key in values:
@@ -174,13 +180,16 @@ def _non_string_key(key_node: yaml.Node, key: Any) -> str:
     if isinstance(key_node, yaml.ScalarNode):
         raw = key_node.value
         if isinstance(key, bool):
-            return (f"key '{raw}' is read by YAML as the boolean {key}, not as text; "
-                    f"use the documented key name (e.g. 'trigger:' rather than 'on:'), or quote it")
+            return (
+                f"key '{raw}' is read by YAML as the boolean {key}, not as text; "
+                f"use the documented key name (e.g. 'trigger:' rather than 'on:'), or quote it"
+            )
         return f"key '{raw}' is read by YAML as {type(key).__name__} {key!r}; keys must be text (quote it)"
     return "keys must be plain text, not lists or mappings"
 
 
 # ---------------------------------------------------------------------------- building
+
 
 @dataclass(frozen=True)
 class Between:
@@ -188,7 +197,7 @@ class Between:
 
     lo: float | None = None
     hi: float | None = None
-    what: str = ""                 # a hint shown after the range, e.g. "as printed on gear"
+    what: str = ""  # a hint shown after the range, e.g. "as printed on gear"
 
     def describe(self) -> str:
         if self.lo is not None and self.hi is not None:
@@ -318,11 +327,13 @@ def _child(what: str, key: str) -> str:
 
 def _mapping(node: Node, what: str) -> dict[str, Node]:
     if not isinstance(node.value, dict):
-        raise node.error(f"{what or 'the file'} must be a mapping (key: value lines), got {_show(node.value)}")
+        raise node.error(
+            f"{what or 'the file'} must be a mapping (key: value lines), got {_show(node.value)}"
+        )
     return node.value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fields(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
     """A dataclass's type hints and user-settable fields (cached: get_type_hints is slow)."""
     hints = typing.get_type_hints(cls, include_extras=True)

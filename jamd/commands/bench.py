@@ -1,4 +1,5 @@
 """``jamd bench``: does jamd keep time on this machine? The DESIGN.md figures, measured here."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,11 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--quick", action="store_true", help="5 s runs instead of 30 s (a smoke test)")
-    parser.add_argument("--load", action="store_true",
-                        help="keep the other core busy with a process of the bench's own during the run")
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="keep the other core busy with a process of the bench's own during the run",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,8 +21,12 @@ def run(args: argparse.Namespace) -> int:
     from jamd.ops.bench import QUICK_SECONDS, SECONDS, BenchOptions, format_table, run_bench, to_json
 
     flags = [f for f, on in (("--json", args.json), ("--quick", args.quick), ("--load", args.load)) if on]
-    opts = BenchOptions(seconds=QUICK_SECONDS if args.quick else SECONDS, quick=args.quick, load=args.load,
-                        command=" ".join(["jamd bench", *flags]))
+    opts = BenchOptions(
+        seconds=QUICK_SECONDS if args.quick else SECONDS,
+        quick=args.quick,
+        load=args.load,
+        command=" ".join(["jamd bench", *flags]),
+    )
     # progress on stderr: stdout stays one JSON object (or the table)
     result = run_bench(opts, progress=lambda s: print(f"bench: {s}", file=sys.stderr, flush=True))
     print(to_json(result) if args.json else format_table(result))

@@ -1,20 +1,30 @@
 """``jamd check``: read the config and the controller mappings as ``jamd run`` would, and say
 what they amount to, or the first problem as ``file:line: message``. Needs no MIDI hardware."""
+
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from jamd.control.mapping import Mapping, load_mapping, select_mapping
 from jamd.live.config import Config, load_config
 from jamd.music.drumkit import VOICES
-from jamd.control.mapping import Mapping, load_mapping, select_mapping
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=None,
-                        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)")
-    parser.add_argument("--port", action="append", default=[], metavar="NAME",
-                        help="a controller port name: show which mapping it would get (repeatable)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)",
+    )
+    parser.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a controller port name: show which mapping it would get (repeatable)",
+    )
     parser.add_argument("mappings", nargs="*", type=Path, help="mapping files to check as well")
 
 
@@ -26,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def describe(config: Config, extra: list[Mapping], ports: list[str]) -> str:
-    lines = [f"config: {config.path or 'built-in defaults (no file found)'}",
-             f"clock: {config.clock.mode}, {config.clock.tempo:g} BPM"]
+    lines = [
+        f"config: {config.path or 'built-in defaults (no file found)'}",
+        f"clock: {config.clock.mode}, {config.clock.tempo:g} BPM",
+    ]
     for name in ("drummer", "controllers", "keyboard", "drums", "bass", "clock_in", "clock_out"):
         value = getattr(config.ports, name)
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
@@ -37,8 +49,10 @@ def describe(config: Config, extra: list[Mapping], ports: list[str]) -> str:
     lines.append(f"bass out: channel {config.bass.channel}, notes {config.bass.low}..{config.bass.high}")
     mappings = config.controller_mappings() + extra
     for m in mappings:
-        lines.append(f"mapping {m.name}: {m.device or '?'} (match: {m.match or 'any other port'}, "
-                     f"{len(m.controls)} controls) {m.path}")
+        lines.append(
+            f"mapping {m.name}: {m.device or '?'} (match: {m.match or 'any other port'}, "
+            f"{len(m.controls)} controls) {m.path}"
+        )
     for port in ports:
         chosen = select_mapping(mappings, port)
         lines.append(f"port {port!r} -> {chosen.name if chosen else 'no mapping'}")

@@ -1,4 +1,5 @@
 """``jamd classify FILE.mid``: style probabilities per 2-bar window."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,14 +16,16 @@ from jamd.lab.toolbox import encode_file
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="a MIDI file with drums")
     add_model_argument(parser)
-    parser.add_argument("--classifier", type=Path, default=None,
-                        help="style classifier (default: the model's, NAME-style)")
+    parser.add_argument(
+        "--classifier", type=Path, default=None, help="style classifier (default: the model's, NAME-style)"
+    )
     parser.add_argument("--top", type=int, default=3, help="styles shown per window")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
     from jamd.model.style import StyleClassifier
+
     model = load_drum_model(args)
     clf = StyleClassifier.load(args.classifier or args.model.with_name(args.model.name + "-style"))
     try:
@@ -30,12 +33,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(str(e)) from e
     proba = clf.proba(np.stack([c.z for c in codes]))
-    rows = [{"bar": c.bar + 1, "styles": {s: round(float(p), 4) for s, p in zip(clf.classes, pr)}}
-            for c, pr in zip(codes, proba)]
+    rows = [
+        {"bar": c.bar + 1, "styles": {s: round(float(p), 4) for s, p in zip(clf.classes, pr)}}
+        for c, pr in zip(codes, proba)
+    ]
     if args.json:
         print(json.dumps({"file": str(args.file), "windows": rows}))
         return 0
     for r in rows:
-        top = sorted(r["styles"].items(), key=lambda t: -t[1])[:args.top]
+        top = sorted(r["styles"].items(), key=lambda t: -t[1])[: args.top]
         print(f"bar {r['bar']:4d}  " + "  ".join(f"{s} {p:.2f}" for s, p in top))
     return 0

@@ -1,4 +1,5 @@
 """Arguments and helpers several subcommands share."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,10 +13,18 @@ from jamd.data.corpus import WindowSettings, load_corpus
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
     default = default_data_dir()
-    parser.add_argument("--data", type=Path, default=default,
-                        help=f"Groove MIDI Dataset folder (with info.csv) (default: {default})")
-    parser.add_argument("--midi-dir", type=Path, default=None,
-                        help="a folder of your own MIDI files instead (split automatically)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=default,
+        help=f"Groove MIDI Dataset folder (with info.csv) (default: {default})",
+    )
+    parser.add_argument(
+        "--midi-dir",
+        type=Path,
+        default=None,
+        help="a folder of your own MIDI files instead (split automatically)",
+    )
 
 
 def data_root(args: argparse.Namespace) -> tuple[Path, bool]:
@@ -35,6 +44,7 @@ def progress_printer(label: str):
     def show(done: int, total: int) -> None:
         end = "\n" if done == total else ""
         print(f"\r{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+
     return show
 
 
@@ -43,15 +53,25 @@ DEFAULT_DRUM_MODEL = "drums-flat"
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
     from jamd.base.paths import MODELS_DIR
-    parser.add_argument("--model", type=Path, default=MODELS_DIR / DEFAULT_DRUM_MODEL,
-                        help="drum model checkpoint (default: the shipped flat model)")
-    parser.add_argument("--kit", choices=("gm", "td11"), default="gm",
-                        help="how the files' drum notes fold into voices (td11: Groove MIDI Dataset)")
+
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=MODELS_DIR / DEFAULT_DRUM_MODEL,
+        help="drum model checkpoint (default: the shipped flat model)",
+    )
+    parser.add_argument(
+        "--kit",
+        choices=("gm", "td11"),
+        default="gm",
+        help="how the files' drum notes fold into voices (td11: Groove MIDI Dataset)",
+    )
 
 
 def load_drum_model(args: argparse.Namespace):
     from jamd.model.drums import DrumModel
-    return DrumModel.load(args.model)       # CheckpointError is a UserError: one clear line
+
+    return DrumModel.load(args.model)  # CheckpointError is a UserError: one clear line
 
 
 def midi_file(path: Path) -> Path:
@@ -59,6 +79,7 @@ def midi_file(path: Path) -> Path:
     if not Path(path).is_file():
         raise UserError(f"{path}: no such MIDI file")
     import mido
+
     try:
         mido.MidiFile(path)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as e:
@@ -67,9 +88,13 @@ def midi_file(path: Path) -> Path:
 
 
 def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="hit where the probability reaches this (default: the model's expected "
-                             "number of hits on its most likely cells)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="hit where the probability reaches this (default: the model's expected "
+        "number of hits on its most likely cells)",
+    )
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = deterministic")
     parser.add_argument("--timing", type=float, default=1.0, help="micro-timing amount")
     parser.add_argument("--bpm", type=float, default=120.0, help="tempo written into the MIDI file")
@@ -77,13 +102,16 @@ def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
 
 def decode_controls(args: argparse.Namespace, seed: int | None = None):
     from jamd.model.drums import DecodeControls
-    return DecodeControls(threshold=args.threshold, temperature=args.temperature, seed=seed,
-                          timing=args.timing)
+
+    return DecodeControls(
+        threshold=args.threshold, temperature=args.temperature, seed=seed, timing=args.timing
+    )
 
 
 def write_drums(pattern, path: Path, bpm: float, bass=None) -> None:
     """The drums as a MIDI file; ``bass``: ``(BassLine, roots per step)`` for a bass track too."""
     from jamd.music.grid import bass_to_events, drums_to_events, events_to_midi
+
     tracks = {"drums": drums_to_events(pattern)}
     if bass is not None:
         tracks["bass"] = bass_to_events(*bass)
@@ -94,6 +122,7 @@ def add_kind_subcommands(parser: argparse.ArgumentParser, kinds: dict[str, tuple
     """``jamd train KIND`` / ``jamd eval KIND``: one sub-parser per model kind, each from its
     own module with ``add_arguments(parser)`` and ``run(args)``."""
     import importlib
+
     sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     for name, (module, help_text) in kinds.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -103,23 +132,32 @@ def add_kind_subcommands(parser: argparse.ArgumentParser, kinds: dict[str, tuple
 
 def run_kind(args: argparse.Namespace) -> int:
     import importlib
+
     return importlib.import_module(args._kind_module).run(args)
 
 
 def load_bass_splits(args: argparse.Namespace) -> tuple[dict, dict]:
     """The bass windows per split and what the model card says about where they came from."""
     from jamd.data.bass_corpus import BASS_CORPUS_VERSION, procedural_splits
+
     root, midi_dir = data_root(args)
     try:
         if midi_dir:
             from jamd.data.bass_midi import load_multitrack
+
             return load_multitrack(root, args.bass), {
-                "corpus": "user multitrack MIDI", "root": str(root), "bass": args.bass or "auto",
-                "chords": "root per half bar estimated from the bass notes, quality from all pitched notes"}
+                "corpus": "user multitrack MIDI",
+                "root": str(root),
+                "bass": args.bass or "auto",
+                "chords": "root per half bar estimated from the bass notes, quality from all pitched notes",
+            }
         corpus = load_corpus(root, WindowSettings(), progress=progress_printer("reading MIDI files"))
     except FileNotFoundError as e:
         raise UserError(str(e)) from e
     return procedural_splits(corpus, args.corpus_seed), {
         "corpus": "procedural (jamd.data.bass_corpus): rule-written bass lines over Groove MIDI Dataset drums, "
-                  "not human bass playing", "root": str(root), "corpus_seed": args.corpus_seed,
-        "corpus_version": BASS_CORPUS_VERSION}
+        "not human bass playing",
+        "root": str(root),
+        "corpus_seed": args.corpus_seed,
+        "corpus_version": BASS_CORPUS_VERSION,
+    }

@@ -1,4 +1,5 @@
 """``jamd data``: what the training corpus holds."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     root, midi_dir = data_root(args)
     try:
-        corpus = load_corpus(root, WindowSettings(), midi_dir=midi_dir, use_cache=not args.no_cache,
-                             progress=progress_printer("reading MIDI files"))
+        corpus = load_corpus(
+            root,
+            WindowSettings(),
+            midi_dir=midi_dir,
+            use_cache=not args.no_cache,
+            progress=progress_printer("reading MIDI files"),
+        )
     except FileNotFoundError as e:
         raise UserError(str(e)) from e
     summary = corpus.summary()
@@ -29,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"corpus: {root}")
     for split, s in summary.items():
         rates = "  ".join(f"{v} {r:.3f}" for v, r in s["hit_rate"].items())
-        print(f"{split:>10}: {s['files']:4d} files {s['windows']:6d} windows  "
-              f"{s['hits_per_window']:.1f} hits/window")
+        print(
+            f"{split:>10}: {s['files']:4d} files {s['windows']:6d} windows  "
+            f"{s['hits_per_window']:.1f} hits/window"
+        )
         print(f"{'':>12}hit rate per step: {rates}")
     return 0

@@ -1,6 +1,7 @@
 """``jamd doctor``: check what a headless box needs (MIDI API, the configured ports, models,
 real-time priority, BLAS threads, CPU governor, clock source), one line each with the fix.
 Exit code 1 when any check FAILs. The checks live in :mod:`jamd.ops.doctor`."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,13 +11,18 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=None,
-                        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
     from jamd.ops.doctor import exit_code, run_doctor
+
     checks = run_doctor(args.config)
     code = exit_code(checks)
     if args.json:

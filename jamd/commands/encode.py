@@ -1,4 +1,5 @@
 """``jamd encode FILE.mid``: the latent point of each 2-bar window, and its XY on the plane."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     try:
         codes = encode_file(model, midi_file(args.file), args.kit)
-    except ValueError as e:                      # no drums in the file
+    except ValueError as e:  # no drums in the file
         raise UserError(str(e)) from e
     for c in codes:
         x, y = plane.project(c.z)

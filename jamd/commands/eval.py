@@ -1,5 +1,6 @@
 """``jamd eval KIND``: evaluate a model. Each kind lives in its own module with
 ``add_arguments(parser)`` and ``run(args)``, registered in KINDS — add one line for a new kind."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,14 @@ from jamd.commands.common import add_kind_subcommands, run_kind
 
 #: kind -> (module, one-line help)
 KINDS: dict[str, tuple[str, str]] = {
-    "drums": ("jamd.commands.eval_drums", "evaluate a drum model (reconstruction, smoothness, plausibility, speed)"),
-    "bass": ("jamd.commands.eval_bass", "evaluate a bass model (in scale, kick lock, latent stability, speed)"),
+    "drums": (
+        "jamd.commands.eval_drums",
+        "evaluate a drum model (reconstruction, smoothness, plausibility, speed)",
+    ),
+    "bass": (
+        "jamd.commands.eval_bass",
+        "evaluate a bass model (in scale, kick lock, latent stability, speed)",
+    ),
 }
 
 

@@ -4,6 +4,7 @@ By default on the test split of the procedural corpus (the data the shipped mode
 on); ``--midi-dir`` evaluates on your own multitrack folder's validation files instead. The
 latent-stability figures are set against the model trained without the penalty
 (``--unpenalised``, default ``MODEL_unpenalised`` beside MODEL when it exists)."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,18 +17,27 @@ from jamd.commands.common import add_data_argument
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="bass checkpoint (path without suffix, or its .json)")
-    parser.add_argument("--unpenalised", type=Path, default=None,
-                        help="the comparison model trained with --stability 0 (default MODEL_unpenalised)")
+    parser.add_argument(
+        "--unpenalised",
+        type=Path,
+        default=None,
+        help="the comparison model trained with --stability 0 (default MODEL_unpenalised)",
+    )
     add_data_argument(parser)
     parser.add_argument("--bass", default=None, help="with --midi-dir: the bass channel or track name")
     parser.add_argument("--corpus-seed", type=int, default=0, help="seed of the procedural bass corpus")
-    parser.add_argument("--split", default=None, choices=("train", "validation", "test"),
-                        help="windows to evaluate on (default: test; validation with --midi-dir, "
-                             "whose folders have no test split)")
+    parser.add_argument(
+        "--split",
+        default=None,
+        choices=("train", "validation", "test"),
+        help="windows to evaluate on (default: test; validation with --midi-dir, "
+        "whose folders have no test split)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-timing", action="store_true", help="skip the decode timing")
-    parser.add_argument("--write-card", action="store_true",
-                        help="store the figures in the model card under metrics.<split>")
+    parser.add_argument(
+        "--write-card", action="store_true", help="store the figures in the model card under metrics.<split>"
+    )
 
 
 def _base(p: Path) -> Path:
@@ -35,12 +45,12 @@ def _base(p: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jamd.commands.common import load_bass_splits
     from jamd.lab.bass_eval import evaluate
     from jamd.model.checkpoint import read_card, update_card
-    from jamd.commands.common import load_bass_splits
 
     model = _base(args.model)
-    read_card(model)                           # a clear error before any data is read
+    read_card(model)  # a clear error before any data is read
     other = _base(args.unpenalised) if args.unpenalised else model.with_name(model.name + "_unpenalised")
     has_other = other.with_name(other.name + ".json").is_file()
     if args.unpenalised and not has_other:
@@ -50,13 +60,29 @@ def run(args: argparse.Namespace) -> int:
     windows = splits.get(args.split)
     if windows is None or len(windows) < 2:
         raise UserError(f"no {args.split} windows to evaluate on (have {sorted(splits)})")
-    result = {"model": str(model), "split": args.split, **evaluate(str(model), windows, timing=not args.no_timing)}
+    result = {
+        "model": str(model),
+        "split": args.split,
+        **evaluate(str(model), windows, timing=not args.no_timing),
+    }
     if has_other:
         ref = evaluate(str(other), windows, timing=False)
-        result["unpenalised"] = {"model": str(other), **{k: ref[k] for k in (
-            "latent_stability", "latent_stability_relative", "latent_std", "latent_reach", "onset_f1",
-            "in_scale_rate", "kick_lock")
-            if k in ref}}
+        result["unpenalised"] = {
+            "model": str(other),
+            **{
+                k: ref[k]
+                for k in (
+                    "latent_stability",
+                    "latent_stability_relative",
+                    "latent_std",
+                    "latent_reach",
+                    "onset_f1",
+                    "in_scale_rate",
+                    "kick_lock",
+                )
+                if k in ref
+            },
+        }
     if args.write_card:
         metrics = read_card(model).get("metrics", {})
         metrics[args.split] = result

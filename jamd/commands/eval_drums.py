@@ -1,4 +1,5 @@
 """``jamd eval drums MODEL``: the figures of docs/models.md, computed with the numpy runtime."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,21 +10,41 @@ from jamd.base.errors import UserError
 from jamd.commands.common import add_data_argument, data_root, progress_printer
 from jamd.data.corpus import WindowSettings, load_corpus
 
-KEYS = ("hit_f1", "hit_accuracy", "velocity_mae", "offset_mae", "kl_per_dim", "unevenness",
-        "metric_cv", "plausible_rate", "decode_ms_p50", "decode_ms_p99")
+KEYS = (
+    "hit_f1",
+    "hit_accuracy",
+    "velocity_mae",
+    "offset_mae",
+    "kl_per_dim",
+    "unevenness",
+    "metric_cv",
+    "plausible_rate",
+    "decode_ms_p50",
+    "decode_ms_p99",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", type=Path, help="checkpoint (path without suffix, or its .json)")
-    parser.add_argument("--compare", nargs=2, type=Path, metavar=("MODEL_A", "MODEL_B"),
-                        help="evaluate two models and print them side by side")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("MODEL_A", "MODEL_B"),
+        help="evaluate two models and print them side by side",
+    )
     add_data_argument(parser)
-    parser.add_argument("--split", default="test", choices=("train", "validation", "test"),
-                        help="windows to evaluate on (default test; choose settings on validation)")
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "validation", "test"),
+        help="windows to evaluate on (default test; choose settings on validation)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-timing", action="store_true", help="skip the decode timing")
-    parser.add_argument("--write-card", action="store_true",
-                        help="store the figures in the model card under metrics.<split>")
+    parser.add_argument(
+        "--write-card", action="store_true", help="store the figures in the model card under metrics.<split>"
+    )
 
 
 def _fmt(v) -> str:
@@ -40,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("name a MODEL, or --compare MODEL_A MODEL_B")
     root, midi_dir = data_root(args)
     try:
-        corpus = load_corpus(root, WindowSettings(), midi_dir=midi_dir, progress=progress_printer("reading MIDI files"))
+        corpus = load_corpus(
+            root, WindowSettings(), midi_dir=midi_dir, progress=progress_printer("reading MIDI files")
+        )
     except FileNotFoundError as e:
         raise UserError(str(e)) from e
     windows = corpus.splits.get(args.split)
@@ -54,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         results[str(m)] = r
         if args.write_card:
             from jamd.model.checkpoint import read_card, update_card
+
             metrics = read_card(m).get("metrics", {})
             metrics[args.split] = r
             update_card(m, metrics=metrics)

@@ -1,5 +1,6 @@
 """``jamd generate``: a new 2-bar groove — random, from files (blended, with noise), or a point
 on the plane; with a bass line over it if asked (``--bass``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,21 +9,41 @@ from pathlib import Path
 import numpy as np
 
 from jamd.base.errors import UserError
-from jamd.commands.common import (add_decode_arguments, add_model_argument, decode_controls,
-                                  load_drum_model, midi_file, write_drums)
+from jamd.commands.common import (
+    add_decode_arguments,
+    add_model_argument,
+    decode_controls,
+    load_drum_model,
+    midi_file,
+    write_drums,
+)
 from jamd.lab.toolbox import combine, file_code, vary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
     src = parser.add_mutually_exclusive_group()
-    src.add_argument("--from", dest="sources", type=Path, nargs="+", metavar="FILE",
-                     help="start from these files' codes (blended by --weights)")
+    src.add_argument(
+        "--from",
+        dest="sources",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="start from these files' codes (blended by --weights)",
+    )
     src.add_argument("--xy", type=float, nargs=2, metavar=("X", "Y"), help="a point on the plane, -1..1")
-    parser.add_argument("--weights", type=float, nargs="+",
-                        help="one per --from file; may be negative (latent arithmetic); default an even blend")
-    parser.add_argument("--variance", type=float, default=None,
-                        help="noise added to the code (default: 1.0 for random, 0 otherwise)")
+    parser.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        help="one per --from file; may be negative (latent arithmetic); default an even blend",
+    )
+    parser.add_argument(
+        "--variance",
+        type=float,
+        default=None,
+        help="noise added to the code (default: 1.0 for random, 0 otherwise)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="makes random choices repeatable")
     add_decode_arguments(parser)
     _add_bass_arguments(parser)
@@ -31,22 +52,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
     from jamd.base.paths import MODELS_DIR
+
     bass = parser.add_argument_group("bass")
     bass.add_argument("--bass", action="store_true", help="also write a bass track, played over the drums")
-    bass.add_argument("--bass-model", type=Path, default=MODELS_DIR / "bass",
-                      help="bass model checkpoint (default: the shipped one)")
-    bass.add_argument("--bass-xy", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
-                      help="the bass pad position, -1..1 (as in jamd run; default 0 0)")
-    bass.add_argument("--chords", default="Am",
-                      help='the harmony over the 2 bars, e.g. "Am7 D7" (a bar each; default Am)')
+    bass.add_argument(
+        "--bass-model",
+        type=Path,
+        default=MODELS_DIR / "bass",
+        help="bass model checkpoint (default: the shipped one)",
+    )
+    bass.add_argument(
+        "--bass-xy",
+        type=float,
+        nargs=2,
+        default=(0.0, 0.0),
+        metavar=("X", "Y"),
+        help="the bass pad position, -1..1 (as in jamd run; default 0 0)",
+    )
+    bass.add_argument(
+        "--chords", default="Am", help='the harmony over the 2 bars, e.g. "Am7 D7" (a bar each; default Am)'
+    )
 
 
 def _bass(args: argparse.Namespace, pattern):
     """The bass line over ``pattern`` and the chord root per step, as `jamd run` would play it
     with the bass pad at ``--bass-xy``."""
+    from jamd.live.performance import BASS_REACH
     from jamd.model.bass import BassModel
     from jamd.music.harmony import Chords
-    from jamd.live.performance import BASS_REACH
+
     if not all(-1.0 <= v <= 1.0 for v in args.bass_xy):
         raise UserError("--bass-xy: X and Y lie in -1..1")
     try:
@@ -67,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         variance = args.variance or 0.0
     elif args.xy:
         z, variance = model.plane().point(*args.xy), args.variance or 0.0
-    else:                                   # a sample of the prior
+    else:  # a sample of the prior
         z = np.zeros(model.latent_dim, np.float32)
         variance = 1.0 if args.variance is None else args.variance
     pattern = model.decode(vary(z, variance, args.seed), decode_controls(args, args.seed))

@@ -1,12 +1,19 @@
 """``jamd interpolate A.mid B.mid --bars N``: a straight latent walk from one groove to another."""
+
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import (add_decode_arguments, add_model_argument, decode_controls,
-                                  load_drum_model, midi_file, write_drums)
+from jamd.commands.common import (
+    add_decode_arguments,
+    add_model_argument,
+    decode_controls,
+    load_drum_model,
+    midi_file,
+    write_drums,
+)
 from jamd.lab.toolbox import file_code, interpolate
 
 

@@ -1,5 +1,6 @@
 """``jamd learn --port NAME -o mappings/mine.yaml``: MIDI learn. For each target in turn, move
 the control you want for it; jamd detects what it is and writes a mapping file."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,24 +23,37 @@ POLL_S = 0.005
 
 def _targets(text: str) -> list[str]:
     from jamd.control.targets import TARGETS
+
     names = [t.strip() for t in text.split(",") if t.strip()]
     unknown = [t for t in names if t not in TARGETS]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown target(s) {', '.join(unknown) or '(none)'}; "
-                                         f"targets: {', '.join(TARGETS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown target(s) {', '.join(unknown) or '(none)'}; targets: {', '.join(TARGETS)}"
+        )
     return names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", required=True, help="the controller's MIDI input (a part of its name)")
     parser.add_argument("-o", "--out", type=Path, required=True, help="mapping file to write (YAML)")
-    parser.add_argument("--api", choices=("jack", "alsa", "coremidi", "winmm"), default=None,
-                        help="MIDI API (default: the platform's)")
-    parser.add_argument("--targets", type=_targets, default=list(DEFAULT_TARGETS),
-                        help="comma-separated targets to ask for, in order (default: "
-                             + ",".join(DEFAULT_TARGETS) + ")")
-    parser.add_argument("--listen-s", type=float, default=10.0,
-                        help="how long to wait for each control before skipping it (default 10)")
+    parser.add_argument(
+        "--api",
+        choices=("jack", "alsa", "coremidi", "winmm"),
+        default=None,
+        help="MIDI API (default: the platform's)",
+    )
+    parser.add_argument(
+        "--targets",
+        type=_targets,
+        default=list(DEFAULT_TARGETS),
+        help="comma-separated targets to ask for, in order (default: " + ",".join(DEFAULT_TARGETS) + ")",
+    )
+    parser.add_argument(
+        "--listen-s",
+        type=float,
+        default=10.0,
+        help="how long to wait for each control before skipping it (default 10)",
+    )
     parser.add_argument("--device", default="", help="what the controller is (written into the file)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
 
@@ -50,13 +64,14 @@ class Listener:
     ``quiet_s``. Enter on a terminal skips the control; without a terminal stdin is never read
     (a script or a service runs learn with ``--listen-s`` as the only way on)."""
 
-    port: object                                    # a jamd.midi.ports.ManagedInput
+    port: object  # a jamd.midi.ports.ManagedInput
     listen_s: float
     terminal: TextIO | None
     quiet_s: float = QUIET_S
 
     def _read(self) -> list[list[int]]:
         from jamd.control.ctlparse import normalize
+
         # clock and sensing bytes are not a control moving: they must not keep the capture open
         return [m for m, _ in self.port.poll(time.perf_counter_ns()) if normalize(m) is not None]
 
@@ -68,7 +83,7 @@ class Listener:
 
     def capture(self) -> list[list[int]] | None:
         """The messages (empty after the timeout), or None when Enter skipped the control."""
-        self.port.poll(time.perf_counter_ns())       # what arrived before the prompt is old
+        self.port.poll(time.perf_counter_ns())  # what arrived before the prompt is old
         msgs: list[list[int]] = []
         deadline, last = time.monotonic() + self.listen_s, None
         while True:
@@ -86,10 +101,13 @@ class Listener:
 
 def learn(listener: Listener, targets: list[str]) -> dict[str, Detected]:
     from jamd.control.targets import TARGETS
+
     learned: dict[str, Detected] = {}
     for target in targets:
-        print(f"move the control for {target} ({TARGETS[target].doc}); "
-              f"Enter or {listener.listen_s:g} s skips", flush=True)
+        print(
+            f"move the control for {target} ({TARGETS[target].doc}); Enter or {listener.listen_s:g} s skips",
+            flush=True,
+        )
         msgs = listener.capture()
         found = detect(msgs, exclude=[d.key for d in learned.values()]) if msgs else None
         problem = found.fits(target) if found else None
@@ -105,6 +123,7 @@ def learn(listener: Listener, targets: list[str]) -> dict[str, Detected]:
 def run(args: argparse.Namespace) -> int:
     from jamd.control.mapping import load_mapping
     from jamd.midi.ports import ManagedInput, PortConfig, default_api
+
     if args.out.exists() and not args.force:
         raise UserError(f"{args.out} exists (use --force to overwrite it)")
     api = args.api or default_api()
@@ -119,10 +138,11 @@ def run(args: argparse.Namespace) -> int:
         print("nothing learned: no file written")
         return 1
     stamp = datetime.date.today().isoformat()
-    text = mapping_yaml(learned, args.device, args.port,
-                        f"Learned by `jamd learn` from {port_name} ({api}) on {stamp}.")
+    text = mapping_yaml(
+        learned, args.device, args.port, f"Learned by `jamd learn` from {port_name} ({api}) on {stamp}."
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    load_mapping(args.out)        # jamd's own loader must take it; a failure here is a bug
+    load_mapping(args.out)  # jamd's own loader must take it; a failure here is a bug
     print(f"wrote {args.out}: {len(learned)} controls; use it with `mappings: [{args.out}]` in the config")
     return 0

@@ -1,4 +1,5 @@
 """``jamd map -o map.png``: a picture of the latent plane, to see what the pad will play."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,11 +11,11 @@ import numpy as np
 from jamd.commands.common import add_data_argument, add_model_argument, load_drum_model, midi_file
 from jamd.data.corpus import WindowSettings, load_corpus
 from jamd.lab.latentmap import MapLayout, draw_map
-from jamd.model.plane import read_walk
 from jamd.lab.png import write_png
 from jamd.lab.toolbox import file_code
+from jamd.model.plane import read_walk
 
-SCATTER_POINTS = 2000     # enough to show the shape of the data, few enough to stay faint
+SCATTER_POINTS = 2000  # enough to show the shape of the data, few enough to stay faint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,5 @@
 """``jamd run``: the daemon a musician starts."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,16 +18,37 @@ DEMO_RECORDING = Path("jamd-demo.mid")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=None,
-                        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)")
-    parser.add_argument("--record", type=Path, default=None, metavar="FILE.mid",
-                        help="write what jamd received and sent to this MIDI file on exit")
-    parser.add_argument("--demo", action="store_true",
-                        help="no hardware needed: a groove plays as the drummer and the pad sweeps")
-    parser.add_argument("--drummer", type=Path, default=None, metavar="FILE.mid",
-                        help="with --demo: the groove the demo drummer plays (default: one jamd makes)")
-    parser.add_argument("--bars", type=int, default=None,
-                        help="stop after this many bars (--demo default: 16; 0 = run until stopped)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)",
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="FILE.mid",
+        help="write what jamd received and sent to this MIDI file on exit",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="no hardware needed: a groove plays as the drummer and the pad sweeps",
+    )
+    parser.add_argument(
+        "--drummer",
+        type=Path,
+        default=None,
+        metavar="FILE.mid",
+        help="with --demo: the groove the demo drummer plays (default: one jamd makes)",
+    )
+    parser.add_argument(
+        "--bars",
+        type=int,
+        default=None,
+        help="stop after this many bars (--demo default: 16; 0 = run until stopped)",
+    )
     parser.add_argument("--no-status", action="store_true", help="plain logs even on a terminal")
 
 
@@ -40,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         config, offline = demo_config(config)
     record = args.record or (DEMO_RECORDING if offline else None)
-    daemon = Daemon(config, offline=offline,
-                    recorder=Recorder(record, config.clock.tempo) if record else None)
+    daemon = Daemon(
+        config, offline=offline, recorder=Recorder(record, config.clock.tempo) if record else None
+    )
     if args.demo:
         add_demo_drummer(daemon, args.drummer)
     bars = args.bars if args.bars is not None else (16 if args.demo else 0)
@@ -53,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if offline:
         print(f"no MIDI ports can be made here: the demo is recorded to {record}", file=sys.stderr)
     daemon.run()
-    if record and daemon.recorder.saved:      # a dropped recording was already said (log)
+    if record and daemon.recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
     return 0
 
@@ -62,6 +85,7 @@ def demo_config(config):
     """The demo needs no hardware: jamd's own virtual ports where the platform can make them,
     else no MIDI at all (and a recording)."""
     from jamd.midi.ports import default_api, list_ports
+
     ports = dataclasses.replace(config.ports, drummer=None, controllers=[], virtual=True)
     drummer = dataclasses.replace(config.drummer, kit="gm", channel=None)
     config = dataclasses.replace(config, ports=ports, drummer=drummer)
@@ -71,12 +95,14 @@ def demo_config(config):
 
 def add_demo_drummer(daemon, path: Path | None) -> None:
     from jamd.live.demo import DemoDrummer, file_groove, model_groove
+
     if path is not None and not path.is_file():
         raise UserError(f"{path}: no such MIDI file")
     notes, length = file_groove(path) if path else model_groove(daemon.drums)
 
     def move(x: float, y: float) -> None:
         daemon.perf.values["drums.x"], daemon.perf.values["drums.y"] = x, y
+
     drummer = DemoDrummer(notes, length, daemon.capture.add, move)
     daemon.tickers.append(lambda t: drummer.tick(daemon.beat_now(t)) if daemon.running() else None)
 
@@ -85,11 +111,13 @@ def stop_after(daemon, bars: int):
     def tick(t: int) -> None:
         if daemon.running() and daemon.beat_now(t) >= bars * 4:
             daemon.stop_requested.set()
+
     return tick
 
 
 def status_screen(daemon):
     from jamd.live.status import CLEAR, Snapshot, render
+
     next_t = [0.0]
 
     def tick(t: int) -> None:
@@ -99,10 +127,18 @@ def status_screen(daemon):
         st = daemon.engine.status()
         beat = daemon.beat_now(t)
         seed = daemon.seed_xy()
-        snap = Snapshot(st.get("bpm", 0.0), beat, bool(st.get("running")), bool(st.get("clock_ok", 1)),
-                        tuple(float(v) for v in daemon.slew.value), seed, daemon.window.drums,
-                        int(beat * 4) % daemon.window.steps,
-                        {"sounding": st.get("sounding", 0), "late": st.get("dropped_late", 0)})
+        snap = Snapshot(
+            st.get("bpm", 0.0),
+            beat,
+            bool(st.get("running")),
+            bool(st.get("clock_ok", 1)),
+            tuple(float(v) for v in daemon.slew.value),
+            seed,
+            daemon.window.drums,
+            int(beat * 4) % daemon.window.steps,
+            {"sounding": st.get("sounding", 0), "late": st.get("dropped_late", 0)},
+        )
         sys.stdout.write(CLEAR + render(snap))
         sys.stdout.flush()
+
     return tick

@@ -1,4 +1,5 @@
 """``jamd similar FILE.mid --library DIR``: the nearest windows in a folder of MIDI files."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,24 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(str(e)) from e
     if args.bar - 1 not in codes:
-        raise UserError(f"{args.file} has no window at bar {args.bar} (bars with drums: "
-                        f"{', '.join(str(b + 1) for b in sorted(codes))})")
+        raise UserError(
+            f"{args.file} has no window at bar {args.bar} (bars with drums: "
+            f"{', '.join(str(b + 1) for b in sorted(codes))})"
+        )
     index = LibraryIndex(model, args.library, args.kit).refresh()
     matches = index.nearest(codes[args.bar - 1], args.k)
     if args.json:
-        print(json.dumps({"query": str(args.file), "bar": args.bar,
-                          "matches": [{"file": m.file, "bar": m.bar + 1, "distance": round(m.distance, 5)}
-                                      for m in matches]}))
+        print(
+            json.dumps(
+                {
+                    "query": str(args.file),
+                    "bar": args.bar,
+                    "matches": [
+                        {"file": m.file, "bar": m.bar + 1, "distance": round(m.distance, 5)} for m in matches
+                    ],
+                }
+            )
+        )
     else:
         for m in matches:
             print(f"{m.distance:8.4f}  {m.file}  bar {m.bar + 1}")

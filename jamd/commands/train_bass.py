@@ -2,6 +2,7 @@
 folder of your own multitrack MIDI (``--midi-dir``: drums on channel 10 plus a bass track).
 
 Imports torch only inside ``run``, so ``jamd --help`` stays instant."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,53 +17,84 @@ from jamd.commands.common import add_data_argument, load_bass_splits
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
-    parser.add_argument("--out", type=Path, required=True,
-                        help="checkpoint path: writes OUT.safetensors and OUT.json")
-    parser.add_argument("--bass", default=None, metavar="CHANNEL|NAME",
-                        help="with --midi-dir: the bass part, as a MIDI channel 1-16 or a track-name "
-                             "substring (default: GM program 33-40, else a track named *bass*)")
-    parser.add_argument("--stability", type=float, default=None,
-                        help="weight of the latent-stability penalty (0 = the unpenalised comparison model)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
+    )
+    parser.add_argument(
+        "--bass",
+        default=None,
+        metavar="CHANNEL|NAME",
+        help="with --midi-dir: the bass part, as a MIDI channel 1-16 or a track-name "
+        "substring (default: GM program 33-40, else a track named *bass*)",
+    )
+    parser.add_argument(
+        "--stability",
+        type=float,
+        default=None,
+        help="weight of the latent-stability penalty (0 = the unpenalised comparison model)",
+    )
     parser.add_argument("--steps", type=int, default=None, help="optimiser steps (default 6000)")
-    parser.add_argument("--batch", type=int, default=None, help="pairs of consecutive windows per step (default 64)")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="pairs of consecutive windows per step (default 64)"
+    )
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3)")
     parser.add_argument("--beta", type=float, default=None, help="KL weight")
     parser.add_argument("--d-model", type=int, default=None, help="transformer width (default 48)")
     parser.add_argument("--eval-every", type=int, default=None, help="steps between validations")
     parser.add_argument("--corpus-seed", type=int, default=0, help="seed of the procedural bass corpus")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
-    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop after this many minutes (0 = no limit)")
+    parser.add_argument(
+        "--max-minutes", type=float, default=0.0, help="stop after this many minutes (0 = no limit)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (fail here, clearly, where torch is missing)
 
+    from jamd.commands.train_drums import _set
     from jamd.training.bass_train import BassTrainSettings, train_bass
     from jamd.training.bass_vae import BassLossConfig, BassVAEConfig
-    from jamd.commands.train_drums import _set
 
     splits, info = load_bass_splits(args)
     if any(len(splits.get(s, [])) == 0 for s in ("train", "validation")):
-        raise UserError(f"not enough 2-bar windows with drums and bass (found "
-                        f"{ {k: len(v) for k, v in splits.items()} }); need some in train and validation")
+        raise UserError(
+            f"not enough 2-bar windows with drums and bass (found "
+            f"{ {k: len(v) for k, v in splits.items()} }); need some in train and validation"
+        )
     mcfg, lcfg, st = BassVAEConfig(), BassLossConfig(), BassTrainSettings()
     _set(mcfg, d_model=args.d_model)
     _set(lcfg, stability=args.stability, beta=args.beta)
-    _set(st, steps=args.steps, batch=args.batch, lr=args.lr, eval_every=args.eval_every, seed=args.seed,
-         max_minutes=args.max_minutes)
+    _set(
+        st,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+    )
     lcfg.kl_warmup_steps = min(lcfg.kl_warmup_steps, st.steps // 4)
     info["command"] = "jamd " + shlex.join(sys.argv[1:])
 
     def report(ev: dict) -> None:
         if not args.quiet:
             tr, va = ev["train"], ev["validation"]
-            print(f"step {ev['step']:5d}  train loss {tr['loss']:.3f}  validation recon {va['recon']:.3f} "
-                  f"(onset {va['onset']:.3f} pitch {va['pitch']:.3f}) kl {va['kl']:.2f} stab {va['stab']:.4f}  "
-                  f"{ev['elapsed_s']:.0f}s{' *' if ev['improved'] else ''}", file=sys.stderr, flush=True)
+            print(
+                f"step {ev['step']:5d}  train loss {tr['loss']:.3f}  validation recon {va['recon']:.3f} "
+                f"(onset {va['onset']:.3f} pitch {va['pitch']:.3f}) kl {va['kl']:.2f} stab {va['stab']:.4f}  "
+                f"{ev['elapsed_s']:.0f}s{' *' if ev['improved'] else ''}",
+                file=sys.stderr,
+                flush=True,
+            )
+
     try:
         record = train_bass(splits, args.out, mcfg, lcfg, st, info, report)
     except ValueError as e:
         raise UserError(str(e)) from e
-    print(json.dumps({"out": str(args.out), **{k: record[k] for k in ("best_step", "stop_reason", "wall_time_s")}}))
+    print(
+        json.dumps(
+            {"out": str(args.out), **{k: record[k] for k in ("best_step", "stop_reason", "wall_time_s")}}
+        )
+    )
     return 0

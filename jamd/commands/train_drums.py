@@ -1,6 +1,7 @@
 """``jamd train drums``: the drum VAE on the Groove MIDI Dataset or a folder of your own MIDI.
 
 Imports torch only inside ``run``, so ``jamd --help`` stays instant."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,6 @@ from jamd.base.errors import UserError
 from jamd.commands.common import add_data_argument, data_root, progress_printer
 from jamd.data.corpus import WindowSettings, load_corpus
 
-
 #: Below this many training windows (a folder of ~200 MIDI files) batches are SMALL_BATCH, not
 #: 128: a 50-file folder gives ~900 windows, 7 batches of 128 per epoch — too few updates to learn.
 SMALL_SET = 4000
@@ -23,22 +23,40 @@ SMALL_BATCH = 32
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
-    parser.add_argument("--out", type=Path, required=True,
-                        help="checkpoint path: writes OUT.safetensors and OUT.json")
-    parser.add_argument("--flat-weight", type=float, default=None,
-                        help="flatness regulariser weight (0 = the plain VAE baseline; default 3)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
+    )
+    parser.add_argument(
+        "--flat-weight",
+        type=float,
+        default=None,
+        help="flatness regulariser weight (0 = the plain VAE baseline; default 3)",
+    )
     parser.add_argument("--latent-dim", type=int, default=None, help="latent dimensions (default 4)")
     parser.add_argument("--dec-hidden", type=int, default=None, help="decoder GRU units (default 128)")
-    parser.add_argument("--enc-hidden", type=int, default=None, help="encoder GRU units per direction (default 64)")
-    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (early stopping may end sooner)")
-    parser.add_argument("--patience", type=int, default=None, help="epochs without validation gain before stopping")
-    parser.add_argument("--batch", type=int, default=None, help="batch size (default 128; 32 below 4,000 training windows)")
+    parser.add_argument(
+        "--enc-hidden", type=int, default=None, help="encoder GRU units per direction (default 64)"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="maximum epochs (early stopping may end sooner)"
+    )
+    parser.add_argument(
+        "--patience", type=int, default=None, help="epochs without validation gain before stopping"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=None, help="batch size (default 128; 32 below 4,000 training windows)"
+    )
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (runs are deterministic for a seed)")
-    parser.add_argument("--max-minutes", type=float, default=0.0,
-                        help="stop after this many minutes and keep the best epoch (0 = no limit)")
-    parser.add_argument("--max-windows", type=int, default=0,
-                        help="train on only the first N training windows (quick trials)")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="stop after this many minutes and keep the best epoch (0 = no limit)",
+    )
+    parser.add_argument(
+        "--max-windows", type=int, default=0, help="train on only the first N training windows (quick trials)"
+    )
     parser.add_argument("--free-bits", type=float, default=None, help="KL floor per latent dim, nats")
     parser.add_argument("--kl-warmup", type=float, default=None, help="epochs of KL warm-up")
     parser.add_argument("--flat-start", type=float, default=None, help="epoch at which flatness switches on")
@@ -58,23 +76,36 @@ def _reporter(quiet: bool):
     if sys.stderr.isatty():
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-        progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(),
-                            TextColumn("{task.fields[terms]}"), TimeElapsedColumn(),
-                            console=Console(stderr=True), transient=False)
+
+        progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            TextColumn("{task.fields[terms]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
         task = progress.add_task("train", total=1, epoch=1, terms="")
 
         def show(ev: dict) -> None:
             if ev["event"] == "batch":
-                terms = "  ".join(f"{k} {ev[k]:.3f}" for k in ("loss", "hit_bce", "vel_mse", "off_mse", "kl", "flat")
-                                  if k in ev)
-                progress.update(task, total=ev["batches"], completed=ev["batch"], epoch=ev["epoch"] + 1, terms=terms)
+                terms = "  ".join(
+                    f"{k} {ev[k]:.3f}"
+                    for k in ("loss", "hit_bce", "vel_mse", "off_mse", "kl", "flat")
+                    if k in ev
+                )
+                progress.update(
+                    task, total=ev["batches"], completed=ev["batch"], epoch=ev["epoch"] + 1, terms=terms
+                )
             else:
                 progress.console.print(_epoch_line(ev))
+
         return show, progress
 
     def line(ev: dict) -> None:
         if ev["event"] == "epoch":
             print(_epoch_line(ev), file=sys.stderr, flush=True)
+
     return line, None
 
 
@@ -82,9 +113,11 @@ def _epoch_line(ev: dict) -> str:
     tr, va = ev["train"], ev["validation"]
     flat = f" flat {tr['flat']:.3f}" if "flat" in tr else ""
     star = " *" if ev["improved"] else ""
-    return (f"epoch {ev['epoch']:3d}  train loss {tr['loss']:.3f} (bce {tr['hit_bce']:.2f} vel {tr['vel_mse']:.3f} "
-            f"off {tr['off_mse']:.3f} kl {tr['kl']:.2f}{flat})  validation loss {va['loss']:.3f} "
-            f"(bce {va['hit_bce']:.2f} kl {va['kl']:.2f})  {ev['elapsed_s']:.0f}s{star}")
+    return (
+        f"epoch {ev['epoch']:3d}  train loss {tr['loss']:.3f} (bce {tr['hit_bce']:.2f} vel {tr['vel_mse']:.3f} "
+        f"off {tr['off_mse']:.3f} kl {tr['kl']:.2f}{flat})  validation loss {va['loss']:.3f} "
+        f"(bce {va['hit_bce']:.2f} kl {va['kl']:.2f})  {ev['elapsed_s']:.0f}s{star}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,21 +128,37 @@ def run(args: argparse.Namespace) -> int:
 
     root, midi_dir = data_root(args)
     try:
-        corpus = load_corpus(root, WindowSettings(), midi_dir=midi_dir,
-                             progress=progress_printer("reading MIDI files"))
+        corpus = load_corpus(
+            root, WindowSettings(), midi_dir=midi_dir, progress=progress_printer("reading MIDI files")
+        )
     except FileNotFoundError as e:
         raise UserError(str(e)) from e
     if len(corpus.splits.get("train", [])) == 0 or len(corpus.splits.get("validation", [])) == 0:
-        raise UserError(f"{root}: not enough usable 2-bar windows (need some in both the training and "
-                        f"the validation split; found {corpus.summary()})")
+        raise UserError(
+            f"{root}: not enough usable 2-bar windows (need some in both the training and "
+            f"the validation split; found {corpus.summary()})"
+        )
     mcfg, lcfg, st = DrumVAEConfig(), LossConfig(), TrainSettings()
     _set(mcfg, latent_dim=args.latent_dim, dec_hidden=args.dec_hidden, enc_hidden=args.enc_hidden)
-    _set(lcfg, flat_weight=args.flat_weight, free_bits=args.free_bits, kl_warmup_epochs=args.kl_warmup,
-         flat_start_epoch=args.flat_start)
-    _set(st, epochs=args.epochs, patience=args.patience, batch=args.batch, lr=args.lr, seed=args.seed,
-         max_minutes=args.max_minutes, max_windows=args.max_windows)
+    _set(
+        lcfg,
+        flat_weight=args.flat_weight,
+        free_bits=args.free_bits,
+        kl_warmup_epochs=args.kl_warmup,
+        flat_start_epoch=args.flat_start,
+    )
+    _set(
+        st,
+        epochs=args.epochs,
+        patience=args.patience,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+        max_windows=args.max_windows,
+    )
     if args.batch is None and len(corpus.splits["train"]) < SMALL_SET:
-        st.batch = SMALL_BATCH      # more updates per epoch on a small folder (see SMALL_SET)
+        st.batch = SMALL_BATCH  # more updates per epoch on a small folder (see SMALL_SET)
     report, live = _reporter(args.quiet)
     info = {"midi_dir": midi_dir, "command": "jamd " + shlex.join(sys.argv[1:])}
     t0 = time.perf_counter()
@@ -120,7 +169,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if live:
             live.stop()
-    summary = {k: record[k] for k in ("best_epoch", "best_validation_loss", "epochs_run", "stop_reason", "wall_time_s")}
+    summary = {
+        k: record[k]
+        for k in ("best_epoch", "best_validation_loss", "epochs_run", "stop_reason", "wall_time_s")
+    }
     summary["total_s_with_data"] = round(time.perf_counter() - t0, 1)
     print(json.dumps({"out": str(args.out), **summary}))
     return 0

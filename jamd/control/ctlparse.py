@@ -12,6 +12,7 @@ NRPN: CC 99/98 select the parameter (MSB/LSB), CC 6/38 carry the value (MSB/LSB)
 selects a registered parameter instead, and NRPN 127/127 ("null") selects none. CC 96/97 (data
 increment/decrement) step the selected parameter by one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ def normalize(msg: Any) -> Raw | None:
         return None
     try:
         status, d1, d2 = (int(b) for b in msg[:3]) if len(msg) >= 3 else (None, None, None)
-    except (TypeError, ValueError, OverflowError):       # OverflowError: int(inf)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         return None
     if status is None or not (0 <= status <= 0xFF and 0 <= d1 <= MAX7 and 0 <= d2 <= MAX7):
         return None
@@ -86,11 +87,11 @@ class ChannelParser:
 
     pairs: dict[int, int] = field(default_factory=dict)
     nrpn: bool = False
-    _lsb_of: dict[int, int] = field(default_factory=dict)      # LSB cc -> MSB cc
-    _msb: dict[int, int] = field(default_factory=dict)         # MSB cc -> last MSB value
+    _lsb_of: dict[int, int] = field(default_factory=dict)  # LSB cc -> MSB cc
+    _msb: dict[int, int] = field(default_factory=dict)  # MSB cc -> last MSB value
     _param_msb: int = 0x7F
     _param_lsb: int = 0x7F
-    _registered: bool = False                                   # RPN selected, not NRPN
+    _registered: bool = False  # RPN selected, not NRPN
     _data_msb: int = 0
 
     def __post_init__(self) -> None:

@@ -17,21 +17,39 @@ How the kinds are told apart:
 * Note: a pad or a key (buttons, or a velocity-sensitive pad on a continuous target).
 * Anything else is a plain absolute CC (a knob, a fader, or a button sending 127/0).
 """
+
 from __future__ import annotations
 
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from jamd.control.ctlparse import DATA_LSB, NRPN_CCS, NRPN_LSB, NRPN_MSB, ChannelParser, Raw, normalize
 from jamd.control.targets import TARGETS, Kind
 
 #: the targets `jamd learn` asks for when not told: the pads, the feel, the transport
-DEFAULT_TARGETS = ("drums.x", "drums.y", "bass.x", "bass.y", "density", "temperature", "timing",
-                   "tempo", "hold", "reseed", "tap", "mute.drums", "mute.bass", "transport.play",
-                   "transport.stop", "scene.store.1", "scene.recall.1")
+DEFAULT_TARGETS = (
+    "drums.x",
+    "drums.y",
+    "bass.x",
+    "bass.y",
+    "density",
+    "temperature",
+    "timing",
+    "tempo",
+    "hold",
+    "reseed",
+    "tap",
+    "mute.drums",
+    "mute.bass",
+    "transport.play",
+    "transport.stop",
+    "scene.store.1",
+    "scene.recall.1",
+)
 #: a range narrower than the target's, as the shipped mappings give these (a knob over
 #: 20..400 BPM or the whole temperature scale is hard to play)
 ABSOLUTE_RANGES = {"tempo": [60, 180], "temperature": [0, 2]}
@@ -45,20 +63,27 @@ REPEAT_SHARE = 0.5
 class Detected:
     """One learned control."""
 
-    source: str                       # "cc" | "cc14" | "nrpn" | "note"
-    channel: int                      # 1-16
-    number: int                       # CC, MSB CC, NRPN parameter or note
-    relative: str | None = None       # a relative encoder's encoding
-    bits: int | None = None           # 7 for an NRPN that sends no fine half
+    source: str  # "cc" | "cc14" | "nrpn" | "note"
+    channel: int  # 1-16
+    number: int  # CC, MSB CC, NRPN parameter or note
+    relative: str | None = None  # a relative encoder's encoding
+    bits: int | None = None  # 7 for an NRPN that sends no fine half
 
     @property
     def key(self) -> tuple[str, int, int]:
         return self.source, self.channel, self.number
 
     def describe(self) -> str:
-        kind = f"relative encoder ({self.relative})" if self.relative else {
-            "cc": "absolute CC", "cc14": f"14-bit CC {self.number}/{self.number + 32}",
-            "nrpn": "NRPN" + (" (7-bit)" if self.bits == 7 else ""), "note": "note"}[self.source]
+        kind = (
+            f"relative encoder ({self.relative})"
+            if self.relative
+            else {
+                "cc": "absolute CC",
+                "cc14": f"14-bit CC {self.number}/{self.number + 32}",
+                "nrpn": "NRPN" + (" (7-bit)" if self.bits == 7 else ""),
+                "note": "note",
+            }[self.source]
+        )
         return f"{self.source} {self.number} on channel {self.channel}: {kind}"
 
     def fits(self, target: str) -> str | None:
@@ -67,7 +92,9 @@ class Detected:
         if spec.kind is Kind.CONTINUOUS:
             return None
         if self.source not in ("cc", "note") or self.relative is not None:
-            return f"{target} is a {spec.kind.value}: it needs a button (a CC or a note), not {self.describe()}"
+            return (
+                f"{target} is a {spec.kind.value}: it needs a button (a CC or a note), not {self.describe()}"
+            )
         return None
 
     def control(self, target: str) -> dict[str, Any]:
@@ -91,7 +118,7 @@ def detect(messages: Iterable[Any], exclude: Sequence[tuple[str, int, int]] = ()
         groups.pop(key, None)
     if not groups:
         return None
-    key = max(groups, key=lambda k: len(groups[k]))         # ties: the first control touched
+    key = max(groups, key=lambda k: len(groups[k]))  # ties: the first control touched
     source, channel, number = key
     msgs = groups[key]
     if source == "nrpn":
@@ -117,11 +144,13 @@ def _groups(raws: list[Raw]) -> dict[tuple[str, int, int], list[Raw]]:
     return groups
 
 
-def _key(r: Raw, pairs: set[tuple[int, int]], parsers: dict[int, ChannelParser]) -> tuple[str, int, int] | None:
+def _key(
+    r: Raw, pairs: set[tuple[int, int]], parsers: dict[int, ChannelParser]
+) -> tuple[str, int, int] | None:
     if r.kind != "cc":
         return "note", r.channel, r.number
     if r.channel in parsers and r.number in NRPN_CCS:
-        value = parsers[r.channel].cc(r.number, r.value)     # None for the parameter selects
+        value = parsers[r.channel].cc(r.number, r.value)  # None for the parameter selects
         return None if value is None else ("nrpn", r.channel, value.number)
     if (r.channel, r.number) in pairs or (r.channel, r.number - 32) in pairs:
         return "cc14", r.channel, r.number if r.number < 32 else r.number - 32
@@ -148,8 +177,9 @@ def relative_encoding(values: Sequence[int]) -> str | None:
     return None
 
 
-def mapping_yaml(learned: dict[str, Detected], device: str = "", match: str | None = None,
-                 comment: str = "") -> str:
+def mapping_yaml(
+    learned: dict[str, Detected], device: str = "", match: str | None = None, comment: str = ""
+) -> str:
     """A mapping file for the learned controls (target -> control), one control a line as the
     shipped mappings are written. Strings are JSON-quoted: valid YAML whatever they hold."""
     channel = Counter(d.channel for d in learned.values()).most_common(1)[0][0] if learned else 1

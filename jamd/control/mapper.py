@@ -18,12 +18,14 @@ device also hands over correctly to a knob on another. To reload a mapping, load
 (a bad file raises and the running Mapper stays), then ``Mapper(new_mapping, old.state)``: the
 values stay where they are and the knobs pick them up again.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from jamd.control.ctlparse import MAX7, ChannelParser, Raw, Value, normalize
 from jamd.control.mapping import ControlSpec, GateSpec, Mapping
@@ -51,6 +53,7 @@ class TargetState:
 
 
 # ------------------------------------------------------------------------- value shaping
+
 
 def _exp(u: float, k: float) -> float:
     return math.expm1(k * u) / math.expm1(k)
@@ -103,7 +106,7 @@ class _Motion:
 
     goal: float
     value: float
-    last: float                           # time of the last step
+    last: float  # time of the last step
     tau: float = 0.0
     start: float = 0.0
     t0: float = 0.0
@@ -131,11 +134,11 @@ class _Control:
 
     name: str
     spec: ControlSpec
-    engaged: bool = False                 # takeover: the knob drives the value
-    prev_u: float | None = None           # the knob's last position (0..1, after the curve)
-    last_sent: float | None = None        # the last value this control set
+    engaged: bool = False  # takeover: the knob drives the value
+    prev_u: float | None = None  # the knob's last position (0..1, after the curve)
+    last_sent: float | None = None  # the last value this control set
     pressed: bool = False
-    pending: float | None = None          # a gated position received while the gate was shut
+    pending: float | None = None  # a gated position received while the gate was shut
 
     def to_u(self, value: float) -> float:
         lo, hi = self.spec.lo_hi
@@ -177,14 +180,18 @@ class Mapper:
             if spec.gate is not None:
                 self._gates[spec.gate].controls.append(c)
         for g in self._gates.values():
-            key = ("cc" if g.spec.cc is not None else "note", mapping.channel_of(g.spec),
-                   g.spec.cc if g.spec.cc is not None else g.spec.note)
+            key = (
+                "cc" if g.spec.cc is not None else "note",
+                mapping.channel_of(g.spec),
+                g.spec.cc if g.spec.cc is not None else g.spec.note,
+            )
             self._gates_by_key.setdefault(key, []).append(g)
-        self._parsers = {ch: ChannelParser(pairs.get(ch, {}), ch in nrpn_channels)
-                         for ch in set(pairs) | nrpn_channels}
-        self._plain = ChannelParser()        # channels without 14-bit or NRPN controls
-        self.received = 0                    # messages fed (for status and OSC reports)
-        self.ignored = 0                     # of those, not a channel CC or note, or malformed
+        self._parsers = {
+            ch: ChannelParser(pairs.get(ch, {}), ch in nrpn_channels) for ch in set(pairs) | nrpn_channels
+        }
+        self._plain = ChannelParser()  # channels without 14-bit or NRPN controls
+        self.received = 0  # messages fed (for status and OSC reports)
+        self.ignored = 0  # of those, not a channel CC or note, or malformed
 
     # ------------------------------------------------------------------------- public
 
@@ -240,8 +247,7 @@ class Mapper:
         m = self._motions.get(target)
         return m.goal if m is not None else self.state.get(target)
 
-    def _set(self, target: str, value: float, out: list[ControlEvent],
-             by: _Control | None = None) -> None:
+    def _set(self, target: str, value: float, out: list[ControlEvent], by: _Control | None = None) -> None:
         self.state.values[target] = value
         if by is not None:
             by.last_sent = value
@@ -270,7 +276,7 @@ class Mapper:
             self._relative(c, v.step, now, out)
         elif spec.relative is not None:
             self._relative(c, decode_relative(v.value, spec.relative), now, out)
-        elif raw.kind != "note_off":      # a pad's release is not a position
+        elif raw.kind != "note_off":  # a pad's release is not a position
             self._absolute(c, self._unit(c, v), now, out)
 
     @staticmethod
@@ -301,7 +307,7 @@ class Mapper:
             return u
         current = self._intended(c.spec.target)
         if c.last_sent is None or abs(current - c.last_sent) > EPSILON:
-            c.engaged = False             # someone else moved the value since this knob did
+            c.engaged = False  # someone else moved the value since this knob did
         if c.engaged:
             c.prev_u = u
             return u
@@ -334,7 +340,7 @@ class Mapper:
             pressed = raw.kind == "note_on"
         was, c.pressed = c.pressed, pressed
         if pressed == was:
-            return                        # repeated press/release messages change nothing
+            return  # repeated press/release messages change nothing
         spec, target = c.spec, c.spec.target
         mode = spec.button_mode
         if mode == "hold":
@@ -374,6 +380,7 @@ class Mapper:
                     self._set(target, home, out, c)
             else:
                 start = self.state.get(target)
-                self._motions[target] = _Motion(home, start, now, start=start, t0=now,
-                                                duration=gate.spec.glide)
+                self._motions[target] = _Motion(
+                    home, start, now, start=start, t0=now, duration=gate.spec.glide
+                )
                 c.last_sent = home

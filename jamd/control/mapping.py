@@ -4,6 +4,7 @@ The file format is documented field by field in ``docs/mappings.md``; the classe
 format, read and checked by :mod:`jamd.base.yamlload` (so a bad file is one ``file:line: message``).
 The run-time side, which turns MIDI into control events, is :class:`jamd.control.mapper.Mapper`.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from jamd.base.paths import MAPPINGS_DIR
-from jamd.midi.portmatch import PortPattern
-from jamd.control.targets import TARGETS, Kind, Target
 from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, load
+from jamd.control.targets import TARGETS, Kind, Target
+from jamd.midi.portmatch import PortPattern
 
 Relative = Literal["twos_complement", "offset64", "sign_magnitude"]
 
@@ -23,7 +24,7 @@ class TargetName(str):
     """A target name from :data:`jamd.control.targets.TARGETS`, checked where it is written."""
 
     @classmethod
-    def from_yaml(cls, node: Node, what: str) -> "TargetName":
+    def from_yaml(cls, node: Node, what: str) -> TargetName:
         if isinstance(node.value, str) and node.value in TARGETS:
             return cls(node.value)
         names = ", ".join(TARGETS)
@@ -42,30 +43,30 @@ class ControlSpec:
     """One knob, fader, pad axis, encoder or button."""
 
     target: TargetName
-    channel: Channel | None = None          # default: the mapping's channel
+    channel: Channel | None = None  # default: the mapping's channel
     # the source: exactly one of these
     cc: Data7 | None = None
     cc14: Annotated[int, Between(0, 31, "the MSB controller of a 14-bit pair")] | None = None
     nrpn: Annotated[int, Between(0, 16383)] | None = None
     note: Data7 | None = None
-    lsb: Data7 | None = None                # a 14-bit pair's LSB controller if not cc14 + 32
-    bits: Literal[7, 14] | None = None      # NRPN value resolution (default 14: CC 6 + CC 38)
+    lsb: Data7 | None = None  # a 14-bit pair's LSB controller if not cc14 + 32
+    bits: Literal[7, 14] | None = None  # NRPN value resolution (default 14: CC 6 + CC 38)
     # how a value is read
-    relative: Relative | None = None        # an endless encoder sending steps, not positions
-    step: Annotated[float, Between(0.0001, 1)] = 0.01   # share of the range per encoder step
-    range: list[float] | None = None        # [lo, hi] in target units (default: the target's)
+    relative: Relative | None = None  # an endless encoder sending steps, not positions
+    step: Annotated[float, Between(0.0001, 1)] = 0.01  # share of the range per encoder step
+    range: list[float] | None = None  # [lo, hi] in target units (default: the target's)
     curve: Literal["linear", "exp", "log"] = "linear"
     curve_amount: Annotated[float, Between(0.1, 20)] = 3.0
     invert: bool = False
     deadzone: Annotated[float, Between(0, 0.5)] = 0.0
-    takeover: Literal["pickup", "scale", "jump"] | None = None   # default: see takeover_mode
+    takeover: Literal["pickup", "scale", "jump"] | None = None  # default: see takeover_mode
     smoothing: Annotated[float, Between(0, 10, "seconds")] = 0.0
     # buttons
     button: Literal["press", "toggle", "hold"] | None = None
-    value: float | None = None              # what `press` sets (default 1 = on)
+    value: float | None = None  # what `press` sets (default 1 = on)
     # XY pads
-    gate: str | None = None                 # name of a gate in `gates:`; values pass while it is open
-    home: float | None = None               # where `release: home/glide` goes (default the target's)
+    gate: str | None = None  # name of a gate in `gates:`; values pass while it is open
+    home: float | None = None  # where `release: home/glide` goes (default the target's)
 
     @property
     def source(self) -> str:
@@ -101,8 +102,10 @@ class ControlSpec:
     def check(self, node: Node) -> None:
         given = [s for s in _SOURCES if getattr(self, s) is not None]
         if len(given) != 1:
-            raise node.error(f"a control needs exactly one source of: {', '.join(_SOURCES)}"
-                             + (f" (it has {', '.join(given)})" if given else ""))
+            raise node.error(
+                f"a control needs exactly one source of: {', '.join(_SOURCES)}"
+                + (f" (it has {', '.join(given)})" if given else "")
+            )
         src, t = given[0], self.target.spec
         if self.lsb is not None and src != "cc14":
             raise node.error("'lsb' goes with 'cc14'", "lsb")
@@ -114,8 +117,9 @@ class ControlSpec:
             if src not in ("cc", "note"):
                 raise node.error(f"a button ({t.name} is a {t.kind.value}) needs 'cc' or 'note'", src)
             if self.relative is not None:
-                raise node.error(f"{t.name} is a {t.kind.value}: it cannot take a relative encoder",
-                                 "relative")
+                raise node.error(
+                    f"{t.name} is a {t.kind.value}: it cannot take a relative encoder", "relative"
+                )
             if t.kind is Kind.TRIGGER and self.button_mode != "press":
                 raise node.error(f"{t.name} is a trigger: button must be 'press'", "button")
             if t.kind is Kind.CONTINUOUS and self.value is None:
@@ -155,9 +159,9 @@ class Mapping:
     """One controller's mapping file."""
 
     controls: dict[str, ControlSpec]
-    device: str = ""                        # what it is, for people and logs
-    match: PortPattern | None = None        # which ports it is for (none: any port not matched)
-    channel: Channel = 1                    # default channel of its controls and gates
+    device: str = ""  # what it is, for people and logs
+    match: PortPattern | None = None  # which ports it is for (none: any port not matched)
+    channel: Channel = 1  # default channel of its controls and gates
     gates: dict[str, GateSpec] = field(default_factory=dict)
     path: str = field(default="", init=False)
 

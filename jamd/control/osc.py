@@ -4,19 +4,21 @@ liblo binds every interface, so who may talk to jamd is decided here, per messag
 source address: by default only this machine. Messages from elsewhere, with unknown addresses or
 with bad arguments are dropped and counted (``stats``), never raised.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import pyliblo3 as liblo
 
-from jamd.music.drumkit import VOICES
-from jamd.control.scenes import COUNT as SCENE_COUNT, GLIDE_TARGET, MAX_GLIDE_S
+from jamd.control.scenes import COUNT as SCENE_COUNT
+from jamd.control.scenes import GLIDE_TARGET, MAX_GLIDE_S
 from jamd.control.targets import TARGETS
+from jamd.music.drumkit import VOICES
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +56,8 @@ ControlSink = Callable[[str, float | str], None]
 @dataclass
 class OscSettings:
     port: int = 9000
-    allow: Sequence[str] = ("127.0.0.1/32", "::1/128")   # networks allowed to send controls
-    report_to: Sequence[str] = ()                          # "host:port" targets for state
+    allow: Sequence[str] = ("127.0.0.1/32", "::1/128")  # networks allowed to send controls
+    report_to: Sequence[str] = ()  # "host:port" targets for state
 
 
 @dataclass
@@ -150,7 +152,7 @@ def _scene_events(path: str, args: list) -> list[tuple[str, float]] | None:
 def _values(targets: tuple[str, ...], args: list) -> list[float] | None:
     """The arguments as floats in range, or None when they do not fit the address."""
     if not args and len(targets) == 1:
-        return [1.0]                      # a trigger, or a switch sent without a value: on
+        return [1.0]  # a trigger, or a switch sent without a value: on
     if len(args) != len(targets):
         return None
     values = []

@@ -5,6 +5,7 @@ the latent space): together they are "where the music was". Recalling one moves 
 over the glide time, so a recall sounds like a move of the pad, not a jump cut. Hardware-free:
 :class:`jamd.live.performance.Performance` owns a :class:`Scenes` and steps it from the daemon loop.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,10 @@ _TARGET = re.compile(r"scene\.(store|recall)\.(\d+)$")
 def scene_targets() -> list[tuple[str, str]]:
     """(name, doc) of every scene trigger target, for :data:`jamd.control.targets.TARGETS`."""
     out = []
-    for action, doc in (("store", "store the pad positions and seed as scene {n}"),
-                        ("recall", "glide back to scene {n}")):
+    for action, doc in (
+        ("store", "store the pad positions and seed as scene {n}"),
+        ("recall", "glide back to scene {n}"),
+    ):
         out += [(f"scene.{action}.{n}", doc.format(n=n)) for n in range(1, COUNT + 1)]
     return out
 
@@ -44,10 +47,10 @@ def parse_target(target: str) -> tuple[str, int] | None:
 
 @dataclass(frozen=True)
 class Scene:
-    values: dict[str, float]          # the AXES
-    center: np.ndarray                # the seed centre (latent code)
+    values: dict[str, float]  # the AXES
+    center: np.ndarray  # the seed centre (latent code)
 
-    def blend(self, other: "Scene", a: float) -> "Scene":
+    def blend(self, other: Scene, a: float) -> Scene:
         """The point ``a`` (0..1) of the way from this scene to ``other``."""
         values = {k: v + (other.values[k] - v) * a for k, v in self.values.items()}
         return Scene(values, (self.center + (other.center - self.center) * a).astype(np.float32))
@@ -59,7 +62,7 @@ class Glide:
     goal: Scene
     t0: float
     duration: float
-    free: set[str] = field(default_factory=set)   # axes a control took over during the glide
+    free: set[str] = field(default_factory=set)  # axes a control took over during the glide
 
     def at(self, now: float) -> Scene:
         a = 1.0 if self.duration <= 0 else min(max((now - self.t0) / self.duration, 0.0), 1.0)
@@ -76,7 +79,7 @@ class Scenes:
     glide_s: float = 2.0
     slots: dict[int, Scene] = field(default_factory=dict)
     glide: Glide | None = None
-    next_glide_s: float | None = None             # a one-off glide time for the next recall
+    next_glide_s: float | None = None  # a one-off glide time for the next recall
     _last_step: float = float("-inf")
 
     def store(self, n: int, values: dict[str, float], center: np.ndarray) -> None:

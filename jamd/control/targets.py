@@ -1,19 +1,20 @@
 """What a control can move: the names controller mappings (and OSC) use, with their kinds,
 limits and home values. The engine gives these names their meaning; this table is the contract.
 """
+
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
-from jamd.music.drumkit import VOICES
 from jamd.control.scenes import scene_targets
+from jamd.music.drumkit import VOICES
 
 
 class Kind(enum.Enum):
-    CONTINUOUS = "continuous"   # a value in [lo, hi] (knobs, faders, pads, encoders)
-    SWITCH = "switch"           # 0.0 off / 1.0 on (buttons: toggle, hold, press)
-    TRIGGER = "trigger"         # an action, sent as 1.0 on each press
+    CONTINUOUS = "continuous"  # a value in [lo, hi] (knobs, faders, pads, encoders)
+    SWITCH = "switch"  # 0.0 off / 1.0 on (buttons: toggle, hold, press)
+    TRIGGER = "trigger"  # an action, sent as 1.0 on each press
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Target:
     kind: Kind
     lo: float = 0.0
     hi: float = 1.0
-    home: float = 0.0           # the value before anything moved it, and where `return-home` goes
+    home: float = 0.0  # the value before anything moved it, and where `return-home` goes
     doc: str = ""
 
     def clamp(self, value: float) -> float:

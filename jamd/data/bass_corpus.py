@@ -11,19 +11,20 @@ idiom's parameters (density, octave jumps, register, variant) per 8-bar *section
 per *bar*, each from its own seeded generator. Consecutive windows overlap by one bar (hop 16),
 and that bar gets exactly the same notes in both windows.
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
+from jamd.base.paths import cache_dir
 from jamd.data.corpus import Corpus, Windows
 from jamd.music.drumkit import VOICE_INDEX
 from jamd.music.harmony import CHORD_TONES, DOM7, MAJ, MIN, MIN7, SCALES
-from jamd.base.paths import cache_dir
 
 BAR = 16
 SECTION_BARS = 8
@@ -34,27 +35,58 @@ KICK = VOICE_INDEX["kick"]
 IDIOMS = ("rock", "funk", "jazz", "reggae", "hiphop", "latin", "default")
 #: GMD top-level style -> idiom. Unlisted styles (country, gospel, middleeastern, ...) get
 #: "default": roots and fifths on the kick and on beats 1 and 3.
-STYLE_IDIOM = {"rock": "rock", "punk": "rock", "pop": "rock",
-               "funk": "funk", "soul": "funk", "neworleans": "funk", "afrobeat": "funk",
-               "dance": "funk", "jazz": "jazz", "blues": "jazz", "reggae": "reggae",
-               "hiphop": "hiphop", "latin": "latin", "afrocuban": "latin"}
+STYLE_IDIOM = {
+    "rock": "rock",
+    "punk": "rock",
+    "pop": "rock",
+    "funk": "funk",
+    "soul": "funk",
+    "neworleans": "funk",
+    "afrobeat": "funk",
+    "dance": "funk",
+    "jazz": "jazz",
+    "blues": "jazz",
+    "reggae": "reggae",
+    "hiphop": "hiphop",
+    "latin": "latin",
+    "afrocuban": "latin",
+}
 
 #: Progressions per idiom: a list of bars, each bar a list of (interval from the key, quality)
 #: that split the bar evenly. They loop for the whole piece.
 PROGRESSIONS = {
-    "rock": [[[(0, MAJ)], [(5, MAJ)], [(7, MAJ)], [(5, MAJ)]],
-             [[(0, MAJ)], [(10, MAJ)], [(5, MAJ)], [(0, MAJ)]],
-             [[(0, MAJ)], [(7, MAJ)], [(9, MIN)], [(5, MAJ)]],
-             [[(0, MIN)], [(8, MAJ)], [(10, MAJ)], [(0, MIN)]]],
+    "rock": [
+        [[(0, MAJ)], [(5, MAJ)], [(7, MAJ)], [(5, MAJ)]],
+        [[(0, MAJ)], [(10, MAJ)], [(5, MAJ)], [(0, MAJ)]],
+        [[(0, MAJ)], [(7, MAJ)], [(9, MIN)], [(5, MAJ)]],
+        [[(0, MIN)], [(8, MAJ)], [(10, MAJ)], [(0, MIN)]],
+    ],
     "funk": [[[(0, MIN7)], [(0, MIN7)]], [[(0, DOM7)], [(5, DOM7)]], [[(0, MIN7)], [(5, DOM7)]]],
-    "jazz": [[[(2, MIN7)], [(7, DOM7)], [(0, MAJ)], [(9, DOM7)]],
-             [[(0, MAJ)], [(9, MIN7)], [(2, MIN7), (7, DOM7)], [(0, MAJ)]],
-             [[(0, MIN7)], [(5, DOM7)], [(10, MAJ)], [(10, MAJ)]]],
-    "reggae": [[[(0, MAJ)], [(5, MAJ)]], [[(0, MIN)], [(5, MIN)]], [[(0, MAJ)], [(7, MAJ)], [(5, MAJ)], [(7, MAJ)]]],
-    "hiphop": [[[(0, MIN)], [(8, MAJ)]], [[(0, MIN7)], [(5, MIN7)]], [[(0, MIN)], [(0, MIN)], [(8, MAJ)], [(7, MIN)]]],
-    "latin": [[[(0, MIN)], [(5, MIN)], [(7, DOM7)], [(0, MIN)]], [[(0, MAJ)], [(7, DOM7)]], [[(0, MIN7)], [(5, DOM7)]]],
-    "default": [[[(0, MAJ)], [(9, MIN)], [(5, MAJ)], [(7, MAJ)]], [[(0, MAJ)], [(5, MAJ)]],
-                [[(0, MAJ)], [(7, MAJ)], [(5, MAJ)], [(0, MAJ)]]],
+    "jazz": [
+        [[(2, MIN7)], [(7, DOM7)], [(0, MAJ)], [(9, DOM7)]],
+        [[(0, MAJ)], [(9, MIN7)], [(2, MIN7), (7, DOM7)], [(0, MAJ)]],
+        [[(0, MIN7)], [(5, DOM7)], [(10, MAJ)], [(10, MAJ)]],
+    ],
+    "reggae": [
+        [[(0, MAJ)], [(5, MAJ)]],
+        [[(0, MIN)], [(5, MIN)]],
+        [[(0, MAJ)], [(7, MAJ)], [(5, MAJ)], [(7, MAJ)]],
+    ],
+    "hiphop": [
+        [[(0, MIN)], [(8, MAJ)]],
+        [[(0, MIN7)], [(5, MIN7)]],
+        [[(0, MIN)], [(0, MIN)], [(8, MAJ)], [(7, MIN)]],
+    ],
+    "latin": [
+        [[(0, MIN)], [(5, MIN)], [(7, DOM7)], [(0, MIN)]],
+        [[(0, MAJ)], [(7, DOM7)]],
+        [[(0, MIN7)], [(5, DOM7)]],
+    ],
+    "default": [
+        [[(0, MAJ)], [(9, MIN)], [(5, MAJ)], [(7, MAJ)]],
+        [[(0, MAJ)], [(5, MAJ)]],
+        [[(0, MAJ)], [(7, MAJ)], [(5, MAJ)], [(0, MAJ)]],
+    ],
 }
 
 
@@ -63,23 +95,23 @@ class BassWindows:
     """Paired windows: drums (``steps x 9``), chords and a bass line per step. ``piece``/``bar``
     say where each window sits, so consecutive windows of one piece are ``bar`` and ``bar + 1``."""
 
-    drum_hit: np.ndarray        # (n, steps, 9) uint8
-    drum_velocity: np.ndarray   # (n, steps, 9) float32
-    root: np.ndarray            # (n, steps) int8 pitch class
-    quality: np.ndarray         # (n, steps) int8
-    onset: np.ndarray           # (n, steps) uint8
-    pitch: np.ndarray           # (n, steps) int8, semitones from the root, where onset
-    velocity: np.ndarray        # (n, steps) float32
-    length: np.ndarray          # (n, steps) int8 steps, where onset
-    offset: np.ndarray          # (n, steps) float32 micro-timing (not modelled; kept for renders)
-    piece: np.ndarray           # (n,) int32
-    bar: np.ndarray             # (n,) int32
-    idiom: np.ndarray           # (n,) int8 index into IDIOMS (-1: user data)
+    drum_hit: np.ndarray  # (n, steps, 9) uint8
+    drum_velocity: np.ndarray  # (n, steps, 9) float32
+    root: np.ndarray  # (n, steps) int8 pitch class
+    quality: np.ndarray  # (n, steps) int8
+    onset: np.ndarray  # (n, steps) uint8
+    pitch: np.ndarray  # (n, steps) int8, semitones from the root, where onset
+    velocity: np.ndarray  # (n, steps) float32
+    length: np.ndarray  # (n, steps) int8 steps, where onset
+    offset: np.ndarray  # (n, steps) float32 micro-timing (not modelled; kept for renders)
+    piece: np.ndarray  # (n,) int32
+    bar: np.ndarray  # (n,) int32
+    idiom: np.ndarray  # (n,) int8 index into IDIOMS (-1: user data)
 
     def __len__(self) -> int:
         return len(self.onset)
 
-    def subset(self, idx: np.ndarray) -> "BassWindows":
+    def subset(self, idx: np.ndarray) -> BassWindows:
         return BassWindows(**{k: v[idx] for k, v in vars(self).items()})
 
     def next_pairs(self) -> np.ndarray:
@@ -91,15 +123,16 @@ class BassWindows:
 
 # ------------------------------------------------------------------------------ one bar
 
+
 @dataclass
 class BarContext:
     """What the line of one bar may look at."""
 
-    kick: np.ndarray            # (16,) bool: the real kick drum of this bar
-    root: np.ndarray            # (16,) pitch class per step
-    quality: np.ndarray         # (16,) quality per step
-    next_root: int              # the first chord of the next bar
-    section: dict               # the idiom's parameters for this 8-bar section
+    kick: np.ndarray  # (16,) bool: the real kick drum of this bar
+    root: np.ndarray  # (16,) pitch class per step
+    quality: np.ndarray  # (16,) quality per step
+    next_root: int  # the first chord of the next bar
+    section: dict  # the idiom's parameters for this 8-bar section
     rng: np.random.Generator
 
 
@@ -126,7 +159,9 @@ def _anticipation(ctx: BarContext, s: int) -> int:
 
 
 def _chord_starts(ctx: BarContext) -> set[int]:
-    return {0} | {s for s in range(1, BAR) if ctx.root[s] != ctx.root[s - 1] or ctx.quality[s] != ctx.quality[s - 1]}
+    return {0} | {
+        s for s in range(1, BAR) if ctx.root[s] != ctx.root[s - 1] or ctx.quality[s] != ctx.quality[s - 1]
+    }
 
 
 def _rock(ctx: BarContext):
@@ -183,8 +218,10 @@ REGGAE_TEMPLATES = ((2, 4, 6, 8, 11), (3, 6, 8, 10, 14), (4, 8, 10, 12), (2, 6, 
 def _reggae(ctx: BarContext):
     """One-drop: the bass leaves the one empty and lands on beat 3 with the kick."""
     onsets = REGGAE_TEMPLATES[ctx.section["variant"] % len(REGGAE_TEMPLATES)]
-    pitch = {s: 0 if s == 8 else _tone(ctx, [p for p in CHORD_TONES[int(ctx.quality[s])]] + [-5, -12])
-             for s in onsets}
+    pitch = {
+        s: 0 if s == 8 else _tone(ctx, [p for p in CHORD_TONES[int(ctx.quality[s])]] + [-5, -12])
+        for s in onsets
+    }
     return list(onsets), pitch, lambda s: 0.78, lambda s, gap: min(gap, 4)
 
 
@@ -192,7 +229,7 @@ def _hiphop(ctx: BarContext):
     """Sparse sub notes on the kick, held until the next one."""
     all_kicks = list(np.nonzero(ctx.kick)[0])
     kicks = [s for s in all_kicks if s == all_kicks[0] or ctx.rng.random() < ctx.section["density"]]
-    onsets = kicks or [0]                 # no kick in the bar: a held note from the one
+    onsets = kicks or [0]  # no kick in the bar: a held note from the one
     sub = ctx.section["register"]
     pitch = {s: 7 + sub if ctx.rng.random() < 0.1 else sub for s in onsets}
     return onsets, pitch, lambda s: 0.85, lambda s, gap: min(gap, 8)
@@ -209,17 +246,37 @@ def _default(ctx: BarContext):
     starts = _chord_starts(ctx)
     kicks = {s for s in np.nonzero(ctx.kick)[0] if ctx.rng.random() < ctx.section["density"]}
     onsets = sorted({0, 8} | kicks | starts)
-    pitch = {s: ctx.section["register"] if s in starts else _fifth(ctx) if s == 8
-             else _tone(ctx, CHORD_TONES[int(ctx.quality[s])]) for s in onsets}
+    pitch = {
+        s: ctx.section["register"]
+        if s in starts
+        else _fifth(ctx)
+        if s == 8
+        else _tone(ctx, CHORD_TONES[int(ctx.quality[s])])
+        for s in onsets
+    }
     return onsets, pitch, lambda s: 0.7 + 0.1 * ctx.kick[s], None
 
 
-IDIOM_BAR: dict[str, Callable] = {"rock": _rock, "funk": _funk, "jazz": _jazz, "reggae": _reggae,
-                                  "hiphop": _hiphop, "latin": _latin, "default": _default}
+IDIOM_BAR: dict[str, Callable] = {
+    "rock": _rock,
+    "funk": _funk,
+    "jazz": _jazz,
+    "reggae": _reggae,
+    "hiphop": _hiphop,
+    "latin": _latin,
+    "default": _default,
+}
 #: How each idiom sits against the beat: a mean micro-timing offset in steps (reggae and
 #: hip-hop lay back, rock pushes a little) and the spread of human timing around it.
-FEEL = {"rock": (-0.02, 0.05), "funk": (0.0, 0.04), "jazz": (0.03, 0.06), "reggae": (0.08, 0.05),
-        "hiphop": (0.06, 0.05), "latin": (0.0, 0.05), "default": (0.0, 0.05)}
+FEEL = {
+    "rock": (-0.02, 0.05),
+    "funk": (0.0, 0.04),
+    "jazz": (0.03, 0.06),
+    "reggae": (0.08, 0.05),
+    "hiphop": (0.06, 0.05),
+    "latin": (0.0, 0.05),
+    "default": (0.0, 0.05),
+}
 
 
 def bar_line(idiom: str, ctx: BarContext) -> tuple[np.ndarray, ...]:
@@ -240,15 +297,20 @@ def bar_line(idiom: str, ctx: BarContext) -> tuple[np.ndarray, ...]:
 
 # ---------------------------------------------------------------------- pieces and sections
 
+
 def idiom_of(style: str) -> str:
     return STYLE_IDIOM.get(style, "default")
 
 
 def section_params(idiom: str, rng: np.random.Generator) -> dict:
     """The knobs a bass player would keep for a section: what the latent should learn."""
-    return {"variant": int(rng.integers(0, 4)), "octave": float(rng.uniform(0.0, 0.5)),
-            "density": float(rng.uniform(0.2, 0.9 if idiom in ("hiphop", "default") else 0.5)),
-            "ghost": float(rng.uniform(0.05, 0.3)), "register": int(rng.choice([0, -12]))}
+    return {
+        "variant": int(rng.integers(0, 4)),
+        "octave": float(rng.uniform(0.0, 0.5)),
+        "density": float(rng.uniform(0.2, 0.9 if idiom in ("hiphop", "default") else 0.5)),
+        "ghost": float(rng.uniform(0.05, 0.3)),
+        "register": int(rng.choice([0, -12])),
+    }
 
 
 @dataclass
@@ -276,8 +338,14 @@ def piece_bar(piece: Piece, seed: int, index: int, bar: int, kick: np.ndarray) -
     offset). Depends only on (seed, piece, bar) and that bar's kick, so it repeats exactly."""
     section = section_params(piece.idiom, np.random.default_rng([seed, index, bar // SECTION_BARS, 1]))
     root, quality = piece.bar_chords(bar)
-    ctx = BarContext(kick.astype(bool), root, quality, int(piece.bar_chords(bar + 1)[0][0]), section,
-                     np.random.default_rng([seed, index, bar, 2]))
+    ctx = BarContext(
+        kick.astype(bool),
+        root,
+        quality,
+        int(piece.bar_chords(bar + 1)[0][0]),
+        section,
+        np.random.default_rng([seed, index, bar, 2]),
+    )
     return (root, quality) + bar_line(piece.idiom, ctx)
 
 
@@ -287,18 +355,35 @@ def bass_windows(windows: Windows, styles: list[str], seed: int = 0) -> BassWind
     if steps % BAR:
         raise ValueError(f"windows of {steps} steps are not whole bars")
     pieces: dict[int, Piece] = {}
-    cols = [np.zeros((n, steps), t) for t in (np.int8, np.int8, np.uint8, np.int8, np.float32, np.int8, np.float32)]
+    cols = [
+        np.zeros((n, steps), t)
+        for t in (np.int8, np.int8, np.uint8, np.int8, np.float32, np.int8, np.float32)
+    ]
     for i in range(n):
         f = int(windows.file[i])
         piece = pieces.setdefault(f, make_piece(styles[f], seed, f))
         for b in range(steps // BAR):
             sl = slice(b * BAR, (b + 1) * BAR)
-            for col, values in zip(cols, piece_bar(piece, seed, f, int(windows.bar[i]) + b, windows.hit[i, sl, KICK])):
+            for col, values in zip(
+                cols, piece_bar(piece, seed, f, int(windows.bar[i]) + b, windows.hit[i, sl, KICK])
+            ):
                 col[i, sl] = values
     idiom = np.array([IDIOMS.index(pieces[int(f)].idiom) for f in windows.file], np.int8)
     root, quality, onset, pitch, velocity, length, offset = cols
-    return BassWindows(windows.hit.copy(), windows.velocity.copy(), root, quality, onset, pitch, velocity,
-                       length, offset, windows.file.astype(np.int32), windows.bar.astype(np.int32), idiom)
+    return BassWindows(
+        windows.hit.copy(),
+        windows.velocity.copy(),
+        root,
+        quality,
+        onset,
+        pitch,
+        velocity,
+        length,
+        offset,
+        windows.file.astype(np.int32),
+        windows.bar.astype(np.int32),
+        idiom,
+    )
 
 
 def _key(windows: Windows, seed: int) -> str:
@@ -313,7 +398,7 @@ def save_bass(path, bw: BassWindows) -> None:
     # a per-process temporary name: two trainings started together must not share one
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
     np.savez_compressed(tmp, **vars(bw))
-    tmp.replace(path)           # never leave a half-written cache behind
+    tmp.replace(path)  # never leave a half-written cache behind
 
 
 def load_bass(path) -> BassWindows:

@@ -13,6 +13,7 @@ third makes it minor, a minor seventh makes it a seventh chord. A half bar with 
 keeps the chord before it. Lines that walk or pedal off the root will get some roots wrong;
 that only shifts the model's idea of which notes are "the root", and it is said in the card.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,11 +30,11 @@ from jamd.music.harmony import DOM7, MAJ, MIN, MIN7
 
 log = logging.getLogger(__name__)
 
-WINDOW, HOP, SEGMENT = 32, 16, 8       # 2-bar windows every bar; chords per half bar
-MIN_BASS_NOTES = 2                     # a window with fewer bass onsets teaches only silence
-GM_BASS_PROGRAMS = range(32, 40)       # GM programs 33-40, 0-based as in MIDI messages
+WINDOW, HOP, SEGMENT = 32, 16, 8  # 2-bar windows every bar; chords per half bar
+MIN_BASS_NOTES = 2  # a window with fewer bass onsets teaches only silence
+GM_BASS_PROGRAMS = range(32, 40)  # GM programs 33-40, 0-based as in MIDI messages
 
-Note = tuple[float, float, int, int]   # start beat, end beat, MIDI note, velocity
+Note = tuple[float, float, int, int]  # start beat, end beat, MIDI note, velocity
 
 
 def bass_channel(mid: mido.MidiFile, choice: str | None = None) -> int | None:
@@ -45,7 +46,11 @@ def bass_channel(mid: mido.MidiFile, choice: str | None = None) -> int | None:
         name = next((m.name for m in track if m.type == "track_name"), "")
         channels = [m.channel + 1 for m in track if m.type == "note_on" and m.channel + 1 != GM_DRUM_CHANNEL]
         for m in track:
-            if m.type == "program_change" and m.program in GM_BASS_PROGRAMS and m.channel + 1 != GM_DRUM_CHANNEL:
+            if (
+                m.type == "program_change"
+                and m.program in GM_BASS_PROGRAMS
+                and m.channel + 1 != GM_DRUM_CHANNEL
+            ):
                 programmed = programmed or m.channel + 1
         wanted = choice.lower() if choice else "bass"
         if channels and wanted in name.lower():
@@ -72,7 +77,7 @@ def estimate_chords(bass: list[Note], others: list[Note], steps: int) -> tuple[n
                     pcs[(note - r) % 12] += overlap
             minor, seventh = pcs[3] > pcs[4], pcs[10] > 0.25 * pcs.max()
             prev = (r, (MIN7 if seventh else MIN) if minor else (DOM7 if seventh else MAJ))
-        root[seg:seg + SEGMENT], quality[seg:seg + SEGMENT] = prev
+        root[seg : seg + SEGMENT], quality[seg : seg + SEGMENT] = prev
     return root, quality
 
 
@@ -99,10 +104,22 @@ def file_windows(path: Path, choice: str | None, piece: int) -> list[dict] | Non
         line = bass_from_notes(_shift(bass, start / STEPS_PER_BEAT), root[sl], WINDOW)
         if line.onset.sum() < MIN_BASS_NOTES:
             continue
-        out.append({"drum_hit": drums.hit[sl].astype(np.uint8), "drum_velocity": drums.velocity[sl],
-                    "root": root[sl], "quality": quality[sl], "onset": line.onset, "pitch": line.pitch,
-                    "velocity": line.velocity, "length": np.minimum(line.length, 127),
-                    "offset": np.zeros(WINDOW, np.float32), "piece": piece, "bar": start // HOP, "idiom": -1})
+        out.append(
+            {
+                "drum_hit": drums.hit[sl].astype(np.uint8),
+                "drum_velocity": drums.velocity[sl],
+                "root": root[sl],
+                "quality": quality[sl],
+                "onset": line.onset,
+                "pitch": line.pitch,
+                "velocity": line.velocity,
+                "length": np.minimum(line.length, 127),
+                "offset": np.zeros(WINDOW, np.float32),
+                "piece": piece,
+                "bar": start // HOP,
+                "idiom": -1,
+            }
+        )
     return out
 
 
@@ -114,8 +131,28 @@ def load_multitrack(root: Path, choice: str | None = None) -> dict[str, BassWind
     parts: dict[str, list[dict]] = {}
     for i, f in enumerate(folder_files(root)):
         parts.setdefault(f.split, []).extend(file_windows(root / f.path, choice, i) or [])
-    dtypes = {f: t for f, t in zip(BassWindows.__dataclass_fields__, (
-        np.uint8, np.float32, np.int8, np.int8, np.uint8, np.int8, np.float32, np.int8, np.float32,
-        np.int32, np.int32, np.int8))}
-    return {split: BassWindows(**{k: np.array([w[k] for w in ws], dtypes[k]) for k in dtypes})
-            for split, ws in parts.items() if ws}
+    dtypes = {
+        f: t
+        for f, t in zip(
+            BassWindows.__dataclass_fields__,
+            (
+                np.uint8,
+                np.float32,
+                np.int8,
+                np.int8,
+                np.uint8,
+                np.int8,
+                np.float32,
+                np.int8,
+                np.float32,
+                np.int32,
+                np.int32,
+                np.int8,
+            ),
+        )
+    }
+    return {
+        split: BassWindows(**{k: np.array([w[k] for w in ws], dtypes[k]) for k in dtypes})
+        for split, ws in parts.items()
+        if ws
+    }

@@ -6,22 +6,23 @@ average): GMD performances start and end with silence and count-ins, which teach
 nothing but "play nothing". Windows are cut inside one file, and a file belongs to one split,
 so no window ever crosses a split.
 """
+
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import mido
 import numpy as np
 
+from jamd.base.paths import cache_dir
 from jamd.music.drumkit import INPUT_TABLES, VOICES
 from jamd.music.grid import STEPS_PER_BEAT, DrumPattern, drums_from_notes, read_midi
-from jamd.base.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +34,17 @@ MIDI_SUFFIXES = (".mid", ".midi")
 
 @dataclass(frozen=True)
 class WindowSettings:
-    steps: int = 32            # 2 bars of 4/4 at 16ths
-    hop: int = 16              # one bar: every bar line starts a window
-    min_hits: int = 8          # drop near-empty windows (see module doc)
-    table: str = "td11"        # how input notes fold into voices (see jamd.music.drumkit)
+    steps: int = 32  # 2 bars of 4/4 at 16ths
+    hop: int = 16  # one bar: every bar line starts a window
+    min_hits: int = 8  # drop near-empty windows (see module doc)
+    table: str = "td11"  # how input notes fold into voices (see jamd.music.drumkit)
 
 
 @dataclass
 class FileInfo:
-    path: str                  # relative to the corpus root
+    path: str  # relative to the corpus root
     split: str
-    style: str = ""            # GMD top-level style ("rock", "funk", ...); "" for user files
+    style: str = ""  # GMD top-level style ("rock", "funk", ...); "" for user files
     bpm: float = 120.0
 
 
@@ -51,11 +52,11 @@ class FileInfo:
 class Windows:
     """``n`` windows of ``steps x voices``; ``file``/``bar`` say where each was cut from."""
 
-    hit: np.ndarray            # (n, steps, voices) uint8
-    velocity: np.ndarray       # (n, steps, voices) float32 in [0, 1]
-    offset: np.ndarray         # (n, steps, voices) float32 in [-0.5, 0.5)
-    file: np.ndarray           # (n,) int32 index into Corpus.files
-    bar: np.ndarray            # (n,) int32 bar at which the window starts
+    hit: np.ndarray  # (n, steps, voices) uint8
+    velocity: np.ndarray  # (n, steps, voices) float32 in [0, 1]
+    offset: np.ndarray  # (n, steps, voices) float32 in [-0.5, 0.5)
+    file: np.ndarray  # (n,) int32 index into Corpus.files
+    bar: np.ndarray  # (n,) int32 bar at which the window starts
 
     def __len__(self) -> int:
         return len(self.hit)
@@ -77,9 +78,12 @@ class Corpus:
         for name, w in self.splits.items():
             n_files = sum(1 for f in self.files if f.split == name)
             rate = w.hit.mean(axis=(0, 1)) if len(w) else np.zeros(len(VOICES))
-            out[name] = {"files": n_files, "windows": len(w),
-                         "hits_per_window": round(float(w.hit.sum() / max(len(w), 1)), 2),
-                         "hit_rate": {v: round(float(r), 4) for v, r in zip(VOICES, rate)}}
+            out[name] = {
+                "files": n_files,
+                "windows": len(w),
+                "hits_per_window": round(float(w.hit.sum() / max(len(w), 1)), 2),
+                "hit_rate": {v: round(float(r), 4) for v, r in zip(VOICES, rate)},
+            }
         return out
 
 
@@ -103,8 +107,11 @@ def gmd_files(root: Path) -> list[FileInfo]:
     """The 4/4 files of the Groove MIDI Dataset, with their own split and style."""
     with open(root / "info.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return [FileInfo(r["midi_filename"], r["split"], r["style"].split("/")[0], float(r["bpm"]))
-            for r in rows if r["time_signature"] == "4-4"]
+    return [
+        FileInfo(r["midi_filename"], r["split"], r["style"].split("/")[0], float(r["bpm"]))
+        for r in rows
+        if r["time_signature"] == "4-4"
+    ]
 
 
 def folder_files(root: Path, validation_share: float = 0.1) -> list[FileInfo]:
@@ -113,8 +120,11 @@ def folder_files(root: Path, validation_share: float = 0.1) -> list[FileInfo]:
     added. With 2+ files at least one is validation: in a folder so small that no path hashes
     below the share, the lowest-hashing file is. Only that fallback file can leave validation
     when a file is added; a training file never moves into validation."""
-    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                   if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+    paths = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+    )
     if not paths:
         raise FileNotFoundError(f"no MIDI files (*.mid, *.midi) below {root}")
     score = {p: int(hashlib.sha1(p.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF for p in paths}
@@ -132,8 +142,7 @@ def _cache_key(root: Path, files: list[FileInfo], settings: WindowSettings) -> s
     return h.hexdigest()[:20]
 
 
-def _build(root: Path, files: list[FileInfo], settings: WindowSettings,
-           progress=None) -> dict[str, Windows]:
+def _build(root: Path, files: list[FileInfo], settings: WindowSettings, progress=None) -> dict[str, Windows]:
     parts: dict[str, list] = {s: [] for s in SPLITS}
     for i, f in enumerate(files):
         for bar, w in cut_windows(file_grid(root / f.path, settings), settings):
@@ -149,7 +158,9 @@ def _build(root: Path, files: list[FileInfo], settings: WindowSettings,
             np.array([w.hit for w, _, _ in items], np.uint8).reshape(shape),
             np.array([w.velocity for w, _, _ in items], np.float32).reshape(shape),
             np.array([w.offset for w, _, _ in items], np.float32).reshape(shape),
-            np.array([i for _, i, _ in items], np.int32), np.array([b for _, _, b in items], np.int32))
+            np.array([i for _, i, _ in items], np.int32),
+            np.array([b for _, _, b in items], np.int32),
+        )
     return splits
 
 
@@ -158,7 +169,7 @@ def _save(path: Path, splits: Mapping[str, Windows]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)           # never leave a half-written cache behind
+    tmp.replace(path)  # never leave a half-written cache behind
 
 
 def _load(path: Path) -> dict[str, Windows]:
@@ -167,8 +178,14 @@ def _load(path: Path) -> dict[str, Windows]:
         return {s: Windows(**{k: z[f"{s}/{k}"] for k in Windows.__dataclass_fields__}) for s in names}
 
 
-def load_corpus(root: Path, settings: WindowSettings = WindowSettings(), *,
-                midi_dir: bool | None = None, use_cache: bool = True, progress=None) -> Corpus:
+def load_corpus(
+    root: Path,
+    settings: WindowSettings = WindowSettings(),
+    *,
+    midi_dir: bool | None = None,
+    use_cache: bool = True,
+    progress=None,
+) -> Corpus:
     """Load windows from a GMD folder (has ``info.csv``) or any folder of MIDI files."""
     root = Path(root)
     if not root.is_dir():

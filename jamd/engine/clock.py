@@ -14,6 +14,7 @@ with a fake clock; nothing here reads the time itself except :func:`wait_until`.
 Deadlines are absolute monotonic times: each tick's time is computed from an anchor and a tick
 count, never by adding up sleeps, so errors never accumulate; wall-clock time is never used.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,8 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from jamd.midi import spec as ms
 
@@ -36,6 +37,7 @@ FOLLOW_MIN_BPM, FOLLOW_MAX_BPM = 20.0, 999.0
 
 
 # ------------------------------------------------------------------------------ pure math
+
 
 def ns_per_beat(bpm: float) -> float:
     return 60.0 * NS_PER_S / bpm
@@ -98,8 +100,13 @@ class TempoEstimator:
     recent ticks, so a new tempo is followed within a few ticks instead of a beat.
     """
 
-    def __init__(self, window: int = 24, tolerance: float = 0.2, change_ticks: int = 3,
-                 min_tolerance_ns: int = 2_000_000) -> None:
+    def __init__(
+        self,
+        window: int = 24,
+        tolerance: float = 0.2,
+        change_ticks: int = 3,
+        min_tolerance_ns: int = 2_000_000,
+    ) -> None:
         self.window = window
         self.tolerance = tolerance
         self.change_ticks = change_ticks
@@ -146,7 +153,7 @@ class TempoEstimator:
                 self._off_line = 0
             if self._off_line >= self.change_ticks:
                 # the source changed tempo: keep only the ticks since the change
-                recent = list(self._times)[-(self.change_ticks - 1):] if self.change_ticks > 1 else []
+                recent = list(self._times)[-(self.change_ticks - 1) :] if self.change_ticks > 1 else []
                 self._times.clear()
                 self._times.extend(recent)
                 self._off_line = 0
@@ -162,8 +169,9 @@ class TempoEstimator:
         return self._period
 
 
-def wait_until(deadline_ns: int, spin_ns: int = 1_000_000,
-               clock: Callable[[], int] = time.perf_counter_ns) -> int:
+def wait_until(
+    deadline_ns: int, spin_ns: int = 1_000_000, clock: Callable[[], int] = time.perf_counter_ns
+) -> int:
     """Sleep until ``spin_ns`` before the deadline, then spin; returns the time reached.
 
     ``time.sleep`` alone wakes about 0.1-0.2 ms late (more under load); spinning the last
@@ -182,11 +190,12 @@ def wait_until(deadline_ns: int, spin_ns: int = 1_000_000,
 
 # -------------------------------------------------------------------------- the interface
 
+
 @dataclass(frozen=True)
 class ClockEvent:
     """A transport change the engine must act on."""
 
-    kind: str          # "start", "continue", "stop", "locate", "lost", "found", "tempo"
+    kind: str  # "start", "continue", "stop", "locate", "lost", "found", "tempo"
     beat: float = 0.0
     bpm: float = 0.0
 
@@ -231,6 +240,7 @@ class PositionSource:
 
 # ----------------------------------------------------------------------------- master
 
+
 class MasterClock(PositionSource):
     """jamd is the master: a free-running tick grid, and the song position on top of it.
 
@@ -248,12 +258,12 @@ class MasterClock(PositionSource):
         self.clock_when_stopped = clock_when_stopped
         self._tick_len = tick_ns(self.bpm)
         self._anchor_ns = now_ns
-        self._k = 1                      # next tick index after the anchor
+        self._k = 1  # next tick index after the anchor
         self._running = False
         self._pending: list[list[int]] | None = None  # transport messages to send before the next tick
-        self._urgent: list[list[int]] | None = None   # to send at once (Stop: followers silence now)
+        self._urgent: list[list[int]] | None = None  # to send at once (Stop: followers silence now)
         self._urgent_ns = 0
-        self._pos_ticks = 0              # song position (ticks) of the next tick to send
+        self._pos_ticks = 0  # song position (ticks) of the next tick to send
         self._starting = False
         self.ticks_sent = 0
         self._update_timeline()
@@ -263,8 +273,9 @@ class MasterClock(PositionSource):
 
     def _update_timeline(self) -> None:
         t_next = self._next_tick_ns()
-        self.timeline = Timeline(t_next, ticks_to_beats(self._pos_ticks), self._tick_len * ms.PPQN,
-                                 self._running or self._starting)
+        self.timeline = Timeline(
+            t_next, ticks_to_beats(self._pos_ticks), self._tick_len * ms.PPQN, self._running or self._starting
+        )
 
     def next_deadline(self) -> int | None:
         if self._urgent:
@@ -294,7 +305,7 @@ class MasterClock(PositionSource):
         if self._running:
             self._pos_ticks += 1
         self._k += 1
-        if self._k > 1_000_000:           # keep the float product small: re-anchor now and then
+        if self._k > 1_000_000:  # keep the float product small: re-anchor now and then
             self._anchor_ns = target
             self._k = 1
         self._update_timeline()
@@ -363,11 +374,12 @@ class MasterClock(PositionSource):
 
 # --------------------------------------------------------------------------- follower
 
+
 @dataclass
 class FollowerConfig:
-    window: int = 24                 # ticks in the tempo estimate (one beat)
-    lost_after_ticks: float = 6.0    # a clock silent for this many tick periods is gone ...
-    lost_min_ns: int = 150_000_000   # ... but never sooner than this (slow tempos, JACK bursts)
+    window: int = 24  # ticks in the tempo estimate (one beat)
+    lost_after_ticks: float = 6.0  # a clock silent for this many tick periods is gone ...
+    lost_min_ns: int = 150_000_000  # ... but never sooner than this (slow tempos, JACK bursts)
     default_bpm: float = 120.0
 
 
@@ -385,13 +397,13 @@ class ClockFollower(PositionSource):
         self.estimator = TempoEstimator(config.window)
         self._last_tick_ns: int | None = None
         self._running = False
-        self._armed = False              # Start/Continue seen, waiting for the first tick
-        self._pos_ticks = 0              # position of the next tick
+        self._armed = False  # Start/Continue seen, waiting for the first tick
+        self._pos_ticks = 0  # position of the next tick
         self._lost = True
         self._reported_bpm = 0.0
         self.ticks_seen = 0
-        self.received = 0                # messages from the clock input ...
-        self.ignored = 0                 # ... of those not acted on: not transport, or malformed
+        self.received = 0  # messages from the clock input ...
+        self.ignored = 0  # ... of those not acted on: not transport, or malformed
         self.timeline = Timeline(0, 0.0, ns_per_beat(config.default_bpm), False, 0.0)
 
     @property
@@ -444,7 +456,7 @@ class ClockFollower(PositionSource):
             self._events.append(ClockEvent("locate", ticks_to_beats(self._pos_ticks)))
             log.info("clock in: song position %.2f beats", ticks_to_beats(self._pos_ticks))
         else:
-            self.ignored += 1           # notes, CCs, a truncated SPP, data bytes > 127 ...
+            self.ignored += 1  # notes, CCs, a truncated SPP, data bytes > 127 ...
 
     def _tick(self, t_ns: int) -> None:
         self.ticks_seen += 1
@@ -474,8 +486,7 @@ class ClockFollower(PositionSource):
         period = self._period()
         anchor_ns = self._last_tick_ns if self._last_tick_ns is not None else t_ns
         beat = ticks_to_beats(self._pos_ticks)
-        self.timeline = Timeline(anchor_ns, beat, period * ms.PPQN, self._running,
-                                 beat + 1.0 / ms.PPQN)
+        self.timeline = Timeline(anchor_ns, beat, period * ms.PPQN, self._running, beat + 1.0 / ms.PPQN)
 
     def update(self, now_ns: int) -> list[ClockEvent]:
         if not self._lost and self._last_tick_ns is not None:
@@ -493,11 +504,15 @@ class ClockFollower(PositionSource):
         # wake up to notice a vanished clock even when nothing else is due
         if self._lost or self._last_tick_ns is None:
             return None
-        return self._last_tick_ns + int(max(self.cfg.lost_after_ticks * self._period(),
-                                            self.cfg.lost_min_ns)) + 1
+        return (
+            self._last_tick_ns
+            + int(max(self.cfg.lost_after_ticks * self._period(), self.cfg.lost_min_ns))
+            + 1
+        )
 
 
 # ------------------------------------------------------------------------------- Link
+
 
 class LinkClock(PositionSource):
     """Ableton Link through aalink. Link owns tempo and the beat grid (quantum 4 = one bar);
@@ -512,11 +527,17 @@ class LinkClock(PositionSource):
 
     name = "link"
 
-    def __init__(self, bpm: float = 120.0, quantum: float = 4.0, resample_ns: int = 20_000_000,
-                 link: object | None = None) -> None:
+    def __init__(
+        self,
+        bpm: float = 120.0,
+        quantum: float = 4.0,
+        resample_ns: int = 20_000_000,
+        link: object | None = None,
+    ) -> None:
         super().__init__()
         if link is None:
             import aalink  # deferred: only the Link source needs it
+
             # aalink wants an event loop for its futures/callbacks; jamd only reads the state,
             # so a loop that never runs is enough (and no thread of aalink takes the GIL).
             self._loop = asyncio.new_event_loop()
@@ -529,7 +550,7 @@ class LinkClock(PositionSource):
         self._sample_ns = -resample_ns
         self._running = False
         self._start_pending = False
-        self._song_offset = 0.0          # link beat at song beat 0
+        self._song_offset = 0.0  # link beat at song beat 0
         self._stopped_beat = 0.0
         self._bpm = bpm
         self._peers = 0
@@ -575,7 +596,7 @@ class LinkClock(PositionSource):
     def start(self, now_ns: int) -> None:
         self._stopped_beat = 0.0
         self._start_pending = True
-        self._sample_ns = -self.resample_ns     # resample at once
+        self._sample_ns = -self.resample_ns  # resample at once
         self._events.append(ClockEvent("start", 0.0))
 
     def cont(self, now_ns: int) -> None:
@@ -588,8 +609,9 @@ class LinkClock(PositionSource):
         if self._running:
             self._stopped_beat = self.timeline.beat_at(now_ns)
         self._running = self._start_pending = False
-        self.timeline = Timeline(self.timeline.anchor_ns, self.timeline.anchor_beat,
-                                 self.timeline.ns_per_beat, False)
+        self.timeline = Timeline(
+            self.timeline.anchor_ns, self.timeline.anchor_beat, self.timeline.ns_per_beat, False
+        )
         self._events.append(ClockEvent("stop", self._stopped_beat))
 
     def set_tempo(self, bpm: float, now_ns: int) -> None:
@@ -599,7 +621,7 @@ class LinkClock(PositionSource):
     def close(self) -> None:
         try:
             self.link.enabled = False
-        except Exception:          # pragma: no cover - best effort on the way out
+        except Exception:  # pragma: no cover - best effort on the way out
             pass
 
 
@@ -618,7 +640,21 @@ def make_source(kind: str, bpm: float = 120.0, now_ns: int | None = None) -> Pos
 
 
 __all__ = [
-    "ClockEvent", "ClockFollower", "FollowerConfig", "LinkClock", "MasterClock", "PositionSource",
-    "SOURCES", "TempoEstimator", "Timeline", "beats_to_ticks", "bpm_from_tick_ns", "make_source",
-    "ns_per_beat", "tick_deadline", "tick_ns", "ticks_to_beats", "wait_until",
+    "ClockEvent",
+    "ClockFollower",
+    "FollowerConfig",
+    "LinkClock",
+    "MasterClock",
+    "PositionSource",
+    "SOURCES",
+    "TempoEstimator",
+    "Timeline",
+    "beats_to_ticks",
+    "bpm_from_tick_ns",
+    "make_source",
+    "ns_per_beat",
+    "tick_deadline",
+    "tick_ns",
+    "ticks_to_beats",
+    "wait_until",
 ]

@@ -18,6 +18,7 @@ Three channels, chosen so the real-time side never waits for the other:
    ``jamd bench`` reads), and a mirror of the sounding notes, so that the parent can still end
    them if the engine process is killed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,11 +27,12 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
+from jamd.engine.scheduler import Window
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import DEFAULT_STEPS, BassLine, DrumPattern
-from jamd.engine.scheduler import Window
 
 log = logging.getLogger(__name__)
+
 
 def _attach(name: str) -> shared_memory.SharedMemory:
     """Attach to a segment the control process owns. Processes started from it with
@@ -52,17 +54,26 @@ def _release(shm: shared_memory.SharedMemory, owner: bool) -> None:
 
 MAX_STEPS = 64
 MAX_VOICES = 16
-_MAGIC = 0x6A616D64          # "jamd"
+_MAGIC = 0x6A616D64  # "jamd"
 
 
 def _slot_dtype(ms_: int, mv: int) -> np.dtype:
-    return np.dtype([
-        ("seq", "<i8"), ("window_id", "<i8"), ("steps", "<i4"), ("voices", "<i4"),
-        ("hit", "<f4", (ms_, mv)), ("velocity", "<f4", (ms_, mv)), ("offset", "<f4", (ms_, mv)),
-        ("bass_onset", "<f4", (ms_,)), ("bass_pitch", "<i2", (ms_,)),
-        ("bass_velocity", "<f4", (ms_,)), ("bass_length", "<i2", (ms_,)),
-        ("roots", "<i1", (ms_,)),
-    ])
+    return np.dtype(
+        [
+            ("seq", "<i8"),
+            ("window_id", "<i8"),
+            ("steps", "<i4"),
+            ("voices", "<i4"),
+            ("hit", "<f4", (ms_, mv)),
+            ("velocity", "<f4", (ms_, mv)),
+            ("offset", "<f4", (ms_, mv)),
+            ("bass_onset", "<f4", (ms_,)),
+            ("bass_pitch", "<i2", (ms_,)),
+            ("bass_velocity", "<f4", (ms_,)),
+            ("bass_length", "<i2", (ms_,)),
+            ("roots", "<i1", (ms_,)),
+        ]
+    )
 
 
 class WindowBuffer:
@@ -95,12 +106,12 @@ class WindowBuffer:
         self.read_id = 0
 
     @classmethod
-    def create(cls, name: str | None = None) -> "WindowBuffer":
+    def create(cls, name: str | None = None) -> WindowBuffer:
         size = cls.HEADER + 2 * _slot_dtype(MAX_STEPS, MAX_VOICES).itemsize
         return cls(shared_memory.SharedMemory(name=name, create=True, size=size), owner=True)
 
     @classmethod
-    def attach(cls, name: str) -> "WindowBuffer":
+    def attach(cls, name: str) -> WindowBuffer:
         return cls(_attach(name), owner=False)
 
     @property
@@ -115,11 +126,13 @@ class WindowBuffer:
         d, b = window.drums, window.bass
         steps, voices = d.hit.shape
         if steps > MAX_STEPS or voices > MAX_VOICES or b.steps != steps or len(window.roots) < steps:
-            raise ValueError(f"window must be <= {MAX_STEPS} steps x {MAX_VOICES} voices, "
-                             "with bass and roots of the same steps")
+            raise ValueError(
+                f"window must be <= {MAX_STEPS} steps x {MAX_VOICES} voices, "
+                "with bass and roots of the same steps"
+            )
         n = self.latest_id + 1
         s = self._slots[n % 2]
-        s["seq"] = 2 * n + 1                 # odd: being written
+        s["seq"] = 2 * n + 1  # odd: being written
         s["window_id"] = n
         s["steps"], s["voices"] = steps, voices
         for f, a in (("hit", d.hit), ("velocity", d.velocity), ("offset", d.offset)):
@@ -129,7 +142,7 @@ class WindowBuffer:
         s["bass_velocity"][:steps] = b.velocity
         s["bass_length"][:steps] = b.length
         s["roots"][:steps] = np.asarray(window.roots[:steps]) % 12
-        s["seq"] = 2 * n + 2                 # even: complete
+        s["seq"] = 2 * n + 2  # even: complete
         self._head[3] = n
         return n
 
@@ -141,20 +154,27 @@ class WindowBuffer:
         s = self._slots[n % 2]
         seq = int(s["seq"])
         if seq != 2 * n + 2:
-            return None                       # being rewritten: try again at the next step
+            return None  # being rewritten: try again at the next step
         steps, voices = int(s["steps"]), int(s["voices"])
-        drums = DrumPattern(s["hit"][:steps, :voices].copy(), s["velocity"][:steps, :voices].copy(),
-                            s["offset"][:steps, :voices].copy())
-        bass = BassLine(s["bass_onset"][:steps].copy(), s["bass_pitch"][:steps].copy(),
-                        s["bass_velocity"][:steps].copy(), s["bass_length"][:steps].copy())
+        drums = DrumPattern(
+            s["hit"][:steps, :voices].copy(),
+            s["velocity"][:steps, :voices].copy(),
+            s["offset"][:steps, :voices].copy(),
+        )
+        bass = BassLine(
+            s["bass_onset"][:steps].copy(),
+            s["bass_pitch"][:steps].copy(),
+            s["bass_velocity"][:steps].copy(),
+            s["bass_length"][:steps].copy(),
+        )
         roots = s["roots"][:steps].astype(np.int64)
         if int(s["seq"]) != seq:
-            return None                       # torn: the writer came round again meanwhile
+            return None  # torn: the writer came round again meanwhile
         self.read_id = n
         return Window(drums, bass, roots, n)
 
     def close(self) -> None:
-        self._head = self._slots = None       # type: ignore[assignment]
+        self._head = self._slots = None  # type: ignore[assignment]
         _release(self.shm, self.owner)
 
 
@@ -187,15 +207,38 @@ class Control:
 
 # timing record kinds
 REC_TICK, REC_NOTE_ON, REC_NOTE_OFF, REC_TRANSPORT, REC_LATE, REC_SWAP = 1, 2, 3, 4, 5, 6
-REC_NAMES = {REC_TICK: "tick", REC_NOTE_ON: "note_on", REC_NOTE_OFF: "note_off",
-             REC_TRANSPORT: "transport", REC_LATE: "late", REC_SWAP: "swap"}
+REC_NAMES = {
+    REC_TICK: "tick",
+    REC_NOTE_ON: "note_on",
+    REC_NOTE_OFF: "note_off",
+    REC_TRANSPORT: "transport",
+    REC_LATE: "late",
+    REC_SWAP: "swap",
+}
 # REC_SWAP: a new window came in. target = the grid time of the first step it plays, sent = the
 # loop turn that read it (any window published before then is in it), data = its window id.
 
 #: status block fields (float64 each)
-STATUS_FIELDS = ("alive", "bpm", "beat", "running", "clock_ok", "peers", "ticks_sent",
-                 "notes_on", "notes_off", "sounding", "dropped_late", "window_id", "swaps",
-                 "ports_lost", "rt_priority", "updated_ns", "max_late_ns", "dropped_input")
+STATUS_FIELDS = (
+    "alive",
+    "bpm",
+    "beat",
+    "running",
+    "clock_ok",
+    "peers",
+    "ticks_sent",
+    "notes_on",
+    "notes_off",
+    "sounding",
+    "dropped_late",
+    "window_id",
+    "swaps",
+    "ports_lost",
+    "rt_priority",
+    "updated_ns",
+    "max_late_ns",
+    "dropped_input",
+)
 MAX_PORTS = 8
 
 
@@ -223,11 +266,11 @@ class RtShared:
         return 8 * len(STATUS_FIELDS) + 8 + 32 * capacity + MAX_PORTS * 16 * 128
 
     @classmethod
-    def create(cls, capacity: int = 1 << 16) -> "RtShared":
+    def create(cls, capacity: int = 1 << 16) -> RtShared:
         return cls(shared_memory.SharedMemory(create=True, size=cls.size(capacity)), True, capacity)
 
     @classmethod
-    def attach(cls, name: str, capacity: int = 1 << 16) -> "RtShared":
+    def attach(cls, name: str, capacity: int = 1 << 16) -> RtShared:
         return cls(_attach(name), False, capacity)
 
     @property
@@ -292,5 +335,9 @@ def jitter_stats(records: np.ndarray, kind: int = REC_TICK) -> dict[str, float]:
     if not len(sel):
         return {"n": 0, "p50_ms": float("nan"), "p99_ms": float("nan"), "max_ms": float("nan")}
     err = np.abs(sel[:, 2] - sel[:, 1]) / 1e6
-    return {"n": int(len(err)), "p50_ms": float(np.percentile(err, 50)),
-            "p99_ms": float(np.percentile(err, 99)), "max_ms": float(err.max())}
+    return {
+        "n": int(len(err)),
+        "p50_ms": float(np.percentile(err, 50)),
+        "p99_ms": float(np.percentile(err, 99)),
+        "max_ms": float(err.max()),
+    }

@@ -18,6 +18,7 @@ ended and, as master, Stop is sent; ports are closed in ``finally``. If the engi
 killed outright (SIGKILL), :meth:`EngineHandle.check` in the parent sees it and ends the notes
 the engine had sounding (mirrored in shared memory) from the parent.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,47 +28,62 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from jamd.midi import spec as ms
 from jamd.engine.clock import ClockEvent, ClockFollower, LinkClock, MasterClock, PositionSource, make_source
+from jamd.engine.ipc import (
+    REC_NOTE_OFF,
+    REC_NOTE_ON,
+    REC_SWAP,
+    REC_TICK,
+    REC_TRANSPORT,
+    Control,
+    RtShared,
+    WindowBuffer,
+    pack_message,
+)
+from jamd.engine.scheduler import SchedulerConfig, StepScheduler
+from jamd.midi import spec as ms
+from jamd.midi.ports import ManagedInput, ManagedOutput, PortConfig
 from jamd.music.drumkit import GM_OUTPUT, VoiceOut
 from jamd.music.grid import STEPS_PER_BEAT, BassRange
-from jamd.midi.ports import ManagedInput, ManagedOutput, PortConfig
-from jamd.engine.ipc import (REC_NOTE_OFF, REC_NOTE_ON, REC_SWAP, REC_TICK, REC_TRANSPORT, Control,
-                        RtShared, WindowBuffer, pack_message)
-from jamd.engine.scheduler import SchedulerConfig, StepScheduler
 
 log = logging.getLogger(__name__)
 
 now_ns = time.perf_counter_ns
 #: transport record codes (data field of REC_TRANSPORT records made by the engine)
-_EVENT_CODES = {"start": ms.START, "continue": ms.CONTINUE, "stop": ms.STOP, "locate": ms.SONG_POSITION,
-                "lost": 1, "found": 2}
+_EVENT_CODES = {
+    "start": ms.START,
+    "continue": ms.CONTINUE,
+    "stop": ms.STOP,
+    "locate": ms.SONG_POSITION,
+    "lost": 1,
+    "found": 2,
+}
 
 
 @dataclass
 class RtConfig:
     """Everything the engine process needs (picklable: it crosses the process boundary)."""
 
-    source: str = "master"                 # "master" | "follow" | "link"
+    source: str = "master"  # "master" | "follow" | "link"
     bpm: float = 120.0
     drums: PortConfig | None = None
-    bass: PortConfig | None = None         # None: bass goes to the drums port
+    bass: PortConfig | None = None  # None: bass goes to the drums port
     clock_out: list[PortConfig] = field(default_factory=list)
-    clock_in: PortConfig | None = None     # follower: where the clock comes from
+    clock_in: PortConfig | None = None  # follower: where the clock comes from
     drum_outputs: tuple[VoiceOut, ...] = GM_OUTPUT
     bass_range: BassRange = BassRange(channel=1)
-    autostart: bool = False                # master/Link: start the transport at once
+    autostart: bool = False  # master/Link: start the transport at once
     clock_when_stopped: bool = True
-    spin_us: int = 1000                    # spin this long before each deadline
-    max_sleep_ms: float = 2.0              # longest sleep: how often controls/inputs are looked at
-    commit_lead_ms: float = 2.0            # commit a step this much (+ the recent swap cost) early
-    housekeeping_ms: float = 500.0         # port-list polls (hotplug) this often
+    spin_us: int = 1000  # spin this long before each deadline
+    max_sleep_ms: float = 2.0  # longest sleep: how often controls/inputs are looked at
+    commit_lead_ms: float = 2.0  # commit a step this much (+ the recent swap cost) early
+    housekeeping_ms: float = 500.0  # port-list polls (hotplug) this often
     status_ms: float = 20.0
-    rt_priority: int = 50                  # SCHED_FIFO priority to ask for (0: don't)
-    switch_interval_s: float = 0.0005      # only the rtmidi input thread competes for the GIL here
+    rt_priority: int = 50  # SCHED_FIFO priority to ask for (0: don't)
+    switch_interval_s: float = 0.0005  # only the rtmidi input thread competes for the GIL here
 
 
 class NullOutput:
@@ -77,7 +93,7 @@ class NullOutput:
         self.cfg = PortConfig(role, "null", api="null")
         self.name, self.lost = f"null:{role}", False
 
-    def open(self) -> "NullOutput":
+    def open(self) -> NullOutput:
         return self
 
     def send(self, msg: list[int]) -> bool:
@@ -118,8 +134,14 @@ def set_realtime(priority: int) -> int:
 class Engine:
     """The loop. ``control`` is anything with ``poll()``/``recv()`` (a pipe end)."""
 
-    def __init__(self, cfg: RtConfig, windows: WindowBuffer, shared: RtShared, control,
-                 clock: Callable[[], int] = now_ns) -> None:
+    def __init__(
+        self,
+        cfg: RtConfig,
+        windows: WindowBuffer,
+        shared: RtShared,
+        control,
+        clock: Callable[[], int] = now_ns,
+    ) -> None:
         self.cfg = cfg
         self.windows = windows
         self.shared = shared
@@ -154,7 +176,7 @@ class Engine:
             self.inputs.append(ManagedInput(cfg.clock_in).open(wait=True))
         self.sched = StepScheduler(SchedulerConfig(cfg.drum_outputs, cfg.bass_range, 0, bass_port))
         for idx, out in enumerate(self.outputs):
-            if out.lost:                  # waited for: nothing goes to it until it appears
+            if out.lost:  # waited for: nothing goes to it until it appears
                 self.sched.port_lost(idx)
         self.source = make_source(cfg.source, cfg.bpm, self.clock())
         if isinstance(self.source, MasterClock):
@@ -275,7 +297,7 @@ class Engine:
         sh.set("notes_off", sched.ledger.offs)
         sh.set("sounding", len(sched.ledger))
         sh.set("dropped_late", sched.dropped_late)
-        sh.set("dropped_input", getattr(src, "ignored", 0))    # clock-in messages not acted on
+        sh.set("dropped_input", getattr(src, "ignored", 0))  # clock-in messages not acted on
         sh.set("window_id", sched.active_id)
         sh.set("swaps", sched.swaps)
         sh.set("max_late_ns", self.max_late_ns)
@@ -323,14 +345,15 @@ class Engine:
                         w = self.windows.read()
                         if w is not None:
                             sched.set_window(w)
-                            sched.commit_until(commit_to)      # the swap: the window becomes notes
+                            sched.commit_until(commit_to)  # the swap: the window becomes notes
                             # that costs ~0.6 ms here, ~5x on a Pi 4, and a step is committed only
                             # ``lead`` before its first note: commit earlier by the worst cost seen
                             # lately (decaying), so the swap never makes that note late
                             swap_cost = max(clock() - t, swap_cost * 15 // 16)
                             lead = base_lead + swap_cost
-                            self.shared.record(REC_SWAP, tl.time_at(sched.swap_step / STEPS_PER_BEAT), t,
-                                               sched.active_id)
+                            self.shared.record(
+                                REC_SWAP, tl.time_at(sched.swap_step / STEPS_PER_BEAT), t, sched.active_id
+                            )
                     play_to = min(tl.beat_at(t), horizon)
                     for p, msgs in sched.advance(commit_to, play_to):
                         self._send_all(msgs, tl.time_at(p.beat))
@@ -400,8 +423,15 @@ class Engine:
 
 # ----------------------------------------------------------------------- process side
 
-def engine_main(cfg: RtConfig, windows_name: str, shared_name: str, capacity: int, control,
-                log_level: int = logging.WARNING) -> None:
+
+def engine_main(
+    cfg: RtConfig,
+    windows_name: str,
+    shared_name: str,
+    capacity: int,
+    control,
+    log_level: int = logging.WARNING,
+) -> None:
     """Entry point of the engine process."""
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[rt]: %(message)s")
     windows = WindowBuffer.attach(windows_name)
@@ -411,8 +441,9 @@ def engine_main(cfg: RtConfig, windows_name: str, shared_name: str, capacity: in
     def on_term(signum, _frame) -> None:
         log.info("signal %d: stopping", signum)
         engine.quit = True
+
     signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     engine.rt_priority = set_realtime(cfg.rt_priority)
     sys.setswitchinterval(cfg.switch_interval_s)
     try:
@@ -429,8 +460,9 @@ class EngineHandle:
     layout measurement in ``jamd.ops.layout``).
     """
 
-    def __init__(self, cfg: RtConfig, mode: str = "process", capacity: int = 1 << 16,
-                 log_level: int | None = None) -> None:
+    def __init__(
+        self, cfg: RtConfig, mode: str = "process", capacity: int = 1 << 16, log_level: int | None = None
+    ) -> None:
         self.cfg = cfg
         self.mode = mode
         self.capacity = capacity
@@ -443,22 +475,34 @@ class EngineHandle:
         self._log_level = log_level if log_level is not None else logging.getLogger().getEffectiveLevel()
         self._rescued = False
 
-    def start(self, timeout: float = 10.0) -> "EngineHandle":
+    def start(self, timeout: float = 10.0) -> EngineHandle:
         if self.mode == "process":
             ctx = mp.get_context("spawn")
-            self.process = ctx.Process(target=engine_main, name="jamd-rt", daemon=True,
-                                       args=(self.cfg, self.windows.name, self.shared.name,
-                                             self.capacity, self._conn_rt, self._log_level))
+            self.process = ctx.Process(
+                target=engine_main,
+                name="jamd-rt",
+                daemon=True,
+                args=(
+                    self.cfg,
+                    self.windows.name,
+                    self.shared.name,
+                    self.capacity,
+                    self._conn_rt,
+                    self._log_level,
+                ),
+            )
             self.process.start()
         else:
             shared = RtShared.attach(self.shared.name, self.capacity)
-            engine = self._engine = Engine(self.cfg, WindowBuffer.attach(self.windows.name), shared,
-                                           self._conn_rt)
+            engine = self._engine = Engine(
+                self.cfg, WindowBuffer.attach(self.windows.name), shared, self._conn_rt
+            )
 
             def run_thread() -> None:
                 # on Linux the policy is per thread: this makes only the engine thread FIFO
                 engine.rt_priority = set_realtime(self.cfg.rt_priority)
                 engine.run()
+
             self.thread = threading.Thread(target=run_thread, name="jamd-rt", daemon=True)
             self.thread.start()
         deadline = time.monotonic() + timeout
@@ -501,6 +545,7 @@ class EngineHandle:
         """Send note-offs for the notes the engine's mirror says are sounding, through fresh
         connections to the same ports (virtual ports died with the engine: nothing to do)."""
         import numpy as np
+
         sounding = self.shared.sounding
         cfgs = [self.cfg.drums or PortConfig("drums", "null", api="null")]
         if self.cfg.bass is not None and not _same_port(self.cfg.bass, cfgs[0]):
@@ -553,12 +598,19 @@ class EngineHandle:
             self.windows.close()
             self.shared.close()
 
-    def __enter__(self) -> "EngineHandle":
+    def __enter__(self) -> EngineHandle:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
 
-__all__ = ["Engine", "EngineHandle", "NullOutput", "RtConfig", "engine_main", "set_realtime",
-           "STEPS_PER_BEAT"]
+__all__ = [
+    "Engine",
+    "EngineHandle",
+    "NullOutput",
+    "RtConfig",
+    "engine_main",
+    "set_realtime",
+    "STEPS_PER_BEAT",
+]

@@ -18,12 +18,13 @@ A test can drive it with any interleaving of windows, transport changes and port
   Note identities make a retriggered note safe: the first note's late note-off does not cut
   the second one short.
 """
+
 from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -41,6 +42,7 @@ Key = tuple[int, int, int]
 
 
 # ------------------------------------------------------------------------------- ledger
+
 
 class NoteLedger:
     """Every note that is sounding, per (output, channel, note), with the id of the note that
@@ -81,8 +83,11 @@ class NoteLedger:
 
     def release(self, port: int | None = None, channel: int | None = None) -> list[Msg]:
         """Note-offs for what sounds (on one output / channel, or everywhere): the panic."""
-        keys = [k for k in self.sounding
-                if (port is None or k[0] == port) and (channel is None or k[1] == channel)]
+        keys = [
+            k
+            for k in self.sounding
+            if (port is None or k[0] == port) and (channel is None or k[1] == channel)
+        ]
         return [self._off(k) for k in sorted(keys)]
 
     def port_lost(self, port: int) -> None:
@@ -101,6 +106,7 @@ class NoteLedger:
 
 
 # ------------------------------------------------------------------------------ windows
+
 
 @dataclass
 class Window:
@@ -127,8 +133,8 @@ class StepNote:
     channel: int
     note: int
     velocity: int
-    rank: float          # 0 = loudest hit of the window ... 1 = quietest (density thins from 1)
-    part: str            # "drums" | "bass"
+    rank: float  # 0 = loudest hit of the window ... 1 = quietest (density thins from 1)
+    part: str  # "drums" | "bass"
 
 
 @dataclass
@@ -160,21 +166,24 @@ def window_notes(window: Window, cfg: SchedulerConfig) -> list[list[StepNote]]:
     for i, e in enumerate(drums):
         # offsets are in [-0.5, 0.5) of a step, so the step is the nearest grid line
         step = int(np.floor(e.start_beat * STEPS_PER_BEAT + 0.5 + 1e-9)) % steps
-        per_step[step].append(StepNote(e.start_beat, e.end_beat, cfg.drum_port, e.channel, e.note,
-                                       e.velocity, rank[i], "drums"))
+        per_step[step].append(
+            StepNote(e.start_beat, e.end_beat, cfg.drum_port, e.channel, e.note, e.velocity, rank[i], "drums")
+        )
     for e in bass_to_events(window.bass, window.roots, cfg.bass_range):
         step = int(round(e.start_beat * STEPS_PER_BEAT)) % steps
-        per_step[step].append(StepNote(e.start_beat, e.end_beat, cfg.bass_port, e.channel, e.note,
-                                       e.velocity, 0.0, "bass"))
+        per_step[step].append(
+            StepNote(e.start_beat, e.end_beat, cfg.bass_port, e.channel, e.note, e.velocity, 0.0, "bass")
+        )
     return per_step
 
 
 # ---------------------------------------------------------------------------- scheduler
 
+
 @dataclass(order=True)
 class Pending:
     beat: float
-    order: int                    # 0 = note-off first at equal times (a repeat ends, then starts)
+    order: int  # 0 = note-off first at equal times (a repeat ends, then starts)
     seq: int
     key: Key = field(compare=False)
     velocity: int = field(compare=False)
@@ -194,7 +203,7 @@ class StepScheduler:
         self.active: list[list[StepNote]] | None = None
         #: per step of the active window: its earliest note's offset from the grid, in beats (<= 0)
         self.early: list[float] = []
-        self.swap_step = -1          # the step the active window came in at
+        self.swap_step = -1  # the step the active window came in at
         self.active_id = -1
         self.steps = 0
         self._back: Window | None = None
@@ -259,13 +268,15 @@ class StepScheduler:
         return n
 
     def _commit(self, step: int) -> None:
-        at = self.commit_beat(step)           # now, as far as this step is concerned
+        at = self.commit_beat(step)  # now, as far as this step is concerned
         if self._back is not None:
             window, self._back = self._back, None
             self.active = window_notes(window, self.cfg)
             self.steps = window.steps
-            self.early = [float(min([0.0] + [n.start - i / STEPS_PER_BEAT for n in notes]))
-                          for i, notes in enumerate(self.active)]
+            self.early = [
+                float(min([0.0] + [n.start - i / STEPS_PER_BEAT for n in notes]))
+                for i, notes in enumerate(self.active)
+            ]
             self.active_id = window.window_id
             self.swap_step = step
             self.swaps += 1
@@ -280,8 +291,8 @@ class StepScheduler:
                 continue
             start = base + n.start
             if start < self.floor_beat:
-                continue            # before a Start/locate: not part of what is played
-            end = base + n.end + max(at - start, 0.0)   # a hit due before the commit keeps its length
+                continue  # before a Start/locate: not part of what is played
+            end = base + n.end + max(at - start, 0.0)  # a hit due before the commit keeps its length
             start = max(start, at)
             self._seq += 1
             note_id = self._seq
@@ -311,7 +322,9 @@ class StepScheduler:
         out: list[Msg] = []
         if p.key[:2] in self.mono_channels:
             # monophonic bass: whatever else sounds on the channel ends where this one starts
-            for k in [k for k in self.ledger.sounding if k[0] == p.key[0] and k[1] == p.key[1] and k != p.key]:
+            for k in [
+                k for k in self.ledger.sounding if k[0] == p.key[0] and k[1] == p.key[1] and k != p.key
+            ]:
                 out.append(self.ledger._off(k))
         out.extend(self.ledger.on(p.key, p.velocity, p.note_id))
         return out

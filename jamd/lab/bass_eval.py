@@ -19,6 +19,7 @@
 "Generated" means decoded at latent points drawn from the prior N(0, I), one per test window,
 over that window's real drums and chords: what a performer gets anywhere on the XY pad.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,15 +27,14 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from jamd.data.bass_corpus import BassWindows
 from jamd.model.bass import BassModel, bass_features, cond_features, to_lines
 from jamd.music.drumkit import VOICE_INDEX
-from jamd.music.harmony import Chords, in_scale
 from jamd.music.grid import DrumPattern
+from jamd.music.harmony import Chords, in_scale
 
 KICK = VOICE_INDEX["kick"]
 
@@ -69,12 +69,14 @@ def _lines_arrays(lines) -> dict[str, np.ndarray]:
 def generate(model: BassModel, cond: np.ndarray, z: np.ndarray, chunk: int = 256) -> dict[str, np.ndarray]:
     lines = []
     for s in range(0, len(cond), chunk):
-        lines += to_lines(model.decode_batch(z[s:s + chunk], cond[s:s + chunk]))
+        lines += to_lines(model.decode_batch(z[s : s + chunk], cond[s : s + chunk]))
     return _lines_arrays(lines)
 
 
 def encode(model: BassModel, cond: np.ndarray, bass: np.ndarray, chunk: int = 256) -> np.ndarray:
-    return np.concatenate([model.encode_batch(cond[s:s + chunk], bass[s:s + chunk]) for s in range(0, len(cond), chunk)])
+    return np.concatenate(
+        [model.encode_batch(cond[s : s + chunk], bass[s : s + chunk]) for s in range(0, len(cond), chunk)]
+    )
 
 
 def latent_figures(mu: np.ndarray, bw: BassWindows, rng: np.random.Generator) -> dict[str, float]:
@@ -86,19 +88,26 @@ def latent_figures(mu: np.ndarray, bw: BassWindows, rng: np.random.Generator) ->
     other = bw.piece[a] != bw.piece[b]
     # None, not NaN (which is not JSON), when every window comes from one piece
     spread = np.linalg.norm(mu[a[other]] - mu[b[other]], axis=1).mean() if other.any() else None
-    return {"latent_stability": float(jump),
-            "latent_stability_relative": None if spread is None else float(jump / spread),
-            "latent_pairs": int(len(pairs)), "latent_std": [float(s) for s in mu.std(0)]}
+    return {
+        "latent_stability": float(jump),
+        "latent_stability_relative": None if spread is None else float(jump / spread),
+        "latent_pairs": int(len(pairs)),
+        "latent_std": [float(s) for s in mu.std(0)],
+    }
 
 
 def latent_reach(model: BassModel, cond: np.ndarray, rng: np.random.Generator, limit: int = 300) -> dict:
     cond = cond[rng.choice(len(cond), min(limit, len(cond)), replace=False)]
     grid = [(x, y) for x in (-2.0, 0.0, 2.0) for y in (-2.0, 0.0, 2.0)]
-    ons = np.stack([generate(model, cond, np.tile(np.array(g, np.float32), (len(cond), 1)))["onset"] for g in grid])
+    ons = np.stack(
+        [generate(model, cond, np.tile(np.array(g, np.float32), (len(cond), 1)))["onset"] for g in grid]
+    )
     diffs = [(ons[i] != ons[j]).sum(1).mean() for i in range(len(grid)) for j in range(i + 1, len(grid))]
     density = ons.sum(2).mean(1)
-    return {"latent_reach": float(np.mean(diffs)),
-            "latent_density_range": [float(density.min()), float(density.max())]}
+    return {
+        "latent_reach": float(np.mean(diffs)),
+        "latent_density_range": [float(density.min()), float(density.max())],
+    }
 
 
 def evaluate(path: str, bw: BassWindows, seed: int = 0, timing: bool = True) -> dict:
@@ -114,15 +123,20 @@ def evaluate(path: str, bw: BassWindows, seed: int = 0, timing: bool = True) -> 
     out = {
         "in_scale_rate": float(in_scale(gen["pitch"][on], bw.quality[on]).mean()) if on.any() else 0.0,
         "kick_lock": kick_lock(gen["onset"], bw.drum_hit),
-        "kick_lock_random": float(np.mean([kick_lock(random_onsets(gen["onset"], rng), bw.drum_hit)
-                                           for _ in range(5)])),
+        "kick_lock_random": float(
+            np.mean([kick_lock(random_onsets(gen["onset"], rng), bw.drum_hit) for _ in range(5)])
+        ),
         "onsets_per_window": float(on.sum(1).mean()),
         **latent_figures(mu, bw, rng),
         **(latent_reach(model, cond, rng) if model.latent == 2 else {}),
         "onset_f1": float(2 * both.sum() / max(r_on.sum() + t_on.sum(), 1)),
         "pitch_accuracy": float((rec["pitch"][both] == bw.pitch[both]).mean()) if both.any() else 0.0,
-        "data": {"windows": len(bw), "in_scale_rate": float(in_scale(bw.pitch[t_on], bw.quality[t_on]).mean()),
-                 "kick_lock": kick_lock(bw.onset, bw.drum_hit), "onsets_per_window": float(t_on.sum(1).mean())},
+        "data": {
+            "windows": len(bw),
+            "in_scale_rate": float(in_scale(bw.pitch[t_on], bw.quality[t_on]).mean()),
+            "kick_lock": kick_lock(bw.onset, bw.drum_hit),
+            "onsets_per_window": float(t_on.sum(1).mean()),
+        },
     }
     if timing:
         out.update(decode_timing(path))
@@ -133,24 +147,35 @@ def decode_timing(path: str, n: int = 1000) -> dict[str, float]:
     """p50/p99 of one ``decode`` call, in a fresh process pinned to one BLAS thread (the env
     must be set before numpy loads, hence the subprocess)."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, "-m", "jamd.lab.bass_eval", "time", str(path), str(n)], env=env,
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "jamd.lab.bass_eval", "time", str(path), str(n)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(res.stdout)
 
 
 def _time_decode(path: str, n: int) -> dict[str, float]:
     model = BassModel.load(path)
     rng = np.random.default_rng(0)
-    drums = DrumPattern((rng.random((model.steps, 9)) < 0.2).astype(np.float32),
-                        rng.random((model.steps, 9)).astype(np.float32), np.zeros((model.steps, 9), np.float32))
+    drums = DrumPattern(
+        (rng.random((model.steps, 9)) < 0.2).astype(np.float32),
+        rng.random((model.steps, 9)).astype(np.float32),
+        np.zeros((model.steps, 9), np.float32),
+    )
     chords = Chords.from_symbols(["Am7", "D7", "Gmaj7", "Em"], model.steps)
     ts = []
-    for i in range(n + 50):
+    for _ in range(n + 50):
         t = time.perf_counter_ns()
         model.decode(rng.standard_normal(2), drums, chords)
         ts.append(time.perf_counter_ns() - t)
-    ts = np.array(ts[50:]) / 1e6          # the first calls warm caches and allocators
-    return {"decode_ms_p50": round(float(np.median(ts)), 4), "decode_ms_p99": round(float(np.percentile(ts, 99)), 4)}
+    ts = np.array(ts[50:]) / 1e6  # the first calls warm caches and allocators
+    return {
+        "decode_ms_p50": round(float(np.median(ts)), 4),
+        "decode_ms_p99": round(float(np.percentile(ts, 99)), 4),
+    }
 
 
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "time":

@@ -1,5 +1,6 @@
 """Write an RGB image as PNG with the standard library: three chunks and zlib, not worth a
 dependency for the one picture jamd draws (`jamd map`)."""
+
 from __future__ import annotations
 
 import struct
@@ -23,8 +24,12 @@ def write_png(path: Path, image: np.ndarray) -> None:
     h, w, _ = image.shape
     rows = np.concatenate([np.zeros((h, 1), np.uint8), image.reshape(h, w * 3)], axis=1)  # filter 0
     header = struct.pack(">IIBBBBB", w, h, 8, COLOR_TYPE_RGB, 0, 0, 0)
-    Path(path).write_bytes(PNG_SIGNATURE + _chunk(b"IHDR", header)
-                           + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + _chunk(b"IEND", b""))
+    Path(path).write_bytes(
+        PNG_SIGNATURE
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def read_png_size(path: Path) -> tuple[int, int]:

@@ -4,28 +4,30 @@ similar grooves. The Python API behind ``jamd encode|generate|interpolate|simila
 A file's code is the mean of the posterior means of its 2-bar windows (for a 2-bar loop, simply
 its encoding), so a whole song can be added, subtracted and blended like a loop.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from jamd.base.paths import cache_dir
 from jamd.data.corpus import MIDI_SUFFIXES, WindowSettings, cut_windows, file_grid
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.music.grid import DrumPattern
-from jamd.base.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class FileCode:
-    bar: int                  # the bar at which the window starts
-    z: np.ndarray             # (d,) posterior mean
+    bar: int  # the bar at which the window starts
+    z: np.ndarray  # (d,) posterior mean
 
 
 def encode_file(model: DrumModel, path: Path, table: str = "gm") -> list[FileCode]:
@@ -36,7 +38,7 @@ def encode_file(model: DrumModel, path: Path, table: str = "gm") -> list[FileCod
     if not windows:
         raise ValueError(f"{path}: no 2-bar window with a drum hit in it")
     bars = [b for b, _ in windows]
-    stack = lambda attr: np.stack([getattr(w, attr) for _, w in windows])   # (n, T, V)
+    stack = lambda attr: np.stack([getattr(w, attr) for _, w in windows])  # (n, T, V)
     mu, _ = model.encode_batch(stack("hit"), stack("velocity"), stack("offset"))
     return [FileCode(b, z) for b, z in zip(bars, mu)]
 
@@ -63,8 +65,9 @@ def vary(z: np.ndarray, variance: float, seed: int | None) -> np.ndarray:
     return (z + noise).astype(np.float32)
 
 
-def interpolate(model: DrumModel, za: np.ndarray, zb: np.ndarray, bars: int,
-                controls: DecodeControls = DecodeControls()) -> DrumPattern:
+def interpolate(
+    model: DrumModel, za: np.ndarray, zb: np.ndarray, bars: int, controls: DecodeControls = DecodeControls()
+) -> DrumPattern:
     """A straight walk from ``za`` to ``zb``, one latent point per bar. Bar ``k`` plays the
     half of the 2-bar decode that falls on it, so the phrase keeps its A/B shape."""
     half = model.steps // 2
@@ -79,9 +82,10 @@ def interpolate(model: DrumModel, za: np.ndarray, zb: np.ndarray, bars: int,
 
 # ------------------------------------------------------------------------------- similar
 
+
 @dataclass(frozen=True)
 class Match:
-    file: str                 # relative to the library folder
+    file: str  # relative to the library folder
     bar: int
     distance: float
 
@@ -95,9 +99,9 @@ class LibraryIndex:
         key = hashlib.sha256(f"{model.card['weights_sha256']}|{self.library.resolve()}|{table}".encode())
         self.path = cache_dir() / f"similar-{key.hexdigest()[:20]}.json"
         self.entries: dict[str, dict] = {}
-        self.rebuilt: list[str] = []          # files (re-)encoded by the last refresh
+        self.rebuilt: list[str] = []  # files (re-)encoded by the last refresh
 
-    def refresh(self) -> "LibraryIndex":
+    def refresh(self) -> LibraryIndex:
         old = json.loads(self.path.read_text()) if self.path.is_file() else {}
         files = sorted(p for p in self.library.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES)
         self.entries, self.rebuilt = {}, []
@@ -109,19 +113,25 @@ class LibraryIndex:
                 continue
             try:
                 codes = encode_file(self.model, p, self.table)
-            except (ValueError, OSError, EOFError) as e:     # a broken file is skipped, not fatal
+            except (ValueError, OSError, EOFError) as e:  # a broken file is skipped, not fatal
                 log.warning("similar: skipping %s: %s", rel, e)
                 continue
-            self.entries[rel] = {"stamp": stamp, "bars": [c.bar for c in codes],
-                                 "z": [c.z.tolist() for c in codes]}
+            self.entries[rel] = {
+                "stamp": stamp,
+                "bars": [c.bar for c in codes],
+                "z": [c.z.tolist() for c in codes],
+            }
             self.rebuilt.append(rel)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(self.entries))
         return self
 
     def nearest(self, z: np.ndarray, k: int = 5) -> list[Match]:
-        rows = [(f, b, np.asarray(zz, np.float32)) for f, e in self.entries.items()
-                for b, zz in zip(e["bars"], e["z"])]
+        rows = [
+            (f, b, np.asarray(zz, np.float32))
+            for f, e in self.entries.items()
+            for b, zz in zip(e["bars"], e["z"])
+        ]
         if not rows:
             return []
         dist = np.linalg.norm(np.stack([r[2] for r in rows]) - np.asarray(z, np.float32), axis=1)

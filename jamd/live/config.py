@@ -9,6 +9,7 @@ Search order (the first that exists wins; nothing found means the built-in defau
 Every key is described in ``docs/config.md``; ``jamd.example.yaml`` is an annotated example.
 Relative paths in a file (models, mappings) are relative to that file's folder.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -17,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
+from jamd.base.paths import MODELS_DIR
+from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, Reader, build, load
+from jamd.control.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
+from jamd.midi.portmatch import PortPattern
 from jamd.music.drumkit import GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, VOICES, VoiceOut
 from jamd.music.grid import DEFAULT_STEPS, BassRange
 from jamd.music.harmony import Chords
-from jamd.control.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
-from jamd.base.paths import MODELS_DIR
-from jamd.midi.portmatch import PortPattern
-from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, Reader, build, load
 
 if TYPE_CHECKING:
     from jamd.control.osc import OscSettings
@@ -39,7 +40,7 @@ DEFAULT_BASS_MODEL = MODELS_DIR / "bass"
 class ClockConfig:
     mode: Literal["internal", "midi", "link"] = "internal"
     tempo: Annotated[float, Between(20, 400, "BPM")] = 120.0
-    send_clock: bool = True          # internal/link: send MIDI clock + Start/Stop to ports.clock_out
+    send_clock: bool = True  # internal/link: send MIDI clock + Start/Stop to ports.clock_out
 
 
 @dataclass
@@ -47,7 +48,7 @@ class PortsConfig:
     """MIDI ports by name pattern (see :mod:`jamd.midi.portmatch`); null = not used."""
 
     api: Literal["auto", "alsa", "jack", "coremidi", "winmm"] = "auto"
-    virtual: bool = True             # also open jamd's own named ports where the API can
+    virtual: bool = True  # also open jamd's own named ports where the API can
     drummer: PortPattern | None = None
     controllers: list[PortPattern] = field(default_factory=list)
     keyboard: PortPattern | None = None
@@ -59,8 +60,8 @@ class PortsConfig:
 
 @dataclass
 class DrummerConfig:
-    kit: Literal["gm", "td11"] = "gm"     # how the e-kit's notes fold into voices
-    channel: Channel | None = None        # null: listen on every channel
+    kit: Literal["gm", "td11"] = "gm"  # how the e-kit's notes fold into voices
+    channel: Channel | None = None  # null: listen on every channel
 
     @property
     def table(self) -> dict[int, int]:
@@ -92,8 +93,8 @@ DRUM_PRESETS: dict[str, tuple[VoiceOut, ...]] = {"general-midi": GM_OUTPUT}
 @dataclass
 class DrumsConfig:
     preset: Literal["general-midi"] = "general-midi"
-    channel: Channel = GM_DRUM_CHANNEL    # for every voice without its own
-    notes: dict[str, VoiceNote] = field(default_factory=dict)   # voice -> note or {note, channel}
+    channel: Channel = GM_DRUM_CHANNEL  # for every voice without its own
+    notes: dict[str, VoiceNote] = field(default_factory=dict)  # voice -> note or {note, channel}
 
     def check(self, node: Node) -> None:
         notes = node.get("notes")
@@ -113,20 +114,23 @@ class DrumsConfig:
 @dataclass
 class BassConfig:
     channel: Channel = 1
-    root_low: Data7 = 40                  # the lowest note a chord root is played on (E2)
-    low: Data7 = 28                       # lowest note played (E1)
-    high: Data7 = 63                      # highest note played (D#4)
-    chords: str = "Am"                    # the harmony at start: 1, 2 or 4 chords over the 2 bars
+    root_low: Data7 = 40  # the lowest note a chord root is played on (E2)
+    low: Data7 = 28  # lowest note played (E1)
+    high: Data7 = 63  # highest note played (D#4)
+    chords: str = "Am"  # the harmony at start: 1, 2 or 4 chords over the 2 bars
 
     def check(self, node: Node) -> None:
         if not self.low <= self.root_low <= self.high or self.high - self.low < 12:
             key = "low" if self.low > self.root_low else "high"
-            raise node.error("bass needs low <= root_low <= high and at least an octave from low "
-                             f"to high (low {self.low}, root_low {self.root_low}, high {self.high})", key)
+            raise node.error(
+                "bass needs low <= root_low <= high and at least an octave from low "
+                f"to high (low {self.low}, root_low {self.root_low}, high {self.high})",
+                key,
+            )
         try:
             self.progression(DEFAULT_STEPS)
         except ValueError as e:
-            raise node.error(f"bass.chords: {e}; e.g. \"Am\", \"Am7 D7\", \"C G Am F\"", "chords") from None
+            raise node.error(f'bass.chords: {e}; e.g. "Am", "Am7 D7", "C G Am F"', "chords") from None
 
     def progression(self, steps: int) -> Chords:
         symbols = self.chords.split()
@@ -142,11 +146,12 @@ class BassConfig:
 class SeedConfig:
     mode: Literal["follow", "blend", "hold"] = "follow"
     min_hits: Annotated[int, Between(0, 512)] = 8
-    blend: Share = 0.5                    # blend mode: share of the new bar taken each bar
-    duck: Share = 0.0                     # turn the machine's drums down by this while the drummer plays
+    blend: Share = 0.5  # blend mode: share of the new bar taken each bar
+    duck: Share = 0.0  # turn the machine's drums down by this while the drummer plays
 
-    def settings(self, window_steps: int = 32) -> "SeedSettings":
+    def settings(self, window_steps: int = 32) -> SeedSettings:
         from jamd.live.seed import SeedMode, SeedSettings
+
         return SeedSettings(SeedMode(self.mode), self.min_hits, self.blend, window_steps)
 
 
@@ -179,8 +184,8 @@ ModelPath = Annotated[Path, Reader(read_model_path)]
 
 @dataclass
 class ModelsConfig:
-    drums: ModelPath | None = None        # null: the shipped drum model
-    bass: ModelPath | None = None         # null: the shipped bass model
+    drums: ModelPath | None = None  # null: the shipped drum model
+    bass: ModelPath | None = None  # null: the shipped bass model
 
     @property
     def drums_path(self) -> Path:
@@ -198,7 +203,7 @@ class Network(str):
     """An address or network allowed to send OSC: ``127.0.0.1``, ``192.168.1.0/24``, ``::1``."""
 
     @classmethod
-    def from_yaml(cls, node: Node, what: str) -> "Network":
+    def from_yaml(cls, node: Node, what: str) -> Network:
         text = build(str, node, what)
         try:
             return cls(str(ipaddress.ip_network(text, strict=False)))
@@ -210,7 +215,7 @@ class HostPort(str):
     """An OSC report target ``host:port``."""
 
     @classmethod
-    def from_yaml(cls, node: Node, what: str) -> "HostPort":
+    def from_yaml(cls, node: Node, what: str) -> HostPort:
         text = build(str, node, what)
         host, _, port = text.rpartition(":")
         if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
@@ -225,15 +230,16 @@ class OscConfig:
     allow: list[Network] = field(default_factory=lambda: [Network("127.0.0.1/32"), Network("::1/128")])
     report_to: list[HostPort] = field(default_factory=list)
 
-    def settings(self) -> "OscSettings":
+    def settings(self) -> OscSettings:
         from jamd.control.osc import OscSettings
+
         return OscSettings(self.port, tuple(self.allow), tuple(self.report_to))
 
 
 @dataclass
 class LoggingConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
-    file: str | None = None               # null: stderr (the journal under systemd)
+    file: str | None = None  # null: stderr (the journal under systemd)
 
 
 def read_mapping_ref(node: Node, what: str) -> Mapping:
@@ -264,8 +270,8 @@ class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     osc: OscConfig = field(default_factory=OscConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
-    mappings: list[MappingRef] = field(default_factory=list)   # empty: every known mapping
-    path: str = field(default="", init=False)                  # where it was read from
+    mappings: list[MappingRef] = field(default_factory=list)  # empty: every known mapping
+    path: str = field(default="", init=False)  # where it was read from
 
     def controller_mappings(self) -> list[Mapping]:
         """The mappings to choose from (see :func:`jamd.control.mapping.select_mapping`): the listed

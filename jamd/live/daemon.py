@@ -7,32 +7,33 @@ the mappings, seeding at bar lines, decoding — and publishes each new window i
 double buffer; the engine process owns the clock and every note. Nothing here can make a note
 late: the worst this side can do is publish a window a step later.
 """
+
 from __future__ import annotations
 
 import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
-from jamd.live.config import Config, load_config
-from jamd.model.drums import DrumModel
-from jamd.music.grid import BEATS_PER_BAR
-from jamd.music.harmony import NOTE_NAMES, QUALITIES, Chords, HeldChord
-from jamd.model.plane import Slew
 from jamd.control.mapper import Mapper, TargetState
 from jamd.control.mapping import select_mapping
+from jamd.engine.ipc import sent_messages
+from jamd.engine.process import EngineHandle, RtConfig
+from jamd.live.config import Config, load_config
 from jamd.live.modelguard import ModelGuard
 from jamd.live.notify import Notifier, watchdog_interval_s
 from jamd.live.performance import Performance
-from jamd.midi.ports import ManagedInput, PortConfig, default_api
 from jamd.live.recorder import Recorder
-from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.ipc import sent_messages
 from jamd.live.seed import SeedCapture, Seeder
+from jamd.midi.ports import ManagedInput, PortConfig, default_api
+from jamd.model.drums import DrumModel
+from jamd.model.plane import Slew
+from jamd.music.grid import BEATS_PER_BAR
+from jamd.music.harmony import NOTE_NAMES, QUALITIES, Chords, HeldChord
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ now_ns = time.perf_counter_ns
 #: still make that step (the control-to-note budget is the next step + 2 ms).
 IDLE_TICK_S = 0.0015
 HOUSEKEEPING_S = 0.5
-REPORT_S = 0.1                # OSC state reports: often enough for a display, cheap on UDP
+REPORT_S = 0.1  # OSC state reports: often enough for a display, cheap on UDP
 #: The engine's status is stale (the real-time loop stuck) after this long: stop feeding the
 #: systemd watchdog, so systemd restarts jamd.
 RT_STALE_S = 1.0
@@ -65,27 +66,40 @@ def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
             return PortConfig(role, str(pattern), False, api)
         return PortConfig(role, None, True, api) if cfg.ports.virtual else None
 
-    clock_out = [PortConfig("clock", str(cfg.ports.clock_out), False, api)] \
-        if cfg.clock.send_clock and cfg.ports.clock_out is not None else []
-    clock_in = PortConfig("clock-in", str(cfg.ports.clock_in), False, api) \
-        if cfg.clock.mode == "midi" and cfg.ports.clock_in is not None else None
-    return RtConfig(source=CLOCK_MODES[cfg.clock.mode], bpm=cfg.clock.tempo,
-                    drums=port("drums", cfg.ports.drums), bass=port("bass", cfg.ports.bass),
-                    clock_out=clock_out, clock_in=clock_in, drum_outputs=cfg.drums.outputs(),
-                    bass_range=cfg.bass.range(), autostart=cfg.clock.mode != "midi")
+    clock_out = (
+        [PortConfig("clock", str(cfg.ports.clock_out), False, api)]
+        if cfg.clock.send_clock and cfg.ports.clock_out is not None
+        else []
+    )
+    clock_in = (
+        PortConfig("clock-in", str(cfg.ports.clock_in), False, api)
+        if cfg.clock.mode == "midi" and cfg.ports.clock_in is not None
+        else None
+    )
+    return RtConfig(
+        source=CLOCK_MODES[cfg.clock.mode],
+        bpm=cfg.clock.tempo,
+        drums=port("drums", cfg.ports.drums),
+        bass=port("bass", cfg.ports.bass),
+        clock_out=clock_out,
+        clock_in=clock_in,
+        drum_outputs=cfg.drums.outputs(),
+        bass_range=cfg.bass.range(),
+        autostart=cfg.clock.mode != "midi",
+    )
 
 
 @dataclass
 class Latencies:
     """What `jamd bench` and the status report read: how quickly this side reacts."""
 
-    control_ms: list[float] = field(default_factory=list)   # control arrival -> window published
-    seed_ms: list[float] = field(default_factory=list)      # bar line -> seeded window published
+    control_ms: list[float] = field(default_factory=list)  # control arrival -> window published
+    seed_ms: list[float] = field(default_factory=list)  # bar line -> seeded window published
 
     def add(self, kind: str, ms: float) -> None:
         series = getattr(self, kind)
         series.append(ms)
-        del series[:-1000]                                   # bounded: a daemon runs for days
+        del series[:-1000]  # bounded: a daemon runs for days
 
 
 class Inputs:
@@ -135,8 +149,14 @@ def _ended_why(engine: EngineHandle) -> str:
 
 
 class Daemon:
-    def __init__(self, config: Config, *, engine_mode: str = "process", offline: bool = False,
-                 recorder: Recorder | None = None):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine_mode: str = "process",
+        offline: bool = False,
+        recorder: Recorder | None = None,
+    ):
         self.config = config
         self.offline = offline
         self.wake = threading.Event()
@@ -144,8 +164,8 @@ class Daemon:
         self.reload_requested = threading.Event()
         self.latencies = Latencies()
         self.recorder = recorder
-        self.tickers: list[Callable[[int], None]] = []   # called once per loop turn (demo, screen)
-        self.window = None                                 # the last published window
+        self.tickers: list[Callable[[int], None]] = []  # called once per loop turn (demo, screen)
+        self.window = None  # the last published window
         self.notifier = Notifier()
         self._load_models(config)
         self.model_guard = ModelGuard(self._restart_model)
@@ -164,11 +184,16 @@ class Daemon:
     # --------------------------------------------------------------------------- set-up
     def _load_models(self, config: Config) -> None:
         from jamd.model.bass import BassModel
+
         self.drums = DrumModel.load(config.models.drums_path)
         bass_path = config.models.bass_path
         self.bass = BassModel.load(bass_path) if bass_path is not None else None
-        self.perf = Performance(self.drums, self.drums.plane(config.latent.radius), self.bass,
-                                config.bass.progression(self.drums.steps))
+        self.perf = Performance(
+            self.drums,
+            self.drums.plane(config.latent.radius),
+            self.bass,
+            config.bass.progression(self.drums.steps),
+        )
         self.capture = SeedCapture(config.drummer.table, config.seed.settings(self.drums.steps))
         self.seeder = Seeder(self.capture, self.drums.encode)
         self.slew = Slew(config.latent.slew, np.zeros(2, np.float32))
@@ -201,6 +226,7 @@ class Daemon:
             # for one plugged in after the start, again for one back under a new name
             if role == "controller" and port.name not in self.mappers:
                 self._attach_mapper(port.name, self.config.controller_mappings())
+
         self.inputs.on_found = found
         for i, pattern in enumerate(ports.controllers):
             self.inputs.add("controller", PortConfig(f"controller{i + 1}", str(pattern), False, api))
@@ -217,6 +243,7 @@ class Daemon:
         if not self.config.osc.enabled:
             return
         from jamd.control.osc import OscControl
+
         self.osc = OscControl(self.config.osc.settings(), self._osc_control)
 
     def _osc_control(self, target: str, value) -> None:
@@ -251,7 +278,7 @@ class Daemon:
             for m in self.mappers.values():
                 for ev in m.tick(t / 1e9):
                     self._control(ev.target, ev.value, t)
-            for target, value in self.perf.tick(t / 1e9):       # a scene recall gliding
+            for target, value in self.perf.tick(t / 1e9):  # a scene recall gliding
                 self._knobs_pick_up(target, value)
             self._bar_lines(t)
             self._render_if_needed(t, (t - last) / 1e9)
@@ -314,7 +341,7 @@ class Daemon:
                 self._on_keyboard(msg, t)
             elif role == "controller":
                 mapper = self.mappers.get(port.name)
-                for ev in (mapper.feed(msg, t / 1e9) if mapper else ()):
+                for ev in mapper.feed(msg, t / 1e9) if mapper else ():
                     self._control(ev.target, ev.value, t)
 
     def _on_drummer(self, msg: list[int], t: int) -> None:
@@ -366,7 +393,7 @@ class Daemon:
         self.perf.set_center(z)
         for axis in ("drums.x", "drums.y"):
             self.perf.values[axis] = 0.0
-            self.perf.scenes.release(axis)          # a scene glide in progress lets go too
+            self.perf.scenes.release(axis)  # a scene glide in progress lets go too
             self._knobs_pick_up(axis, 0.0)
 
     # ---------------------------------------------------------------------- bars, windows
@@ -405,7 +432,7 @@ class Daemon:
             self.perf.dirty = False
             return
         if self.model_guard.down:
-            return      # the engine keeps its last good window; perf stays dirty for the restart
+            return  # the engine keeps its last good window; perf stays dirty for the restart
         window = self.model_guard.render(lambda: self.perf.render(tuple(float(v) for v in self.slew.value)))
         if window is None:
             return
@@ -425,12 +452,13 @@ class Daemon:
         """The model failed (`ModelGuard`): load it again from its checkpoint files, so a weight
         corrupted in memory is gone; a damaged file raises and the guard retries later."""
         from jamd.model.bass import BassModel
+
         drums = DrumModel.load(self.config.models.drums_path)
         bass = BassModel.load(self.config.models.bass_path) if self.bass is not None else None
         self.drums = self.perf.drums = drums
         self.bass = self.perf.bass = bass
         self.seeder.encode = drums.encode
-        if not np.isfinite(self.perf.center).all():      # a seed the broken encoder made
+        if not np.isfinite(self.perf.center).all():  # a seed the broken encoder made
             self.seeder.z_seed = None
             self.perf.set_center(self.perf.plane.center)
         self.perf.dirty = True
@@ -441,14 +469,16 @@ class Daemon:
         self._record_sent()
         self.model_guard.tick()
         if not self.engine.check():
-            log.error("the real-time engine stopped unexpectedly (%s); restarting it", _ended_why(self.engine))
+            log.error(
+                "the real-time engine stopped unexpectedly (%s); restarting it", _ended_why(self.engine)
+            )
             self.engine.stop()
             self.engine = EngineHandle(self.engine.cfg, mode=self.engine.mode)
             self.engine.start()
             # a new engine: new records (counted from 0) and a clock from beat 0
             self._records_seen, self._last_bar = 0, None
             if self.model_guard.down and self.window is not None:
-                self.engine.publish(self.window)      # no model now: the last good window again
+                self.engine.publish(self.window)  # no model now: the last good window again
             else:
                 self._publish(now_ns())
 
@@ -457,8 +487,11 @@ class Daemon:
         st = self.engine.status()
         beat = self._beat_at(t, st)
         bar, beat_in_bar = divmod(int(beat), BEATS_PER_BAR)
-        dropped = sum(m.ignored for m in self.mappers.values()) + self.osc.stats.rejected_message \
+        dropped = (
+            sum(m.ignored for m in self.mappers.values())
+            + self.osc.stats.rejected_message
             + self.osc.stats.rejected_source
+        )
         self.osc.report("/jamd/state/tempo", float(st.get("bpm", 0.0)))
         self.osc.report("/jamd/state/position", bar + 1, beat_in_bar + 1)
         self.osc.report("/jamd/state/drums/xy", *(float(v) for v in self.slew.value))
@@ -484,17 +517,19 @@ class Daemon:
         try:
             new = load_config(self.config.path or None)
             mappings = new.controller_mappings()
-        except Exception as e:            # a UserError with file:line, or an unreadable file
+        except Exception as e:  # a UserError with file:line, or an unreadable file
             log.error("reload refused, keeping the running config: %s", e)
             return
-        self.mappers = {name: Mapper(select_mapping(mappings, name) or m.mapping, self.target_state)
-                        for name, m in self.mappers.items()}
+        self.mappers = {
+            name: Mapper(select_mapping(mappings, name) or m.mapping, self.target_state)
+            for name, m in self.mappers.items()
+        }
         self.capture.settings = new.seed.settings(self.drums.steps)
         self.slew.rate = new.latent.slew
         self.perf.scenes.glide_s = new.latent.scene_glide
         self.perf.plane = self.drums.plane(new.latent.radius)
         if new.bass.chords != self.config.bass.chords:
-            self.perf.apply("chord", new.bass.progression(self.drums.steps))   # from the next bar
+            self.perf.apply("chord", new.bass.progression(self.drums.steps))  # from the next bar
         self.perf.dirty = True
         if rt_config(new) != self.engine.cfg:
             log.warning("reload: port and clock changes take effect at the next restart")
@@ -524,6 +559,7 @@ class Daemon:
         def hup(_signum, _frame) -> None:
             self.reload_requested.set()
             self.wake.set()
+
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, hup)

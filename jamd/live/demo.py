@@ -1,6 +1,7 @@
 """``jamd run --demo``: jamd without hardware. A groove plays as "the drummer" (into the seed
 capture, as the clock passes each note) and the pad sweeps a slow circle, so a newcomer sees —
 and, with jamd's virtual ports connected to a synth, hears — seeding and latent walks work."""
+
 from __future__ import annotations
 
 import math
@@ -16,7 +17,7 @@ from jamd.music.grid import STEPS_PER_BEAT, NoteIn, drums_to_events, read_midi
 #: The default groove: the shipped model's decode at this point of its plane. Made by the
 #: project from its own model, so nothing from the training data is shipped.
 DEMO_GROOVE_XY = (0.35, -0.25)
-SWEEP_BARS = 8                 # one turn of the pad's circle
+SWEEP_BARS = 8  # one turn of the pad's circle
 SWEEP_RADIUS = 0.8
 
 
@@ -40,13 +41,13 @@ class DemoDrummer:
     and moves the pad through ``move(x, y)``."""
 
     notes: list[NoteIn]
-    length: float                      # loop length, beats
+    length: float  # loop length, beats
     play: callable
     move: callable
-    _done: float = 0.0                 # clock position up to which notes have been played
+    _done: float = 0.0  # clock position up to which notes have been played
 
     def tick(self, beat: float) -> None:
-        if beat < self._done:          # the clock went back (locate): start over from here
+        if beat < self._done:  # the clock went back (locate): start over from here
             self._done = beat
         lo, hi = self._done, beat
         # neighbouring loops too: a note played early belongs to the next loop but sounds

@@ -7,11 +7,12 @@ the daemon only has to stop publishing: the last good window keeps playing in ti
 says why once, then restarts the model (loads it again from its checkpoint files); a restart
 that fails, or a model that fails again at once, is retried with a growing back-off.
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,10 +31,15 @@ NON_FINITE = "non-finite output"
 def window_problem(window: Window) -> str | None:
     """Why a rendered window must not be played, or None. NaN velocities or offsets would
     reach the engine's note arithmetic (and NaN * 0 is NaN, so even silent cells carry it)."""
-    arrays = {"drum hit": window.drums.hit, "drum velocity": window.drums.velocity,
-              "drum offset": window.drums.offset, "bass onset": window.bass.onset,
-              "bass pitch": window.bass.pitch, "bass velocity": window.bass.velocity,
-              "bass length": window.bass.length}
+    arrays = {
+        "drum hit": window.drums.hit,
+        "drum velocity": window.drums.velocity,
+        "drum offset": window.drums.offset,
+        "bass onset": window.bass.onset,
+        "bass pitch": window.bass.pitch,
+        "bass velocity": window.bass.velocity,
+        "bass length": window.bass.length,
+    }
     bad = [name for name, a in arrays.items() if not np.isfinite(np.asarray(a, np.float64)).all()]
     return f"{NON_FINITE} in {', '.join(bad)}" if bad else None
 
@@ -47,32 +53,39 @@ class ModelGuard:
         self.restart = restart
         self.clock = clock
         self.down = False
-        self.failures = 0          # failed renders, ever (for tests and status)
-        self.restarts = 0          # successful restarts, ever
-        self._attempts = 0         # restarts since the last good render
+        self.failures = 0  # failed renders, ever (for tests and status)
+        self.restarts = 0  # successful restarts, ever
+        self._attempts = 0  # restarts since the last good render
         self._next_try = 0.0
         self._down_since = 0.0
-        self._logged: set[str] = set()   # failure kinds said in this outage: said once each
+        self._logged: set[str] = set()  # failure kinds said in this outage: said once each
 
     def render(self, render: Callable[[], Window]) -> Window | None:
         """The rendered window, or None if the model failed (then ``down`` is set)."""
         try:
             window = render()
             problem, kind = window_problem(window), NON_FINITE
-        except Exception as e:     # anything the model raises: it must not end the show
+        except Exception as e:  # anything the model raises: it must not end the show
             window, problem, kind = None, f"{type(e).__name__}: {e}", type(e).__name__
         if problem is None:
             if self._attempts:
-                log.info("model decoding again after %.1f s (%d restart%s)", self.clock() - self._down_since,
-                         self._attempts, "" if self._attempts == 1 else "s")
+                log.info(
+                    "model decoding again after %.1f s (%d restart%s)",
+                    self.clock() - self._down_since,
+                    self._attempts,
+                    "" if self._attempts == 1 else "s",
+                )
             self._attempts = 0
             self._logged.clear()
             return window
         self.failures += 1
         if not self._attempts:
             self._down_since = self.clock()
-        self._fail(kind, f"model failed ({problem}): the last good window keeps playing; "
-                         "restarting the model from its checkpoint")
+        self._fail(
+            kind,
+            f"model failed ({problem}): the last good window keeps playing; "
+            "restarting the model from its checkpoint",
+        )
         return None
 
     def tick(self) -> None:
@@ -83,9 +96,12 @@ class ModelGuard:
         self._attempts += 1
         try:
             self.restart()
-        except Exception as e:     # a damaged or missing checkpoint, anything: retry later
-            self._fail(type(e).__name__, f"restarting the model failed ({type(e).__name__}: {e}): "
-                                         "keeping the last window, retrying with a back-off")
+        except Exception as e:  # a damaged or missing checkpoint, anything: retry later
+            self._fail(
+                type(e).__name__,
+                f"restarting the model failed ({type(e).__name__}: {e}): "
+                "keeping the last window, retrying with a back-off",
+            )
             return
         self.restarts += 1
         self.down = False

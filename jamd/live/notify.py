@@ -4,6 +4,7 @@ Used for ``Type=notify`` (READY=1 once the clock runs), the watchdog (WATCHDOG=1
 real-time loop so a stuck clock gets the service restarted) and STOPPING=1 on shutdown. Outside
 systemd (no ``$NOTIFY_SOCKET``) every call is a no-op.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ import socket
 class Notifier:
     def __init__(self, address: str | None = None):
         address = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
-        if address.startswith("@"):               # abstract namespace socket
+        if address.startswith("@"):  # abstract namespace socket
             address = "\0" + address[1:]
         self._address = address or None
         self._sock: socket.socket | None = None
@@ -36,7 +37,7 @@ class Notifier:
             return False
 
     def ready(self, status: str = "") -> bool:
-        return self.send("READY=1", *( [f"STATUS={status}"] if status else []))
+        return self.send("READY=1", *([f"STATUS={status}"] if status else []))
 
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")

@@ -5,6 +5,7 @@ real-time process must be told (tempo, transport, part mutes, panic). ``render()
 current latent points into the next :class:`jamd.engine.scheduler.Window` (drums, then bass over those
 drums and the current chords). Hardware-free: the daemon wires it to ports and the clock.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,15 +14,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from jamd.control.scenes import GLIDE_TARGET, Scenes, parse_target
+from jamd.control.targets import TARGETS, Kind
+from jamd.engine.ipc import Control
+from jamd.engine.scheduler import Window
 from jamd.model.drums import DecodeControls, DrumModel
+from jamd.model.plane import LatentPlane
 from jamd.music.drumkit import VOICE_INDEX
 from jamd.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT
 from jamd.music.harmony import Chords
-from jamd.model.plane import LatentPlane
-from jamd.engine.ipc import Control
-from jamd.control.scenes import GLIDE_TARGET, Scenes, parse_target
-from jamd.engine.scheduler import Window
-from jamd.control.targets import TARGETS, Kind
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +57,22 @@ class TapTempo:
 class Performance:
     """The state the controls move, and the window it renders."""
 
-    def __init__(self, drums: DrumModel, plane: LatentPlane, bass=None, chords: Chords | None = None,
-                 scene_glide_s: float = 2.0):
+    def __init__(
+        self,
+        drums: DrumModel,
+        plane: LatentPlane,
+        bass=None,
+        chords: Chords | None = None,
+        scene_glide_s: float = 2.0,
+    ):
         self.drums, self.plane, self.bass = drums, plane, bass
         self.values = {name: t.home for name, t in TARGETS.items() if t.kind is not Kind.TRIGGER}
-        self.chords = chords or Chords.constant(9, 1, drums.steps)      # A minor until told
+        self.chords = chords or Chords.constant(9, 1, drums.steps)  # A minor until told
         self.pending_chords: Chords | None = None
-        self.bar = 0                 # the bar playing now (from the daemon's clock), for chords
-        self.center: np.ndarray = plane.center.copy()                  # the seed, or home
+        self.bar = 0  # the bar playing now (from the daemon's clock), for chords
+        self.center: np.ndarray = plane.center.copy()  # the seed, or home
         self.tapper = TapTempo()
-        self.dirty = True            # the window must be rendered again
+        self.dirty = True  # the window must be rendered again
         self.reseed_requested = False
         self.scenes = Scenes(scene_glide_s)
 
@@ -74,8 +81,9 @@ class Performance:
         """Take one control event; returns the messages for the real-time process. A chord
         (a symbol, or :class:`Chords` for the window) waits for :meth:`bar_line`."""
         if target == "chord":
-            self._queue_chords(Chords.from_symbols([str(value)], self.drums.steps)
-                               if isinstance(value, str) else value)
+            self._queue_chords(
+                Chords.from_symbols([str(value)], self.drums.steps) if isinstance(value, str) else value
+            )
             return []
         if target == GLIDE_TARGET:
             self.scenes.next_glide_s = float(value)
@@ -109,8 +117,13 @@ class Performance:
         if scene is not None:
             self._scene(*scene, t_s)
             return []
-        return [{"transport.play": Control("start"), "transport.stop": Control("stop"),
-                 "panic": Control("panic")}[target]]
+        return [
+            {
+                "transport.play": Control("start"),
+                "transport.stop": Control("stop"),
+                "panic": Control("panic"),
+            }[target]
+        ]
 
     def set_center(self, z: np.ndarray) -> None:
         """A new seed from the drummer (or home): the same x, y now play around it."""
@@ -148,9 +161,10 @@ class Performance:
         now = np.zeros(self.drums.steps, bool)
         bar_steps = BEATS_PER_BAR * STEPS_PER_BEAT
         start = (self.bar * bar_steps) % self.drums.steps
-        now[start:start + bar_steps] = True
-        self.chords = Chords(np.where(now, self.chords.root, new.root),
-                             np.where(now, self.chords.quality, new.quality))
+        now[start : start + bar_steps] = True
+        self.chords = Chords(
+            np.where(now, self.chords.root, new.root), np.where(now, self.chords.quality, new.quality)
+        )
         self.dirty = True
 
     def bar_line(self, bar: int) -> None:
@@ -168,8 +182,9 @@ class Performance:
 
     def decode_controls(self) -> DecodeControls:
         v = self.values
-        return DecodeControls(count_scale=density_scale(v["density"]), temperature=v["temperature"],
-                              seed=0, timing=v["timing"])
+        return DecodeControls(
+            count_scale=density_scale(v["density"]), temperature=v["temperature"], seed=0, timing=v["timing"]
+        )
 
     def render(self, drums_xy: tuple[float, float] | None = None) -> Window:
         """The window for the current state (``drums_xy``: the slewed position, if any)."""
@@ -182,6 +197,7 @@ class Performance:
             line = self.bass.decode(zb, pattern, self.chords)
         else:
             from jamd.music.grid import BassLine
+
             line = BassLine.empty(self.drums.steps)
         self.dirty = False
         return Window(pattern, line, self.chords.root.astype(np.int8))

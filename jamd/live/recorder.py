@@ -5,6 +5,7 @@ Sent notes come from the engine's timing records (each holds the message it hand
 port, see `jamd.engine.ipc.pack_message`), so the file is what the gear heard, not what the model
 meant. Times are kept in seconds: the file has one tempo and ticks at that tempo.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,7 +31,7 @@ class Recorder:
     t0: int | None = None
     tracks: dict[str, list[tuple[int, object]]] = field(default_factory=dict)
     count: int = 0
-    saved: bool = False         # the file was written (a full disk drops it: see save)
+    saved: bool = False  # the file was written (a full disk drops it: see save)
 
     def _add(self, track: str, t_ns: int, item) -> None:
         if self.count >= MAX_EVENTS:
@@ -48,7 +49,7 @@ class Recorder:
         try:
             m = mido.Message.from_bytes(msg)
         except (ValueError, IndexError):
-            return                  # not a complete channel message: nothing to play back
+            return  # not a complete channel message: nothing to play back
         if not m.is_realtime:
             self._add(track, t_ns, m)
 
@@ -59,8 +60,9 @@ class Recorder:
         mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
         tempo = mido.bpm2tempo(self.bpm)
         for name, events in self.tracks.items():
-            track = mido.MidiTrack([mido.MetaMessage("track_name", name=name),
-                                    mido.MetaMessage("set_tempo", tempo=tempo)])
+            track = mido.MidiTrack(
+                [mido.MetaMessage("track_name", name=name), mido.MetaMessage("set_tempo", tempo=tempo)]
+            )
             last = 0
             for t_ns, msg in sorted(events, key=lambda e: e[0]):
                 tick = round(mido.second2tick((t_ns - self.t0) / 1e9, TICKS_PER_BEAT, tempo))

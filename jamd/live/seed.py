@@ -5,12 +5,13 @@ The capture is hardware-free: it is given each note's position in beats (the rea
 timestamps a note on arrival and converts the timestamp with the clock), and is asked for the
 window that ends at a bar line. Notes keep their velocity and micro-timing offset.
 """
+
 from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -18,17 +19,17 @@ from jamd.music.grid import STEPS_PER_BEAT, DrumPattern, NoteIn, drums_from_note
 
 
 class SeedMode(str, enum.Enum):
-    FOLLOW = "follow"       # every full bar replaces the seed
-    BLEND = "blend"         # every full bar moves the seed part of the way
-    HOLD = "hold"           # the seed stays where it is (the drummer solos, the band holds)
+    FOLLOW = "follow"  # every full bar replaces the seed
+    BLEND = "blend"  # every full bar moves the seed part of the way
+    HOLD = "hold"  # the seed stays where it is (the drummer solos, the band holds)
 
 
 @dataclass(frozen=True)
 class SeedSettings:
     mode: SeedMode = SeedMode.FOLLOW
-    min_hits: int = 8           # as the corpus rule: fewer hits is noodling, not a groove
-    blend: float = 0.5          # share of the new encoding taken per bar in BLEND mode
-    window_steps: int = 32      # the model's window (2 bars)
+    min_hits: int = 8  # as the corpus rule: fewer hits is noodling, not a groove
+    blend: float = 0.5  # share of the new encoding taken per bar in BLEND mode
+    window_steps: int = 32  # the model's window (2 bars)
 
 
 class SeedCapture:
@@ -51,8 +52,11 @@ class SeedCapture:
         before the window start is on its first step (played early), as the quantiser says."""
         start = end_beat - self.window_beats
         half_step = 0.5 / STEPS_PER_BEAT
-        notes = [NoteIn(n.beat - start, n.note, n.velocity) for n in self._notes
-                 if start - half_step <= n.beat < end_beat - half_step]
+        notes = [
+            NoteIn(n.beat - start, n.note, n.velocity)
+            for n in self._notes
+            if start - half_step <= n.beat < end_beat - half_step
+        ]
         return drums_from_notes(notes, self.table, self.settings.window_steps)
 
 

@@ -1,5 +1,6 @@
 """The one-screen status of `jamd run` on a terminal: tempo, position, the latent point on a
 small XY map, the pattern as a grid. Pure text, so it can be tested and logged."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,8 +10,8 @@ import numpy as np
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import DrumPattern
 
-MAP_SIZE = 9                     # characters per side of the XY map
-CLEAR = "\x1b[H\x1b[2J"          # cursor home, clear screen
+MAP_SIZE = 9  # characters per side of the XY map
+CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Snapshot:
     xy: tuple[float, float]
     seed_xy: tuple[float, float] | None
     pattern: DrumPattern
-    step: int                    # the step now playing, 0..steps-1
+    step: int  # the step now playing, 0..steps-1
     counters: dict[str, float]
 
 
@@ -34,6 +35,7 @@ def xy_map(xy: tuple[float, float], seed: tuple[float, float] | None) -> list[st
         col = int(round((np.clip(x, -1, 1) + 1) / 2 * (MAP_SIZE - 1)))
         row = int(round((1 - np.clip(y, -1, 1)) / 2 * (MAP_SIZE - 1)))
         return row, col
+
     if seed is not None:
         r, c = cell(*seed)
         grid[r][c] = "*"
@@ -59,11 +61,15 @@ def render(s: Snapshot) -> str:
     state = "playing" if s.running else "stopped"
     if not s.clock_ok:
         state += ", clock lost"
-    head = [f"jamd  {s.bpm:6.1f} BPM  {bar + 1:4d}:{beat + 1}  {state}",
-            f"drums xy ({s.xy[0]:+.2f}, {s.xy[1]:+.2f})  " + "  ".join(
-                f"{k} {v:g}" for k, v in s.counters.items())]
+    head = [
+        f"jamd  {s.bpm:6.1f} BPM  {bar + 1:4d}:{beat + 1}  {state}",
+        f"drums xy ({s.xy[0]:+.2f}, {s.xy[1]:+.2f})  "
+        + "  ".join(f"{k} {v:g}" for k, v in s.counters.items()),
+    ]
     left = xy_map(s.xy, s.seed_xy)
     right = pattern_rows(s.pattern, s.step)
-    body = [f"{left[i] if i < len(left) else ' ' * MAP_SIZE}   {right[i] if i < len(right) else ''}"
-            for i in range(max(len(left), len(right)))]
+    body = [
+        f"{left[i] if i < len(left) else ' ' * MAP_SIZE}   {right[i] if i < len(right) else ''}"
+        for i in range(max(len(left), len(right)))
+    ]
     return "\n".join(head + [""] + body) + "\n"

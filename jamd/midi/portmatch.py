@@ -10,6 +10,7 @@ SLIDER/KNOB" on CoreMIDI), so a pattern is, case-insensitively:
 * written between slashes, a Python regular expression searched anywhere in the name
   (``/^TD-17.*MIDI 1/``).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -46,7 +47,7 @@ class PortPattern:
         return [n for n in port_names if self.matches(n)]
 
     @classmethod
-    def from_yaml(cls, node: Node, what: str) -> "PortPattern":
+    def from_yaml(cls, node: Node, what: str) -> PortPattern:
         text = build(str, node, what)
         if not text.strip():
             raise node.error(f"{what} must be a port name pattern (text, or /regex/), not empty")

@@ -14,14 +14,15 @@ says anything when a device is unplugged. So jamd
   ``jamd:in``. rtmidi makes one client per port; JACK needs unique client names, so there the
   names are ``jamd-drums:out``, ``jamd-bass:out``, ``jamd-in:in`` (see :func:`virtual_name`).
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 # A daemon must not start a JACK server behind the user's back (libjack does by default).
 os.environ.setdefault("JACK_NO_START_SERVER", "1")
@@ -64,8 +65,10 @@ def api_code(api: str) -> int:
     if api not in APIS:
         raise PortError(f"unknown MIDI API {api!r} (choose from {', '.join(APIS)})")
     if api not in compiled_apis():
-        raise PortError(f"MIDI API {api!r} is not available in this python-rtmidi "
-                        f"(available: {', '.join(compiled_apis()) or 'none'})")
+        raise PortError(
+            f"MIDI API {api!r} is not available in this python-rtmidi "
+            f"(available: {', '.join(compiled_apis()) or 'none'})"
+        )
     return APIS[api]
 
 
@@ -110,7 +113,7 @@ def match_port(names: Sequence[str], pattern: str) -> list[str]:
     glob, or, written ``/between slashes/``, matches it as a regular expression."""
     try:
         return PortPattern(pattern).match(list(names))
-    except re.error as e:           # the config checks its patterns; `jamd learn --port` does not
+    except re.error as e:  # the config checks its patterns; `jamd learn --port` does not
         raise PortError(f"port {pattern!r}: bad regular expression: {e}") from None
 
 
@@ -122,8 +125,10 @@ def find_port(names: Sequence[str], pattern: str, kind: str, api: str) -> str:
     listing = ", ".join(repr(n) for n in names) or "none"
     if not found:
         raise PortError(f"no MIDI {kind} port matches {pattern!r} on {api}; {kind} ports: {listing}")
-    raise PortError(f"{pattern!r} matches several MIDI {kind} ports on {api}: "
-                    f"{', '.join(repr(n) for n in found)}; give more of the name")
+    raise PortError(
+        f"{pattern!r} matches several MIDI {kind} ports on {api}: "
+        f"{', '.join(repr(n) for n in found)}; give more of the name"
+    )
 
 
 def virtual_name(api: str, role: str, kind: str = "output") -> tuple[str, str]:
@@ -142,7 +147,7 @@ def virtual_full_name(api: str, role: str, kind: str = "output") -> str:
 class PortConfig:
     """One logical port: a pattern to find an existing port, or ``virtual`` to offer one."""
 
-    role: str                          # "drums", "bass", "clock", "in", ...
+    role: str  # "drums", "bass", "clock", "in", ...
     pattern: str | None = None
     virtual: bool = False
     api: str = field(default_factory=default_api)
@@ -155,14 +160,17 @@ class _Managed:
         if not cfg.virtual and not cfg.pattern:
             raise PortError(f"{cfg.role}: give a port name pattern or ask for a virtual port")
         self.cfg = cfg
-        self.name: str | None = None      # the port we are connected to (None while lost)
+        self.name: str | None = None  # the port we are connected to (None while lost)
         self.lost = False
         self._dev: rtmidi.MidiIn | rtmidi.MidiOut | None = None
 
     @property
     def client_name(self) -> str:
-        return virtual_name(self.cfg.api, self.cfg.role, self.kind)[0] if self.cfg.virtual \
+        return (
+            virtual_name(self.cfg.api, self.cfg.role, self.kind)[0]
+            if self.cfg.virtual
             else f"{CLIENT}-{self.cfg.role}"
+        )
 
     def _new_device(self) -> rtmidi.MidiIn | rtmidi.MidiOut:
         return _make(self.kind, self.cfg.api, self.client_name)
@@ -170,7 +178,7 @@ class _Managed:
     def _configure(self, dev) -> None:  # for inputs
         pass
 
-    def open(self, wait: bool = False) -> "_Managed":
+    def open(self, wait: bool = False) -> _Managed:
         """Open now; an unknown name raises :class:`PortError` listing the ports that exist.
 
         ``wait``: a name that matches nothing yet is not an error but a port to wait for
@@ -198,12 +206,19 @@ class _Managed:
         log.info("%s %s: %s (%s)", self.kind, self.cfg.role, self.name, self.cfg.api)
         return self
 
-    def _wait_for(self, dev: rtmidi.MidiIn | rtmidi.MidiOut, names: Sequence[str]) -> "_Managed":
+    def _wait_for(self, dev: rtmidi.MidiIn | rtmidi.MidiOut, names: Sequence[str]) -> _Managed:
         """Keep the device (its port list is what :meth:`check` polls) with no port open."""
         self._dev, self.name, self.lost = dev, None, True
         listing = ", ".join(repr(n) for n in names) or "none"
-        log.warning("%s %s: no port matches %r on %s yet; waiting for it (%s ports now: %s)",
-                    self.kind, self.cfg.role, self.cfg.pattern, self.cfg.api, self.kind, listing)
+        log.warning(
+            "%s %s: no port matches %r on %s yet; waiting for it (%s ports now: %s)",
+            self.kind,
+            self.cfg.role,
+            self.cfg.pattern,
+            self.cfg.api,
+            self.kind,
+            listing,
+        )
         return self
 
     def check(self) -> str | None:
@@ -216,8 +231,13 @@ class _Managed:
             if self.name in names:
                 return None
             self.lost = True
-            log.warning("%s %s: %s went away; waiting for %r to return",
-                        self.kind, self.cfg.role, self.name, self.cfg.pattern)
+            log.warning(
+                "%s %s: %s went away; waiting for %r to return",
+                self.kind,
+                self.cfg.role,
+                self.name,
+                self.cfg.pattern,
+            )
             return "lost"
         found = match_port(names, self.cfg.pattern or "")
         if len(found) != 1:
@@ -225,10 +245,10 @@ class _Managed:
         try:
             self._dev.close_port()
             self._dev.open_port(names.index(found[0]), self.cfg.role)
-        except (rtmidi.RtMidiError, ValueError) as e:   # it went again between list and open
+        except (rtmidi.RtMidiError, ValueError) as e:  # it went again between list and open
             log.info("%s %s: reopening %s failed: %s", self.kind, self.cfg.role, found[0], e)
             return None
-        first = self.name is None           # waited for since start (``open(wait=True)``)
+        first = self.name is None  # waited for since start (``open(wait=True)``)
         self.name, self.lost = found[0], False
         log.info("%s %s: %s %s", self.kind, self.cfg.role, self.name, "appeared" if first else "is back")
         return "back"
@@ -286,7 +306,7 @@ class ManagedInput(_Managed):
             msg, delta = ev
             t = now_ns if self._last_ns is None else self._last_ns + int(delta * 1e9)
             if t > now_ns or t < now_ns - self.max_age_ns:
-                t = now_ns           # first message, or the delta chain drifted: re-anchor
+                t = now_ns  # first message, or the delta chain drifted: re-anchor
             self._last_ns = t
             out.append((msg, t))
 

@@ -4,10 +4,11 @@ The real-time engine builds raw byte lists (python-rtmidi sends a list in about 
 ``Message`` costs 7 µs), so it needs the numbers; they live here and nowhere else.
 Channels are 1-16 everywhere in jamd's API (as printed on gear); the wire uses 0-15.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 #: MIDI clock resolution: timing clock messages per quarter note.
 PPQN = 24

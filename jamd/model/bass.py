@@ -8,6 +8,7 @@ bidirectional (non-causal) transformer of :mod:`jamd.training.bass_vae`, re-impl
 The input features are built here too (and imported by the torch side), so training and the
 live engine can never disagree about what a feature means.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,37 +18,48 @@ from pathlib import Path
 import numpy as np
 
 from jamd.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from jamd.music.drumkit import VOICES
 from jamd.music.grid import BASS_PITCH_MIN, BASS_PITCHES, BassLine, DrumPattern
 from jamd.music.harmony import Chords, chord_features, in_scale
-from jamd.music.drumkit import VOICES
 
 KIND = "bass"
 #: length classes: a note lasts 1..MAX_LENGTH steps; longer notes are held by the next window
 MAX_LENGTH = 16
-DRUM_FEATURES = 2 * len(VOICES)                          # hit + velocity per voice
+DRUM_FEATURES = 2 * len(VOICES)  # hit + velocity per voice
 COND_FEATURES = DRUM_FEATURES + chord_features(Chords.constant(0, 0, 1)).shape[1]
-BASS_FEATURES = 1 + BASS_PITCHES + 1 + 1                 # onset, pitch one-hot, velocity, length
+BASS_FEATURES = 1 + BASS_PITCHES + 1 + 1  # onset, pitch one-hot, velocity, length
 #: decoder output per step: onset logit, velocity logit, pitch logits, length logits
 OUT_FEATURES = 2 + BASS_PITCHES + MAX_LENGTH
 
 
 def representation(steps: int) -> dict:
     """What a bass checkpoint's grid is; loading refuses a card that says otherwise."""
-    return {"steps": steps, "steps_per_beat": 4, "voices": list(VOICES),
-            "pitch_range": [BASS_PITCH_MIN, BASS_PITCH_MIN + BASS_PITCHES - 1], "max_length": MAX_LENGTH}
+    return {
+        "steps": steps,
+        "steps_per_beat": 4,
+        "voices": list(VOICES),
+        "pitch_range": [BASS_PITCH_MIN, BASS_PITCH_MIN + BASS_PITCHES - 1],
+        "max_length": MAX_LENGTH,
+    }
 
 
 # ------------------------------------------------------------------------------ features
 
-def cond_features(drum_hit: np.ndarray, drum_velocity: np.ndarray, root: np.ndarray,
-                  quality: np.ndarray) -> np.ndarray:
+
+def cond_features(
+    drum_hit: np.ndarray, drum_velocity: np.ndarray, root: np.ndarray, quality: np.ndarray
+) -> np.ndarray:
     """``(..., steps, COND_FEATURES)``: the drums (hits, velocities where hit) and the chords.
     Leading axes are windows."""
     hit = (np.asarray(drum_hit) > 0.5).astype(np.float32)
     root, quality = np.asarray(root), np.asarray(quality)
     lead = root.shape[:-1]
-    chords = np.stack([chord_features(Chords(r, q)) for r, q in
-                       zip(root.reshape(-1, root.shape[-1]), quality.reshape(-1, root.shape[-1]))])
+    chords = np.stack(
+        [
+            chord_features(Chords(r, q))
+            for r, q in zip(root.reshape(-1, root.shape[-1]), quality.reshape(-1, root.shape[-1]))
+        ]
+    )
     chords = chords.reshape(*lead, *chords.shape[1:])
     return np.concatenate([hit, hit * np.asarray(drum_velocity, np.float32), chords], axis=-1)
 
@@ -63,6 +75,7 @@ def bass_features(onset, pitch, velocity, length) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ network
+
 
 def _normalize(x, eps=1e-5):
     """LayerNorm without its affine part (folded into the next linear layer at load). Means are
@@ -92,13 +105,13 @@ class _Stack:
     def __init__(self, t: dict[str, np.ndarray], prefix: str, n_layer: int, n_head: int):
         def lin(name, ln=None):
             w, b = t[f"{prefix}{name}.weight"].T, t[f"{prefix}{name}.bias"]
-            if ln:              # (n * g + s) @ w + b == n @ (g[:, None] * w) + (s @ w + b)
+            if ln:  # (n * g + s) @ w + b == n @ (g[:, None] * w) + (s @ w + b)
                 g, sh = t[f"{prefix}{ln}.weight"], t[f"{prefix}{ln}.bias"]
                 w, b = g[:, None] * w, sh @ w + b
             return np.ascontiguousarray(w, np.float32), np.asarray(b, np.float32)
 
         self.inp = lin("inp")[0]
-        self.base = t[f"{prefix}pos"] + t[f"{prefix}inp.bias"]          # (steps, d)
+        self.base = t[f"{prefix}pos"] + t[f"{prefix}inp.bias"]  # (steps, d)
         d = self.base.shape[1]
         self.n_head, hd = n_head, d // n_head
         self.blocks = []
@@ -106,8 +119,14 @@ class _Stack:
             qkv_w, qkv_b = lin(f"blocks.{i}.attn.qkv", f"blocks.{i}.ln1")
             qkv_w[:, :d] /= np.sqrt(hd)
             qkv_b[:d] /= np.sqrt(hd)
-            self.blocks.append(((qkv_w, qkv_b), lin(f"blocks.{i}.attn.proj"),
-                                lin(f"blocks.{i}.mlp.fc", f"blocks.{i}.ln2"), lin(f"blocks.{i}.mlp.out")))
+            self.blocks.append(
+                (
+                    (qkv_w, qkv_b),
+                    lin(f"blocks.{i}.attn.proj"),
+                    lin(f"blocks.{i}.mlp.fc", f"blocks.{i}.ln2"),
+                    lin(f"blocks.{i}.mlp.out"),
+                )
+            )
         self.head = lin("head", "ln_f")
 
     def __call__(self, x: np.ndarray, add: np.ndarray | None = None) -> np.ndarray:
@@ -120,7 +139,7 @@ class _Stack:
         H, hd = self.n_head, d // self.n_head
         for qkv, proj, fc, out in self.blocks:
             a = (_normalize(h) @ qkv[0] + qkv[1]).reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)
-            att = _softmax(a[0] @ a[1].transpose(0, 1, 3, 2))               # (B, H, T, T)
+            att = _softmax(a[0] @ a[1].transpose(0, 1, 3, 2))  # (B, H, T, T)
             y = (att @ a[2]).transpose(0, 2, 1, 3).reshape(B, T, d)
             h = h + y @ proj[0] + proj[1]
             h = h + _gelu(_normalize(h) @ fc[0] + fc[1]) @ out[0] + out[1]
@@ -131,9 +150,9 @@ class _Stack:
 class DecodedBatch:
     """Raw decoder outputs for ``B`` windows of ``T`` steps."""
 
-    onset_p: np.ndarray        # (B, T) probability of an onset
-    velocity: np.ndarray       # (B, T) in [0, 1]
-    pitch_logits: np.ndarray   # (B, T, 25)
+    onset_p: np.ndarray  # (B, T) probability of an onset
+    velocity: np.ndarray  # (B, T) in [0, 1]
+    pitch_logits: np.ndarray  # (B, T, 25)
     length_logits: np.ndarray  # (B, T, 16)
 
 
@@ -148,11 +167,13 @@ class BassModel:
             self.dec = _Stack(t, "dec.", cfg["n_layer"], cfg["n_head"])
             self.dec_z = (np.ascontiguousarray(t["dec.z.weight"].T), t["dec.z.bias"])
         except KeyError as e:
-            raise CheckpointError(f"{ckpt.path.name}: bass weights lack {e} (not a jamd bass model?)") from None
+            raise CheckpointError(
+                f"{ckpt.path.name}: bass weights lack {e} (not a jamd bass model?)"
+            ) from None
         self.card = ckpt.card
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "BassModel":
+    def load(cls, path: str | os.PathLike) -> BassModel:
         return cls(load_checkpoint(Path(path), kind=KIND))
 
     # -- batched (training data, evaluation) --------------------------------------------
@@ -166,8 +187,9 @@ class BassModel:
         z = np.asarray(z, np.float32).reshape(-1, 1, self.latent)
         out = self.dec(cond.astype(np.float32), z @ self.dec_z[0] + self.dec_z[1])
         sig = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
-        return DecodedBatch(sig(out[..., 0]), sig(out[..., 1]), out[..., 2:2 + BASS_PITCHES],
-                            out[..., 2 + BASS_PITCHES:])
+        return DecodedBatch(
+            sig(out[..., 0]), sig(out[..., 1]), out[..., 2 : 2 + BASS_PITCHES], out[..., 2 + BASS_PITCHES :]
+        )
 
     # -- one window (the live engine) -------------------------------------------------
     def decode(self, z, drums: DrumPattern, chords: Chords, scale_lock: bool = False) -> BassLine:
@@ -178,8 +200,10 @@ class BassModel:
         in range (pitch within +-12 of the root; :func:`jamd.music.grid.bass_to_events` folds it into
         the instrument's notes). ``scale_lock`` forbids pitches outside the chord's scale."""
         if drums.steps != self.steps or chords.steps != self.steps:
-            raise ValueError(f"this model plays {self.steps}-step windows "
-                             f"(drums have {drums.steps}, chords {chords.steps})")
+            raise ValueError(
+                f"this model plays {self.steps}-step windows "
+                f"(drums have {drums.steps}, chords {chords.steps})"
+            )
         cond = cond_features(drums.hit, drums.velocity, chords.root, chords.quality)[None]
         out = self.decode_batch(np.asarray(z, np.float32), cond)
         return to_lines(out, chords.quality[None] if scale_lock else None)[0]
@@ -191,10 +215,17 @@ def to_lines(out: DecodedBatch, lock_quality: np.ndarray | None = None) -> list[
     logits = out.pitch_logits
     if lock_quality is not None:
         pitches = np.arange(BASS_PITCH_MIN, BASS_PITCH_MIN + BASS_PITCHES)
-        mask = in_scale(pitches[None, None, :], np.asarray(lock_quality)[..., None])   # (B, T, 25)
+        mask = in_scale(pitches[None, None, :], np.asarray(lock_quality)[..., None])  # (B, T, 25)
         logits = np.where(mask, logits, -np.inf)
     pitch = logits.argmax(-1) + BASS_PITCH_MIN
     length = out.length_logits.argmax(-1) + 1
     onset = (out.onset_p > 0.5).astype(np.float32)
-    return [BassLine(onset[b], (pitch[b] * onset[b]).astype(np.int16), (out.velocity[b] * onset[b]).astype(np.float32),
-                     (length[b] * onset[b]).astype(np.int16)) for b in range(len(onset))]
+    return [
+        BassLine(
+            onset[b],
+            (pitch[b] * onset[b]).astype(np.int16),
+            (out.velocity[b] * onset[b]).astype(np.float32),
+            (length[b] * onset[b]).astype(np.int16),
+        )
+        for b in range(len(onset))
+    ]

@@ -16,14 +16,16 @@ Card layout (keys other than these are free for each model kind)::
      "representation": {...},     # steps, steps_per_beat, voices, ... the grid it speaks
      "plane": {...}, "training": {...}, "metrics": {...}}
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +36,10 @@ FORMAT_VERSION = 1
 WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
 #: What a checkpoint may hold (what the numpy runtimes read).
-_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.float16, np.int64, np.int32, np.int16,
-                                 np.int8, np.uint8, np.bool_)}
+_DTYPES = {
+    np.dtype(t)
+    for t in (np.float32, np.float64, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint8, np.bool_)
+}
 
 
 class CheckpointError(UserError):
@@ -47,7 +51,7 @@ class CheckpointError(UserError):
 class Checkpoint:
     """Loaded weights (name -> array, read-only copies owned by this object) and the card."""
 
-    path: Path                     # the base path, without suffix
+    path: Path  # the base path, without suffix
     tensors: dict[str, np.ndarray]
     card: dict[str, Any]
 
@@ -88,6 +92,7 @@ def encode_safetensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str,
     """Serialise arrays with the safetensors library itself, so any safetensors reader can open
     our files."""
     from safetensors.numpy import save
+
     arrays = {}
     for name, arr in tensors.items():
         arr = np.ascontiguousarray(arr)
@@ -102,13 +107,16 @@ def decode_safetensors(data: bytes, name: str = "weights") -> dict[str, np.ndarr
     errors name ``name``."""
     from safetensors import SafetensorError
     from safetensors.numpy import load
+
     try:
         return load(bytes(data))
     except SafetensorError as e:
         raise CheckpointError(f"{name}: not a valid safetensors file ({e})") from None
 
 
-def save_checkpoint(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], card: Mapping[str, Any]) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike, tensors: Mapping[str, np.ndarray], card: Mapping[str, Any]
+) -> Path:
     """Write ``path.safetensors`` and ``path.json``; returns the base path.
 
     ``card`` must hold ``kind``; ``format``, ``weights`` and ``weights_sha256`` are filled in.
@@ -119,11 +127,17 @@ def save_checkpoint(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], 
     base.parent.mkdir(parents=True, exist_ok=True)
     # one metadata key only: the library writes metadata in hash order, and a single key keeps
     # the file byte-for-byte reproducible (same weights -> same sha256 in the card)
-    data = encode_safetensors({k: np.asarray(v) for k, v in tensors.items()},
-                              {"jamd": f"{FORMAT}/{card['kind']}"})
+    data = encode_safetensors(
+        {k: np.asarray(v) for k, v in tensors.items()}, {"jamd": f"{FORMAT}/{card['kind']}"}
+    )
     _atomic_write(wpath, data)
-    full = {"format": FORMAT, "format_version": FORMAT_VERSION, **card,
-            "weights": wpath.name, "weights_sha256": _sha256(data)}
+    full = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **card,
+        "weights": wpath.name,
+        "weights_sha256": _sha256(data),
+    }
     _atomic_write(cpath, (json.dumps(_jsonable(full), indent=2) + "\n").encode())
     return base
 
@@ -143,18 +157,23 @@ def read_card(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(version, int) or isinstance(version, bool):
         raise CheckpointError(f"{cpath.name}: format_version must be a whole number, not {version!r}")
     if version > FORMAT_VERSION:
-        raise CheckpointError(f"{cpath.name}: card format {card['format_version']} is newer than "
-                              f"this jamd understands ({FORMAT_VERSION}); update jamd")
+        raise CheckpointError(
+            f"{cpath.name}: card format {card['format_version']} is newer than "
+            f"this jamd understands ({FORMAT_VERSION}); update jamd"
+        )
     if not isinstance(card.get("kind"), str):
-        raise CheckpointError(f"{cpath.name}: the card has no model kind (\"kind\": \"drums\", ...)")
+        raise CheckpointError(f'{cpath.name}: the card has no model kind ("kind": "drums", ...)')
     for key in ("config", "representation", "plane", "training", "metrics"):
         if key in card and not isinstance(card[key], dict):
-            raise CheckpointError(f"{cpath.name}: {key} must be a JSON object, not {type(card[key]).__name__}")
+            raise CheckpointError(
+                f"{cpath.name}: {key} must be a JSON object, not {type(card[key]).__name__}"
+            )
     return card
 
 
-def load_checkpoint(path: str | os.PathLike, kind: str | None = None,
-                    representation: Mapping[str, Any] | None = None) -> Checkpoint:
+def load_checkpoint(
+    path: str | os.PathLike, kind: str | None = None, representation: Mapping[str, Any] | None = None
+) -> Checkpoint:
     """Load and verify a checkpoint.
 
     ``kind``: refuse a card of another kind (a bass model where drums are expected).
@@ -169,8 +188,9 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None,
         for key, want in representation.items():
             got = have.get(key)
             if _jsonable(got) != _jsonable(want):
-                raise CheckpointError(f"{cpath.name}: representation {key} is {got!r}, "
-                                      f"this jamd needs {want!r}")
+                raise CheckpointError(
+                    f"{cpath.name}: representation {key} is {got!r}, this jamd needs {want!r}"
+                )
     # the pair is found by name, not by the card's "weights" field, so a renamed or copied
     # checkpoint (cp drums-flat.* mine.*) still loads; the hash still ties the two together
     wfile = wpath
@@ -178,8 +198,9 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None,
         raise CheckpointError(f"{wfile.name}: weights file not found beside {cpath.name}")
     data = wfile.read_bytes()
     if _sha256(data) != card.get("weights_sha256"):
-        raise CheckpointError(f"{wfile.name}: sha256 does not match the model card "
-                              f"(file damaged, truncated or replaced)")
+        raise CheckpointError(
+            f"{wfile.name}: sha256 does not match the model card (file damaged, truncated or replaced)"
+        )
     return Checkpoint(base, decode_safetensors(data, wfile.name), card)
 
 

@@ -9,6 +9,7 @@ Speed: the decoder's input is ``z`` at every step, so its gate inputs ``W_z z + 
 computed once per decode (one small matmul), leaving 32 recurrent ``h @ W_hh`` steps. Set
 ``OPENBLAS_NUM_THREADS=1`` in the engine: small matmuls only get slower with a second BLAS thread.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,14 +30,14 @@ class DecodeControls:
     number of hits on the model's most probable cells, velocities and timing as decoded."""
 
     threshold: float | None = None  # None: play as many hits as the model expects (round of the summed
-                                    # probabilities) on its most probable cells; a number: hit where p >= it
-    density: float | None = None    # if set: the top density*steps*voices cells are hit (overrides threshold)
-    temperature: float = 0.0        # 0 = deterministic; >0 = sample hits from sigmoid(logit / T)
-    seed: int | None = None         # sampling seed (same z + seed = same pattern)
-    velocity: float = 1.0           # dynamics amount: 0 = every hit at the pattern's mean, 1 = as decoded
-    timing: float = 1.0             # micro-timing amount: 0 = quantised, 1 = as decoded, >1 exaggerated
-    count_scale: float = 1.0        # with threshold None: play this many times the expected hits
-                                    # (the live density knob: sparser or busier, same best cells)
+    # probabilities) on its most probable cells; a number: hit where p >= it
+    density: float | None = None  # if set: the top density*steps*voices cells are hit (overrides threshold)
+    temperature: float = 0.0  # 0 = deterministic; >0 = sample hits from sigmoid(logit / T)
+    seed: int | None = None  # sampling seed (same z + seed = same pattern)
+    velocity: float = 1.0  # dynamics amount: 0 = every hit at the pattern's mean, 1 = as decoded
+    timing: float = 1.0  # micro-timing amount: 0 = quantised, 1 = as decoded, >1 exaggerated
+    count_scale: float = 1.0  # with threshold None: play this many times the expected hits
+    # (the live density knob: sparser or busier, same best cells)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -47,9 +48,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def _gru_step(gx: np.ndarray, h: np.ndarray, w_hh_t: np.ndarray, b_hh: np.ndarray, H: int) -> np.ndarray:
     """Same as `jamd.training.drum_vae.gru_step`; gates in PyTorch's order (r, z, n). gx: (B, 3H), h: (B, H)."""
     gh = h @ w_hh_t + b_hh
-    ru = _sigmoid(gx[:, :2 * H] + gh[:, :2 * H])       # r and u gates in one pass
-    n = np.tanh(gx[:, 2 * H:] + ru[:, :H] * gh[:, 2 * H:])
-    return n + ru[:, H:] * (h - n)                      # = (1-u) n + u h, one op fewer
+    ru = _sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H])  # r and u gates in one pass
+    n = np.tanh(gx[:, 2 * H :] + ru[:, :H] * gh[:, 2 * H :])
+    return n + ru[:, H:] * (h - n)  # = (1-u) n + u h, one op fewer
 
 
 class DrumModel:
@@ -59,53 +60,76 @@ class DrumModel:
         cfg = ck.config
         try:
             self.steps, self.voices = int(cfg["steps"]), int(cfg["voices"])
-            self.latent_dim, self.enc_hidden, self.dec_hidden = (int(cfg["latent_dim"]), int(cfg["enc_hidden"]),
-                                                                 int(cfg["dec_hidden"]))
+            self.latent_dim, self.enc_hidden, self.dec_hidden = (
+                int(cfg["latent_dim"]),
+                int(cfg["enc_hidden"]),
+                int(cfg["dec_hidden"]),
+            )
             t = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in ck.tensors.items()}
             He, H = self.enc_hidden, self.dec_hidden
             # encoder: per direction, input weights applied to all steps at once, recurrent per step
             self.enc = []
             for sfx in ("", "_reverse"):
-                self.enc.append((t[f"encoder.rnn.weight_ih_l0{sfx}"].T.copy(), t[f"encoder.rnn.bias_ih_l0{sfx}"],
-                                 t[f"encoder.rnn.weight_hh_l0{sfx}"].T.copy(), t[f"encoder.rnn.bias_hh_l0{sfx}"]))
+                self.enc.append(
+                    (
+                        t[f"encoder.rnn.weight_ih_l0{sfx}"].T.copy(),
+                        t[f"encoder.rnn.bias_ih_l0{sfx}"],
+                        t[f"encoder.rnn.weight_hh_l0{sfx}"].T.copy(),
+                        t[f"encoder.rnn.bias_hh_l0{sfx}"],
+                    )
+                )
             self.enc_out_w, self.enc_out_b = t["encoder.out.weight"].T.copy(), t["encoder.out.bias"]
-            self.z_in_t = t["decoder.z_in.weight"].T.copy()              # (d, 3H)
-            self.step_in = t["decoder.step_in"]                          # (T, 3H)
+            self.z_in_t = t["decoder.z_in.weight"].T.copy()  # (d, 3H)
+            self.step_in = t["decoder.step_in"]  # (T, 3H)
             self.h0_w, self.h0_b = t["decoder.h0.weight"].T.copy(), t["decoder.h0.bias"]
             self.w_hh_t, self.b_hh = t["decoder.w_hh"].T.copy(), t["decoder.b_hh"]
             self.out_w, self.out_b = t["decoder.out.weight"].T.copy(), t["decoder.out.bias"]
-            ok = (self.enc[0][0].shape == (3 * self.voices, 3 * He) and self.w_hh_t.shape == (H, 3 * H)
-                  and self.z_in_t.shape == (self.latent_dim, 3 * H) and self.step_in.shape == (self.steps, 3 * H)
-                  and self.out_w.shape == (H, 3 * self.voices) and self.enc_out_w.shape == (2 * He, 2 * self.latent_dim))
+            ok = (
+                self.enc[0][0].shape == (3 * self.voices, 3 * He)
+                and self.w_hh_t.shape == (H, 3 * H)
+                and self.z_in_t.shape == (self.latent_dim, 3 * H)
+                and self.step_in.shape == (self.steps, 3 * H)
+                and self.out_w.shape == (H, 3 * self.voices)
+                and self.enc_out_w.shape == (2 * He, 2 * self.latent_dim)
+            )
         except KeyError as e:
-            raise CheckpointError(f"{ck.path.name}: config or weight {e} missing: not a drum VAE checkpoint") from None
-        except (TypeError, ValueError) as e:     # a config value that is not a number, a 1-D weight ...
-            raise CheckpointError(f"{ck.path.name}: config or weights unusable ({e}): not a drum VAE checkpoint") from None
+            raise CheckpointError(
+                f"{ck.path.name}: config or weight {e} missing: not a drum VAE checkpoint"
+            ) from None
+        except (TypeError, ValueError) as e:  # a config value that is not a number, a 1-D weight ...
+            raise CheckpointError(
+                f"{ck.path.name}: config or weights unusable ({e}): not a drum VAE checkpoint"
+            ) from None
         if not ok:
             raise CheckpointError(f"{ck.path.name}: weight shapes do not match the card's config")
         self.card = ck.card
         self.path = ck.path
 
     @classmethod
-    def load(cls, path: str | Path) -> "DrumModel":
-        return cls(load_checkpoint(path, kind=KIND, representation={
-            "steps_per_beat": STEPS_PER_BEAT, "voices": list(VOICES)}))
+    def load(cls, path: str | Path) -> DrumModel:
+        return cls(
+            load_checkpoint(
+                path, kind=KIND, representation={"steps_per_beat": STEPS_PER_BEAT, "voices": list(VOICES)}
+            )
+        )
 
     # ------------------------------------------------------------------------------ encoder
-    def encode_batch(self, hit: np.ndarray, velocity: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def encode_batch(
+        self, hit: np.ndarray, velocity: np.ndarray, offset: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(B, T, V) x 3 -> mu, logvar: (B, d) each."""
-        x = np.concatenate([hit, velocity, offset], axis=-1).astype(np.float32)   # (B, T, 3V)
+        x = np.concatenate([hit, velocity, offset], axis=-1).astype(np.float32)  # (B, T, 3V)
         He = self.enc_hidden
         finals = []
         for direction, (w_ih_t, b_ih, w_hh_t, b_hh) in enumerate(self.enc):
-            gx = x @ w_ih_t + b_ih                                   # (B, T, 3He)
+            gx = x @ w_ih_t + b_ih  # (B, T, 3He)
             h = np.zeros((x.shape[0], He), np.float32)
             order = range(x.shape[1]) if direction == 0 else range(x.shape[1] - 1, -1, -1)
             for t in order:
                 h = _gru_step(gx[:, t], h, w_hh_t, b_hh, He)
             finals.append(h)
-        y = np.concatenate(finals, axis=-1) @ self.enc_out_w + self.enc_out_b    # (B, 2d)
-        return y[:, :self.latent_dim], y[:, self.latent_dim:]
+        y = np.concatenate(finals, axis=-1) @ self.enc_out_w + self.enc_out_b  # (B, 2d)
+        return y[:, : self.latent_dim], y[:, self.latent_dim :]
 
     def encode(self, pattern: DrumPattern) -> np.ndarray:
         """The posterior mean of one window: (d,). A longer/shorter pattern is cut/padded."""
@@ -118,14 +142,14 @@ class DrumModel:
         """z: (d,) or (B, d) -> hit logits, velocity, offset: (B, T, V) each."""
         z = np.atleast_2d(np.asarray(z, np.float32))
         H, V = self.dec_hidden, self.voices
-        gx = (z @ self.z_in_t)[:, None, :] + self.step_in            # (B, T, 3H): once per decode
-        h = np.tanh(z @ self.h0_w + self.h0_b)                       # (B, H)
+        gx = (z @ self.z_in_t)[:, None, :] + self.step_in  # (B, T, 3H): once per decode
+        h = np.tanh(z @ self.h0_w + self.h0_b)  # (B, H)
         hs = np.empty((z.shape[0], self.steps, H), np.float32)
         for t in range(self.steps):
             h = _gru_step(gx[:, t], h, self.w_hh_t, self.b_hh, H)
             hs[:, t] = h
-        y = hs @ self.out_w + self.out_b                             # (B, T, 3V)
-        return y[..., :V], _sigmoid(y[..., V:2 * V]), 0.5 * np.tanh(y[..., 2 * V:])
+        y = hs @ self.out_w + self.out_b  # (B, T, 3V)
+        return y[..., :V], _sigmoid(y[..., V : 2 * V]), 0.5 * np.tanh(y[..., 2 * V :])
 
     def decode_probs(self, z: np.ndarray) -> np.ndarray:
         """The decoder mean: hit probabilities, (T, V) for one z, (B, T, V) for a batch."""
@@ -143,12 +167,15 @@ class DrumModel:
         """The card's latent plane as a `jamd.model.plane.LatentPlane`: axes scaled by their spread,
         so x, y = +-1 reach ``radius`` standard deviations of the training codes."""
         from jamd.model.plane import LatentPlane
+
         try:
             p = self.card["plane"]
             axes = np.asarray(p["axes"], np.float32) * np.asarray(p["spread"], np.float32)[:, None]
             center = np.asarray(p["center"], np.float32)
             if axes.shape != (2, self.latent_dim) or center.shape != (self.latent_dim,):
-                raise ValueError(f"axes {axes.shape} / center {center.shape} for a {self.latent_dim}-d latent")
+                raise ValueError(
+                    f"axes {axes.shape} / center {center.shape} for a {self.latent_dim}-d latent"
+                )
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise CheckpointError(f"{self.path.name}.json: latent plane unusable ({e})") from None
         return LatentPlane(center, axes[0], axes[1], radius)
@@ -165,14 +192,14 @@ def realise(logits: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeContr
     higher hit F1 on the validation split (docs/models.md)."""
     if c.temperature > 0:
         rng = np.random.default_rng(c.seed)
-        noise = rng.logistic(size=logits.shape).astype(np.float32)   # logit + logistic noise > 0 == Bernoulli
+        noise = rng.logistic(size=logits.shape).astype(np.float32)  # logit + logistic noise > 0 == Bernoulli
         score = logits / c.temperature + noise
     else:
         score = logits
     if c.density is not None:
         hit = _top(score, int(round(np.clip(c.density, 0.0, 1.0) * score.size)))
     elif c.temperature > 0:
-        hit = (score >= 0.0).astype(np.float32)                      # the sample itself
+        hit = (score >= 0.0).astype(np.float32)  # the sample itself
     elif c.threshold is None:
         hit = _top(score, int(round(c.count_scale * float(_sigmoid(logits).sum()))))
     elif c.threshold <= 0 or c.threshold >= 1:

@@ -4,6 +4,7 @@
 by their spread), so ``x, y`` in [-1, 1] cover the part of the space the model knows. ``center``
 is the drummer's seed when one is playing, else a home point (the training codes' mean).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,10 +14,10 @@ import numpy as np
 
 @dataclass
 class LatentPlane:
-    center: np.ndarray          # (d,) where x = y = 0 lands
-    axis_a: np.ndarray          # (d,) direction and scale of x
-    axis_b: np.ndarray          # (d,) direction and scale of y
-    radius: float = 1.0         # how far a full controller throw reaches, in units of the axes
+    center: np.ndarray  # (d,) where x = y = 0 lands
+    axis_a: np.ndarray  # (d,) direction and scale of x
+    axis_b: np.ndarray  # (d,) direction and scale of y
+    radius: float = 1.0  # how far a full controller throw reaches, in units of the axes
 
     def __post_init__(self) -> None:
         self.center = np.asarray(self.center, np.float32)
@@ -36,7 +37,7 @@ class LatentPlane:
     def project(self, z: np.ndarray, center: np.ndarray | None = None) -> tuple[float, float]:
         """The (x, y) of the point of the plane nearest ``z`` (least squares on the two axes)."""
         c = self.center if center is None else center
-        basis = np.stack([self.axis_a, self.axis_b], axis=1) * self.radius    # (d, 2)
+        basis = np.stack([self.axis_a, self.axis_b], axis=1) * self.radius  # (d, 2)
         xy, *_ = np.linalg.lstsq(basis, np.asarray(z, np.float32) - c, rcond=None)
         return float(xy[0]), float(xy[1])
 
@@ -60,6 +61,7 @@ class Slew:
             self.value = self.value + delta * (max_move / dist)
         return self.value
 
+
 #: A recording (`jamd run --record`) marks every drums latent move with a MIDI text event
 #: ``"xy <x> <y>"`` at the time it took effect; `jamd map --session` draws that walk.
 WALK_TEXT_PREFIX = "xy "
@@ -75,6 +77,6 @@ def read_walk(mid) -> list[tuple[float, float]]:
     for track in mid.tracks:
         for msg in track:
             if msg.is_meta and msg.type == "text" and msg.text.startswith(WALK_TEXT_PREFIX):
-                x, y = (float(v) for v in msg.text[len(WALK_TEXT_PREFIX):].split())
+                x, y = (float(v) for v in msg.text[len(WALK_TEXT_PREFIX) :].split())
                 points.append((x, y))
     return points

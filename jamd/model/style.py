@@ -5,11 +5,12 @@ latent is only a few dimensions, and styles are not linearly separable in it, bu
 overfit the few non-rock styles. Trained on the GMD train split's style labels, regularisation
 chosen on validation, confusion matrix on test, all stored in the classifier's model card.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -38,8 +39,8 @@ def _softmax(a: np.ndarray) -> np.ndarray:
 @dataclass
 class StyleClassifier:
     classes: list[str]
-    weights: np.ndarray          # (features, classes)
-    mean: np.ndarray             # feature standardisation, so one L2 weight fits all features
+    weights: np.ndarray  # (features, classes)
+    mean: np.ndarray  # feature standardisation, so one L2 weight fits all features
     scale: np.ndarray
 
     def proba(self, z: np.ndarray) -> np.ndarray:
@@ -50,16 +51,23 @@ class StyleClassifier:
         return [self.classes[k] for k in self.proba(z).argmax(axis=1)]
 
     def save(self, path: Path, card: dict) -> Path:
-        tensors = {"weights": self.weights.astype(np.float32), "mean": self.mean.astype(np.float32),
-                   "scale": self.scale.astype(np.float32)}
+        tensors = {
+            "weights": self.weights.astype(np.float32),
+            "mean": self.mean.astype(np.float32),
+            "scale": self.scale.astype(np.float32),
+        }
         return save_checkpoint(path, tensors, {"kind": KIND, "classes": self.classes, **card})
 
     @classmethod
-    def load(cls, path: Path) -> "StyleClassifier":
+    def load(cls, path: Path) -> StyleClassifier:
         ck = load_checkpoint(path, kind=KIND)
         t = ck.tensors
-        return cls(list(ck.card["classes"]), t["weights"].astype(np.float64),
-                   t["mean"].astype(np.float64), t["scale"].astype(np.float64))
+        return cls(
+            list(ck.card["classes"]),
+            t["weights"].astype(np.float64),
+            t["mean"].astype(np.float64),
+            t["scale"].astype(np.float64),
+        )
 
 
 def label_classes(labels: Sequence[str]) -> list[str]:
@@ -79,7 +87,7 @@ def fit(z: np.ndarray, y: np.ndarray, classes: list[str], l2: float, iters: int 
     a third of GMD), from zero: deterministic."""
     x = features(z)
     mean, scale = x.mean(0), x.std(0)
-    mean[0], scale[0] = 0.0, 1.0                      # keep the bias column as it is
+    mean[0], scale[0] = 0.0, 1.0  # keep the bias column as it is
     scale[scale == 0] = 1.0
     x = (x - mean) / scale
     onehot = np.eye(len(classes))[y]
@@ -128,8 +136,10 @@ def train_on_corpus(model, corpus) -> tuple[StyleClassifier, dict]:
     if "test" in corpus.splits:
         z_te, s_te = corpus_codes(model, corpus, "test")
         m = confusion(clf, z_te, encode_labels(s_te, classes))
-        metrics.update(test_balanced_accuracy=round(balanced_accuracy(m), 4),
-                       test_accuracy=round(float(np.trace(m) / m.sum()), 4),
-                       test_confusion={"rows_true_cols_predicted": classes, "counts": m.tolist()},
-                       chance_balanced_accuracy=round(1 / len(classes), 4))
+        metrics.update(
+            test_balanced_accuracy=round(balanced_accuracy(m), 4),
+            test_accuracy=round(float(np.trace(m) / m.sum()), 4),
+            test_confusion={"rows_true_cols_predicted": classes, "counts": m.tolist()},
+            chance_balanced_accuracy=round(1 / len(classes), 4),
+        )
     return clf, metrics

@@ -7,19 +7,20 @@ A bass line is per step: onset, pitch relative to the chord root, velocity and l
 Times are kept in *beats* (quarter notes) as long as possible, because a beat is what the grid,
 the clock and a MIDI file's ticks share; seconds only appear at a given tempo.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import mido
 import numpy as np
 
 from jamd.music.drumkit import GM_OUTPUT, VOICES, VoiceOut
 
-STEPS_PER_BEAT = 4          # 16th notes
-BEATS_PER_BAR = 4           # 4/4 only (the corpus keeps 4/4 files)
-DEFAULT_STEPS = 32          # 2 bars of 4/4
+STEPS_PER_BEAT = 4  # 16th notes
+BEATS_PER_BAR = 4  # 4/4 only (the corpus keeps 4/4 files)
+DEFAULT_STEPS = 32  # 2 bars of 4/4
 MIDI_MAX = 127
 #: The largest offset a float32 grid can hold that is still below +0.5 (0.5 is the next step).
 _OFFSET_MAX = float(np.nextafter(np.float32(0.5), np.float32(0)))
@@ -58,7 +59,7 @@ def quantize(beat: float) -> tuple[int, float]:
     """Nearest 16th step of a time in beats, and the remainder as an offset in [-0.5, 0.5)."""
     pos = beat * STEPS_PER_BEAT
     step = int(np.floor(pos))
-    rem = pos - step            # exact in floating point, unlike ``floor(pos + 0.5)``
+    rem = pos - step  # exact in floating point, unlike ``floor(pos + 0.5)``
     if rem >= 0.5:
         step, rem = step + 1, rem - 1.0
     return step, rem
@@ -75,6 +76,7 @@ def unit_to_velocity(value: float) -> int:
 
 # --------------------------------------------------------------------------------------- drums
 
+
 @dataclass
 class DrumPattern:
     """``steps x voices`` drum grid. ``hit`` is 0/1 (float32 so models can read it directly)."""
@@ -88,7 +90,7 @@ class DrumPattern:
             raise ValueError("hit, velocity and offset must be equal 2-D arrays (steps, voices)")
 
     @classmethod
-    def empty(cls, steps: int = DEFAULT_STEPS, voices: int = len(VOICES)) -> "DrumPattern":
+    def empty(cls, steps: int = DEFAULT_STEPS, voices: int = len(VOICES)) -> DrumPattern:
         z = np.zeros((steps, voices), np.float32)
         return cls(z.copy(), z.copy(), z.copy())
 
@@ -100,7 +102,7 @@ class DrumPattern:
     def n_hits(self) -> int:
         return int(self.hit.sum())
 
-    def copy(self) -> "DrumPattern":
+    def copy(self) -> DrumPattern:
         return DrumPattern(self.hit.copy(), self.velocity.copy(), self.offset.copy())
 
     def place(self, step: int, voice: int, velocity: float, offset: float) -> None:
@@ -113,8 +115,9 @@ class DrumPattern:
         self.offset[step, voice] = min(offset, _OFFSET_MAX)
 
 
-def drums_from_notes(notes: Iterable[NoteIn], table: Mapping[int, int], steps: int,
-                     voices: int = len(VOICES)) -> DrumPattern:
+def drums_from_notes(
+    notes: Iterable[NoteIn], table: Mapping[int, int], steps: int, voices: int = len(VOICES)
+) -> DrumPattern:
     """Fold timed note-ons into a grid of ``steps``; notes outside it or the table are ignored."""
     pattern = DrumPattern.empty(steps, voices)
     for n in notes:
@@ -127,9 +130,13 @@ def drums_from_notes(notes: Iterable[NoteIn], table: Mapping[int, int], steps: i
     return pattern
 
 
-def drums_to_events(pattern: DrumPattern, outputs: Sequence[VoiceOut] = GM_OUTPUT,
-                    timing: float = 1.0, start_beat: float = 0.0,
-                    gate_beats: float = DRUM_GATE_BEATS) -> list[NoteEvent]:
+def drums_to_events(
+    pattern: DrumPattern,
+    outputs: Sequence[VoiceOut] = GM_OUTPUT,
+    timing: float = 1.0,
+    start_beat: float = 0.0,
+    gate_beats: float = DRUM_GATE_BEATS,
+) -> list[NoteEvent]:
     """Grid -> note events, sorted by time. ``timing`` scales the micro-timing offsets
     (0 = quantised, 1 = as played, above 1 = exaggerated groove). A note's gate is cut where
     the next hit of the same output note starts, so the two never overlap."""
@@ -137,8 +144,15 @@ def drums_to_events(pattern: DrumPattern, outputs: Sequence[VoiceOut] = GM_OUTPU
     for step, voice in zip(*np.nonzero(pattern.hit > 0.5)):
         beat = start_beat + (step + timing * float(pattern.offset[step, voice])) / STEPS_PER_BEAT
         out = outputs[voice]
-        events.append(NoteEvent(beat, beat + gate_beats, out.note,
-                                unit_to_velocity(float(pattern.velocity[step, voice])), out.channel))
+        events.append(
+            NoteEvent(
+                beat,
+                beat + gate_beats,
+                out.note,
+                unit_to_velocity(float(pattern.velocity[step, voice])),
+                out.channel,
+            )
+        )
     events.sort()
     next_start: dict[tuple[int, int], float] = {}
     for i in range(len(events) - 1, -1, -1):
@@ -152,8 +166,8 @@ def drums_to_events(pattern: DrumPattern, outputs: Sequence[VoiceOut] = GM_OUTPU
 
 # ---------------------------------------------------------------------------------------- bass
 
-BASS_PITCH_MIN = -12        # an octave below the root ...
-BASS_PITCH_MAX = 12         # ... to an octave above: what a bass line does around one chord
+BASS_PITCH_MIN = -12  # an octave below the root ...
+BASS_PITCH_MAX = 12  # ... to an octave above: what a bass line does around one chord
 BASS_PITCHES = BASS_PITCH_MAX - BASS_PITCH_MIN + 1
 
 
@@ -169,9 +183,13 @@ class BassLine:
     length: np.ndarray
 
     @classmethod
-    def empty(cls, steps: int = DEFAULT_STEPS) -> "BassLine":
-        return cls(np.zeros(steps, np.float32), np.zeros(steps, np.int16),
-                   np.zeros(steps, np.float32), np.zeros(steps, np.int16))
+    def empty(cls, steps: int = DEFAULT_STEPS) -> BassLine:
+        return cls(
+            np.zeros(steps, np.float32),
+            np.zeros(steps, np.int16),
+            np.zeros(steps, np.float32),
+            np.zeros(steps, np.int16),
+        )
 
     @property
     def steps(self) -> int:
@@ -186,9 +204,9 @@ class BassRange:
     """Where the bass sounds. Roots sit in E2..D#3 so that +-12 semitones around them spans
     E1..D#4, a 4-string bass's range; notes outside ``low..high`` are folded in by octaves."""
 
-    root_low: int = 40                  # E2: the lowest note a root (pitch 0) is placed on
-    low: int = 28                       # E1, a 4-string bass's lowest string
-    high: int = 63                      # D#4
+    root_low: int = 40  # E2: the lowest note a root (pitch 0) is placed on
+    low: int = 28  # E1, a 4-string bass's lowest string
+    high: int = 63  # D#4
     channel: int = 1
 
 
@@ -207,8 +225,9 @@ def bass_note(root_pc: int, pitch: int, rng: BassRange) -> int:
     return note
 
 
-def bass_to_events(line: BassLine, roots: Sequence[int], rng: BassRange = BassRange(),
-                   start_beat: float = 0.0) -> list[NoteEvent]:
+def bass_to_events(
+    line: BassLine, roots: Sequence[int], rng: BassRange = BassRange(), start_beat: float = 0.0
+) -> list[NoteEvent]:
     """Bass line -> note events, monophonic: a note is cut where the next one starts."""
     onsets = list(line.onsets())
     events = []
@@ -216,19 +235,29 @@ def bass_to_events(line: BassLine, roots: Sequence[int], rng: BassRange = BassRa
         end = step + max(int(line.length[step]), 1)
         if i + 1 < len(onsets):
             end = min(end, onsets[i + 1])
-        events.append(NoteEvent(start_beat + step / STEPS_PER_BEAT, start_beat + end / STEPS_PER_BEAT,
-                                bass_note(int(roots[step]), int(line.pitch[step]), rng),
-                                unit_to_velocity(float(line.velocity[step])), rng.channel))
+        events.append(
+            NoteEvent(
+                start_beat + step / STEPS_PER_BEAT,
+                start_beat + end / STEPS_PER_BEAT,
+                bass_note(int(roots[step]), int(line.pitch[step]), rng),
+                unit_to_velocity(float(line.velocity[step])),
+                rng.channel,
+            )
+        )
     return events
 
 
-def bass_from_notes(notes: Iterable[tuple[float, float, int, int]], roots: Sequence[int],
-                    steps: int, rng: BassRange = BassRange()) -> BassLine:
+def bass_from_notes(
+    notes: Iterable[tuple[float, float, int, int]],
+    roots: Sequence[int],
+    steps: int,
+    rng: BassRange = BassRange(),
+) -> BassLine:
     """``(start_beat, end_beat, note, velocity)`` -> bass line relative to the per-step roots
     (pitch classes). Pitches outside +-12 of the root are folded in by octaves; on a step with
     two onsets the lower note wins (the bass is the bottom of the harmony)."""
     line = BassLine.empty(steps)
-    lowest: dict[int, int] = {}         # step -> the note placed there
+    lowest: dict[int, int] = {}  # step -> the note placed there
     for start, end, note, velocity in sorted(notes, key=lambda n: (n[0], -n[2])):
         step, _ = quantize(start)
         if not 0 <= step < steps or lowest.get(step, note + 1) <= note:
@@ -247,6 +276,7 @@ def bass_from_notes(notes: Iterable[tuple[float, float, int, int]], roots: Seque
 
 
 # ----------------------------------------------------------------------------- MIDI files
+
 
 @dataclass
 class MidiNotes:
@@ -304,18 +334,29 @@ def beat_to_tick(beat: float, ticks_per_beat: int) -> int:
     return tick
 
 
-def events_to_midi(tracks: Mapping[str, Sequence[NoteEvent]], bpm: float = 120.0,
-                   ticks_per_beat: int = 480) -> mido.MidiFile:
+def events_to_midi(
+    tracks: Mapping[str, Sequence[NoteEvent]], bpm: float = 120.0, ticks_per_beat: int = 480
+) -> mido.MidiFile:
     """Note events (per named track) -> a type-1 MIDI file at ``bpm``."""
     mid = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
     tempo = mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)
     for name, events in tracks.items():
         timed = []
         for e in events:
-            timed.append((beat_to_tick(e.start_beat, ticks_per_beat), 1,
-                          mido.Message("note_on", channel=e.channel - 1, note=e.note, velocity=e.velocity)))
-            timed.append((beat_to_tick(e.end_beat, ticks_per_beat), 0,
-                          mido.Message("note_off", channel=e.channel - 1, note=e.note, velocity=0)))
+            timed.append(
+                (
+                    beat_to_tick(e.start_beat, ticks_per_beat),
+                    1,
+                    mido.Message("note_on", channel=e.channel - 1, note=e.note, velocity=e.velocity),
+                )
+            )
+            timed.append(
+                (
+                    beat_to_tick(e.end_beat, ticks_per_beat),
+                    0,
+                    mido.Message("note_off", channel=e.channel - 1, note=e.note, velocity=0),
+                )
+            )
         # at equal ticks note-offs go first, so a repeated note is ended before it restarts
         timed.sort(key=lambda t: (t[0], t[1]))
         track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0), tempo.copy()])

@@ -6,11 +6,12 @@ each has one scale, the mode a bass player would reach for over it: major -> ion
 minor -> aeolian, dominant 7 -> mixolydian, minor 7 -> dorian. ``in_scale_rate`` in the bass
 evaluation is measured against these scales.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -21,10 +22,10 @@ QUALITY_INDEX = {q: i for i, q in enumerate(QUALITIES)}
 MAJ, MIN, DOM7, MIN7 = range(4)
 
 SCALES: tuple[tuple[int, ...], ...] = (
-    (0, 2, 4, 5, 7, 9, 11),     # maj: ionian
-    (0, 2, 3, 5, 7, 8, 10),     # min: aeolian
-    (0, 2, 4, 5, 7, 9, 10),     # dom7: mixolydian
-    (0, 2, 3, 5, 7, 9, 10),     # min7: dorian
+    (0, 2, 4, 5, 7, 9, 11),  # maj: ionian
+    (0, 2, 3, 5, 7, 8, 10),  # min: aeolian
+    (0, 2, 4, 5, 7, 9, 10),  # dom7: mixolydian
+    (0, 2, 3, 5, 7, 9, 10),  # min7: dorian
 )
 CHORD_TONES: tuple[tuple[int, ...], ...] = ((0, 4, 7), (0, 3, 7), (0, 4, 7, 10), (0, 3, 7, 10))
 
@@ -36,8 +37,18 @@ for _q, _scale in enumerate(SCALES):
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _FLATS = {"Db": 1, "Eb": 3, "Gb": 6, "Ab": 8, "Bb": 10}
 #: chord-symbol suffix -> quality; "m7" must be tried before "m"
-_SUFFIXES = (("m7", MIN7), ("min7", MIN7), ("-7", MIN7), ("7", DOM7), ("maj7", MAJ), ("maj", MAJ),
-             ("min", MIN), ("m", MIN), ("-", MIN), ("", MAJ))
+_SUFFIXES = (
+    ("m7", MIN7),
+    ("min7", MIN7),
+    ("-7", MIN7),
+    ("7", DOM7),
+    ("maj7", MAJ),
+    ("maj", MAJ),
+    ("min", MIN),
+    ("m", MIN),
+    ("-", MIN),
+    ("", MAJ),
+)
 
 
 @dataclass
@@ -56,11 +67,11 @@ class Chords:
             raise ValueError(f"quality must be 0..{len(QUALITIES) - 1}")
 
     @classmethod
-    def constant(cls, root: int, quality: int, steps: int) -> "Chords":
+    def constant(cls, root: int, quality: int, steps: int) -> Chords:
         return cls(np.full(steps, root), np.full(steps, quality))
 
     @classmethod
-    def from_symbols(cls, symbols: Sequence[str], steps: int) -> "Chords":
+    def from_symbols(cls, symbols: Sequence[str], steps: int) -> Chords:
         """Chord symbols spread evenly over ``steps`` ("Am7 D7" over 32 steps: a bar each)."""
         if not symbols or steps % len(symbols):
             raise ValueError(f"{len(symbols)} chords do not divide {steps} steps evenly")
@@ -74,7 +85,7 @@ class Chords:
 
 
 def parse_chord(symbol: str) -> tuple[int, int]:
-    """"C", "F#m", "Bb7", "Dm7", "Ebmaj7" -> (root pitch class, quality index)."""
+    """ "C", "F#m", "Bb7", "Dm7", "Ebmaj7" -> (root pitch class, quality index)."""
     m = re.fullmatch(r"([A-G])([#b]?)(.*)", symbol.strip())
     if not m:
         raise ValueError(f"not a chord symbol: {symbol!r}")
@@ -101,7 +112,9 @@ def chord_features(chords: Chords) -> np.ndarray:
     out[np.arange(steps), chords.quality] = 1.0
     nxt_root, nxt_at = None, steps
     for s in range(steps - 1, -1, -1):
-        if s + 1 < steps and (chords.root[s + 1] != chords.root[s] or chords.quality[s + 1] != chords.quality[s]):
+        if s + 1 < steps and (
+            chords.root[s + 1] != chords.root[s] or chords.quality[s + 1] != chords.quality[s]
+        ):
             nxt_root, nxt_at = int(chords.root[s + 1]), s + 1
         slot = 12 if nxt_root is None else (nxt_root - int(chords.root[s])) % 12
         out[s, len(QUALITIES) + slot] = 1.0
@@ -110,6 +123,7 @@ def chord_features(chords: Chords) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- chords from a keyboard
+
 
 def chord_from_notes(notes: Iterable[int], prefer_quality: int = MAJ) -> tuple[int, int] | None:
     """The chord a keyboard player holds: ``(root pitch class, quality)``, or None for no notes.
@@ -129,7 +143,7 @@ def chord_from_notes(notes: Iterable[int], prefer_quality: int = MAJ) -> tuple[i
         return fit, root == bass, quality == prefer_quality, -quality
 
     root, quality = max(((r, q) for r in pcs for q in range(len(QUALITIES))), key=lambda rq: score(*rq))
-    if not {(root + 3) % 12, (root + 4) % 12} & pcs:       # no third held: major/minor unsaid
+    if not {(root + 3) % 12, (root + 4) % 12} & pcs:  # no third held: major/minor unsaid
         return root, prefer_quality
     return root, quality
 
@@ -146,7 +160,7 @@ class HeldChord:
     def feed(self, msg: Sequence[int]) -> tuple[int, int] | None:
         if ms.is_note_off(msg):
             self.held.discard(msg[1])
-            return None                                         # releasing never changes the chord
+            return None  # releasing never changes the chord
         if not ms.is_note_on(msg):
             return None
         self.held.add(msg[1])

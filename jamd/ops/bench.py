@@ -30,6 +30,7 @@ separate "rig" process plays the controller and the drummer into real JACK MIDI 
 sinks what jamd sends. Without JACK, outputs are in-process null ports and the CCs and drummer
 notes are handed to the daemon's input polling directly (a feeder thread), which the output says.
 """
+
 from __future__ import annotations
 
 import collections
@@ -46,19 +47,19 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from jamd.midi import spec as ms
 from jamd.engine.clock import ClockFollower, Timeline, ns_per_beat, tick_deadline, tick_ns
-from jamd.live.daemon import IDLE_TICK_S, Latencies
-from jamd.music.grid import STEPS_PER_BEAT
-from jamd.ops.layout import start_busy
 from jamd.engine.ipc import REC_NOTE_ON, REC_SWAP, REC_TICK, jitter_stats
 from jamd.engine.scheduler import SchedulerConfig, StepScheduler
+from jamd.live.daemon import IDLE_TICK_S, Latencies
+from jamd.midi import spec as ms
+from jamd.music.grid import STEPS_PER_BEAT
+from jamd.ops.layout import start_busy
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,18 @@ CC_HZ = 1000.0
 SETTLE_S = 0.5
 DRIFT_MINUTES = 10.0
 #: A JACK client name prefix the tests' and other sessions' clients never use.
-RIG_CTL, RIG_DRUMMER, RIG_SINK, START_SINK = "jamd-bench-ctl", "jamd-bench-drummer", "jamd-bench-sink", \
-    "jamd-bench-start"
-CC_KNOB = 1                       # generic-two-knobs: CC 1 on channel 1 moves drums.x
+RIG_CTL, RIG_DRUMMER, RIG_SINK, START_SINK = (
+    "jamd-bench-ctl",
+    "jamd-bench-drummer",
+    "jamd-bench-sink",
+    "jamd-bench-start",
+)
+CC_KNOB = 1  # generic-two-knobs: CC 1 on channel 1 moves drums.x
 DRUMMER_CHANNEL = 10
 
 
 # ------------------------------------------------------------------------ statistics
+
 
 def stats(values: Iterable[float], keys: Sequence[str] = ("p50", "p99", "max")) -> dict[str, float]:
     """Percentiles of a series, plus its size ``n``; NaN figures for an empty series (the
@@ -101,8 +107,13 @@ def error_us(records: np.ndarray, kind: int) -> dict[str, float]:
     s = jitter_stats(records, kind)
     sel = records[records[:, 0] == kind]
     over = int(np.sum(np.abs(sel[:, 2] - sel[:, 1]) > 1_000_000))
-    return {"p50": s["p50_ms"] * 1e3, "p99": s["p99_ms"] * 1e3, "max": s["max_ms"] * 1e3, "n": s["n"],
-            "over_1ms": over}
+    return {
+        "p50": s["p50_ms"] * 1e3,
+        "p99": s["p99_ms"] * 1e3,
+        "max": s["max_ms"] * 1e3,
+        "n": s["n"],
+        "over_1ms": over,
+    }
 
 
 def ratios(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
@@ -113,8 +124,10 @@ def ratios(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
 
 # --------------------------------------------------------------------- control latency
 
-def control_excess_ms(arrival_ns: np.ndarray, published_ns: np.ndarray, records: np.ndarray,
-                      timeline: Timeline) -> np.ndarray:
+
+def control_excess_ms(
+    arrival_ns: np.ndarray, published_ns: np.ndarray, records: np.ndarray, timeline: Timeline
+) -> np.ndarray:
     """For each control: how much later than the next 16th-step boundary the first step that
     plays it sounds (ms; 0 = it made the very next step).
 
@@ -129,27 +142,34 @@ def control_excess_ms(arrival_ns: np.ndarray, published_ns: np.ndarray, records:
     read_ns, first_step_ns = swaps[:, 2].astype(np.float64), swaps[:, 1].astype(np.float64)
     arrival = np.asarray(arrival_ns, np.float64)
     i = np.searchsorted(read_ns, np.asarray(published_ns, np.float64), side="left")
-    heard = i < len(read_ns)                            # a publish after the last swap: unknown
+    heard = i < len(read_ns)  # a publish after the last swap: unknown
     step_ns = timeline.ns_per_beat / STEPS_PER_BEAT
-    beat0 = timeline.anchor_ns - timeline.anchor_beat * timeline.ns_per_beat   # when beat 0 was
+    beat0 = timeline.anchor_ns - timeline.anchor_beat * timeline.ns_per_beat  # when beat 0 was
     next_boundary = beat0 + np.ceil((arrival[heard] - beat0) / step_ns - 1e-9) * step_ns
     return np.maximum(first_step_ns[i[heard]] - next_boundary, 0.0) / 1e6
 
 
 # ------------------------------------------------------------------------------ drift
 
+
 @dataclass
 class Drift:
     """A follower's position against the master's, in MIDI clock ticks (24 per beat)."""
 
-    end_ticks: float          # at the end, half-way between the last two ticks
-    max_abs_ticks: float      # worst seen at any beat on the way
-    ticks: int                # ticks followed
+    end_ticks: float  # at the end, half-way between the last two ticks
+    max_abs_ticks: float  # worst seen at any beat on the way
+    ticks: int  # ticks followed
 
 
-def follow_drift(minutes: float = DRIFT_MINUTES, bpm: float = 120.0, jitter_us: float = 300.0,
-                 spike_rate: float = 0.01, spike_ms: float = 3.0, ppm: float = 80.0,
-                 seed: int = 0) -> Drift:
+def follow_drift(
+    minutes: float = DRIFT_MINUTES,
+    bpm: float = 120.0,
+    jitter_us: float = 300.0,
+    spike_rate: float = 0.01,
+    spike_ms: float = 3.0,
+    ppm: float = 80.0,
+    seed: int = 0,
+) -> Drift:
     """Simulated: feed :class:`ClockFollower` ``minutes`` of a master's ticks (its crystal
     ``ppm`` off, each tick's arrival jittered by N(0, ``jitter_us``) and a share ``spike_rate``
     late by up to ``spike_ms``: a USB interface's bursts) and compare the follower's song
@@ -161,7 +181,7 @@ def follow_drift(minutes: float = DRIFT_MINUTES, bpm: float = 120.0, jitter_us: 
     late = rng.normal(0.0, jitter_us * 1e3, n)
     late += np.where(rng.random(n) < spike_rate, rng.uniform(0.0, spike_ms * 1e6, n), 0.0)
     arrival = (t0 + np.arange(n) * period + late).astype(np.int64)
-    arrival = np.maximum.accumulate(arrival)           # MIDI is a serial line: no overtaking
+    arrival = np.maximum.accumulate(arrival)  # MIDI is a serial line: no overtaking
     follower = ClockFollower()
     follower.on_midi([ms.START], t0 - int(period / 2))
     worst, err = 0.0, 0.0
@@ -178,6 +198,7 @@ def follow_drift(minutes: float = DRIFT_MINUTES, bpm: float = 120.0, jitter_us: 
 
 
 # ------------------------------------------------------------------ the naive baseline
+
 
 def naive_clock(out, bpm: float, seconds: float, latest: list, sched_cfg: SchedulerConfig) -> np.ndarray:
     """The loop a first attempt would be: one thread, ``time.sleep`` until each absolute
@@ -215,7 +236,7 @@ def naive_clock(out, bpm: float, seconds: float, latest: list, sched_cfg: Schedu
             k += 1
         else:
             for p in sched.due(nb):
-                for _port, msg in sched.play(p):          # no late drop: every note is measured
+                for _port, msg in sched.play(p):  # no late drop: every note is measured
                     out.send(msg)
                     if msg[0] & 0xF0 == ms.NOTE_ON and msg[2] > 0:
                         recs.append((REC_NOTE_ON, t0 + round(p.beat * nspb), now_ns(), 0))
@@ -242,7 +263,7 @@ def decode_pacer(perf, stop: threading.Event, latest: list, x_of: Callable[[int]
 
 # ------------------------------------------------------------------------ MIDI events
 
-Event = tuple[int, str, list[int]]          # (perf_counter_ns, "ctl" | "drummer", bytes)
+Event = tuple[int, str, list[int]]  # (perf_counter_ns, "ctl" | "drummer", bytes)
 
 
 def cc_events(t_begin: int, t_end: int, hz: float = CC_HZ) -> list[Event]:
@@ -251,7 +272,9 @@ def cc_events(t_begin: int, t_end: int, hz: float = CC_HZ) -> list[Event]:
     return [(t_begin + round(i * period), "ctl", [0xB0, CC_KNOB, sweep_value(i)]) for i in range(n)]
 
 
-def drummer_events(notes, loop_beats: float, timeline: Timeline, first_beat: float, t_end: int) -> list[Event]:
+def drummer_events(
+    notes, loop_beats: float, timeline: Timeline, first_beat: float, t_end: int
+) -> list[Event]:
     """A looped groove (``jamd.music.grid.NoteIn``s) as note-ons on the drummer's channel, from
     ``first_beat`` on, until ``t_end``."""
     out: list[Event] = []
@@ -265,9 +288,12 @@ def drummer_events(notes, loop_beats: float, timeline: Timeline, first_beat: flo
     return out
 
 
-def play_events(events: Sequence[Event], send: Callable[[str, list[int]], None],
-                idle: Callable[[], None] | None = None,
-                should_stop: Callable[[], bool] | None = None) -> int:
+def play_events(
+    events: Sequence[Event],
+    send: Callable[[str, list[int]], None],
+    idle: Callable[[], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
     """Send each event at its time: sleep only (a spinning feeder would take a core, or the
     GIL, from what is measured; a late CC is simply a later arrival). Returns events sent."""
     sent = 0
@@ -287,9 +313,11 @@ def play_events(events: Sequence[Event], send: Callable[[str, list[int]], None],
 
 # ---------------------------------------------------------------------- ports and rig
 
+
 def jack_reachable() -> bool:
     """A JACK server this process may use (``JACK_DEFAULT_SERVER`` or the default one)."""
     from jamd.midi.ports import compiled_apis, list_ports
+
     return "jack" in compiled_apis() and list_ports("jack").error is None
 
 
@@ -299,6 +327,7 @@ def rig_main(conn) -> None:
     jamd sends, drained so its queue never fills. Commands over ``conn``: ("play", events) ->
     ("played", n); ("quit",)."""
     import rtmidi
+
     jack = rtmidi.API_UNIX_JACK
     outs, sink = {}, None
     try:
@@ -313,6 +342,7 @@ def rig_main(conn) -> None:
         def drain() -> None:
             while sink.get_message() is not None:
                 received[0] += 1
+
         conn.send(("ready",))
         while True:
             if conn.poll(0.005):
@@ -320,8 +350,9 @@ def rig_main(conn) -> None:
                 if cmd[0] == "quit":
                     break
                 if cmd[0] == "play":
-                    n = play_events(cmd[1], lambda port, msg: outs[port].send_message(msg), drain,
-                                    lambda: conn.poll(0))
+                    n = play_events(
+                        cmd[1], lambda port, msg: outs[port].send_message(msg), drain, lambda: conn.poll(0)
+                    )
                     conn.send(("played", n, received[0]))
             drain()
     finally:
@@ -368,6 +399,7 @@ class StampedLatencies(Latencies):
 
 # ------------------------------------------------------------------------ processes
 
+
 def rss_kb(pid: int) -> tuple[int, int]:
     """(VmRSS, RssShmem) of a process in kB: resident memory, and the part of it that is
     shared memory (JACK's segments, mapped into every JACK client; jamd's own IPC blocks)."""
@@ -394,7 +426,7 @@ def descendants(pid: int) -> list[int]:
                 stat = f.read()
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
         children[ppid].append(int(d))
     out, todo = [], [pid]
     while todo:
@@ -410,19 +442,21 @@ def bench_config_text(ports_api: str, clock_out: str, rig: bool) -> str:
     ports = f"{{api: {ports_api}, virtual: {str(not rig).lower()}, clock_out: {clock_out}"
     if rig:
         ports += f", drummer: {RIG_DRUMMER}, controllers: [{RIG_CTL}], drums: {RIG_SINK}, bass: {RIG_SINK}"
-    return (f"clock: {{mode: internal, tempo: {BPM:g}, send_clock: true}}\n"
-            f"ports: {ports}}}\n"
-            "drummer: {kit: gm}\n"
-            "osc: {enabled: false}\n"           # no UDP port to collide with anyone's
-            "latent: {slew: 0}\n"                # a move is the new latent at once, not a glide
-            "mappings: [generic-two-knobs]\n")
+    return (
+        f"clock: {{mode: internal, tempo: {BPM:g}, send_clock: true}}\n"
+        f"ports: {ports}}}\n"
+        "drummer: {kit: gm}\n"
+        "osc: {enabled: false}\n"  # no UDP port to collide with anyone's
+        "latent: {slew: 0}\n"  # a move is the new latent at once, not a glide
+        "mappings: [generic-two-knobs]\n"
+    )
 
 
 @dataclass
 class ColdStart:
     seconds: float
-    rss_mb: float             # VmRSS summed over the processes
-    shm_mb: float             # of which shared memory (RssShmem)
+    rss_mb: float  # VmRSS summed over the processes
+    shm_mb: float  # of which shared memory (RssShmem)
     processes: list[str]
     how: str
 
@@ -436,18 +470,33 @@ def cold_start(tmp: Path, jack: bool, bars: int) -> ColdStart:
     sink = None
     if jack:
         import rtmidi
+
         sink = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=START_SINK)
         sink.ignore_types(sysex=True, timing=False, active_sense=True)
         sink.open_virtual_port("in")
-    cmd = [sys.executable, "-m", "jamd", "-v", "run", "--demo", "--config", str(cfg), "--bars", str(bars),
-           "--no-status", "--record", str(tmp / "start.mid")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jamd",
+        "-v",
+        "run",
+        "--demo",
+        "--config",
+        str(cfg),
+        "--bars",
+        str(bars),
+        "--no-status",
+        "--record",
+        str(tmp / "start.mid"),
+    ]
     first: int | None = None
     peak, shm, names = 0, 0, []
     try:
-        with open(logf, "wb") as out:          # a file, never an unread pipe
+        with open(logf, "wb") as out:  # a file, never an unread pipe
             t0 = now_ns()
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=tmp)
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp
+            )
         deadline = time.monotonic() + bars * 4 * 60 / BPM + 60
         try:
             while proc.poll() is None and time.monotonic() < deadline:
@@ -473,7 +522,7 @@ def cold_start(tmp: Path, jack: bool, bars: int) -> ColdStart:
                 time.sleep(0.1)
         finally:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)         # jamd stops cleanly on SIGINT
+                proc.send_signal(signal.SIGINT)  # jamd stops cleanly on SIGINT
                 try:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
@@ -486,8 +535,11 @@ def cold_start(tmp: Path, jack: bool, bars: int) -> ColdStart:
     if first is None:
         tail = logf.read_text(errors="replace")[-600:]
         raise RuntimeError(f"the cold-start jamd run never ticked; its log ends: {tail}")
-    how = "first MIDI clock tick at a JACK sink" if jack else \
-        "engine's 'transport: start' log line + 1 tick (no MIDI here)"
+    how = (
+        "first MIDI clock tick at a JACK sink"
+        if jack
+        else "engine's 'transport: start' log line + 1 tick (no MIDI here)"
+    )
     return ColdStart((first - t0) / 1e9, peak / 1024, shm / 1024, names, how)
 
 
@@ -502,6 +554,7 @@ def _comm(pid: int) -> str:
 
 
 # ------------------------------------------------------------------------ the main run
+
 
 @dataclass
 class JamdRun:
@@ -518,17 +571,19 @@ class JamdRun:
 
 def run_jamd(config_path: Path, jack: bool, seconds: float) -> JamdRun:
     """The real daemon for ``SETTLE_S + seconds``, with the CC stream and the drummer."""
+    from jamd.control.mapper import Mapper
+    from jamd.control.mapping import select_mapping
     from jamd.live.config import read_config
     from jamd.live.daemon import Daemon
     from jamd.live.demo import model_groove
-    from jamd.control.mapper import Mapper
-    from jamd.control.mapping import select_mapping
 
     config = read_config(config_path)
     rig = rig_conn = None
     if jack:
         rig_conn, child = mp.get_context("spawn").Pipe()
-        rig = mp.get_context("spawn").Process(target=rig_main, args=(child,), name="jamd-bench-rig", daemon=True)
+        rig = mp.get_context("spawn").Process(
+            target=rig_main, args=(child,), name="jamd-bench-rig", daemon=True
+        )
         rig.start()
         if not rig_conn.poll(20) or rig_conn.recv()[0] != "ready":
             raise RuntimeError("the bench's JACK rig did not come up")
@@ -561,15 +616,20 @@ def run_jamd(config_path: Path, jack: bool, seconds: float) -> JamdRun:
         notes, loop_beats = model_groove(daemon.drums)
         bar = 4.0
         first_bar = math.ceil(tl.beat_at(t_begin) / bar) * bar
-        events = sorted(cc_events(t_begin, t_end) + drummer_events(notes, loop_beats, tl, first_bar, t_end),
-                        key=lambda e: e[0])
+        events = sorted(
+            cc_events(t_begin, t_end) + drummer_events(notes, loop_beats, tl, first_bar, t_end),
+            key=lambda e: e[0],
+        )
         sent = [0]
         if rig_conn is not None:
             rig_conn.send(("play", events))
         else:
+
             def feed() -> None:
-                sent[0] = play_events(events, lambda port, msg: queues[port].push(msg),
-                                      should_stop=daemon.stop_requested.is_set)
+                sent[0] = play_events(
+                    events, lambda port, msg: queues[port].push(msg), should_stop=daemon.stop_requested.is_set
+                )
+
             feeder = threading.Thread(target=feed, name="jamd-bench-feeder", daemon=True)
             feeder.start()
         _sleep_until(t_begin + int(SETTLE_S * 1e9))
@@ -598,8 +658,9 @@ def run_jamd(config_path: Path, jack: bool, seconds: float) -> JamdRun:
                 rig.join(5)
     cfg = daemon.engine.cfg
     sched_cfg = SchedulerConfig(cfg.drum_outputs, cfg.bass_range, 0, 0)
-    return JamdRun(records, lat.stamps, tl, (span0, span1), win1 - win0,
-                   status, sent[0], sched_cfg, daemon.perf)
+    return JamdRun(
+        records, lat.stamps, tl, (span0, span1), win1 - win0, status, sent[0], sched_cfg, daemon.perf
+    )
 
 
 def _sleep_until(t_ns: int) -> None:
@@ -609,11 +670,13 @@ def _sleep_until(t_ns: int) -> None:
 
 def run_baseline(perf, sched_cfg: SchedulerConfig, jack: bool, seconds: float) -> tuple[np.ndarray, int]:
     """The naive loop and a decoder thread in this process (one GIL), to the same kind of port."""
-    from jamd.midi.ports import ManagedOutput, PortConfig
     from jamd.engine.process import NullOutput
+    from jamd.midi.ports import ManagedOutput, PortConfig
+
     if jack:
         # a sink of our own for the baseline: the rig is gone, and nothing here may block
         import rtmidi
+
         sink = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=RIG_SINK, queue_size_limit=8192)
         sink.ignore_types(sysex=True, timing=True, active_sense=True)
         sink.open_virtual_port("in")
@@ -626,6 +689,7 @@ def run_baseline(perf, sched_cfg: SchedulerConfig, jack: bool, seconds: float) -
 
     def decode() -> None:
         made[0] = decode_pacer(perf, stop, latest, lambda i: sweep_value(i) / 63.5 - 1.0)
+
     dec = threading.Thread(target=decode, name="jamd-bench-decoder", daemon=True)
     try:
         dec.start()
@@ -643,12 +707,13 @@ def run_baseline(perf, sched_cfg: SchedulerConfig, jack: bool, seconds: float) -
 
 # ------------------------------------------------------------------------------ bench
 
+
 @dataclass(frozen=True)
 class Target:
     figure: str
-    stat: str | None          # None: the figure is a single number
+    stat: str | None  # None: the figure is a single number
     limit: float
-    text: str                 # as DESIGN.md says it
+    text: str  # as DESIGN.md says it
 
 
 TARGETS = (
@@ -669,8 +734,16 @@ def check_targets(figures: dict) -> list[dict]:
     out = []
     for t in TARGETS:
         v = figures[t.figure] if t.stat is None else figures[t.figure][t.stat]
-        out.append({"figure": t.figure, "stat": t.stat or "", "target": t.text, "limit": t.limit,
-                    "value": v, "ok": bool(v <= t.limit)})
+        out.append(
+            {
+                "figure": t.figure,
+                "stat": t.stat or "",
+                "target": t.text,
+                "limit": t.limit,
+                "value": v,
+                "ok": bool(v <= t.limit),
+            }
+        )
     return out
 
 
@@ -691,19 +764,23 @@ def machine() -> dict:
     except OSError:
         pass
     # the load average says how noisy the figures are: other work shares these cores
-    return {"cores": os.cpu_count() or 0, "cpu": cpu, "python": platform.python_version(),
-            "loadavg_1m": os.getloadavg()[0],
-            "system": f"{platform.system()} {platform.release()}",
-            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset")}
+    return {
+        "cores": os.cpu_count() or 0,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "loadavg_1m": os.getloadavg()[0],
+        "system": f"{platform.system()} {platform.release()}",
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
+    }
 
 
 def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: None) -> dict:
     """Every phase (module doc); returns the result as one JSON-able dict."""
     from jamd.lab.bass_eval import decode_timing
-    from jamd.live.config import read_config
     from jamd.lab.drum_eval import decode_timings
+    from jamd.live.config import read_config
 
-    mach = machine()                       # before the bench's own load: the others' load
+    mach = machine()  # before the bench's own load: the others' load
     jack = jack_reachable()
     server = os.environ.get("JACK_DEFAULT_SERVER", "default")
     n_decode = 300 if opts.quick else 1000
@@ -722,15 +799,18 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
             cfg_path.write_text(bench_config_text("jack", RIG_SINK, rig=True))
             models = read_config(cfg_path).models
             drum_t = decode_timings(str(models.drums_path), n_decode)
-            bass_t = decode_timing(str(models.bass_path), n_decode) if models.bass_path else \
-                {"decode_ms_p50": 0.0, "decode_ms_p99": 0.0}
+            bass_t = (
+                decode_timing(str(models.bass_path), n_decode)
+                if models.bass_path
+                else {"decode_ms_p50": 0.0, "decode_ms_p99": 0.0}
+            )
             progress(f"jamd: {opts.seconds:g} s at {BPM:g} BPM, CCs at {CC_HZ:g} Hz, a drummer playing")
             run = run_jamd(cfg_path, jack, opts.seconds)
             progress(f"naive baseline: {opts.seconds:g} s")
             base_recs, base_windows = run_baseline(run.perf, run.sched_cfg, jack, opts.seconds)
         finally:
             if busy is not None:
-                os.kill(busy.pid, signal.SIGTERM)          # ours, by its PID
+                os.kill(busy.pid, signal.SIGTERM)  # ours, by its PID
                 busy.join(5)
     progress(f"drift: {DRIFT_MINUTES:g} simulated minutes following a MIDI clock")
     drift = follow_drift()
@@ -754,7 +834,9 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
         "seed_latency_ms": stats(seeds, ("p50", "max")),
         "decode_drums_us": {"p50": drum_t["decode_ms_p50"] * 1e3, "p99": drum_t["decode_ms_p99"] * 1e3},
         "decode_bass_us": {"p50": bass_t["decode_ms_p50"] * 1e3, "p99": bass_t["decode_ms_p99"] * 1e3},
-        "decode_window_us": {k: (drum_t[f"decode_ms_{k}"] + bass_t[f"decode_ms_{k}"]) * 1e3 for k in ("p50", "p99")},
+        "decode_window_us": {
+            k: (drum_t[f"decode_ms_{k}"] + bass_t[f"decode_ms_{k}"]) * 1e3 for k in ("p50", "p99")
+        },
         "cold_start_s": cold.seconds,
         "rss_mb": cold.rss_mb,
         "rss_shared_memory_mb": cold.shm_mb,
@@ -767,23 +849,42 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
         "ratio_note_error": ratios(note, b_note),
     }
     prio = int(run.status.get("rt_priority", 0))
-    notes.append("ports: " + (f"JACK server {server!r}: controller, drummer and sink are JACK MIDI ports "
-                              "of a separate rig process" if jack else
-                              "null (no JACK server reachable): outputs discard, the CCs and drummer "
-                              "notes are handed to the daemon's input polling by a feeder thread"))
-    notes.append(f"engine: {'SCHED_FIFO ' + str(prio) if prio else 'normal priority (no real-time priority granted)'}")
-    notes.append("control_latency_ms: grid time of the first step playing a window rendered after the CC, "
-                 "minus the next step boundary after the CC's arrival (0 = the next step); per published "
-                 "window, from the earliest CC in it; control_publish_ms: CC arrival -> window published")
+    notes.append(
+        "ports: "
+        + (
+            f"JACK server {server!r}: controller, drummer and sink are JACK MIDI ports "
+            "of a separate rig process"
+            if jack
+            else "null (no JACK server reachable): outputs discard, the CCs and drummer "
+            "notes are handed to the daemon's input polling by a feeder thread"
+        )
+    )
+    notes.append(
+        f"engine: {'SCHED_FIFO ' + str(prio) if prio else 'normal priority (no real-time priority granted)'}"
+    )
+    notes.append(
+        "control_latency_ms: grid time of the first step playing a window rendered after the CC, "
+        "minus the next step boundary after the CC's arrival (0 = the next step); per published "
+        "window, from the earliest CC in it; control_publish_ms: CC arrival -> window published"
+    )
     notes.append("seed_latency_ms: bar line -> seeded window published to the engine (Latencies.seed_ms)")
-    notes.append("cold_start_s: " + cold.how + "; rss_mb: VmRSS summed over " + str(len(cold.processes))
-                 + " processes (jamd run, its engine, multiprocessing's resource tracker), at its peak; "
-                 "rss_shared_memory_mb: the part of it that is shared memory (JACK's segments, which "
-                 "every JACK client maps, and jamd's IPC blocks)")
-    notes.append(f"drift_ticks: simulated ({drift.ticks} ticks at 120 BPM, 80 ppm off, 0.3 ms jitter, "
-                 "1% up to 3 ms late)")
-    notes.append("baseline: time.sleep to absolute deadlines in a thread of one process, a decoder thread "
-                 "sharing its GIL; ratio = jamd / baseline (< 1: jamd tighter)")
+    notes.append(
+        "cold_start_s: "
+        + cold.how
+        + "; rss_mb: VmRSS summed over "
+        + str(len(cold.processes))
+        + " processes (jamd run, its engine, multiprocessing's resource tracker), at its peak; "
+        "rss_shared_memory_mb: the part of it that is shared memory (JACK's segments, which "
+        "every JACK client maps, and jamd's IPC blocks)"
+    )
+    notes.append(
+        f"drift_ticks: simulated ({drift.ticks} ticks at 120 BPM, 80 ppm off, 0.3 ms jitter, "
+        "1% up to 3 ms late)"
+    )
+    notes.append(
+        "baseline: time.sleep to absolute deadlines in a thread of one process, a decoder thread "
+        "sharing its GIL; ratio = jamd / baseline (< 1: jamd tighter)"
+    )
     result = {
         "command": opts.command,
         "machine": mach,
@@ -803,6 +904,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
 
 # ---------------------------------------------------------------------------- output
 
+
 def _fmt(v: float) -> str:
     if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) >= 1000):
         return f"{int(v)}"
@@ -812,14 +914,16 @@ def _fmt(v: float) -> str:
 
 def format_table(result: dict) -> str:
     m = result["machine"]
-    lines = [f"$ {result['command']}",
-             f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}, {m['system']}, "
-             f"load average {m['loadavg_1m']:.2f} at the start",
-             f"ports: {result['ports']}; {result['seconds']:g} s at {result['bpm']:g} BPM; "
-             f"load: {'other core busy' if result['load'] else 'none added'}; "
-             f"engine priority: {result['rt_priority'] or 'normal'}",
-             "",
-             f"{'figure':28s} {'p50':>9s} {'p99':>9s} {'max':>9s} {'n':>7s}"]
+    lines = [
+        f"$ {result['command']}",
+        f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}, {m['system']}, "
+        f"load average {m['loadavg_1m']:.2f} at the start",
+        f"ports: {result['ports']}; {result['seconds']:g} s at {result['bpm']:g} BPM; "
+        f"load: {'other core busy' if result['load'] else 'none added'}; "
+        f"engine priority: {result['rt_priority'] or 'normal'}",
+        "",
+        f"{'figure':28s} {'p50':>9s} {'p99':>9s} {'max':>9s} {'n':>7s}",
+    ]
     for name, v in result["figures"].items():
         if isinstance(v, dict):
             cols = [v.get("p50"), v.get("p99"), v.get("max")]
@@ -833,8 +937,10 @@ def format_table(result: dict) -> str:
         lines.append(row)
     lines.append("")
     for t in result["targets"]:
-        lines.append(f"{'ok  ' if t['ok'] else 'MISS'} {t['target']:50s} "
-                     f"{t['figure']}{' ' + t['stat'] if t['stat'] else ''} = {_fmt(t['value'])}")
+        lines.append(
+            f"{'ok  ' if t['ok'] else 'MISS'} {t['target']:50s} "
+            f"{t['figure']}{' ' + t['stat'] if t['stat'] else ''} = {_fmt(t['value'])}"
+        )
     lines.append("")
     lines += [f"- {n}" for n in result["notes"]]
     return "\n".join(lines)

@@ -6,15 +6,16 @@ gathers the facts on this machine. Statuses: PASS; WARN (jamd runs, but worse: t
 missing option); FAIL (jamd cannot do what the config asks); SKIP (nothing to check here).
 Only a FAIL makes the exit code 1.
 """
+
 from __future__ import annotations
 
 import importlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from jamd.live.config import Config, config_search_path, load_config
 from jamd.midi.ports import PortList, compiled_apis, default_api, list_ports, match_port
@@ -24,9 +25,11 @@ SEQ_DEVICE = Path("/dev/snd/seq")
 CPU_ROOT = Path("/sys/devices/system/cpu")
 #: What the engine asks for (``jamd.engine.process.RtConfig.rt_priority``).
 RT_PRIORITY = 50
-_RT_PROBE = ("import os, sys\n"
-             "try:\n    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(sys.argv[1])))\n"
-             "except OSError as e:\n    sys.exit(str(e))\n")
+_RT_PROBE = (
+    "import os, sys\n"
+    "try:\n    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(sys.argv[1])))\n"
+    "except OSError as e:\n    sys.exit(str(e))\n"
+)
 
 
 @dataclass
@@ -43,15 +46,20 @@ class Check:
 
 # ------------------------------------------------------------------------- configuration
 
+
 def check_config(explicit: Path | None) -> tuple[Check, Config | None]:
     try:
         config = load_config(explicit)
-    except Exception as e:            # a ConfigError with file:line, or an unreadable file
+    except Exception as e:  # a ConfigError with file:line, or an unreadable file
         return Check("config", FAIL, str(e), "correct the file (`jamd check` reads it the same way)"), None
     if not config.path:
         looked = ", ".join(str(p) for p in config_search_path())
-        return Check("config", WARN, f"no config file (looked in {looked}): built-in defaults",
-                     "copy jamd.example.yaml to /etc/jamd/jamd.yaml and name your ports"), config
+        return Check(
+            "config",
+            WARN,
+            f"no config file (looked in {looked}): built-in defaults",
+            "copy jamd.example.yaml to /etc/jamd/jamd.yaml and name your ports",
+        ), config
     return Check("config", PASS, config.path), config
 
 
@@ -63,31 +71,55 @@ def configured_ports(config: Config) -> list[tuple[str, str, str]]:
     """(role, kind, pattern) of every port the config names. ``clock_in`` is left to
     :func:`check_clock`, which knows whether the clock mode uses it."""
     p = config.ports
-    named = [("drummer", "input", p.drummer), ("keyboard", "input", p.keyboard),
-             *((f"controller{i + 1}", "input", c) for i, c in enumerate(p.controllers)),
-             ("drums", "output", p.drums), ("bass", "output", p.bass), ("clock_out", "output", p.clock_out)]
+    named = [
+        ("drummer", "input", p.drummer),
+        ("keyboard", "input", p.keyboard),
+        *((f"controller{i + 1}", "input", c) for i, c in enumerate(p.controllers)),
+        ("drums", "output", p.drums),
+        ("bass", "output", p.bass),
+        ("clock_out", "output", p.clock_out),
+    ]
     return [(role, kind, str(pattern)) for role, kind, pattern in named if pattern is not None]
 
 
 # ---------------------------------------------------------------------------------- MIDI
 
+
 def check_api(api: str, compiled: Sequence[str], listing: PortList, seq: Path = SEQ_DEVICE) -> Check:
     name = f"MIDI API {api}"
     if api not in compiled:
-        return Check(name, FAIL, f"this python-rtmidi has no {api} (it has: {', '.join(compiled) or 'none'})",
-                     "set ports.api to one it has, or rebuild python-rtmidi with that API's headers")
+        return Check(
+            name,
+            FAIL,
+            f"this python-rtmidi has no {api} (it has: {', '.join(compiled) or 'none'})",
+            "set ports.api to one it has, or rebuild python-rtmidi with that API's headers",
+        )
     if api == "alsa" and not seq.exists():
-        return Check(name, FAIL, f"no {seq}: the ALSA sequencer is not loaded",
-                     "sudo modprobe snd-seq (and add snd-seq to /etc/modules)")
+        return Check(
+            name,
+            FAIL,
+            f"no {seq}: the ALSA sequencer is not loaded",
+            "sudo modprobe snd-seq (and add snd-seq to /etc/modules)",
+        )
     if api == "alsa" and not os.access(seq, os.R_OK | os.W_OK):
-        return Check(name, FAIL, f"{seq} is not readable and writable by this user",
-                     "add the user to the audio group (sudo usermod -aG audio USER), log in again")
+        return Check(
+            name,
+            FAIL,
+            f"{seq} is not readable and writable by this user",
+            "add the user to the audio group (sudo usermod -aG audio USER), log in again",
+        )
     if listing.error:
-        fix = "start jackd first, as the same user (jamd never starts it)" if api == "jack" \
+        fix = (
+            "start jackd first, as the same user (jamd never starts it)"
+            if api == "jack"
             else "check the MIDI system (`jamd ports`)"
+        )
         return Check(name, FAIL, listing.error, fix)
-    return Check(name, PASS, f"inputs {len(listing.inputs)}, outputs {len(listing.outputs)} "
-                             f"(compiled in: {', '.join(compiled)})")
+    return Check(
+        name,
+        PASS,
+        f"inputs {len(listing.inputs)}, outputs {len(listing.outputs)} (compiled in: {', '.join(compiled)})",
+    )
 
 
 def check_port(role: str, kind: str, pattern: str, listing: PortList) -> Check:
@@ -101,11 +133,18 @@ def check_port(role: str, kind: str, pattern: str, listing: PortList) -> Check:
         return Check(name, PASS, f"{pattern!r} -> {found[0]!r}")
     existing = ", ".join(repr(n) for n in names) or "none"
     if not found:
-        return Check(name, FAIL, f"no {kind} port matches {pattern!r} on {listing.api}; "
-                                 f"{kind} ports that exist: {existing}",
-                     "plug the device in, or correct the name; `jamd run` waits for it meanwhile")
-    return Check(name, FAIL, f"{pattern!r} matches several {kind} ports: {', '.join(map(repr, found))}",
-                 "give more of the name")
+        return Check(
+            name,
+            FAIL,
+            f"no {kind} port matches {pattern!r} on {listing.api}; {kind} ports that exist: {existing}",
+            "plug the device in, or correct the name; `jamd run` waits for it meanwhile",
+        )
+    return Check(
+        name,
+        FAIL,
+        f"{pattern!r} matches several {kind} ports: {', '.join(map(repr, found))}",
+        "give more of the name",
+    )
 
 
 def check_clock(config: Config, listing: PortList, link_importable: Callable[[], bool]) -> Check:
@@ -117,11 +156,19 @@ def check_clock(config: Config, listing: PortList, link_importable: Callable[[],
     if mode == "link":
         if link_importable():
             return Check("clock source", PASS, "Ableton Link (aalink importable)")
-        return Check("clock source", FAIL, "clock.mode link, but aalink cannot be imported",
-                     "pip install aalink into jamd's venv")
+        return Check(
+            "clock source",
+            FAIL,
+            "clock.mode link, but aalink cannot be imported",
+            "pip install aalink into jamd's venv",
+        )
     if config.ports.clock_in is None:
-        return Check("clock source", FAIL, "clock.mode midi, but no ports.clock_in",
-                     "name the port the clock comes in on (ports.clock_in)")
+        return Check(
+            "clock source",
+            FAIL,
+            "clock.mode midi, but no ports.clock_in",
+            "name the port the clock comes in on (ports.clock_in)",
+        )
     port = check_port("clock_in", "input", str(config.ports.clock_in), listing)
     return Check("clock source", port.status, f"MIDI clock in: {port.detail}", port.fix)
 
@@ -129,12 +176,13 @@ def check_clock(config: Config, listing: PortList, link_importable: Callable[[],
 def aalink_importable() -> bool:
     try:
         importlib.import_module("aalink")
-    except Exception:                 # ImportError, or a broken native module
+    except Exception:  # ImportError, or a broken native module
         return False
     return True
 
 
 # --------------------------------------------------------------------------------- models
+
 
 def check_model(role: str, path: Path | None, loader: Callable[[Path], object]) -> Check:
     name = f"model {role}"
@@ -142,31 +190,38 @@ def check_model(role: str, path: Path | None, loader: Callable[[Path], object]) 
         return Check(name, SKIP, "none configured and none shipped: jamd plays drums only")
     try:
         loader(path)
-    except Exception as e:            # CheckpointError says what is wrong; OSError, MemoryError
-        return Check(name, FAIL, f"{path}: {e}",
-                     f"copy the model's .json and .safetensors again, or set models.{role}")
+    except Exception as e:  # CheckpointError says what is wrong; OSError, MemoryError
+        return Check(
+            name, FAIL, f"{path}: {e}", f"copy the model's .json and .safetensors again, or set models.{role}"
+        )
     return Check(name, PASS, f"{path.name} loads")
 
 
 def check_models(config: Config) -> list[Check]:
     from jamd.model.bass import BassModel
     from jamd.model.drums import DrumModel
-    return [check_model("drums", config.models.drums_path, DrumModel.load),
-            check_model("bass", config.models.bass_path, BassModel.load)]
+
+    return [
+        check_model("drums", config.models.drums_path, DrumModel.load),
+        check_model("bass", config.models.bass_path, BassModel.load),
+    ]
 
 
 # ---------------------------------------------------------------------------- the system
 
+
 def probe_rt(priority: int = RT_PRIORITY) -> tuple[bool, str]:
     """Try SCHED_FIFO in a short child, so this process's own scheduling is left alone."""
-    r = subprocess.run([sys.executable, "-c", _RT_PROBE, str(priority)], capture_output=True,
-                       text=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-c", _RT_PROBE, str(priority)], capture_output=True, text=True, timeout=30
+    )
     return r.returncode == 0, r.stderr.strip()
 
 
 def rtprio_limit() -> int | None:
     try:
         import resource
+
         return resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
     except (ImportError, AttributeError, OSError):
         return None
@@ -176,10 +231,13 @@ def check_rt(granted: bool, reason: str, limit: int | None, priority: int = RT_P
     if granted:
         return Check("real-time priority", PASS, f"SCHED_FIFO {priority} granted")
     # a WARN, not a FAIL: jamd plays at normal priority, with clock jitter of several ms
-    return Check("real-time priority", WARN,
-                 f"SCHED_FIFO {priority} refused here ({reason or 'no reason given'}; RLIMIT_RTPRIO {limit})",
-                 "the service gets it from LimitRTPRIO in jamd.service; for a login user put "
-                 "'@audio - rtprio 95' in /etc/security/limits.d/audio.conf and log in again")
+    return Check(
+        "real-time priority",
+        WARN,
+        f"SCHED_FIFO {priority} refused here ({reason or 'no reason given'}; RLIMIT_RTPRIO {limit})",
+        "the service gets it from LimitRTPRIO in jamd.service; for a login user put "
+        "'@audio - rtprio 95' in /etc/security/limits.d/audio.conf and log in again",
+    )
 
 
 def check_blas(env: Mapping[str, str]) -> Check:
@@ -189,24 +247,35 @@ def check_blas(env: Mapping[str, str]) -> Check:
     if var is not None and env[var].strip() == "1":
         return Check("BLAS threads", PASS, f"{var}=1")
     now = f"{var}={env[var]}" if var else "OPENBLAS_NUM_THREADS and OMP_NUM_THREADS unset"
-    return Check("BLAS threads", WARN, f"{now} (this environment): one BLAS thread per core",
-                 "Environment=OPENBLAS_NUM_THREADS=1 (jamd.service has it), or export it")
+    return Check(
+        "BLAS threads",
+        WARN,
+        f"{now} (this environment): one BLAS thread per core",
+        "Environment=OPENBLAS_NUM_THREADS=1 (jamd.service has it), or export it",
+    )
 
 
 def check_governor(cpu_root: Path = CPU_ROOT) -> Check:
     files = sorted(cpu_root.glob("cpu[0-9]*/cpufreq/scaling_governor"))
     if not files:
-        return Check("CPU governor", SKIP, f"no cpufreq under {cpu_root} (a VM or container?): nothing to set")
+        return Check(
+            "CPU governor", SKIP, f"no cpufreq under {cpu_root} (a VM or container?): nothing to set"
+        )
     governors = {f.parent.parent.name: f.read_text().strip() for f in files}
     slow = {cpu: g for cpu, g in governors.items() if g != "performance"}
     if not slow:
         return Check("CPU governor", PASS, f"performance on {len(governors)} CPUs")
     shown = ", ".join(f"{cpu} {g}" for cpu, g in slow.items())
-    return Check("CPU governor", WARN, f"{shown}: the clock speed drops between notes and rises late",
-                 "echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor")
+    return Check(
+        "CPU governor",
+        WARN,
+        f"{shown}: the clock speed drops between notes and rises late",
+        "echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor",
+    )
 
 
 # ---------------------------------------------------------------------------------- all
+
 
 def run_doctor(explicit: Path | None = None) -> list[Check]:
     """Every check, on this machine, for the config ``jamd run`` would read."""
@@ -216,15 +285,20 @@ def run_doctor(explicit: Path | None = None) -> list[Check]:
         api = resolved_api(config)
         listing = list_ports(api)
         checks.append(check_api(api, compiled_apis(), listing))
-        if config.ports.api == "auto":    # say why: on Linux no /dev/snd/seq means JACK
+        if config.ports.api == "auto":  # say why: on Linux no /dev/snd/seq means JACK
             checks[-1].detail += f" (ports.api auto chose {api})"
-        checks += [check_port(role, kind, pattern, listing) for role, kind, pattern in configured_ports(config)]
+        checks += [
+            check_port(role, kind, pattern, listing) for role, kind, pattern in configured_ports(config)
+        ]
         checks.append(check_clock(config, listing, aalink_importable))
         checks += check_models(config)
     else:
         checks.append(Check("ports, clock, models", SKIP, "not checked: the config could not be read"))
-    checks.append(check_rt(*probe_rt(), rtprio_limit()) if hasattr(os, "sched_setscheduler")
-                  else Check("real-time priority", SKIP, "no SCHED_FIFO on this platform"))
+    checks.append(
+        check_rt(*probe_rt(), rtprio_limit())
+        if hasattr(os, "sched_setscheduler")
+        else Check("real-time priority", SKIP, "no SCHED_FIFO on this platform")
+    )
     checks.append(check_blas(os.environ))
     checks.append(check_governor())
     return checks

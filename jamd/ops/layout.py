@@ -7,6 +7,7 @@ clock tick and note, the time it was due vs the time the send call returned ("wh
 sends"). ``jamd bench`` can call it; the figures in docs/architecture.md come from
 :func:`compare_layouts`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jamd.music.grid import BassLine, DrumPattern
-from jamd.midi.ports import PortConfig
-from jamd.engine.process import EngineHandle, RtConfig
 from jamd.engine.ipc import REC_NOTE_ON, REC_TICK, jitter_stats
+from jamd.engine.process import EngineHandle, RtConfig
 from jamd.engine.scheduler import Window
+from jamd.midi.ports import PortConfig
+from jamd.music.grid import BassLine, DrumPattern
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,11 @@ class LayoutResult:
 
     def line(self) -> str:
         t, n = self.ticks, self.notes
-        return (f"{self.layout:8s} {self.detail:36s} clock p50 {t['p50_ms']:.3f} p99 {t['p99_ms']:.3f} "
-                f"max {t['max_ms']:.3f} ms (n={t['n']}) | notes p50 {n['p50_ms']:.3f} p99 {n['p99_ms']:.3f} "
-                f"max {n['max_ms']:.3f} ms (n={n['n']})")
+        return (
+            f"{self.layout:8s} {self.detail:36s} clock p50 {t['p50_ms']:.3f} p99 {t['p99_ms']:.3f} "
+            f"max {t['max_ms']:.3f} ms (n={t['n']}) | notes p50 {n['p50_ms']:.3f} p99 {n['p99_ms']:.3f} "
+            f"max {n['max_ms']:.3f} ms (n={n['n']})"
+        )
 
 
 def busy_loop(stop_at: float) -> None:
@@ -51,8 +54,9 @@ def busy_loop(stop_at: float) -> None:
 def start_busy(seconds: float) -> mp.process.BaseProcess:
     """A process that keeps one core busy for ``seconds`` (or until terminated by its PID).
     ``spawn``: a fresh interpreter, so it shares nothing (no GIL, no fds) with the caller."""
-    busy = mp.get_context("spawn").Process(target=busy_loop, args=(time.monotonic() + seconds,),
-                                           name="jamd-bench-busy", daemon=True)
+    busy = mp.get_context("spawn").Process(
+        target=busy_loop, args=(time.monotonic() + seconds,), name="jamd-bench-busy", daemon=True
+    )
     busy.start()
     return busy
 
@@ -69,8 +73,8 @@ def decoder_load(stop: threading.Event, units: int = 256, steps: int = 32) -> in
         for _ in range(steps):
             g = w @ x + u @ h
             z = 1 / (1 + np.exp(-g[:units]))
-            r = 1 / (1 + np.exp(-g[units:2 * units]))
-            c = np.tanh(g[2 * units:] * r)
+            r = 1 / (1 + np.exp(-g[units : 2 * units]))
+            c = np.tanh(g[2 * units :] * r)
             h = (1 - z) * h + z * c
         n += 1
     return n
@@ -85,13 +89,20 @@ def _pattern() -> Window:
     return Window(d, BassLine.empty(), np.zeros(32, np.int64))
 
 
-def measure_layout(layout: str, bpm: float = 180.0, seconds: float = 10.0, load: bool = True,
-                   switch_interval: float | None = None, rt_priority: int = 50,
-                   port: PortConfig | None = None) -> LayoutResult:
+def measure_layout(
+    layout: str,
+    bpm: float = 180.0,
+    seconds: float = 10.0,
+    load: bool = True,
+    switch_interval: float | None = None,
+    rt_priority: int = 50,
+    port: PortConfig | None = None,
+) -> LayoutResult:
     """Run the engine in ``layout`` ("process" or "thread") and return its send jitter."""
     port = port or PortConfig("drums", "null", api="null")
-    cfg = RtConfig(source="master", bpm=bpm, drums=port, clock_out=[port], autostart=True,
-                   rt_priority=rt_priority)
+    cfg = RtConfig(
+        source="master", bpm=bpm, drums=port, clock_out=[port], autostart=True, rt_priority=rt_priority
+    )
     old_si = sys.getswitchinterval()
     if switch_interval is not None and layout == "thread":
         sys.setswitchinterval(switch_interval)
@@ -103,13 +114,13 @@ def measure_layout(layout: str, bpm: float = 180.0, seconds: float = 10.0, load:
         with h:
             if load:
                 busy = start_busy(seconds + 5)
-            time.sleep(0.5)                      # settle: engine started, load running
+            time.sleep(0.5)  # settle: engine started, load running
             _, since = h.records()
             end = time.monotonic() + seconds
             if load:
                 t = threading.Thread(target=decoder_load, args=(stop,), daemon=True)
                 if layout == "thread":
-                    t.start()                    # same process as the engine: the GIL is shared
+                    t.start()  # same process as the engine: the GIL is shared
                     while time.monotonic() < end:
                         time.sleep(0.05)
                     stop.set()
@@ -117,7 +128,7 @@ def measure_layout(layout: str, bpm: float = 180.0, seconds: float = 10.0, load:
                 else:
                     timer = threading.Timer(seconds, stop.set)
                     timer.start()
-                    decoder_load(stop)           # the control process decodes flat out
+                    decoder_load(stop)  # the control process decodes flat out
             else:
                 time.sleep(seconds)
             recs, _ = h.records(since)
@@ -128,14 +139,19 @@ def measure_layout(layout: str, bpm: float = 180.0, seconds: float = 10.0, load:
         if busy is not None:
             busy.terminate()
             busy.join(5)
-    detail = f"switch {sys.getswitchinterval() * 1e3 if switch_interval is None else switch_interval * 1e3:.1f} ms, " \
-        if layout == "thread" else ""
+    detail = (
+        f"switch {sys.getswitchinterval() * 1e3 if switch_interval is None else switch_interval * 1e3:.1f} ms, "
+        if layout == "thread"
+        else ""
+    )
     detail += f"SCHED_FIFO {int(prio)}" if prio else "normal priority"
     detail += ", loaded" if load else ", idle"
     return LayoutResult(layout, detail, jitter_stats(recs, REC_TICK), jitter_stats(recs, REC_NOTE_ON))
 
 
-def compare_layouts(seconds: float = 10.0, bpm: float = 180.0, port: PortConfig | None = None) -> list[LayoutResult]:
+def compare_layouts(
+    seconds: float = 10.0, bpm: float = 180.0, port: PortConfig | None = None
+) -> list[LayoutResult]:
     """The candidates of docs/architecture.md, each under the same load."""
     runs = [
         ("thread", dict(switch_interval=0.005, rt_priority=0)),
@@ -153,7 +169,7 @@ def compare_layouts(seconds: float = 10.0, bpm: float = 180.0, port: PortConfig 
     return out
 
 
-if __name__ == "__main__":      # python -m jamd.ops.layout [seconds] [jack]
+if __name__ == "__main__":  # python -m jamd.ops.layout [seconds] [jack]
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
     use_port = PortConfig("drums", virtual=True, api="jack") if "jack" in sys.argv[2:] else None

@@ -15,6 +15,7 @@ smooth, deterministic function of (z, drums, chords) and a numpy re-implementati
 The loss adds to reconstruction + KL the stability penalty ``||mu_t - mu_{t+1}||^2`` over pairs of
 consecutive windows of one piece; ``stability=0`` trains the comparison model with the same code.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -30,14 +31,14 @@ from jamd.music.grid import BASS_PITCH_MIN, BASS_PITCHES
 
 @dataclass
 class BassVAEConfig:
-    steps: int = 32             # 2 bars of 16ths: the shared window (DESIGN "Representation")
-    latent: int = 2             # two knobs or one XY pad, straight onto the latent
-    d_model: int = 48           # small on purpose: the numpy decode must stay far below 1 ms
-    n_head: int = 4             # 12 dims per head is plenty for "where are the kicks"
-    n_layer: int = 2            # decoder depth: 2 layers already see the whole window twice
-    enc_layers: int = 2         # the encoder only runs in training and evaluation
-    d_ff: int = 96              # 2x d_model MLP: enough for the onset/pitch rules of the idioms
-    dropout: float = 0.0        # ~16k windows of rule-made data: overfitting is not the risk
+    steps: int = 32  # 2 bars of 16ths: the shared window (DESIGN "Representation")
+    latent: int = 2  # two knobs or one XY pad, straight onto the latent
+    d_model: int = 48  # small on purpose: the numpy decode must stay far below 1 ms
+    n_head: int = 4  # 12 dims per head is plenty for "where are the kicks"
+    n_layer: int = 2  # decoder depth: 2 layers already see the whole window twice
+    enc_layers: int = 2  # the encoder only runs in training and evaluation
+    d_ff: int = 96  # 2x d_model MLP: enough for the onset/pitch rules of the idioms
+    dropout: float = 0.0  # ~16k windows of rule-made data: overfitting is not the risk
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,11 +46,11 @@ class BassVAEConfig:
 
 @dataclass
 class BassLossConfig:
-    beta: float = 0.5           # KL weight; below 1 so the 2-D code carries the style, not noise
-    free_bits: float = 0.5      # nats per latent dim not penalised: stops the code collapsing
-    kl_warmup_steps: int = 1000 # KL weight ramps up from 0 so the decoder learns to read z first
-    stability: float = 1.0      # weight of ||mu_t - mu_{t+1}||^2 (0 = the comparison model)
-    onset_pos_weight: float = 1.5   # onsets are ~1/3 of steps; a nudge against playing too little
+    beta: float = 0.5  # KL weight; below 1 so the 2-D code carries the style, not noise
+    free_bits: float = 0.5  # nats per latent dim not penalised: stops the code collapsing
+    kl_warmup_steps: int = 1000  # KL weight ramps up from 0 so the decoder learns to read z first
+    stability: float = 1.0  # weight of ||mu_t - mu_{t+1}||^2 (0 = the comparison model)
+    onset_pos_weight: float = 1.5  # onsets are ~1/3 of steps; a nudge against playing too little
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,7 +74,9 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, d = x.shape
         q, k, v = self.attn.qkv(self.ln1(x)).view(B, T, 3, self.n_head, d // self.n_head).unbind(2)
-        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B,H,T,hd)
+        y = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        )  # (B,H,T,hd)
         x = x + self.drop(self.attn.proj(y.transpose(1, 2).reshape(B, T, d)))
         # tanh GELU: what the numpy runtime computes (it has no erf)
         return x + self.drop(self.mlp.out(F.gelu(self.mlp.fc(self.ln2(x)), approximate="tanh")))
@@ -117,40 +120,56 @@ class BassVAE(nn.Module):
         return self.dec.head(self.dec(cond, self.dec.z(z)[:, None, :]))
 
 
-def recon_terms(out: torch.Tensor, target: dict[str, torch.Tensor], cfg: BassLossConfig) -> dict[str, torch.Tensor]:
+def recon_terms(
+    out: torch.Tensor, target: dict[str, torch.Tensor], cfg: BassLossConfig
+) -> dict[str, torch.Tensor]:
     """Per-term reconstruction losses, each a mean (onset over all steps, the rest over onsets)."""
     on = target["onset"]
     n_on = on.sum().clamp(min=1.0)
     pos_w = torch.tensor(cfg.onset_pos_weight)
     onset = F.binary_cross_entropy_with_logits(out[..., 0], on, pos_weight=pos_w)
     vel = ((torch.sigmoid(out[..., 1]) - target["velocity"]) ** 2 * on).sum() / n_on
-    pitch = (F.cross_entropy(out[..., 2:2 + BASS_PITCHES].transpose(1, 2), target["pitch_idx"], reduction="none")
-             * on).sum() / n_on
-    length = (F.cross_entropy(out[..., 2 + BASS_PITCHES:].transpose(1, 2), target["length_idx"], reduction="none")
-              * on).sum() / n_on
+    pitch = (
+        F.cross_entropy(out[..., 2 : 2 + BASS_PITCHES].transpose(1, 2), target["pitch_idx"], reduction="none")
+        * on
+    ).sum() / n_on
+    length = (
+        F.cross_entropy(out[..., 2 + BASS_PITCHES :].transpose(1, 2), target["length_idx"], reduction="none")
+        * on
+    ).sum() / n_on
     return {"onset": onset, "pitch": pitch, "velocity": vel, "length": length}
 
 
-def loss_terms(model: BassVAE, batch: dict[str, torch.Tensor], cfg: BassLossConfig, step: int,
-               gen: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+def loss_terms(
+    model: BassVAE,
+    batch: dict[str, torch.Tensor],
+    cfg: BassLossConfig,
+    step: int,
+    gen: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """``batch`` holds 2B windows: rows [0, B) and [B, 2B) are consecutive pairs (t, t+1)."""
     mu, logvar = model.encode(batch["cond"], batch["bass"])
     z = mu + torch.randn(mu.shape, generator=gen) * (0.5 * logvar).exp()
     terms = recon_terms(model.decode(z, batch["cond"]), batch, cfg)
-    kl_dim = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).mean(0)            # (latent,)
+    kl_dim = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)  # (latent,)
     kl = kl_dim.clamp(min=cfg.free_bits).sum()
     half = mu.shape[0] // 2
     stab = ((mu[:half] - mu[half:]) ** 2).sum(-1).mean()
     warm = min(1.0, step / max(cfg.kl_warmup_steps, 1))
     loss = sum(terms.values()) + cfg.beta * warm * kl + cfg.stability * stab
     report = {k: float(v.detach()) for k, v in terms.items()} | {
-        "kl": float(kl_dim.detach().sum()), "stab": float(stab.detach()), "loss": float(loss.detach())}
+        "kl": float(kl_dim.detach().sum()),
+        "stab": float(stab.detach()),
+        "loss": float(loss.detach()),
+    }
     return loss, report
 
 
 def targets(onset, pitch, velocity, length) -> dict[str, torch.Tensor]:
     """Training targets from numpy bass arrays (B, T)."""
-    return {"onset": torch.from_numpy((onset > 0).astype(np.float32)),
-            "pitch_idx": torch.from_numpy(np.clip(pitch.astype(np.int64) - BASS_PITCH_MIN, 0, BASS_PITCHES - 1)),
-            "velocity": torch.from_numpy(velocity.astype(np.float32)),
-            "length_idx": torch.from_numpy(np.clip(length.astype(np.int64), 1, MAX_LENGTH) - 1)}
+    return {
+        "onset": torch.from_numpy((onset > 0).astype(np.float32)),
+        "pitch_idx": torch.from_numpy(np.clip(pitch.astype(np.int64) - BASS_PITCH_MIN, 0, BASS_PITCHES - 1)),
+        "velocity": torch.from_numpy(velocity.astype(np.float32)),
+        "length_idx": torch.from_numpy(np.clip(length.astype(np.int64), 1, MAX_LENGTH) - 1),
+    }

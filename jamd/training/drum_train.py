@@ -3,55 +3,62 @@
 Deterministic for a seed on the CPU: the shuffle, the initialisation, the reparameterisation
 noise and the mixup points all come from seeded generators, and torch runs on one thread.
 """
+
 from __future__ import annotations
 
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from jamd import __version__
-from jamd.model.checkpoint import save_checkpoint
 from jamd.data.corpus import Corpus, Windows
+from jamd.model.checkpoint import save_checkpoint
 from jamd.music.drumkit import VOICES
-from jamd.training.drum_vae import DrumVAE, DrumVAEConfig, LossConfig, features, loss_terms, validation_loss
 from jamd.music.grid import STEPS_PER_BEAT
+from jamd.training.drum_vae import DrumVAE, DrumVAEConfig, LossConfig, features, loss_terms, validation_loss
 
 KIND = "drums"
 
 
 @dataclass
 class TrainSettings:
-    epochs: int = 40                # upper bound; early stopping usually ends sooner
-    batch: int = 128                # small enough for many updates per epoch on ~16k windows
-    lr: float = 1e-3                # Adam; the usual RNN-VAE rate
-    patience: int = 6               # epochs without a better validation loss before stopping
-    seed: int = 0                   # everything random is drawn from this
-    max_minutes: float = 0.0        # wall-clock budget (0 = none): stop and keep the best so far
-    max_windows: int = 0            # use only this many training windows (0 = all): quick trials
-    threads: int = 1                # torch threads; 1 keeps runs deterministic and the box shared
-    clip: float = 1.0               # gradient-norm clip: GRUs occasionally spike early on
-    min_warmup_updates: int = 250   # warm-ups last at least this many updates: on a small folder an
-                                    # "epoch" is a handful of batches, too few for the decoder to learn
-                                    # to read z before the KL (and flatness) bite (GMD: 127 per epoch)
+    epochs: int = 40  # upper bound; early stopping usually ends sooner
+    batch: int = 128  # small enough for many updates per epoch on ~16k windows
+    lr: float = 1e-3  # Adam; the usual RNN-VAE rate
+    patience: int = 6  # epochs without a better validation loss before stopping
+    seed: int = 0  # everything random is drawn from this
+    max_minutes: float = 0.0  # wall-clock budget (0 = none): stop and keep the best so far
+    max_windows: int = 0  # use only this many training windows (0 = all): quick trials
+    threads: int = 1  # torch threads; 1 keeps runs deterministic and the box shared
+    clip: float = 1.0  # gradient-norm clip: GRUs occasionally spike early on
+    min_warmup_updates: int = 250  # warm-ups last at least this many updates: on a small folder an
+    # "epoch" is a handful of batches, too few for the decoder to learn
+    # to read z before the KL (and flatness) bite (GMD: 127 per epoch)
 
 
 def _tensors(w: Windows, limit: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     n = len(w) if not limit else min(limit, len(w))
-    return (torch.from_numpy(w.hit[:n].astype(np.float32)), torch.from_numpy(w.velocity[:n].copy()),
-            torch.from_numpy(w.offset[:n].copy()))
+    return (
+        torch.from_numpy(w.hit[:n].astype(np.float32)),
+        torch.from_numpy(w.velocity[:n].copy()),
+        torch.from_numpy(w.offset[:n].copy()),
+    )
 
 
 @torch.no_grad()
 def posterior_means(model: DrumVAE, hit, velocity, offset, batch: int = 1024) -> np.ndarray:
     model.eval()
-    mus = [model.encoder(features(hit[s:s + batch], velocity[s:s + batch], offset[s:s + batch]))[0]
-           for s in range(0, hit.shape[0], batch)]
+    mus = [
+        model.encoder(features(hit[s : s + batch], velocity[s : s + batch], offset[s : s + batch]))[0]
+        for s in range(0, hit.shape[0], batch)
+    ]
     model.train()
     return torch.cat(mus).numpy()
 
@@ -63,10 +70,13 @@ def latent_plane(mu: np.ndarray) -> dict[str, Any]:
     cov = np.cov((mu - center).T).reshape(mu.shape[1], mu.shape[1])
     vals, vecs = np.linalg.eigh(cov)
     order = np.argsort(vals)[::-1][:2]
-    axes = vecs[:, order].T                                       # (2, d)
+    axes = vecs[:, order].T  # (2, d)
     axes *= np.sign(axes[np.arange(2), np.abs(axes).argmax(1)])[:, None]
-    return {"center": center.astype(np.float32).tolist(), "axes": axes.astype(np.float32).tolist(),
-            "spread": np.sqrt(np.maximum(vals[order], 0)).astype(np.float32).tolist()}
+    return {
+        "center": center.astype(np.float32).tolist(),
+        "axes": axes.astype(np.float32).tolist(),
+        "spread": np.sqrt(np.maximum(vals[order], 0)).astype(np.float32).tolist(),
+    }
 
 
 def export_tensors(model: DrumVAE) -> dict[str, np.ndarray]:
@@ -74,20 +84,38 @@ def export_tensors(model: DrumVAE) -> dict[str, np.ndarray]:
 
 
 def representation(cfg: DrumVAEConfig) -> dict[str, Any]:
-    return {"steps": cfg.steps, "steps_per_beat": STEPS_PER_BEAT, "voices": list(VOICES[:cfg.voices]),
-            "features": ["hit", "velocity", "offset"], "velocity_range": [0.0, 1.0],
-            "offset_range": [-0.5, 0.5], "decoder_mean": "hit probabilities (steps x voices)"}
+    return {
+        "steps": cfg.steps,
+        "steps_per_beat": STEPS_PER_BEAT,
+        "voices": list(VOICES[: cfg.voices]),
+        "features": ["hit", "velocity", "offset"],
+        "velocity_range": [0.0, 1.0],
+        "offset_range": [-0.5, 0.5],
+        "decoder_mean": "hit probabilities (steps x voices)",
+    }
 
 
 def save_drum_model(path: Path, model: DrumVAE, plane: dict, training: dict) -> Path:
-    card = {"kind": KIND, "config": model.cfg.to_dict(), "representation": representation(model.cfg),
-            "plane": plane, "training": training, "metrics": {}}
+    card = {
+        "kind": KIND,
+        "config": model.cfg.to_dict(),
+        "representation": representation(model.cfg),
+        "plane": plane,
+        "training": training,
+        "metrics": {},
+    }
     return save_checkpoint(path, export_tensors(model), card)
 
 
-def train(corpus: Corpus, out: Path, model_cfg: DrumVAEConfig, loss_cfg: LossConfig,
-          settings: TrainSettings, data_info: dict[str, Any] | None = None,
-          report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def train(
+    corpus: Corpus,
+    out: Path,
+    model_cfg: DrumVAEConfig,
+    loss_cfg: LossConfig,
+    settings: TrainSettings,
+    data_info: dict[str, Any] | None = None,
+    report: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Train, keep the epoch with the best validation loss, write the checkpoint at ``out`` (each
     time validation improves, so an interrupted run still leaves a usable model). Returns the
     training record that goes into the model card."""
@@ -108,20 +136,23 @@ def train(corpus: Corpus, out: Path, model_cfg: DrumVAEConfig, loss_cfg: LossCon
     batches = max(1, math.ceil(n / settings.batch))
     floor = settings.min_warmup_updates / batches
     if floor > loss_cfg.kl_warmup_epochs or floor > loss_cfg.flat_start_epoch:
-        loss_cfg = replace(loss_cfg, kl_warmup_epochs=max(loss_cfg.kl_warmup_epochs, floor),
-                           flat_start_epoch=max(loss_cfg.flat_start_epoch, floor))
+        loss_cfg = replace(
+            loss_cfg,
+            kl_warmup_epochs=max(loss_cfg.kl_warmup_epochs, floor),
+            flat_start_epoch=max(loss_cfg.flat_start_epoch, floor),
+        )
     # the best epoch only counts once the objective is the final one (KL fully on, flatness on)
-    first_eligible = math.ceil(max(loss_cfg.kl_warmup_epochs,
-                                   loss_cfg.flat_start_epoch if loss_cfg.flat_weight > 0 else 0.0))
+    first_eligible = math.ceil(
+        max(loss_cfg.kl_warmup_epochs, loss_cfg.flat_start_epoch if loss_cfg.flat_weight > 0 else 0.0)
+    )
     best, best_epoch, history, stop_reason = math.inf, -1, [], "epochs"
     record: dict[str, Any] = {}
     for epoch in range(settings.epochs):
         perm = torch.from_numpy(rng.permutation(n))
         sums: dict[str, float] = {}
         for b in range(batches):
-            idx = perm[b * settings.batch:(b + 1) * settings.batch]
-            loss, terms = loss_terms(model, *(t[idx] for t in train_t), loss_cfg,
-                                     epoch + b / batches, gen)
+            idx = perm[b * settings.batch : (b + 1) * settings.batch]
+            loss, terms = loss_terms(model, *(t[idx] for t in train_t), loss_cfg, epoch + b / batches, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
@@ -131,15 +162,28 @@ def train(corpus: Corpus, out: Path, model_cfg: DrumVAEConfig, loss_cfg: LossCon
             if report:
                 report({"event": "batch", "epoch": epoch, "batch": b + 1, "batches": batches, **terms})
         val = validation_loss(model, *val_t)
-        entry = {"epoch": epoch + 1, "train": {k: round(v / batches, 4) for k, v in sums.items()},
-                 "validation": {k: round(v, 4) for k, v in val.items()},
-                 "elapsed_s": round(time.perf_counter() - t0, 1)}
+        entry = {
+            "epoch": epoch + 1,
+            "train": {k: round(v / batches, 4) for k, v in sums.items()},
+            "validation": {k: round(v, 4) for k, v in val.items()},
+            "elapsed_s": round(time.perf_counter() - t0, 1),
+        }
         history.append(entry)
         improved = epoch + 1 >= first_eligible and val["loss"] < best
         if improved:
             best, best_epoch = val["loss"], epoch + 1
-            record = _record(corpus, model_cfg, loss_cfg, settings, data_info, history, best_epoch,
-                             best, time.perf_counter() - t0, "running")
+            record = _record(
+                corpus,
+                model_cfg,
+                loss_cfg,
+                settings,
+                data_info,
+                history,
+                best_epoch,
+                best,
+                time.perf_counter() - t0,
+                "running",
+            )
             plane = latent_plane(posterior_means(model, *train_t))
             save_drum_model(out, model, plane, record)
         if report:
@@ -150,36 +194,77 @@ def train(corpus: Corpus, out: Path, model_cfg: DrumVAEConfig, loss_cfg: LossCon
         if settings.max_minutes and time.perf_counter() - t0 > settings.max_minutes * 60:
             stop_reason = "time budget"
             break
-    if best_epoch < 0:          # fewer epochs than the warm-up: keep the last one
+    if best_epoch < 0:  # fewer epochs than the warm-up: keep the last one
         best_epoch, best = len(history), history[-1]["validation"]["loss"]
-        record = _record(corpus, model_cfg, loss_cfg, settings, data_info, history, best_epoch, best,
-                         time.perf_counter() - t0, stop_reason)
+        record = _record(
+            corpus,
+            model_cfg,
+            loss_cfg,
+            settings,
+            data_info,
+            history,
+            best_epoch,
+            best,
+            time.perf_counter() - t0,
+            stop_reason,
+        )
         save_drum_model(out, model, latent_plane(posterior_means(model, *train_t)), record)
     else:
         # rewrite only the card's training record (final wall time, stop reason); the weights
         # on disk are the best epoch's
         from jamd.model.checkpoint import update_card
-        record = _record(corpus, model_cfg, loss_cfg, settings, data_info, history, best_epoch, best,
-                         time.perf_counter() - t0, stop_reason)
+
+        record = _record(
+            corpus,
+            model_cfg,
+            loss_cfg,
+            settings,
+            data_info,
+            history,
+            best_epoch,
+            best,
+            time.perf_counter() - t0,
+            stop_reason,
+        )
         update_card(out, training=record)
     return record
 
 
-def _record(corpus: Corpus, model_cfg: DrumVAEConfig, loss_cfg: LossConfig, settings: TrainSettings,
-            data_info: dict[str, Any] | None, history: list, best_epoch: int, best: float,
-            wall: float, stop_reason: str) -> dict[str, Any]:
+def _record(
+    corpus: Corpus,
+    model_cfg: DrumVAEConfig,
+    loss_cfg: LossConfig,
+    settings: TrainSettings,
+    data_info: dict[str, Any] | None,
+    history: list,
+    best_epoch: int,
+    best: float,
+    wall: float,
+    stop_reason: str,
+) -> dict[str, Any]:
     windows = {k: len(v) for k, v in corpus.splits.items()}
     if settings.max_windows:
         windows["train"] = min(windows["train"], settings.max_windows)
     return {
-        "data": {"root": corpus.root, **(data_info or {}), "windows": windows,
-                 "files": {s: sum(1 for f in corpus.files if f.split == s) for s in corpus.splits},
-                 "window_settings": asdict(corpus.settings)},
-        "loss": asdict(loss_cfg), "settings": asdict(settings),
-        "best_epoch": best_epoch, "best_validation_loss": round(best, 4),
-        "epochs_run": len(history), "stop_reason": stop_reason,
+        "data": {
+            "root": corpus.root,
+            **(data_info or {}),
+            "windows": windows,
+            "files": {s: sum(1 for f in corpus.files if f.split == s) for s in corpus.splits},
+            "window_settings": asdict(corpus.settings),
+        },
+        "loss": asdict(loss_cfg),
+        "settings": asdict(settings),
+        "best_epoch": best_epoch,
+        "best_validation_loss": round(best, 4),
+        "epochs_run": len(history),
+        "stop_reason": stop_reason,
         "wall_time_s": round(wall, 1),
-        "machine": {"cpu_threads": settings.threads, "platform": platform.platform(),
-                    "torch": torch.__version__, "jamd": __version__},
+        "machine": {
+            "cpu_threads": settings.threads,
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "jamd": __version__,
+        },
         "history": history,
     }

@@ -13,10 +13,11 @@ d latent dims, H hidden units.
 * The "decoder mean" whose geometry is regularised and measured is the hit probabilities,
   ``sigmoid(logits)`` flattened to ``T*V`` values: what a listener hears change most.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -28,11 +29,11 @@ from jamd.music.grid import DEFAULT_STEPS
 
 @dataclass
 class DrumVAEConfig:
-    steps: int = DEFAULT_STEPS      # window length; the step-position input has one entry per step
-    voices: int = len(VOICES)       # grid voices (9 GrooVAE classes)
-    latent_dim: int = 4             # 2-8: small enough to walk with two knobs, big enough to reconstruct
-    enc_hidden: int = 64            # per direction; the encoder runs once per bar, so cost matters little
-    dec_hidden: int = 128           # the decoder runs at every latent move: sized for <=1 ms in numpy
+    steps: int = DEFAULT_STEPS  # window length; the step-position input has one entry per step
+    voices: int = len(VOICES)  # grid voices (9 GrooVAE classes)
+    latent_dim: int = 4  # 2-8: small enough to walk with two knobs, big enough to reconstruct
+    enc_hidden: int = 64  # per direction; the encoder runs once per bar, so cost matters little
+    dec_hidden: int = 128  # the decoder runs at every latent move: sized for <=1 ms in numpy
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,18 +41,18 @@ class DrumVAEConfig:
 
 @dataclass
 class LossConfig:
-    beta: float = 1.0               # KL weight after warm-up: the plain ELBO
-    kl_warmup_epochs: float = 2.0   # beta ramps 0 -> beta so the decoder learns to read z first
-    free_bits: float = 0.25         # nats per dimension below which KL is not pushed down (no dead dims)
-    flat_weight: float = 3.0        # 0 = the plain-VAE baseline; 3 chosen on validation (docs/models.md)
-    flat_start_epoch: float = 2.0   # flatness is switched on once the latent has formed
-    flat_points: int = 32           # mixup points per batch: the Jacobian costs d decodes each
-    mixup_a0: float = 0.2           # a ~ U(-a0, 1+a0): also regularise a little beyond the pair
+    beta: float = 1.0  # KL weight after warm-up: the plain ELBO
+    kl_warmup_epochs: float = 2.0  # beta ramps 0 -> beta so the decoder learns to read z first
+    free_bits: float = 0.25  # nats per dimension below which KL is not pushed down (no dead dims)
+    flat_weight: float = 3.0  # 0 = the plain-VAE baseline; 3 chosen on validation (docs/models.md)
+    flat_start_epoch: float = 2.0  # flatness is switched on once the latent has formed
+    flat_points: int = 32  # mixup points per batch: the Jacobian costs d decodes each
+    mixup_a0: float = 0.2  # a ~ U(-a0, 1+a0): also regularise a little beyond the pair
 
 
 def gru_step(gx: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
     """One GRU step in PyTorch's gate order (r, z, n); ``gx`` is the precomputed input part."""
-    gh = h @ w_hh.T + b_hh                              # (B, 3H)
+    gh = h @ w_hh.T + b_hh  # (B, 3H)
     xr, xz, xn = gx.chunk(3, dim=-1)
     hr, hz, hn = gh.chunk(3, dim=-1)
     r = torch.sigmoid(xr + hr)
@@ -69,8 +70,8 @@ class Encoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # x: (B, T, F) -> h_n: (2, B, He): final forward state and final backward state
         _, h_n = self.rnn(x)
-        h = torch.cat([h_n[0], h_n[1]], dim=-1)         # (B, 2He)
-        mu, logvar = self.out(h).chunk(2, dim=-1)       # (B, d) each
+        h = torch.cat([h_n[0], h_n[1]], dim=-1)  # (B, 2He)
+        mu, logvar = self.out(h).chunk(2, dim=-1)  # (B, d) each
         return mu, logvar
 
 
@@ -82,25 +83,25 @@ class Decoder(nn.Module):
         super().__init__()
         H, d = cfg.dec_hidden, cfg.latent_dim
         self.cfg = cfg
-        self.z_in = nn.Linear(d, 3 * H, bias=False)                 # z -> gate inputs
-        self.step_in = nn.Parameter(torch.zeros(cfg.steps, 3 * H))   # step position -> gate inputs (+bias)
-        self.h0 = nn.Linear(d, H)                                   # z -> initial state
+        self.z_in = nn.Linear(d, 3 * H, bias=False)  # z -> gate inputs
+        self.step_in = nn.Parameter(torch.zeros(cfg.steps, 3 * H))  # step position -> gate inputs (+bias)
+        self.h0 = nn.Linear(d, H)  # z -> initial state
         self.w_hh = nn.Parameter(torch.empty(3 * H, H))
         self.b_hh = nn.Parameter(torch.zeros(3 * H))
-        self.out = nn.Linear(H, 3 * cfg.voices)                     # -> hit logit, velocity, offset
+        self.out = nn.Linear(H, 3 * cfg.voices)  # -> hit logit, velocity, offset
         nn.init.orthogonal_(self.w_hh)
         nn.init.normal_(self.step_in, std=0.1)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         # z: (B, d) -> logits, velocity, offset: (B, T, V) each
         T, V = self.cfg.steps, self.cfg.voices
-        gz = self.z_in(z)                                # (B, 3H)
-        h = torch.tanh(self.h0(z))                       # (B, H)
+        gz = self.z_in(z)  # (B, 3H)
+        h = torch.tanh(self.h0(z))  # (B, H)
         hs = []
         for t in range(T):
             h = gru_step(gz + self.step_in[t], h, self.w_hh, self.b_hh)
             hs.append(h)
-        y = self.out(torch.stack(hs, dim=1))             # (B, T, 3V)
+        y = self.out(torch.stack(hs, dim=1))  # (B, T, 3V)
         logits, vel, off = y.split(V, dim=-1)
         return logits, torch.sigmoid(vel), 0.5 * torch.tanh(off)
 
@@ -127,7 +128,9 @@ def features(hit: torch.Tensor, velocity: torch.Tensor, offset: torch.Tensor) ->
     return torch.cat([hit, velocity, offset], dim=-1)
 
 
-def reconstruction_terms(out, hit: torch.Tensor, velocity: torch.Tensor, offset: torch.Tensor) -> dict[str, torch.Tensor]:
+def reconstruction_terms(
+    out, hit: torch.Tensor, velocity: torch.Tensor, offset: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Per-window sums, averaged over the batch: BCE on hits; MSE on velocity and offset where a
     hit is present (a silent cell has no velocity or timing to learn)."""
     logits, vel, off = out
@@ -140,7 +143,7 @@ def reconstruction_terms(out, hit: torch.Tensor, velocity: torch.Tensor, offset:
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(q(z|x) || N(0, I)) per latent dimension, averaged over the batch: (d,)."""
-    return 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).mean(0)
+    return 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)
 
 
 def decoder_jacobian(mean: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
@@ -148,13 +151,15 @@ def decoder_jacobian(mean: Callable[[torch.Tensor], torch.Tensor], z: torch.Tens
     ``z``: (M, D, d), all d columns from ONE batched forward-mode product (the points repeated
     d times against the basis tangents)."""
     M, d = z.shape
-    zs = z.repeat(d, 1)                                              # (d*M, d): block k = all points
+    zs = z.repeat(d, 1)  # (d*M, d): block k = all points
     tangents = torch.eye(d, dtype=z.dtype, device=z.device).repeat_interleave(M, dim=0)  # (d*M, d)
-    _, jv = torch.func.jvp(mean, (zs,), (tangents,))        # (d*M, D)
-    return jv.reshape(d, M, -1).permute(1, 2, 0)                    # (M, D, d)
+    _, jv = torch.func.jvp(mean, (zs,), (tangents,))  # (d*M, D)
+    return jv.reshape(d, M, -1).permute(1, 2, 0)  # (M, D, d)
 
 
-def mixup_points(z: torch.Tensor, n: int, a0: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def mixup_points(
+    z: torch.Tensor, n: int, a0: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """``n`` points ``(1-a) z_i + a z_j`` between random pairs of rows, ``a ~ U(-a0, 1+a0)``."""
     B = z.shape[0]
     i = torch.randint(B, (n,), generator=generator)
@@ -168,21 +173,29 @@ def flatness_from_jacobian(J: torch.Tensor) -> torch.Tensor:
     detached: the term asks the metric to be a multiple of the identity everywhere (flat), not
     for a particular scale, and dividing by c⁴ makes it scale-free so it cannot be won by
     shrinking the decoder's sensitivity. Zero iff every G equals the same c²I."""
-    G = J.transpose(1, 2) @ J                                        # (M, d, d)
+    G = J.transpose(1, 2) @ J  # (M, d, d)
     d = G.shape[-1]
     c2 = (torch.diagonal(G, dim1=1, dim2=2).sum(-1) / d).mean().detach()
     eye = torch.eye(d, dtype=G.dtype, device=G.device)
-    return ((G - c2 * eye) ** 2).sum((1, 2)).mean() / (c2 ** 2 + 1e-12)
+    return ((G - c2 * eye) ** 2).sum((1, 2)).mean() / (c2**2 + 1e-12)
 
 
-def flatness_term(decoder: Decoder, z: torch.Tensor, cfg: LossConfig,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def flatness_term(
+    decoder: Decoder, z: torch.Tensor, cfg: LossConfig, generator: torch.Generator | None = None
+) -> torch.Tensor:
     zm = mixup_points(z.detach(), cfg.flat_points, cfg.mixup_a0, generator)  # (M, d)
     return flatness_from_jacobian(decoder_jacobian(decoder.mean, zm))
 
 
-def loss_terms(model: DrumVAE, hit, velocity, offset, cfg: LossConfig, epoch: float,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+def loss_terms(
+    model: DrumVAE,
+    hit,
+    velocity,
+    offset,
+    cfg: LossConfig,
+    epoch: float,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Training loss at (fractional) ``epoch`` and its terms for the progress display."""
     (mu, logvar, z), out = model(features(hit, velocity, offset))
     rec = reconstruction_terms(out, hit, velocity, offset)
@@ -209,7 +222,7 @@ def validation_loss(model: DrumVAE, hit, velocity, offset, batch: int = 512) -> 
     sums: dict[str, float] = {}
     n = hit.shape[0]
     for s in range(0, n, batch):
-        h, v, o = hit[s:s + batch], velocity[s:s + batch], offset[s:s + batch]
+        h, v, o = hit[s : s + batch], velocity[s : s + batch], offset[s : s + batch]
         mu, logvar = model.encoder(features(h, v, o))
         rec = reconstruction_terms(model.decoder(mu), h, v, o)
         kl = kl_per_dim(mu, logvar).sum()
