@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jamd.base.errors import UserError, main
+from jamd.base.errors import UserError
+from jamd.cli import main
 from jamd.midi.ports import ManagedOutput, PortConfig, PortError, find_port, match_port, virtual_full_name
 
 NAMES = ["Midi Through:Midi Through Port-0 14:0", "TR-8S:TR-8S MIDI 1 24:0", "synth-01:in"]
