@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.data.corpus import WindowSettings, load_corpus
+from jamd.commands.common import add_data_argument, read_corpus
 
 KEYS = (
     "hit_f1",
@@ -59,16 +58,10 @@ def run(args: argparse.Namespace) -> int:
     models = list(args.compare) if args.compare else [args.model] if args.model else []
     if not models:
         raise UserError("name a MODEL, or --compare MODEL_A MODEL_B")
-    root, midi_dir = data_root(args)
-    try:
-        corpus = load_corpus(
-            root, WindowSettings(), midi_dir=midi_dir, progress=progress_printer("reading MIDI files")
-        )
-    except FileNotFoundError as e:
-        raise UserError(str(e)) from e
+    corpus, _ = read_corpus(args)
     windows = corpus.splits.get(args.split)
     if windows is None or len(windows) < 2:
-        raise UserError(f"{root}: no {args.split} windows to evaluate on")
+        raise UserError(f"{corpus.root}: no {args.split} windows to evaluate on")
     results = {}
     for m in models:
         r = evaluate(str(m), windows, timing=not args.no_timing)

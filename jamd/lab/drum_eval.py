@@ -7,16 +7,12 @@ process with ``OPENBLAS_NUM_THREADS=1`` (the variable only works if set before n
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from jamd.data.corpus import Windows
+from jamd.lab.timing import decode_timing
 from jamd.model.drums import DecodeControls, DrumModel, realise
 from jamd.music.drumkit import VOICE_INDEX
 
@@ -27,7 +23,6 @@ N_MIXUP = 1000  # metric_cv: mixup points
 MIXUP_A0 = 0.2  # ... a ~ U(-a0, 1 + a0), as in training
 FD_EPS = 1e-3  # central finite differences for the Jacobian (float32 decoder)
 N_PRIOR = 1000  # plausible_rate: prior samples
-N_TIMING = 1000  # decode timings
 
 
 @dataclass(frozen=True)
@@ -155,35 +150,6 @@ def data_plausible_rate(w: Windows, rule: Plausibility = Plausibility()) -> floa
     return float(np.mean([rule.passes(w.hit[k]) for k in range(len(w))]))
 
 
-def decode_timings(path: str, n: int = N_TIMING) -> dict[str, float]:
-    """Decode one window n times, in a fresh process pinned to one BLAS thread."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, "-m", "jamd.lab.drum_eval", "--time", str(path), str(n)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout)
-
-
-def _time_here(path: str, n: int) -> dict[str, float]:
-    model = DrumModel.load(path)
-    z = np.zeros(model.latent_dim, np.float32)
-    rng = np.random.default_rng(SEED)
-    for _ in range(50):  # warm caches and allocator
-        model.decode(z)
-    ts = []
-    for _ in range(n):
-        z = rng.standard_normal(model.latent_dim).astype(np.float32)
-        t = time.perf_counter_ns()
-        model.decode(z)
-        ts.append(time.perf_counter_ns() - t)
-    ms = np.array(ts) / 1e6
-    return {"decode_ms_p50": float(np.percentile(ms, 50)), "decode_ms_p99": float(np.percentile(ms, 99))}
-
-
 def evaluate(path: str, w: Windows, timing: bool = True) -> dict:
     model = DrumModel.load(path)
     rec = reconstruction(model, w)
@@ -196,14 +162,7 @@ def evaluate(path: str, w: Windows, timing: bool = True) -> dict:
         "plausible_rate_threshold05": plausible_rate(model, controls=DecodeControls(threshold=0.5)),
     }
     if timing:
-        out.update(decode_timings(path))
+        out.update(decode_timing("drums", path))
     out["latent_dim"] = model.latent_dim
     out["windows"] = len(w)
     return out
-
-
-if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--time":
-        print(json.dumps(_time_here(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else N_TIMING)))
-    else:
-        sys.exit("usage: python -m jamd.lab.drum_eval --time MODEL [N]")

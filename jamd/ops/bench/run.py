@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from jamd.engine.ipc import REC_NOTE_ON, REC_TICK
+from jamd.lab.timing import decode_timing
+from jamd.live.config import read_config
 from jamd.music.grid import STEPS_PER_BEAT
 from jamd.ops.bench.baseline import run_baseline
 from jamd.ops.bench.coldstart import ColdStart, cold_start
@@ -107,10 +109,6 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
 
 def measure(opts: BenchOptions, jack: bool, progress: Callable[[str], None]) -> Measured:
     """Cold start, decode timings, jamd and the baseline, in that order (phases 1-4)."""
-    from jamd.lab.bass_eval import decode_timing
-    from jamd.lab.drum_eval import decode_timings
-    from jamd.live.config import read_config
-
     n_decode = 300 if opts.quick else 1000
     with tempfile.TemporaryDirectory(prefix="jamd-bench-") as tmpdir:
         tmp = Path(tmpdir)
@@ -120,9 +118,9 @@ def measure(opts: BenchOptions, jack: bool, progress: Callable[[str], None]) -> 
         cfg_path = tmp / "bench.yaml"
         cfg_path.write_text(bench_config_text("jack", RIG_SINK, rig=True))
         models = read_config(cfg_path).models
-        drum_t = decode_timings(str(models.drums_path), n_decode)
+        drum_t = decode_timing("drums", str(models.drums_path), n_decode)
         bass_t = (
-            decode_timing(str(models.bass_path), n_decode)
+            decode_timing("bass", str(models.bass_path), n_decode)
             if models.bass_path
             else {"decode_ms_p50": 0.0, "decode_ms_p99": 0.0}
         )
