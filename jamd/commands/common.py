@@ -36,6 +36,13 @@ def add_data_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    """``--out``: where ``jamd train`` writes the model."""
+    parser.add_argument(
+        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
+    )
+
+
 def data_root(args: argparse.Namespace) -> tuple[Path, bool]:
     """The folder to read and whether it is a plain MIDI folder."""
     if args.midi_dir is not None:

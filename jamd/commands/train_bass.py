@@ -9,17 +9,14 @@ import argparse
 import json
 import shlex
 import sys
-from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, load_bass_splits, set_from_args
+from jamd.commands.common import add_checkpoint_argument, add_data_argument, load_bass_splits, set_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
-    parser.add_argument(
-        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
-    )
+    add_checkpoint_argument(parser)
     parser.add_argument(
         "--bass",
         default=None,

@@ -9,10 +9,9 @@ import json
 import shlex
 import sys
 import time
-from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, read_corpus, set_from_args
+from jamd.commands.common import add_checkpoint_argument, add_data_argument, read_corpus, set_from_args
 
 #: Below this many training windows (a folder of ~200 MIDI files) batches are SMALL_BATCH, not
 #: 128: a 50-file folder gives ~900 windows, 7 batches of 128 per epoch — too few updates to learn.
@@ -22,9 +21,7 @@ SMALL_BATCH = 32
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
-    parser.add_argument(
-        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
-    )
+    add_checkpoint_argument(parser)
     parser.add_argument(
         "--flat-weight",
         type=float,
