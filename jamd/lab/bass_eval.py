@@ -73,7 +73,9 @@ def encode(model: BassModel, cond: np.ndarray, bass: np.ndarray, chunk: int = 25
     )
 
 
-def latent_figures(mu: np.ndarray, bw: BassWindows, rng: np.random.Generator) -> dict[str, float]:
+def latent_figures(
+    mu: np.ndarray, bw: BassWindows, rng: np.random.Generator
+) -> dict[str, float | list[float] | None]:
     pairs = bw.next_pairs()
     if len(pairs) == 0:
         return {}

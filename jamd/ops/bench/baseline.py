@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import rtmidi
 
 from jamd.engine.clock import ns_per_beat, tick_deadline, tick_ns
 from jamd.engine.ipc import REC_NOTE_ON, REC_TICK
@@ -43,7 +44,7 @@ def naive_clock(out, bpm: float, seconds: float, latest: list, sched_cfg: Schedu
         rest = due - now_ns()
         if rest > 0:
             time.sleep(rest / 1e9)
-        if t_tick <= t_note:
+        if nb is None or t_tick <= t_note:
             out.send([ms.CLOCK])
             recs.append((REC_TICK, t_tick, now_ns(), 0))
             w = latest[0]
@@ -78,14 +79,16 @@ def decode_pacer(perf, stop: threading.Event, latest: list, x_of: Callable[[int]
 def run_baseline(perf, sched_cfg: SchedulerConfig, jack: bool, seconds: float) -> tuple[np.ndarray, int]:
     """The naive loop and a decoder thread in this process (one GIL), to the same kind of port."""
     from jamd.engine.process import NullOutput
-    from jamd.midi.ports import ManagedOutput, PortConfig
+    from jamd.midi.ports import ManagedOutput, PortConfig, open_output
 
+    sink: rtmidi.MidiIn | None = None
+    out: ManagedOutput | NullOutput
     if jack:
         # a sink of our own for the baseline: the rig is gone, and nothing here may block
         sink = jack_sink(RIG_SINK, clock=False, queue=8192)
-        out = ManagedOutput(PortConfig("baseline", RIG_SINK, False, "jack")).open()
+        out = open_output(PortConfig("baseline", RIG_SINK, False, "jack"))
     else:
-        sink, out = None, NullOutput("baseline")
+        out = NullOutput("baseline")
     latest: list = [None]
     stop = threading.Event()
     made = [0]

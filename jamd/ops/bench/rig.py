@@ -205,6 +205,8 @@ class FeederRig:
         a port of that name."""
         daemon.inputs.ports += [("controller", self.queues["ctl"]), ("drummer", self.queues["drummer"])]
         mapping = select_mapping(config.controller_mappings(), RIG_CTL)
+        if mapping is None:
+            raise RuntimeError(f"no controller mapping matches {RIG_CTL!r}: the bench's config names one")
         daemon.mappers[RIG_CTL] = Mapper(mapping, daemon.target_state)
 
     def play(self, events: Sequence[Event], should_stop: Callable[[], bool]) -> None:
