@@ -4,6 +4,7 @@ against the daemon's own rendering, and the command on a small MIDI folder."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -259,3 +260,28 @@ def test_eval_command_on_a_small_folder(tiny_model, tmp_path, capsys):
     assert base["copy"]["seed_f1"] == 1.0 and base["quantised"]["seed_f1"] == 1.0
     assert base["copy"]["seed_velocity_mae"] == 0.0
     assert 0 <= base["random"]["seed_f1"] < 1
+
+
+def test_compare_prints_the_models_beside_the_baselines(tiny_model, tmp_path, capsys):
+    path, _ = tiny_model
+    twin = tmp_path / "twin"
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(path.with_suffix(suffix), twin.with_suffix(suffix))
+    root = tmp_path / "grooves"
+    for i in range(6):
+        write_midi(root / f"g{i}.mid", [to_track(rock_beat(4 + i % 3, 480), bpm=100)])
+    args = ["eval", "drums", "--compare", str(path), str(twin), "--midi-dir", str(root), "--split", "train"]
+    assert main([*args, "--no-timing"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(c in lines[0] for c in ("[copy]", "[quantised]", "[nearest_train]", "[random]"))
+    seed_row = next(line.split() for line in lines if line.startswith("seed_f1 "))
+    assert seed_row[1] == seed_row[2] and seed_row[3] == "1.0000"  # the same model twice; copy = 1
+
+
+def test_timing_process_times_decode_and_encode(tiny_model):
+    from jamd.lab.drum_eval import decode_timings
+
+    path, _ = tiny_model
+    t = decode_timings(str(path), 20, encode=True)
+    assert set(t) == {"decode_ms_p50", "decode_ms_p99", "encode_ms_p50"} and all(v > 0 for v in t.values())
+    assert set(decode_timings(str(path), 5)) == {"decode_ms_p50", "decode_ms_p99"}  # what jamd bench reads
