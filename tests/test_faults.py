@@ -24,10 +24,11 @@ import pyliblo3 as liblo
 import pytest
 from test_daemon import MODEL, daemon, daemon_config, run_for  # noqa: F401  (tests/ is on sys.path)
 
-from jamd.engine.ipc import REC_TICK, empty_window
+from jamd.engine.ipc import REC_TICK
 from jamd.live.daemon import Daemon
 from jamd.live.modelguard import BACKOFF_FIRST_S, BACKOFF_MAX_S, ModelGuard
 from jamd.live.recorder import Recorder
+from jamd.music.window import empty_window
 
 TESTS = Path(__file__).resolve().parent
 BPM = 180.0

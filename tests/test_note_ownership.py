@@ -35,9 +35,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from jamd.engine.clock import ClockEvent, ClockFollower, FollowerConfig, MasterClock
-from jamd.engine.scheduler import SchedulerConfig, StepScheduler, Window
+from jamd.engine.scheduler import SchedulerConfig, StepScheduler
 from jamd.midi import spec as ms
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Window
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
 LEAD_NS = 2_000_000  # the engine's commit_lead_ms

@@ -14,13 +14,12 @@ from jamd.engine.ipc import (
     Control,
     RtShared,
     WindowBuffer,
-    empty_window,
     jitter_stats,
 )
 from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.scheduler import Window
-from jamd.midi.ports import PortConfig
+from jamd.midi.null import null_port
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Window, empty_window
 
 
 def random_window(seed: int, steps: int = 32) -> Window:
@@ -98,7 +97,7 @@ def test_records_ring_and_stats() -> None:
 
 def test_engine_thread_plays_and_ends_notes() -> None:
     """The whole loop without MIDI: null ports, master clock at 300 BPM, half a second."""
-    null = PortConfig("drums", "null", api="null")
+    null = null_port("drums")
     h = EngineHandle(
         RtConfig(bpm=300.0, drums=null, clock_out=[null], autostart=True, rt_priority=0), mode="thread"
     )

@@ -22,11 +22,11 @@ import pytest
 
 from jamd.engine.ipc import REC_TICK
 from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.scheduler import Window
 from jamd.midi import spec as ms
 from jamd.midi.ports import PortConfig, PortError
 from jamd.music.drumkit import VoiceOut
 from jamd.music.grid import BassLine, BassRange, DrumPattern, bass_to_events, drums_to_events
+from jamd.music.window import Window
 
 pytestmark = [pytest.mark.jack]
 rtmidi = pytest.importorskip("rtmidi")
@@ -273,8 +273,7 @@ CONTROL_SCRIPT = textwrap.dedent("""
     from jamd.engine.process import EngineHandle, RtConfig
     from jamd.midi.ports import PortConfig
     from jamd.music.grid import BassLine, BassRange, DrumPattern
-    from jamd.engine.scheduler import Window
-    b = BassLine.empty(32)
+        b = BassLine.empty(32)
     b.onset[0], b.velocity[0], b.length[0] = 1, 0.8, 32
     d = DrumPattern.empty(32)
     cfg = RtConfig(source="master", bpm=120.0, autostart=True, rt_priority=0,

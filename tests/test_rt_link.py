@@ -57,10 +57,10 @@ JAMD = textwrap.dedent("""
     import json, sys, time
     sys.path.insert(0, {root!r})
     from jamd.engine.process import EngineHandle, RtConfig
-    from jamd.midi.ports import PortConfig
-    from jamd.engine.ipc import empty_window
+    from jamd.midi.null import null_port
+    from jamd.music.window import empty_window
     def main():
-        null = PortConfig("drums", "null", api="null")
+        null = null_port("drums")
         h = EngineHandle(RtConfig(source="link", bpm=120.0, drums=null, autostart=True, rt_priority=0))
         h.publish(empty_window())
         seen = []

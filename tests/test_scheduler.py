@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jamd.engine.scheduler import NoteLedger, SchedulerConfig, StepScheduler, Window, pairs_ok, window_notes
+from jamd.engine.scheduler import NoteLedger, SchedulerConfig, StepScheduler, pairs_ok, window_notes
 from jamd.midi import spec as ms
 from jamd.music.drumkit import GM_OUTPUT, VoiceOut
 from jamd.music.grid import BassLine, BassRange, DrumPattern
+from jamd.music.window import Window
 
 
 def drums(hits: dict[tuple[int, int], tuple[float, float]], steps: int = 32) -> DrumPattern:

@@ -30,9 +30,10 @@ import pytest
 
 from jamd.engine.clock import ClockFollower, FollowerConfig, MasterClock, tick_deadline, tick_ns
 from jamd.engine.ipc import WindowBuffer
-from jamd.engine.scheduler import SchedulerConfig, StepScheduler, Window
+from jamd.engine.scheduler import SchedulerConfig, StepScheduler
 from jamd.midi import spec as ms
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Window
 
 T0 = 10**9
 LEAD_NS = 2_000_000

@@ -27,9 +27,8 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from jamd.engine.scheduler import Window
-from jamd.music.drumkit import VOICES
-from jamd.music.grid import DEFAULT_STEPS, BassLine, DrumPattern
+from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +175,6 @@ class WindowBuffer:
     def close(self) -> None:
         self._head = self._slots = None  # type: ignore[assignment]
         _release(self.shm, self.owner)
-
-
-def empty_window(steps: int = DEFAULT_STEPS, voices: int = len(VOICES)) -> Window:
-    return Window(DrumPattern.empty(steps, voices), BassLine.empty(steps), np.zeros(steps, np.int64))
 
 
 # ----------------------------------------------------------------------------- control

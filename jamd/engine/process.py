@@ -45,6 +45,7 @@ from jamd.engine.ipc import (
 )
 from jamd.engine.scheduler import SchedulerConfig, StepScheduler
 from jamd.midi import spec as ms
+from jamd.midi.null import NULL_API, NullOutput, null_port
 from jamd.midi.ports import ManagedInput, ManagedOutput, PortConfig
 from jamd.music.drumkit import GM_OUTPUT, VoiceOut
 from jamd.music.grid import STEPS_PER_BEAT, BassRange
@@ -86,26 +87,6 @@ class RtConfig:
     switch_interval_s: float = 0.0005  # only the rtmidi input thread competes for the GIL here
 
 
-class NullOutput:
-    """An output that discards (for benchmarks and tests without MIDI)."""
-
-    def __init__(self, role: str) -> None:
-        self.cfg = PortConfig(role, "null", api="null")
-        self.name, self.lost = f"null:{role}", False
-
-    def open(self) -> NullOutput:
-        return self
-
-    def send(self, msg: list[int]) -> bool:
-        return True
-
-    def check(self) -> None:
-        return None
-
-    def close(self) -> None:
-        pass
-
-
 def _same_port(a: PortConfig, b: PortConfig) -> bool:
     """Two roles that name one port share one connection (a virtual port is one per role)."""
     if a.api != b.api or a.virtual != b.virtual:
@@ -115,7 +96,7 @@ def _same_port(a: PortConfig, b: PortConfig) -> bool:
 
 def _open_output(cfg: PortConfig):
     # wait=True: a device not plugged in yet is waited for, the clock runs meanwhile
-    return NullOutput(cfg.role) if cfg.api == "null" else ManagedOutput(cfg).open(wait=True)
+    return NullOutput(cfg.role) if cfg.api == NULL_API else ManagedOutput(cfg).open(wait=True)
 
 
 def set_realtime(priority: int) -> int:
@@ -163,7 +144,7 @@ class Engine:
     # ------------------------------------------------------------------------- setup
     def _setup(self) -> None:
         cfg = self.cfg
-        drum_cfg = cfg.drums or PortConfig("drums", "null", api="null")
+        drum_cfg = cfg.drums or null_port("drums")
         self.outputs.append(_open_output(drum_cfg))
         bass_port = 0
         if cfg.bass is not None and not _same_port(cfg.bass, drum_cfg):
@@ -547,13 +528,13 @@ class EngineHandle:
         import numpy as np
 
         sounding = self.shared.sounding
-        cfgs = [self.cfg.drums or PortConfig("drums", "null", api="null")]
+        cfgs = [self.cfg.drums or null_port("drums")]
         if self.cfg.bass is not None and not _same_port(self.cfg.bass, cfgs[0]):
             cfgs.append(self.cfg.bass)
         sent = 0
         for port, pcfg in enumerate(cfgs):
             hits = np.argwhere(sounding[port] > 0)
-            if not len(hits) or pcfg.virtual or pcfg.api == "null":
+            if not len(hits) or pcfg.virtual or pcfg.api == NULL_API:
                 continue
             out = ManagedOutput(PortConfig(f"{pcfg.role}-rescue", pcfg.pattern, False, pcfg.api))
             try:
@@ -608,7 +589,6 @@ class EngineHandle:
 __all__ = [
     "Engine",
     "EngineHandle",
-    "NullOutput",
     "RtConfig",
     "engine_main",
     "set_realtime",

@@ -4,7 +4,7 @@ Pure logic, no ports and no clock: the engine (``jamd.engine.process``) asks "co
 b", "what is due up to beat b", and hands the returned ``(port, bytes)`` messages to the ports.
 A test can drive it with any interleaving of windows, transport changes and port losses.
 
-* A :class:`Window` (drums + bass + chord roots, 2 bars) is converted to notes with
+* A :class:`jamd.music.window.Window` (drums + bass + chord roots, 2 bars) is converted to notes with
   ``jamd.music.grid`` (the only grid->notes conversion) when it is installed, grouped by step.
 * A new window waits in a double buffer and is swapped in only when a step is *committed*:
   every note of one step comes from one window. Step ``s`` is committed at its earliest note
@@ -30,7 +30,8 @@ import numpy as np
 
 from jamd.midi import spec as ms
 from jamd.music.drumkit import GM_OUTPUT, VoiceOut
-from jamd.music.grid import STEPS_PER_BEAT, BassLine, BassRange, DrumPattern, bass_to_events, drums_to_events
+from jamd.music.grid import STEPS_PER_BEAT, BassRange, bass_to_events, drums_to_events
+from jamd.music.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -106,21 +107,6 @@ class NoteLedger:
 
 
 # ------------------------------------------------------------------------------ windows
-
-
-@dataclass
-class Window:
-    """What the model hands the engine: one 2-bar window. ``roots`` are chord-root pitch
-    classes (0-11) per step, for the bass. ``window_id`` increases with every publish."""
-
-    drums: DrumPattern
-    bass: BassLine
-    roots: np.ndarray
-    window_id: int = 0
-
-    @property
-    def steps(self) -> int:
-        return self.drums.steps
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Control events (``target, value`` from a mapping or OSC) update the state and return what the
 real-time process must be told (tempo, transport, part mutes, panic). ``render()`` decodes the
-current latent points into the next :class:`jamd.engine.scheduler.Window` (drums, then bass over those
+current latent points into the next :class:`jamd.music.window.Window` (drums, then bass over those
 drums and the current chords). Hardware-free: the daemon wires it to ports and the clock.
 """
 
@@ -17,12 +17,12 @@ import numpy as np
 from jamd.control.scenes import GLIDE_TARGET, Scenes, parse_target
 from jamd.control.targets import TARGETS, Kind
 from jamd.engine.ipc import Control
-from jamd.engine.scheduler import Window
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.model.plane import LatentPlane
 from jamd.music.drumkit import VOICE_INDEX
 from jamd.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT
 from jamd.music.harmony import Chords
+from jamd.music.window import Window
 
 log = logging.getLogger(__name__)
 

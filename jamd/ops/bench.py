@@ -670,7 +670,7 @@ def _sleep_until(t_ns: int) -> None:
 
 def run_baseline(perf, sched_cfg: SchedulerConfig, jack: bool, seconds: float) -> tuple[np.ndarray, int]:
     """The naive loop and a decoder thread in this process (one GIL), to the same kind of port."""
-    from jamd.engine.process import NullOutput
+    from jamd.midi.null import NullOutput
     from jamd.midi.ports import ManagedOutput, PortConfig
 
     if jack:

@@ -21,9 +21,10 @@ import numpy as np
 
 from jamd.engine.ipc import REC_NOTE_ON, REC_TICK, jitter_stats
 from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.scheduler import Window
+from jamd.midi.null import null_port
 from jamd.midi.ports import PortConfig
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def measure_layout(
     port: PortConfig | None = None,
 ) -> LayoutResult:
     """Run the engine in ``layout`` ("process" or "thread") and return its send jitter."""
-    port = port or PortConfig("drums", "null", api="null")
+    port = port or null_port("drums")
     cfg = RtConfig(
         source="master", bpm=bpm, drums=port, clock_out=[port], autostart=True, rt_priority=rt_priority
     )
