@@ -61,7 +61,7 @@ class Device:
         if not self.connected:
             self.violations.append(f"sent to an unplugged port: {msg}")
             return
-        key = ((msg[0] & 0x0F) + 1, msg[1])
+        key = (ms.channel_of(msg[0]), msg[1])
         if ms.is_note_on(msg):
             self.ons += 1
             if key in self.sounding:

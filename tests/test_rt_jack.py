@@ -70,13 +70,13 @@ class Sink:
         return [t for t, m in self.got if m[0] == status]
 
     def notes(self) -> list[tuple[int, list[int]]]:
-        return [(t, m) for t, m in self.got if len(m) == 3 and m[0] & 0xE0 == 0x80]
+        return [(t, m) for t, m in self.got if len(m) == 3 and ms.kind_of(m[0]) in (ms.NOTE_ON, ms.NOTE_OFF)]
 
     def unmatched(self) -> Counter:
         """(channel, note) -> sounding count at the end (all zero when nothing hangs)."""
         c: Counter = Counter()
         for _, m in self.got:
-            key = (m[0] & 0x0F, m[1]) if len(m) == 3 else None
+            key = (ms.channel_of(m[0]), m[1]) if len(m) == 3 else None
             if ms.is_note_on(m):
                 c[key] += 1
             elif ms.is_note_off(m):
@@ -227,11 +227,11 @@ def test_gmd_pattern_arrives_on_configured_notes_and_channels(sink) -> None:
     ons = [m for t, m in sink.notes() if ms.is_note_on(m) and t < start + window_ns - 0.3 * 60e9 / 240]
     expect_d = [e for e in drums_to_events(pattern, outputs) if e.start_beat < 7.7]
     expect_b = [e for e in bass_to_events(bass, roots, rng)]
-    got = Counter(((m[0] & 0x0F) + 1, m[1]) for m in ons)
+    got = Counter((ms.channel_of(m[0]), m[1]) for m in ons)
     want = Counter((e.channel, e.note) for e in expect_d + expect_b)
     assert got == want
     assert {c for c, _ in got} == {3, 5}
-    vel = {(m[1], m[2]) for m in ons if m[0] & 0x0F == 2}
+    vel = {(m[1], m[2]) for m in ons if ms.channel_of(m[0]) == 3}
     assert vel <= {(e.note, e.velocity) for e in expect_d}
     assert not sink.unmatched()
 
@@ -246,7 +246,7 @@ def test_sigterm_ends_every_note(sink) -> None:
     h = EngineHandle(cfg)
     h.publish(win(beat_pattern(), long_bass()))
     with h:
-        assert wait_for(lambda: any(ms.is_note_on(m) and m[0] & 0x0F == 1 for _, m in sink.got), 3)
+        assert wait_for(lambda: any(ms.is_note_on(m) and ms.channel_of(m[0]) == 2 for _, m in sink.got), 3)
         assert sink.unmatched()  # the long bass note sounds right now
         os.kill(h.process.pid, signal.SIGTERM)
         h.process.join(5)
@@ -260,7 +260,7 @@ def test_killed_engine_notes_ended_by_the_watchdog(sink) -> None:
     h = EngineHandle(cfg)
     h.publish(win(beat_pattern(), long_bass()))
     with h:
-        assert wait_for(lambda: any(ms.is_note_on(m) and m[0] & 0x0F == 1 for _, m in sink.got), 3)
+        assert wait_for(lambda: any(ms.is_note_on(m) and ms.channel_of(m[0]) == 2 for _, m in sink.got), 3)
         os.kill(h.process.pid, signal.SIGKILL)
         h.process.join(5)
         assert not h.check()  # dead: the parent ended its notes

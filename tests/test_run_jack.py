@@ -117,7 +117,7 @@ def bars_played(sink: Sink, st: dict, bars: range) -> list:
     step_ns = 60e9 / st["bpm"] / 4
     out = []
     for t, m in sink.notes():
-        if m[0] & 0xF0 == 0x90 and m[2] > 0 and t0 - step_ns / 2 <= t < bar_time(st, bars.stop) - step_ns / 2:
+        if ms.is_note_on(m) and t0 - step_ns / 2 <= t < bar_time(st, bars.stop) - step_ns / 2:
             out.append((int(round((t - t0) / step_ns)), m[1]))
     return sorted(out)
 
@@ -212,12 +212,12 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
 
     # drums on the configured notes and channel, bass on its channel, in range, monophonic
     allowed = {o.note for o in daemon.config.drums.outputs()}
-    drum_ons = [m for _, m in drums_sink.notes() if m[0] & 0xF0 == 0x90 and m[2] > 0]
+    drum_ons = [m for _, m in drums_sink.notes() if ms.is_note_on(m)]
     assert len(drum_ons) > 100
-    assert {m[0] for m in drum_ons} == {0x90 | 10} and {m[1] for m in drum_ons} <= allowed
+    assert {ms.channel_of(m[0]) for m in drum_ons} == {11} and {m[1] for m in drum_ons} <= allowed
     assert 35 in {m[1] for m in drum_ons}  # the configured kick
-    bass_ons = [m for _, m in bass_sink.notes() if m[0] & 0xF0 == 0x90 and m[2] > 0]
-    assert bass_ons and {m[0] for m in bass_ons} == {0x90 | 2}
+    bass_ons = [m for _, m in bass_sink.notes() if ms.is_note_on(m)]
+    assert bass_ons and {ms.channel_of(m[0]) for m in bass_ons} == {3}
     assert all(daemon.config.bass.range().low <= m[1] <= daemon.config.bass.range().high for m in bass_ons)
     assert max(_overlap(bass_sink)) <= 1  # monophonic
     # every note-on ended
@@ -295,7 +295,7 @@ def _overlap(sink: Sink):
     """How many bass notes sounded at once, after each message."""
     sounding = 0
     for _, m in sink.notes():
-        sounding += 1 if m[0] & 0xF0 == 0x90 and m[2] > 0 else -1
+        sounding += 1 if ms.is_note_on(m) else -1
         yield sounding
 
 

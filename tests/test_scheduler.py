@@ -61,7 +61,7 @@ def test_ledger_matches_every_on_with_one_off() -> None:
     assert len(led) == 1
     out += led.off((0, 10, 36), 2)
     assert pairs_ok(out) and len(led) == 0
-    assert [m[1][0] & 0xF0 for m in out] == [ms.NOTE_ON, ms.NOTE_OFF, ms.NOTE_ON, ms.NOTE_OFF]
+    assert [ms.kind_of(m[1][0]) for m in out] == [ms.NOTE_ON, ms.NOTE_OFF, ms.NOTE_ON, ms.NOTE_OFF]
 
 
 def test_ledger_panic_ends_only_what_sounds() -> None:

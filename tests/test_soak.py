@@ -50,8 +50,8 @@ class Gear:
 
     def take(self, msgs) -> None:
         for port, m in msgs:
-            key = (port, m[0] & 0x0F, m[1])
-            if m[0] & 0xF0 == ms.NOTE_ON and m[2]:
+            key = (port, ms.channel_of(m[0]), m[1])
+            if ms.is_note_on(m):
                 self.ons += 1
                 self.errors += key in self.sounding
                 self.sounding.add(key)

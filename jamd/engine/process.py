@@ -170,15 +170,15 @@ class Engine:
         out = self.outputs[port]
         sent = out.send(msg)
         t = self.clock()
-        status = msg[0] & 0xF0
-        if status == ms.NOTE_ON:
+        kind = ms.kind_of(msg[0])
+        if kind == ms.NOTE_ON:
             self.shared.record(REC_NOTE_ON, target_ns, t, pack_message(port, msg))
             if sent:
-                self.shared.sounding[port, msg[0] & 0x0F, msg[1]] = 1
+                self.shared.sounding[port, ms.channel_of(msg[0]) - 1, msg[1]] = 1
             log.debug("on %s %s", port, msg)
-        elif status == ms.NOTE_OFF:
+        elif kind == ms.NOTE_OFF:
             self.shared.record(REC_NOTE_OFF, target_ns, t, pack_message(port, msg))
-            self.shared.sounding[port, msg[0] & 0x0F, msg[1]] = 0
+            self.shared.sounding[port, ms.channel_of(msg[0]) - 1, msg[1]] = 0
             log.debug("off %s %s", port, msg)
         late = t - target_ns
         if late > self.max_late_ns:

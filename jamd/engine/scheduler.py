@@ -355,12 +355,12 @@ def pairs_ok(messages: Iterable[Msg]) -> bool:
     sounding: set[Key] = set()
     for port, m in messages:
         if ms.is_note_on(m):
-            key = (port, (m[0] & 0x0F) + 1, m[1])
+            key = (port, ms.channel_of(m[0]), m[1])
             if key in sounding:
                 return False
             sounding.add(key)
         elif ms.is_note_off(m):
-            key = (port, (m[0] & 0x0F) + 1, m[1])
+            key = (port, ms.channel_of(m[0]), m[1])
             if key not in sounding:
                 return False
             sounding.remove(key)

@@ -30,6 +30,7 @@ from jamd.live.performance import Performance
 from jamd.live.recorder import Recorder
 from jamd.live.seed import SeedCapture, Seeder
 from jamd.midi.ports import ManagedInput, PortConfig, default_api
+from jamd.midi.spec import channel_of, is_note_on
 from jamd.model.drums import DrumModel
 from jamd.model.plane import Slew
 from jamd.music.grid import BEATS_PER_BAR
@@ -345,9 +346,9 @@ class Daemon:
                     self._control(ev.target, ev.value, t)
 
     def _on_drummer(self, msg: list[int], t: int) -> None:
-        if len(msg) == 3 and msg[0] & 0xF0 == 0x90 and msg[2] > 0:
+        if is_note_on(msg):
             channel = self.config.drummer.channel
-            if channel is None or (msg[0] & 0x0F) + 1 == channel:
+            if channel is None or channel_of(msg[0]) == channel:
                 self.capture.add(self._beat_at(t, self.engine.status()), msg[1], msg[2])
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
