@@ -30,7 +30,7 @@ from test_osc import osc_bytes, other_address
 
 from jamd.base.paths import MODELS_DIR, default_data_dir
 from jamd.data.corpus import WindowSettings, cut_windows, file_grid
-from jamd.engine.ipc import REC_NOTE_ON, unpack_message
+from jamd.engine.ipc import REC_NOTE_ON, EngineStatus, unpack_message
 from jamd.live.config import read_config
 from jamd.live.daemon import Daemon
 from jamd.midi import spec as ms
@@ -79,12 +79,12 @@ mappings: [generic-two-knobs]
     return path
 
 
-def bar_time(st: dict, bar: float) -> int:
+def bar_time(st: EngineStatus, bar: float) -> int:
     """perf_counter_ns at which jamd's clock reaches the start of ``bar`` (0-based)."""
-    return int(st["updated_ns"] + (bar * 4 - st["beat"]) * 60e9 / st["bpm"])
+    return int(st.time_at(bar * 4))
 
 
-def schedule(st: dict) -> list:
+def schedule(st: EngineStatus) -> list:
     """The player's events: the file's drums from jamd bar 2, and the knob sweep."""
     mid = mido.MidiFile(Path(GMD) / FILE)
     events, t0 = [], bar_time(st, DRUMMER_BARS[0])
@@ -111,10 +111,10 @@ def file_codes(model) -> dict[int, np.ndarray]:
     return {bar: model.encode(w) for bar, w in windows.items() if bar < 5}
 
 
-def bars_played(sink: Sink, st: dict, bars: range) -> list:
+def bars_played(sink: Sink, st: EngineStatus, bars: range) -> list:
     """The notes jamd sent during ``bars``, as (step, note) pairs relative to their start."""
     t0 = bar_time(st, bars.start)
-    step_ns = 60e9 / st["bpm"] / 4
+    step_ns = 60e9 / st.bpm / 4
     out = []
     for t, m in sink.notes():
         if ms.is_note_on(m) and t0 - step_ns / 2 <= t < bar_time(st, bars.stop) - step_ns / 2:
@@ -187,9 +187,9 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
         )
         thread = threading.Thread(target=daemon.run)
         thread.start()
-        assert _wait(lambda: daemon.running() and daemon.engine.status().get("updated_ns"), 10)
+        assert _wait(lambda: daemon.running() and daemon.engine.status().updated_ns, 10)
         st = daemon.engine.status()
-        assert st["beat"] < DRUMMER_BARS[0] * 4 - 1, "jamd took too long to start for this timeline"
+        assert st.beat < DRUMMER_BARS[0] * 4 - 1, "jamd took too long to start for this timeline"
         sched.write_text(json.dumps({"ports": ["drummer", "ctl", "keys"], "events": schedule(st)}))
         player.stdin.write("go\n")
         player.stdin.flush()
@@ -280,9 +280,9 @@ class Planned:
             if kind == REC_NOTE_ON and port == 0 and ms.is_note_on(msg):
                 self.notes.append((int(due), msg[1]))
 
-    def bars(self, st: dict, bars: range) -> list:
+    def bars(self, st: EngineStatus, bars: range) -> list:
         """(step, note) of the notes due in ``bars``, steps counted from their start."""
-        t0, step_ns = bar_time(st, bars.start), 60e9 / st["bpm"] / 4
+        t0, step_ns = bar_time(st, bars.start), 60e9 / st.bpm / 4
         end = bar_time(st, bars.stop) - step_ns / 2
         return sorted(
             (int(round((due - t0) / step_ns)), note)

@@ -1,15 +1,27 @@
 """The :class:`Window`: what the model side hands the engine, one 2-bar window of drums, bass
 and chord roots. The model side renders and checks it (``jamd.live``), the engine carries it
-through shared memory (``jamd.engine.ipc``) and plays it (``jamd.engine.scheduler``)."""
+through shared memory (``jamd.engine.ipc``) and plays it (``jamd.engine.scheduler``), each
+:class:`Part` to its own port or channel."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import DEFAULT_STEPS, BassLine, DrumPattern
+
+
+class Part(Enum):
+    """The parts of a window (each muted on its own)."""
+
+    DRUMS = "drums"
+    BASS = "bass"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
