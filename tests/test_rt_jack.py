@@ -271,7 +271,7 @@ CONTROL_SCRIPT = textwrap.dedent("""
     from jamd.midi.ports import PortConfig
     from jamd.music.grid import BassLine, BassRange, DrumPattern
     from jamd.music.window import Window
-        b = BassLine.empty(32)
+    b = BassLine.empty(32)
     b.onset[0], b.velocity[0], b.length[0] = 1, 0.8, 32
     d = DrumPattern.empty(32)
     cfg = RtConfig(bpm=120.0, autostart=True, rt_priority=0,
