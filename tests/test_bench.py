@@ -11,9 +11,10 @@ import numpy as np
 
 from jamd.engine.clock import ns_per_beat
 from jamd.engine.ipc import REC_NOTE_ON, REC_SWAP, REC_TICK
-from jamd.engine.process import NullOutput
-from jamd.engine.scheduler import SchedulerConfig, Window
+from jamd.engine.scheduler import SchedulerConfig
+from jamd.midi.null import NullOutput
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Window
 from jamd.ops.bench import TARGETS, Timeline, control_excess_ms, follow_drift, naive_clock, stats, sweep_value
 
 STEP_NS = ns_per_beat(180.0) / 4

@@ -21,7 +21,7 @@ the bench starts it and stops it by its PID):
    deadlines, no spinning, no real-time priority) in a thread of this process, sending the
    same clock and the same scheduler's notes while a thread decodes the same model at the same
    pace as the daemon. The jamd/baseline ratios make figures comparable across noisy machines.
-5. **Drift**: :class:`jamd.engine.clock.ClockFollower` following 10 *simulated* minutes of an external
+5. **Drift**: :class:`jamd.engine.follow.ClockFollower` following 10 *simulated* minutes of an external
    clock (synthetic tick times with jitter, late spikes and a crystal error).
 
 Ports: the same port layer as ``jamd run`` (`jamd.midi.ports`), over JACK when a JACK server is
@@ -53,8 +53,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jamd.engine.clock import ClockFollower, Timeline, ns_per_beat, tick_deadline, tick_ns
-from jamd.engine.ipc import REC_NOTE_ON, REC_SWAP, REC_TICK, jitter_stats
+from jamd.engine.clock import Timeline, ns_per_beat, tick_deadline, tick_ns
+from jamd.engine.follow import ClockFollower
+from jamd.engine.ipc import REC_NOTE_ON, REC_SWAP, REC_TICK, EngineStatus, jitter_stats
 from jamd.engine.scheduler import SchedulerConfig, StepScheduler
 from jamd.live.daemon import IDLE_TICK_S, Latencies
 from jamd.midi import spec as ms
@@ -238,7 +239,7 @@ def naive_clock(out, bpm: float, seconds: float, latest: list, sched_cfg: Schedu
             for p in sched.due(nb):
                 for _port, msg in sched.play(p):  # no late drop: every note is measured
                     out.send(msg)
-                    if msg[0] & 0xF0 == ms.NOTE_ON and msg[2] > 0:
+                    if ms.is_note_on(msg):
                         recs.append((REC_NOTE_ON, t0 + round(p.beat * nspb), now_ns(), 0))
     return np.array(recs, np.int64).reshape(-1, 4)
 
@@ -563,7 +564,7 @@ class JamdRun:
     timeline: Timeline
     span_ns: tuple[int, int]
     windows: int
-    status: dict[str, float]
+    status: EngineStatus
     events_sent: int
     sched_cfg: SchedulerConfig
     perf: object
@@ -605,12 +606,12 @@ def run_jamd(config_path: Path, jack: bool, seconds: float) -> JamdRun:
         started = True
         loop.start()
         deadline = time.monotonic() + 5
-        while not daemon.engine.status().get("running"):
+        while not daemon.engine.status().running:
             if time.monotonic() > deadline:
                 raise RuntimeError("jamd's clock did not start")
             time.sleep(0.01)
         st = daemon.engine.status()
-        tl = Timeline(int(st["updated_ns"]), st["beat"], ns_per_beat(st["bpm"]), True)
+        tl = Timeline(st.updated_ns, st.beat, ns_per_beat(st.bpm), True)
         t_begin = now_ns() + 100_000_000
         t_end = t_begin + int((SETTLE_S + seconds) * 1e9)
         notes, loop_beats = model_groove(daemon.drums)
@@ -670,7 +671,7 @@ def _sleep_until(t_ns: int) -> None:
 
 def run_baseline(perf, sched_cfg: SchedulerConfig, jack: bool, seconds: float) -> tuple[np.ndarray, int]:
     """The naive loop and a decoder thread in this process (one GIL), to the same kind of port."""
-    from jamd.engine.process import NullOutput
+    from jamd.midi.null import NullOutput
     from jamd.midi.ports import ManagedOutput, PortConfig
 
     if jack:
@@ -848,7 +849,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
         "ratio_clock_jitter": ratios(clock, b_clock),
         "ratio_note_error": ratios(note, b_note),
     }
-    prio = int(run.status.get("rt_priority", 0))
+    prio = run.status.rt_priority
     notes.append(
         "ports: "
         + (
