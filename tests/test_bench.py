@@ -11,9 +11,10 @@ import numpy as np
 
 from jamd.engine.clock import Timeline, ns_per_beat
 from jamd.engine.ipc import REC_NOTE_ON, REC_SWAP, REC_TICK
-from jamd.engine.process import NullOutput
-from jamd.engine.scheduler import SchedulerConfig, Window
+from jamd.engine.scheduler import SchedulerConfig
+from jamd.midi.null import NullOutput
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Window
 from jamd.ops.bench.baseline import naive_clock
 from jamd.ops.bench.conditions import sweep_value
 from jamd.ops.bench.drift import follow_drift

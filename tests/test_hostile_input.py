@@ -33,7 +33,8 @@ from jamd.control.ctlparse import MAX7, MAX14, ChannelParser, normalize
 from jamd.control.mapper import Mapper
 from jamd.control.mapping import load_mapping
 from jamd.control.targets import TARGETS
-from jamd.engine.clock import FOLLOW_MAX_BPM, FOLLOW_MIN_BPM, ClockFollower, tick_ns
+from jamd.engine.clock import tick_ns
+from jamd.engine.follow import FOLLOW_MAX_BPM, FOLLOW_MIN_BPM, ClockFollower
 from jamd.midi import spec as ms
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
@@ -363,7 +364,7 @@ def test_clock_storm_without_start(spacing_ns) -> None:
     f.update(t + 10_000 * spacing_ns)
     _sane(f)
     assert not f.timeline.running and f.position_ticks == 0
-    assert f.ticks_seen == 10_000
+    assert f.ticks == 10_000
     t = _clean_clock(f, t + 10_000 * spacing_ns, 120.0, 24, start=False)
     assert f.bpm == pytest.approx(120.0, rel=0.005)
     t = _clean_clock(f, t, 120.0, 24)
@@ -412,8 +413,10 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
     """The real engine loop (``jamd.engine.process.Engine``, null ports, in a thread) fed a clock storm with
     identical timestamps, junk and a clean clock through a polled input, as ``ManagedInput.poll``
     delivers it: it keeps running, follows, and reports the dropped input in the status block."""
-    from jamd.engine.ipc import Control, RtShared, WindowBuffer
-    from jamd.engine.process import Engine, RtConfig
+    from jamd.engine.clock import ClockMode
+    from jamd.engine.config import RtConfig
+    from jamd.engine.ipc import Control, ControlKind, RtShared, WindowBuffer
+    from jamd.engine.process import Engine
 
     class FakeInput:
         """A clock input as the engine polls it (``ManagedInput.poll``): messages with their
@@ -448,7 +451,7 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
 
     windows, shared = WindowBuffer.create(), RtShared.create(1 << 12)
     control = Pipe()
-    engine = Engine(RtConfig(source="follow", bpm=120.0, rt_priority=0), windows, shared, control)
+    engine = Engine(RtConfig(clock=ClockMode.MIDI, bpm=120.0, rt_priority=0), windows, shared, control)
     clock_in = FakeInput()
     engine.inputs.append(clock_in)
     errors: list[BaseException] = []
@@ -504,7 +507,7 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
             time.sleep(0.01)
         assert shared.get("dropped_input") == len(junk)
     finally:
-        control.items.append(Control("quit"))
+        control.items.append(Control(ControlKind.QUIT))
         th.join(5)
         windows.close()
         shared.close()

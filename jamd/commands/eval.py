@@ -11,7 +11,7 @@ from jamd.commands.common import add_kind_subcommands, run_kind
 KINDS: dict[str, tuple[str, str]] = {
     "drums": (
         "jamd.commands.eval_drums",
-        "evaluate a drum model (reconstruction, smoothness, plausibility, speed)",
+        "evaluate a drum model on what it plays (seed, pad, realism, style, speed), beside baselines",
     ),
     "bass": (
         "jamd.commands.eval_bass",

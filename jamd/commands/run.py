@@ -121,18 +121,18 @@ def status_screen(daemon):
             return
         next_t[0] = time.monotonic() + STATUS_EVERY_S
         st = daemon.engine.status()
-        beat = daemon.beat_now(t)
+        beat = st.beat_at(t)
         seed = daemon.seed_xy()
         snap = Snapshot(
-            st.get("bpm", 0.0),
+            st.bpm,
             beat,
-            bool(st.get("running")),
-            bool(st.get("clock_ok", 1)),
+            st.running,
+            st.clock_ok,
             tuple(float(v) for v in daemon.slew.value),
             seed,
             daemon.window.drums,
             int(beat * 4) % daemon.window.steps,
-            {"sounding": st.get("sounding", 0), "late": st.get("dropped_late", 0)},
+            {"sounding": st.sounding, "late": st.dropped_late},
         )
         sys.stdout.write(CLEAR + render(snap))
         sys.stdout.flush()

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from jamd.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON
+from jamd.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, channel_of, kind_of
 
 # Controller numbers of the NRPN/RPN protocol (MIDI 1.0 specification, table of CCs); they
 # belong in jamd.midi.spec beside the channel mode controllers.
@@ -57,7 +57,7 @@ def normalize(msg: Any) -> Raw | None:
         return None
     if status is None or not (0 <= status <= 0xFF and 0 <= d1 <= MAX7 and 0 <= d2 <= MAX7):
         return None
-    kind, channel = status & 0xF0, (status & 0x0F) + 1
+    kind, channel = kind_of(status), channel_of(status)
     if kind == CONTROL_CHANGE:
         return Raw("cc", channel, d1, d2)
     if kind == NOTE_ON:

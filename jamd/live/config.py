@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from jamd.base.paths import MODELS_DIR
 from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, Reader, build, load
 from jamd.control.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
+from jamd.engine.clock import ClockMode
 from jamd.midi.portmatch import PortPattern
 from jamd.music.drumkit import GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, VOICES, VoiceOut
 from jamd.music.grid import DEFAULT_STEPS, BassRange
@@ -38,7 +39,7 @@ DEFAULT_BASS_MODEL = MODELS_DIR / "bass"
 
 @dataclass
 class ClockConfig:
-    mode: Literal["internal", "midi", "link"] = "internal"
+    mode: ClockMode = ClockMode.INTERNAL
     tempo: Annotated[float, Between(20, 400, "BPM")] = 120.0
     send_clock: bool = True  # internal/link: send MIDI clock + Start/Stop to ports.clock_out
 

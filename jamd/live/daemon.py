@@ -21,8 +21,10 @@ import numpy as np
 
 from jamd.control.mapper import Mapper, TargetState
 from jamd.control.mapping import select_mapping
+from jamd.engine.clock import ClockMode
+from jamd.engine.config import RtConfig
+from jamd.engine.handle import EngineHandle
 from jamd.engine.ipc import sent_messages
-from jamd.engine.process import EngineHandle, RtConfig
 from jamd.live.config import Config, load_config
 from jamd.live.modelguard import ModelGuard
 from jamd.live.notify import Notifier, watchdog_interval_s
@@ -30,6 +32,7 @@ from jamd.live.performance import Performance
 from jamd.live.recorder import Recorder
 from jamd.live.seed import SeedCapture, Seeder
 from jamd.midi.ports import ManagedInput, PortConfig, default_api
+from jamd.midi.spec import channel_of, is_note_on
 from jamd.model.drums import DrumModel
 from jamd.model.plane import Slew
 from jamd.music.grid import BEATS_PER_BAR
@@ -53,7 +56,6 @@ SLEW_RENDER_S = 0.010
 DRUMMER_ACTIVE_S = 2.0
 #: A chord change this soon after a bar line applies to that bar (a 16th note).
 CHORD_GRACE_BEATS = 0.25
-CLOCK_MODES = {"internal": "master", "midi": "follow", "link": "link"}
 
 
 def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
@@ -73,11 +75,11 @@ def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
     )
     clock_in = (
         PortConfig("clock-in", str(cfg.ports.clock_in), False, api)
-        if cfg.clock.mode == "midi" and cfg.ports.clock_in is not None
+        if cfg.clock.mode is ClockMode.MIDI and cfg.ports.clock_in is not None
         else None
     )
     return RtConfig(
-        source=CLOCK_MODES[cfg.clock.mode],
+        clock=cfg.clock.mode,
         bpm=cfg.clock.tempo,
         drums=port("drums", cfg.ports.drums),
         bass=port("bass", cfg.ports.bass),
@@ -85,7 +87,7 @@ def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
         clock_in=clock_in,
         drum_outputs=cfg.drums.outputs(),
         bass_range=cfg.bass.range(),
-        autostart=cfg.clock.mode != "midi",
+        autostart=cfg.clock.mode is not ClockMode.MIDI,
     )
 
 
@@ -303,32 +305,25 @@ class Daemon:
     def _wait_s(self, t: int) -> float:
         """Until the next bar line, but never longer than an idle tick."""
         st = self.engine.status()
-        if not st.get("running"):
+        if not st.running:
             return IDLE_TICK_S
-        beat = self._beat_at(t, st)
-        to_bar = (np.floor(beat / BEATS_PER_BAR + 1) * BEATS_PER_BAR - beat) * 60.0 / max(st["bpm"], 1.0)
+        beat = st.beat_at(t)
+        to_bar = (np.floor(beat / BEATS_PER_BAR + 1) * BEATS_PER_BAR - beat) * 60.0 / max(st.bpm, 1.0)
         return float(min(max(to_bar, 0.0), IDLE_TICK_S))
 
     def running(self) -> bool:
-        return bool(self.engine.status().get("running"))
+        return self.engine.status().running
 
     def beat_now(self, t: int | None = None) -> float:
-        return self._beat_at(now_ns() if t is None else t, self.engine.status())
+        return self.engine.status().beat_at(now_ns() if t is None else t)
 
     def seed_xy(self) -> tuple[float, float] | None:
         """Where the drummer's seed sits on the plane (None before anyone played)."""
         z = self.seeder.z_seed
         return None if z is None else self.perf.plane.project(z)
 
-    @staticmethod
-    def _beat_at(t: int, st: dict) -> float:
-        """The clock position at ``t`` from the engine's last status (beat, tempo, when)."""
-        if not st.get("running"):
-            return float(st.get("beat", 0.0))
-        return st["beat"] + (t - st["updated_ns"]) * st["bpm"] / 60e9
-
     def _engine_fresh(self, t: int) -> bool:
-        return self.engine.is_alive() and t - self.engine.status().get("updated_ns", 0) < RT_STALE_S * 1e9
+        return self.engine.is_alive() and t - self.engine.status().updated_ns < RT_STALE_S * 1e9
 
     # --------------------------------------------------------------------------- inputs
     def _handle_inputs(self, now: int) -> None:
@@ -345,10 +340,10 @@ class Daemon:
                     self._control(ev.target, ev.value, t)
 
     def _on_drummer(self, msg: list[int], t: int) -> None:
-        if len(msg) == 3 and msg[0] & 0xF0 == 0x90 and msg[2] > 0:
+        if is_note_on(msg):
             channel = self.config.drummer.channel
-            if channel is None or (msg[0] & 0x0F) + 1 == channel:
-                self.capture.add(self._beat_at(t, self.engine.status()), msg[1], msg[2])
+            if channel is None or channel_of(msg[0]) == channel:
+                self.capture.add(self.engine.status().beat_at(t), msg[1], msg[2])
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
 
@@ -380,13 +375,13 @@ class Daemon:
         that bar (players push or lay back; nobody means the bar after). Stopped, no bar plays
         (the bar the fill would keep is a stale one): the chord holds from the start."""
         st = self.engine.status()
-        return not st.get("running") or self._beat_at(t, st) % BEATS_PER_BAR < CHORD_GRACE_BEATS
+        return not st.running or st.beat_at(t) % BEATS_PER_BAR < CHORD_GRACE_BEATS
 
     def _reseed_now(self, t: int) -> None:
         """The reseed button: the drummer's last two bars become the centre now, and the pad's
         position is home again (knobs pick it up from there)."""
         self.perf.reseed_requested = False
-        z = self.seeder.bar_line(self._beat_at(t, self.engine.status()))
+        z = self.seeder.bar_line(self.engine.status().beat_at(t))
         if z is None:
             log.info("reseed: the drummer played too little to seed from")
             return
@@ -399,10 +394,10 @@ class Daemon:
     # ---------------------------------------------------------------------- bars, windows
     def _bar_lines(self, t: int) -> None:
         st = self.engine.status()
-        if not st.get("running"):
+        if not st.running:
             self._last_bar = None
             return
-        beat = self._beat_at(t, st)
+        beat = st.beat_at(t)
         bar = int(np.floor(beat / BEATS_PER_BAR))
         if self._last_bar is None or bar < self._last_bar:
             # first look after a start, or the song position jumped back (SPP, Link) while
@@ -416,7 +411,7 @@ class Daemon:
         z = self.seeder.bar_line(bar * BEATS_PER_BAR)
         if z is not None:
             self.perf.set_center(z)
-            bar_t = st["updated_ns"] + (bar * BEATS_PER_BAR - st["beat"]) * 60e9 / st["bpm"]
+            bar_t = st.time_at(bar * BEATS_PER_BAR)
             self._publish(t)
             self.latencies.add("seed_ms", (now_ns() - bar_t) / 1e6)
 
@@ -485,14 +480,14 @@ class Daemon:
     def _report(self, t: int) -> None:
         """State to the OSC report targets (see docs/osc.md)."""
         st = self.engine.status()
-        beat = self._beat_at(t, st)
+        beat = st.beat_at(t)
         bar, beat_in_bar = divmod(int(beat), BEATS_PER_BAR)
         dropped = (
             sum(m.ignored for m in self.mappers.values())
             + self.osc.stats.rejected_message
             + self.osc.stats.rejected_source
         )
-        self.osc.report("/jamd/state/tempo", float(st.get("bpm", 0.0)))
+        self.osc.report("/jamd/state/tempo", st.bpm)
         self.osc.report("/jamd/state/position", bar + 1, beat_in_bar + 1)
         self.osc.report("/jamd/state/drums/xy", *(float(v) for v in self.slew.value))
         self.osc.report("/jamd/state/bass/xy", self.perf.values["bass.x"], self.perf.values["bass.y"])

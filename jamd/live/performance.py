@@ -2,7 +2,7 @@
 
 Control events (``target, value`` from a mapping or OSC) update the state and return what the
 real-time process must be told (tempo, transport, part mutes, panic). ``render()`` decodes the
-current latent points into the next :class:`jamd.engine.scheduler.Window` (drums, then bass over those
+current latent points into the next :class:`jamd.music.window.Window` (drums, then bass over those
 drums and the current chords). Hardware-free: the daemon wires it to ports and the clock.
 """
 
@@ -16,13 +16,13 @@ import numpy as np
 
 from jamd.control.scenes import GLIDE_TARGET, Scenes, parse_target
 from jamd.control.targets import TARGETS, Kind
-from jamd.engine.ipc import Control
-from jamd.engine.scheduler import Window
+from jamd.engine.ipc import Control, ControlKind
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.model.plane import LatentPlane
 from jamd.music.drumkit import VOICE_INDEX
 from jamd.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT
 from jamd.music.harmony import Chords
+from jamd.music.window import Part, Window
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,9 @@ class Performance:
         if old == value:
             return []
         if target == "tempo":
-            return [Control("tempo", value)]
+            return [Control(ControlKind.TEMPO, value)]
         if target in ("mute.drums", "mute.bass"):
-            return [Control("mute", value, target.split(".")[1])]
+            return [Control(ControlKind.MUTE, value, Part(target.split(".")[1]))]
         self.dirty = True
         return []
 
@@ -109,7 +109,7 @@ class Performance:
             if bpm is None:
                 return []
             self.values["tempo"] = bpm
-            return [Control("tempo", bpm)]
+            return [Control(ControlKind.TEMPO, bpm)]
         if target == "reseed":
             self.reseed_requested = True
             return []
@@ -119,9 +119,9 @@ class Performance:
             return []
         return [
             {
-                "transport.play": Control("start"),
-                "transport.stop": Control("stop"),
-                "panic": Control("panic"),
+                "transport.play": Control(ControlKind.START),
+                "transport.stop": Control(ControlKind.STOP),
+                "panic": Control(ControlKind.PANIC),
             }[target]
         ]
 

@@ -23,6 +23,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 # A daemon must not start a JACK server behind the user's back (libjack does by default).
 os.environ.setdefault("JACK_NO_START_SERVER", "1")
@@ -153,6 +154,9 @@ class PortConfig:
     api: str = field(default_factory=default_api)
 
 
+_M = TypeVar("_M", bound="_Managed")
+
+
 class _Managed:
     kind = "output"
 
@@ -178,7 +182,7 @@ class _Managed:
     def _configure(self, dev) -> None:  # for inputs
         pass
 
-    def open(self, wait: bool = False) -> _Managed:
+    def open(self: _M, wait: bool = False) -> _M:
         """Open now; an unknown name raises :class:`PortError` listing the ports that exist.
 
         ``wait``: a name that matches nothing yet is not an error but a port to wait for
@@ -206,7 +210,7 @@ class _Managed:
         log.info("%s %s: %s (%s)", self.kind, self.cfg.role, self.name, self.cfg.api)
         return self
 
-    def _wait_for(self, dev: rtmidi.MidiIn | rtmidi.MidiOut, names: Sequence[str]) -> _Managed:
+    def _wait_for(self: _M, dev: rtmidi.MidiIn | rtmidi.MidiOut, names: Sequence[str]) -> _M:
         """Keep the device (its port list is what :meth:`check` polls) with no port open."""
         self._dev, self.name, self.lost = dev, None, True
         listing = ", ".join(repr(n) for n in names) or "none"
@@ -297,7 +301,7 @@ class ManagedInput(_Managed):
         """Every message waiting, with its arrival time (ns, perf_counter_ns clock)."""
         if self._dev is None:
             return []
-        out = []
+        out: list[tuple[list[int], int]] = []
         get = self._dev.get_message
         while True:
             ev = get()
@@ -312,8 +316,8 @@ class ManagedInput(_Managed):
 
 
 def open_output(cfg: PortConfig) -> ManagedOutput:
-    return ManagedOutput(cfg).open()  # type: ignore[return-value]
+    return ManagedOutput(cfg).open()
 
 
 def open_input(cfg: PortConfig) -> ManagedInput:
-    return ManagedInput(cfg).open()  # type: ignore[return-value]
+    return ManagedInput(cfg).open()

@@ -226,7 +226,7 @@ def bass_note(root_pc: int, pitch: int, rng: BassRange) -> int:
 
 
 def bass_to_events(
-    line: BassLine, roots: Sequence[int], rng: BassRange = BassRange(), start_beat: float = 0.0
+    line: BassLine, roots: Sequence[int] | np.ndarray, rng: BassRange = BassRange(), start_beat: float = 0.0
 ) -> list[NoteEvent]:
     """Bass line -> note events, monophonic: a note is cut where the next one starts."""
     onsets = list(line.onsets())

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jamd.engine.config import RtConfig
+from jamd.engine.handle import EngineHandle
 from jamd.engine.ipc import REC_NOTE_ON, REC_TICK, jitter_stats
-from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.scheduler import Window
+from jamd.midi.null import null_port
 from jamd.midi.ports import PortConfig
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +101,8 @@ def measure_layout(
     port: PortConfig | None = None,
 ) -> LayoutResult:
     """Run the engine in ``layout`` ("process" or "thread") and return its send jitter."""
-    port = port or PortConfig("drums", "null", api="null")
-    cfg = RtConfig(
-        source="master", bpm=bpm, drums=port, clock_out=[port], autostart=True, rt_priority=rt_priority
-    )
+    port = port or null_port("drums")
+    cfg = RtConfig(bpm=bpm, drums=port, clock_out=[port], autostart=True, rt_priority=rt_priority)
     old_si = sys.getswitchinterval()
     if switch_interval is not None and layout == "thread":
         sys.setswitchinterval(switch_interval)
@@ -132,7 +132,7 @@ def measure_layout(
             else:
                 time.sleep(seconds)
             recs, _ = h.records(since)
-            prio = h.status().get("rt_priority", 0)
+            prio = h.status().rt_priority
     finally:
         stop.set()
         sys.setswitchinterval(old_si)

@@ -21,7 +21,7 @@ the bench starts it and stops it by its PID):
    deadlines, no spinning, no real-time priority) in a thread of this process, sending the
    same clock and the same scheduler's notes while a thread decodes the same model at the same
    pace as the daemon. The jamd/baseline ratios make figures comparable across noisy machines.
-5. **Drift**: :class:`jamd.engine.clock.ClockFollower` following 10 *simulated* minutes of an external
+5. **Drift**: :class:`jamd.engine.follow.ClockFollower` following 10 *simulated* minutes of an external
    clock (synthetic tick times with jitter, late spikes and a crystal error).
 
 Ports: the same port layer as ``jamd run`` (`jamd.midi.ports`), over JACK when a JACK server is

@@ -58,7 +58,7 @@ def naive_clock(out, bpm: float, seconds: float, latest: list, sched_cfg: Schedu
             for p in sched.due(nb):
                 for _port, msg in sched.play(p):  # no late drop: every note is measured
                     out.send(msg)
-                    if msg[0] & 0xF0 == ms.NOTE_ON and msg[2] > 0:
+                    if ms.is_note_on(msg):
                         recs.append((REC_NOTE_ON, t0 + round(p.beat * nspb), now_ns(), 0))
     return np.array(recs, np.int64).reshape(-1, 4)
 
@@ -78,7 +78,7 @@ def decode_pacer(perf, stop: threading.Event, latest: list, x_of: Callable[[int]
 
 def run_baseline(perf, sched_cfg: SchedulerConfig, jack: bool, seconds: float) -> tuple[np.ndarray, int]:
     """The naive loop and a decoder thread in this process (one GIL), to the same kind of port."""
-    from jamd.engine.process import NullOutput
+    from jamd.midi.null import NullOutput
     from jamd.midi.ports import ManagedOutput, PortConfig, open_output
 
     sink: rtmidi.MidiIn | None = None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jamd.engine.clock import Timeline, ns_per_beat
+from jamd.engine.ipc import EngineStatus
 from jamd.engine.scheduler import SchedulerConfig
 from jamd.live.config import read_config
 from jamd.live.daemon import Daemon, Latencies
@@ -46,7 +47,7 @@ class JamdRun:
     timeline: Timeline
     span_ns: tuple[int, int]
     windows: int
-    status: dict[str, float]
+    status: EngineStatus
     events_sent: int
     sched_cfg: SchedulerConfig
     perf: Performance
@@ -102,12 +103,12 @@ def _drive(daemon: Daemon, rig: JackRig | FeederRig, seconds: float) -> JamdRun:
 def _running_timeline(daemon: Daemon) -> Timeline:
     """Wait for the engine's clock to run (5 s at most); its beat timeline from then on."""
     deadline = time.monotonic() + 5
-    while not daemon.engine.status().get("running"):
+    while not daemon.engine.status().running:
         if time.monotonic() > deadline:
             raise RuntimeError("jamd's clock did not start")
         time.sleep(0.01)
     st = daemon.engine.status()
-    return Timeline(int(st["updated_ns"]), st["beat"], ns_per_beat(st["bpm"]), True)
+    return Timeline(st.updated_ns, st.beat, ns_per_beat(st.bpm), True)
 
 
 def _rig_events(daemon: Daemon, tl: Timeline, t_begin: int, t_end: int) -> list[Event]:

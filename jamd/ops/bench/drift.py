@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jamd.engine.clock import ClockFollower, tick_ns
+from jamd.engine.clock import tick_ns
+from jamd.engine.follow import ClockFollower
 from jamd.midi import spec as ms
 from jamd.ops.bench.conditions import DRIFT_MINUTES
 

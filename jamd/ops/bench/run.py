@@ -90,7 +90,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
     progress(f"drift: {DRIFT_MINUTES:g} simulated minutes following a MIDI clock")
     drift = follow_drift()
     figures = figures_of(measured, drift, opts.seconds)
-    prio = int(measured.run.status.get("rt_priority", 0))
+    prio = measured.run.status.rt_priority
     return {
         "command": opts.command,
         "machine": mach,
