@@ -279,9 +279,12 @@ def test_compare_prints_the_models_beside_the_baselines(tiny_model, tmp_path, ca
 
 
 def test_timing_process_times_decode_and_encode(tiny_model):
-    from jamd.lab.drum_eval import decode_timings
+    from jamd.lab.timing import decode_timing
 
     path, _ = tiny_model
-    t = decode_timings(str(path), 20, encode=True)
+    t = decode_timing("drums", str(path), 20, encode=True)
     assert set(t) == {"decode_ms_p50", "decode_ms_p99", "encode_ms_p50"} and all(v > 0 for v in t.values())
-    assert set(decode_timings(str(path), 5)) == {"decode_ms_p50", "decode_ms_p99"}  # what jamd bench reads
+    assert set(decode_timing("drums", str(path), 5)) == {
+        "decode_ms_p50",
+        "decode_ms_p99",
+    }  # what jamd bench reads

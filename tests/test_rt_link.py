@@ -1,7 +1,7 @@
 """Ableton Link: jamd follows another peer's tempo change.
 
 Both peers run inside a network namespace that has only loopback, so Link's multicast
-discovery never leaves this machine (see DESIGN.md, "Testing without hardware").
+discovery never leaves this machine (docs/architecture.md, "Testing without hardware").
 """
 
 from __future__ import annotations

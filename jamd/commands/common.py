@@ -8,7 +8,16 @@ from pathlib import Path
 
 from jamd.base.errors import UserError
 from jamd.base.paths import default_data_dir
-from jamd.data.corpus import WindowSettings, load_corpus
+from jamd.data.corpus import Corpus, WindowSettings, load_corpus
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)",
+    )
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +36,13 @@ def add_data_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    """``--out``: where ``jamd train`` writes the model."""
+    parser.add_argument(
+        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
+    )
+
+
 def data_root(args: argparse.Namespace) -> tuple[Path, bool]:
     """The folder to read and whether it is a plain MIDI folder."""
     if args.midi_dir is not None:
@@ -34,6 +50,32 @@ def data_root(args: argparse.Namespace) -> tuple[Path, bool]:
     if args.data is None:
         raise UserError("no training data: pass --data DIR (the Groove MIDI Dataset) or --midi-dir DIR")
     return args.data, False
+
+
+def read_corpus(args: argparse.Namespace, use_cache: bool = True) -> tuple[Corpus, bool]:
+    """The 2-bar windows of ``--data`` or ``--midi-dir``, and whether it was a plain MIDI folder;
+    a progress line on a terminal; a missing folder is a UserError."""
+    root, midi_dir = data_root(args)
+    try:
+        corpus = load_corpus(
+            root,
+            WindowSettings(),
+            midi_dir=midi_dir,
+            use_cache=use_cache,
+            progress=progress_printer("reading MIDI files"),
+        )
+    except FileNotFoundError as e:
+        raise UserError(str(e)) from e
+    return corpus, midi_dir
+
+
+def set_from_args(obj: object, args: argparse.Namespace, *names: str, **renamed: str) -> None:
+    """Copy the options the user gave (not None) onto a settings dataclass: ``names`` are
+    fields with the option's own name, ``renamed`` maps a field to its option."""
+    for field_name, option in {**{n: n for n in names}, **renamed}.items():
+        value = getattr(args, option)
+        if value is not None:
+            setattr(obj, field_name, value)
 
 
 def progress_printer(label: str):
@@ -87,6 +129,17 @@ def midi_file(path: Path) -> Path:
     return Path(path)
 
 
+def file_codes(model, paths: list[Path], kit: str) -> list:
+    """Each MIDI file's latent code (the mean over its windows); a file that is missing, not
+    MIDI or without drums is a UserError naming it."""
+    from jamd.lab.toolbox import file_code
+
+    try:
+        return [file_code(model, midi_file(p), kit) for p in paths]
+    except ValueError as e:
+        raise UserError(str(e)) from e
+
+
 def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold",
@@ -119,8 +172,9 @@ def write_drums(pattern, path: Path, bpm: float, bass=None) -> None:
 
 
 def add_kind_subcommands(parser: argparse.ArgumentParser, kinds: dict[str, tuple[str, str]]) -> None:
-    """``jamd train KIND`` / ``jamd eval KIND``: one sub-parser per model kind, each from its
-    own module with ``add_arguments(parser)`` and ``run(args)``."""
+    """``jamd train KIND`` / ``jamd eval KIND``: one sub-parser per model kind (``kinds``: kind
+    -> (module, one-line help)), each from its own module with ``add_arguments(parser)`` and
+    ``run(args)``."""
     import importlib
 
     sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)

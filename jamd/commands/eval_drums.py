@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.data.corpus import Corpus, WindowSettings, load_corpus
+from jamd.commands.common import add_data_argument, read_corpus
+from jamd.data.corpus import Corpus
 
 #: the contract's keys first, in this order (issue 15); the secondary figures after them
 KEYS = (
@@ -112,13 +112,7 @@ def run(args: argparse.Namespace) -> int:
     models = list(args.compare) if args.compare else [args.model] if args.model else []
     if not models:
         raise UserError("name a MODEL, or --compare MODEL_A MODEL_B")
-    root, midi_dir = data_root(args)
-    try:
-        corpus = load_corpus(
-            root, WindowSettings(), midi_dir=midi_dir, progress=progress_printer("reading MIDI files")
-        )
-    except FileNotFoundError as e:
-        raise UserError(str(e)) from e
+    corpus, _ = read_corpus(args)
     data = _eval_data(corpus, args.split)
     ref = reference(data)
     results, plays = {}, []

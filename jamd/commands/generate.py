@@ -13,11 +13,11 @@ from jamd.commands.common import (
     add_decode_arguments,
     add_model_argument,
     decode_controls,
+    file_codes,
     load_drum_model,
-    midi_file,
     write_drums,
 )
-from jamd.lab.toolbox import combine, file_code, vary
+from jamd.lab.toolbox import combine, vary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_drum_model(args)
     if args.sources:
         try:
-            z = combine([file_code(model, midi_file(p), args.kit) for p in args.sources], args.weights)
-        except ValueError as e:
+            z = combine(file_codes(model, args.sources, args.kit), args.weights)
+        except ValueError as e:  # as many weights as files
             raise UserError(str(e)) from e
         variance = args.variance or 0.0
     elif args.xy:

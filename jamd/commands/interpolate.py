@@ -10,11 +10,11 @@ from jamd.commands.common import (
     add_decode_arguments,
     add_model_argument,
     decode_controls,
+    file_codes,
     load_drum_model,
-    midi_file,
     write_drums,
 )
-from jamd.lab.toolbox import file_code, interpolate
+from jamd.lab.toolbox import interpolate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,10 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.bars < 2:
         raise UserError("--bars must be at least 2")
     model = load_drum_model(args)
-    try:
-        za, zb = (file_code(model, midi_file(p), args.kit) for p in (args.a, args.b))
-    except ValueError as e:
-        raise UserError(str(e)) from e
+    za, zb = file_codes(model, [args.a, args.b], args.kit)
     write_drums(interpolate(model, za, zb, args.bars, decode_controls(args)), args.out, args.bpm)
     print(f"wrote {args.out}: {args.bars} bars from {args.a.name} to {args.b.name}")
     return 0

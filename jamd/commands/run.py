@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from jamd.base.errors import UserError
+from jamd.commands.common import add_config_argument
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +19,7 @@ DEMO_RECORDING = Path("jamd-demo.mid")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)",
-    )
+    add_config_argument(parser)
     parser.add_argument(
         "--record",
         type=Path,

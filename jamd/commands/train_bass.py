@@ -9,17 +9,14 @@ import argparse
 import json
 import shlex
 import sys
-from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, load_bass_splits
+from jamd.commands.common import add_checkpoint_argument, add_data_argument, load_bass_splits, set_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
-    parser.add_argument(
-        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
-    )
+    add_checkpoint_argument(parser)
     parser.add_argument(
         "--bass",
         default=None,
@@ -52,7 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (fail here, clearly, where torch is missing)
 
-    from jamd.commands.train_drums import _set
     from jamd.training.bass_train import BassTrainSettings, train_bass
     from jamd.training.bass_vae import BassLossConfig, BassVAEConfig
 
@@ -63,17 +59,9 @@ def run(args: argparse.Namespace) -> int:
             f"{ {k: len(v) for k, v in splits.items()} }); need some in train and validation"
         )
     mcfg, lcfg, st = BassVAEConfig(), BassLossConfig(), BassTrainSettings()
-    _set(mcfg, d_model=args.d_model)
-    _set(lcfg, stability=args.stability, beta=args.beta)
-    _set(
-        st,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
-        eval_every=args.eval_every,
-        seed=args.seed,
-        max_minutes=args.max_minutes,
-    )
+    set_from_args(mcfg, args, "d_model")
+    set_from_args(lcfg, args, "stability", "beta")
+    set_from_args(st, args, "steps", "batch", "lr", "eval_every", "seed", "max_minutes")
     lcfg.kl_warmup_steps = min(lcfg.kl_warmup_steps, st.steps // 4)
     info["command"] = "jamd " + shlex.join(sys.argv[1:])
 

@@ -9,11 +9,9 @@ import json
 import shlex
 import sys
 import time
-from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.data.corpus import WindowSettings, load_corpus
+from jamd.commands.common import add_checkpoint_argument, add_data_argument, read_corpus, set_from_args
 
 #: Below this many training windows (a folder of ~200 MIDI files) batches are SMALL_BATCH, not
 #: 128: a 50-file folder gives ~900 windows, 7 batches of 128 per epoch — too few updates to learn.
@@ -23,9 +21,7 @@ SMALL_BATCH = 32
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
-    parser.add_argument(
-        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
-    )
+    add_checkpoint_argument(parser)
     parser.add_argument(
         "--flat-weight",
         type=float,
@@ -61,12 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kl-warmup", type=float, default=None, help="epochs of KL warm-up")
     parser.add_argument("--flat-start", type=float, default=None, help="epoch at which flatness switches on")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
-
-
-def _set(obj, **kwargs) -> None:
-    for k, v in kwargs.items():
-        if v is not None:
-            setattr(obj, k, v)
 
 
 def _reporter(quiet: bool):
@@ -126,37 +116,18 @@ def run(args: argparse.Namespace) -> int:
     from jamd.training.drum_train import TrainSettings, train
     from jamd.training.drum_vae import DrumVAEConfig, LossConfig
 
-    root, midi_dir = data_root(args)
-    try:
-        corpus = load_corpus(
-            root, WindowSettings(), midi_dir=midi_dir, progress=progress_printer("reading MIDI files")
-        )
-    except FileNotFoundError as e:
-        raise UserError(str(e)) from e
+    corpus, midi_dir = read_corpus(args)
     if len(corpus.splits.get("train", [])) == 0 or len(corpus.splits.get("validation", [])) == 0:
         raise UserError(
-            f"{root}: not enough usable 2-bar windows (need some in both the training and "
+            f"{corpus.root}: not enough usable 2-bar windows (need some in both the training and "
             f"the validation split; found {corpus.summary()})"
         )
     mcfg, lcfg, st = DrumVAEConfig(), LossConfig(), TrainSettings()
-    _set(mcfg, latent_dim=args.latent_dim, dec_hidden=args.dec_hidden, enc_hidden=args.enc_hidden)
-    _set(
-        lcfg,
-        flat_weight=args.flat_weight,
-        free_bits=args.free_bits,
-        kl_warmup_epochs=args.kl_warmup,
-        flat_start_epoch=args.flat_start,
+    set_from_args(mcfg, args, "latent_dim", "dec_hidden", "enc_hidden")
+    set_from_args(
+        lcfg, args, "flat_weight", "free_bits", kl_warmup_epochs="kl_warmup", flat_start_epoch="flat_start"
     )
-    _set(
-        st,
-        epochs=args.epochs,
-        patience=args.patience,
-        batch=args.batch,
-        lr=args.lr,
-        seed=args.seed,
-        max_minutes=args.max_minutes,
-        max_windows=args.max_windows,
-    )
+    set_from_args(st, args, "epochs", "patience", "batch", "lr", "seed", "max_minutes", "max_windows")
     if args.batch is None and len(corpus.splits["train"]) < SMALL_SET:
         st.batch = SMALL_BATCH  # more updates per epoch on a small folder (see SMALL_SET)
     report, live = _reporter(args.quiet)

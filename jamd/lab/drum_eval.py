@@ -1,18 +1,10 @@
 """Evaluation of a drum checkpoint, numpy only (the numpy runtime is what plays on stage, so it is
-what we measure). Definitions are in docs/models.md; every figure uses a fixed seed.
-
-Run as ``python -m jamd.lab.drum_eval --time MODEL [N] [--encode]`` it prints decode (and encode)
-timings measured in a fresh process with ``OPENBLAS_NUM_THREADS=1`` (the variable only works if
-set before numpy loads). The figures of ``jamd eval drums`` are gathered by `jamd.lab.drum_report`.
+what we measure): the smoothness figures of the latent space. Definitions are in docs/models.md;
+every figure uses a fixed seed. The figures of ``jamd eval drums`` are gathered by
+`jamd.lab.drum_report`; decode and encode timings come from `jamd.lab.timing`.
 """
 
 from __future__ import annotations
-
-import json
-import os
-import subprocess
-import sys
-import time
 
 import numpy as np
 
@@ -24,7 +16,6 @@ N_LINE = 33  # ... points on each straight line (32 segments)
 N_MIXUP = 1000  # metric_cv: mixup points
 MIXUP_A0 = 0.2  # ... a ~ U(-a0, 1 + a0), as in training
 FD_EPS = 1e-3  # central finite differences for the Jacobian (float32 decoder)
-N_TIMING = 1000  # decode timings
 
 
 def _batched(fn, z: np.ndarray, batch: int = 512) -> np.ndarray:
@@ -66,50 +57,3 @@ def metric_cv(model: DrumModel, mu: np.ndarray, n: int = N_MIXUP, seed: int = SE
     J = jacobian_fd(model, z)
     scale = np.sqrt((J**2).sum((1, 2)) / z.shape[1])  # tr(JᵀJ) = ‖J‖²_F
     return float(scale.std() / scale.mean())
-
-
-def decode_timings(path: str, n: int = N_TIMING, encode: bool = False) -> dict[str, float]:
-    """Decode one window n times (and encode one, with ``encode``), in a fresh process pinned to
-    one BLAS thread."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, "-m", "jamd.lab.drum_eval", "--time", str(path), str(n)] + ["--encode"] * encode,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout)
-
-
-def _time_here(path: str, n: int, encode: bool) -> dict[str, float]:
-    model = DrumModel.load(path)
-    z = np.zeros(model.latent_dim, np.float32)
-    rng = np.random.default_rng(SEED)
-    for _ in range(50):  # warm caches and allocator
-        model.decode(z)
-    ts = []
-    for _ in range(n):
-        z = rng.standard_normal(model.latent_dim).astype(np.float32)
-        t = time.perf_counter_ns()
-        model.decode(z)
-        ts.append(time.perf_counter_ns() - t)
-    ms = np.array(ts) / 1e6
-    out = {"decode_ms_p50": float(np.percentile(ms, 50)), "decode_ms_p99": float(np.percentile(ms, 99))}
-    if encode:
-        ts = []
-        for _ in range(n):
-            pattern = model.decode(rng.standard_normal(model.latent_dim).astype(np.float32))
-            t = time.perf_counter_ns()
-            model.encode(pattern)
-            ts.append(time.perf_counter_ns() - t)
-        out["encode_ms_p50"] = float(np.percentile(np.array(ts) / 1e6, 50))
-    return out
-
-
-if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--time":
-        n = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3].isdigit() else N_TIMING
-        print(json.dumps(_time_here(sys.argv[2], n, "--encode" in sys.argv)))
-    else:
-        sys.exit("usage: python -m jamd.lab.drum_eval --time MODEL [N] [--encode]")

@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from jamd.data.corpus import Windows
-from jamd.lab.drum_eval import decode_timings, metric_cv, unevenness
+from jamd.lab.drum_eval import metric_cv, unevenness
 from jamd.lab.drum_pad import PadFigures, pad_figures, sweeps
 from jamd.lab.drum_played import Played, encode_means, encode_seeds, play, quantised, random_hits, snap
 from jamd.lab.drum_seed import others, seed_figures, style_nn
 from jamd.lab.realism import feature_distances, heldout_accuracy
+from jamd.lab.timing import decode_timing
 from jamd.model.drums import DrumModel
 
 SEED = 0
@@ -126,7 +127,7 @@ def evaluate(
         "features_real": ref.figures["features_real"],
     }
     if timing:
-        out.update(decode_timings(path, encode=True))
+        out.update(decode_timing("drums", path, encode=True))
     kl = 0.5 * (mu**2 + np.exp(logvar) - 1 - logvar).mean(0)
     out.update(
         unevenness=unevenness(model, mu),
