@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from jamd.control.ctlparse import MAX7, ChannelParser, Raw, Value, normalize
-from jamd.control.mapping import ControlSpec, GateSpec, Mapping
+from jamd.control.ctlparse import MAX7, ChannelParser, Raw, RawKind, Source, Value, normalize
+from jamd.control.mapping import ControlSpec, Curve, GateSpec, Mapping, Relative
 from jamd.control.targets import TARGETS, Kind
 
 #: How close (share of the control's travel) a knob must come to the value to pick it up.
@@ -65,7 +65,7 @@ def _exp_inv(u: float, k: float) -> float:
 
 #: curve -> (forward, inverse) on [0, 1]. `exp` is fine at the bottom (tempo, frequencies);
 #: `log` is its mirror, fine at the top. The inverse serves relative encoders.
-CURVES: dict[str, tuple[Callable[[float, float], float], Callable[[float, float], float]]] = {
+CURVES: dict[Curve, tuple[Callable[[float, float], float], Callable[[float, float], float]]] = {
     "linear": (lambda u, k: u, lambda u, k: u),
     "exp": (_exp, _exp_inv),
     "log": (lambda u, k: 1 - _exp(1 - u, k), lambda u, k: 1 - _exp_inv(1 - u, k)),
@@ -83,7 +83,7 @@ def deadzone(u: float, width: float) -> float:
     return u / (1 - width) if u < 0.5 else (u - width) / (1 - width)
 
 
-def decode_relative(value: int, encoding: str) -> int:
+def decode_relative(value: int, encoding: Relative) -> int:
     """Steps from one relative-encoder CC value (positive = clockwise).
 
     * ``twos_complement``: 1..63 up, 127..65 = -1..-63 (Ableton "Relative (2's Comp.)")
@@ -163,8 +163,8 @@ class Mapper:
     def __init__(self, mapping: Mapping, state: TargetState | None = None) -> None:
         self.mapping = mapping
         self.state = state if state is not None else TargetState()
-        self._by_key: dict[tuple[str, int, int], list[_Control]] = {}
-        self._gates_by_key: dict[tuple[str, int, int], list[_Gate]] = {}
+        self._by_key: dict[tuple[Source, int, int], list[_Control]] = {}
+        self._gates_by_key: dict[tuple[Source, int, int], list[_Gate]] = {}
         self._gates: dict[str, _Gate] = {n: _Gate(n, g) for n, g in mapping.gates.items()}
         self._motions: dict[str, _Motion] = {}
         pairs: dict[int, dict[int, int]] = {}
@@ -173,18 +173,14 @@ class Mapper:
             c = _Control(name, spec)
             ch, src = mapping.channel_of(spec), spec.source
             self._by_key.setdefault((src, ch, spec.number), []).append(c)
-            if src == "cc14":
-                pairs.setdefault(ch, {})[spec.cc14] = spec.lsb if spec.lsb is not None else spec.cc14 + 32
-            elif src == "nrpn":
+            if src is Source.CC14:
+                pairs.setdefault(ch, {})[spec.number] = spec.lsb_cc
+            elif src is Source.NRPN:
                 nrpn_channels.add(ch)
             if spec.gate is not None:
                 self._gates[spec.gate].controls.append(c)
         for g in self._gates.values():
-            key = (
-                "cc" if g.spec.cc is not None else "note",
-                mapping.channel_of(g.spec),
-                g.spec.cc if g.spec.cc is not None else g.spec.note,
-            )
+            key = (g.spec.source, mapping.channel_of(g.spec), g.spec.number)
             self._gates_by_key.setdefault(key, []).append(g)
         self._parsers = {
             ch: ChannelParser(pairs.get(ch, {}), ch in nrpn_channels) for ch in set(pairs) | nrpn_channels
@@ -210,19 +206,19 @@ class Mapper:
         out: list[ControlEvent] = []
         for gate in self._gate_hits(raw):
             self._gate_change(gate, self._is_press(raw), now, out)
-        if raw.kind == "cc":
+        if raw.kind is RawKind.CC:
             parsed = self._parsers.get(raw.channel, self._plain).cc(raw.number, raw.value)
             if parsed is not None:
                 for c in self._by_key.get((parsed.kind, raw.channel, parsed.number), ()):
                     self._value(c, parsed, raw, now, out)
         else:
-            for c in self._by_key.get(("note", raw.channel, raw.number), ()):
-                self._value(c, Value("note", raw.number, raw.value, MAX7), raw, now, out)
+            for c in self._by_key.get((Source.NOTE, raw.channel, raw.number), ()):
+                self._value(c, Value(Source.NOTE, raw.number, raw.value, MAX7), raw, now, out)
         return out
 
     def tick(self, now: float | None = None) -> list[ControlEvent]:
         now = time.monotonic() if now is None else now
-        out = []
+        out: list[ControlEvent] = []
         for target, m in list(self._motions.items()):
             before = self.state.get(target)
             value = m.step(now)
@@ -235,12 +231,12 @@ class Mapper:
     # ---------------------------------------------------------------------- internals
 
     def _gate_hits(self, raw: Raw) -> list[_Gate]:
-        kind = "cc" if raw.kind == "cc" else "note"
-        return self._gates_by_key.get((kind, raw.channel, raw.number), [])
+        source = Source.CC if raw.kind is RawKind.CC else Source.NOTE
+        return self._gates_by_key.get((source, raw.channel, raw.number), [])
 
     @staticmethod
     def _is_press(raw: Raw) -> bool:
-        return raw.kind == "note_on" or (raw.kind == "cc" and raw.value >= 64)
+        return raw.kind is RawKind.NOTE_ON or (raw.kind is RawKind.CC and raw.value >= 64)
 
     def _intended(self, target: str) -> float:
         """Where a target is going: the goal of its smoothing or glide, else its value."""
@@ -276,7 +272,7 @@ class Mapper:
             self._relative(c, v.step, now, out)
         elif spec.relative is not None:
             self._relative(c, decode_relative(v.value, spec.relative), now, out)
-        elif raw.kind != "note_off":  # a pad's release is not a position
+        elif raw.kind is not RawKind.NOTE_OFF:  # a pad's release is not a position
             self._absolute(c, self._unit(c, v), now, out)
 
     @staticmethod
@@ -296,9 +292,9 @@ class Mapper:
         if gate is not None and not gate.open:
             c.pending = u
             return
-        u = self._takeover(c, u)
-        if u is not None:
-            self._emit(c, c.from_u(u), now, out)
+        taken = self._takeover(c, u)
+        if taken is not None:
+            self._emit(c, c.from_u(taken), now, out)
 
     def _takeover(self, c: _Control, u: float) -> float | None:
         """The position to apply, or None while the knob has not taken over."""
@@ -334,10 +330,10 @@ class Mapper:
         self._emit(c, c.from_u(fwd(min(max(pre, 0.0), 1.0), k)), now, out)
 
     def _button(self, c: _Control, raw: Raw, out: list[ControlEvent]) -> None:
-        if raw.kind == "cc":
+        if raw.kind is RawKind.CC:
             pressed = raw.value >= 64
         else:
-            pressed = raw.kind == "note_on"
+            pressed = raw.kind is RawKind.NOTE_ON
         was, c.pressed = c.pressed, pressed
         if pressed == was:
             return  # repeated press/release messages change nothing

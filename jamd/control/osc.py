@@ -128,7 +128,9 @@ def _number(a) -> bool:
 
 def _control_events(path: str, args: list) -> list[tuple[str, float]] | None:
     targets = CONTROLS.get(path)
-    values = _values(targets, args) if targets else None
+    if targets is None:
+        return None
+    values = _values(targets, args)
     return None if values is None else list(zip(targets, values))
 
 
