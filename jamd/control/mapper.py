@@ -7,16 +7,21 @@ Pure logic, no ports and no clock: the daemon calls
 * ``tick(now)`` often (every few ms, or at least once a step) for what moves by itself: smoothing
   and an XY pad gliding home after release,
 
-and applies the :class:`ControlEvent` s both return. ``now`` is seconds on any monotonic clock.
+and acts on the :class:`ControlEvent` s both return. ``now`` is seconds on any monotonic clock.
 
-Takeover: the engine moves targets on its own (a reseed moves the latent; OSC moves anything), and
-a knob does not move with it. The engine says so with ``set_current(target, value)``; a knob in
-``pickup`` then does nothing until it passes the new value, and one in ``scale`` closes the gap
-as it moves. Call ``set_current`` only for such moves, never to echo events a Mapper produced.
-Several Mappers (one per controller port) share one :class:`TargetState`, so a knob on one
-device also hands over correctly to a knob on another. To reload a mapping, load the file first
-(a bad file raises and the running Mapper stays), then ``Mapper(new_mapping, old.state)``: the
-values stay where they are and the knobs pick them up again.
+The values live in one store, a :class:`jamd.control.targets.TargetValues` (``jamd run``'s is its
+``Performance``): a Mapper writes what its controls set there as it goes, and its events repeat
+those values for whoever acts on changes (applying them again changes nothing); a trigger holds
+no value and only comes as an event.
+
+Takeover: the engine moves targets on its own (a reseed moves the latent; OSC moves anything),
+and a knob does not move with it. The store holds the new value, and a knob that last set
+something else no longer drives it: one in ``pickup`` does nothing until it passes the new
+value, one in ``scale`` closes the gap as it moves. A smoothing or a glide under way ends when
+anything else moves its target. Several Mappers (one per controller port) share the store, so a
+knob on one device also hands over correctly to a knob on another. To reload a mapping, load
+the file first (a bad file raises and the running Mapper stays), then ``Mapper(new_mapping,
+store)``: the values stay where they are and the knobs pick them up again.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any, NamedTuple
 
 from jamd.control.ctlparse import MAX7, ChannelParser, Raw, RawKind, Source, Value, normalize
 from jamd.control.mapping import ControlSpec, Curve, GateSpec, Mapping, Relative
-from jamd.control.targets import TARGETS, Kind
+from jamd.control.targets import Kind, TargetValues
 
 #: How close (share of the control's travel) a knob must come to the value to pick it up.
 PICKUP_TOLERANCE = 0.02
@@ -40,16 +45,6 @@ EPSILON = 1e-6
 class ControlEvent(NamedTuple):
     target: str
     value: float
-
-
-@dataclass
-class TargetState:
-    """The current value of every target, as far as the controls know it."""
-
-    values: dict[str, float] = field(default_factory=lambda: {n: t.home for n, t in TARGETS.items()})
-
-    def get(self, target: str) -> float:
-        return self.values[target]
 
 
 # ------------------------------------------------------------------------- value shaping
@@ -160,9 +155,9 @@ class _Gate:
 class Mapper:
     """Turns one controller's messages into control events, per its :class:`Mapping`."""
 
-    def __init__(self, mapping: Mapping, state: TargetState | None = None) -> None:
+    def __init__(self, mapping: Mapping, store: TargetValues) -> None:
         self.mapping = mapping
-        self.state = state if state is not None else TargetState()
+        self.store = store
         self._by_key: dict[tuple[Source, int, int], list[_Control]] = {}
         self._gates_by_key: dict[tuple[Source, int, int], list[_Gate]] = {}
         self._gates: dict[str, _Gate] = {n: _Gate(n, g) for n, g in mapping.gates.items()}
@@ -191,11 +186,6 @@ class Mapper:
 
     # ------------------------------------------------------------------------- public
 
-    def set_current(self, target: str, value: float) -> None:
-        """The engine moved ``target`` by itself: knobs on it must pick it up again."""
-        self.state.values[target] = TARGETS[target].clamp(value)
-        self._motions.pop(target, None)
-
     def feed(self, msg: Any, now: float | None = None) -> list[ControlEvent]:
         now = time.monotonic() if now is None else now
         self.received += 1
@@ -219,8 +209,11 @@ class Mapper:
     def tick(self, now: float | None = None) -> list[ControlEvent]:
         now = time.monotonic() if now is None else now
         out: list[ControlEvent] = []
-        for target, m in list(self._motions.items()):
-            before = self.state.get(target)
+        for target in list(self._motions):
+            m = self._motion(target)
+            if m is None:
+                continue
+            before = self.store.values[target]
             value = m.step(now)
             if abs(value - before) > EPSILON:
                 self._set(target, value, out)
@@ -238,13 +231,23 @@ class Mapper:
     def _is_press(raw: Raw) -> bool:
         return raw.kind is RawKind.NOTE_ON or (raw.kind is RawKind.CC and raw.value >= 64)
 
+    def _motion(self, target: str) -> _Motion | None:
+        """The target's smoothing or glide under way, while the store still holds the value it
+        last set: a move from anywhere else (OSC, a reseed, a scene glide, another controller)
+        ends it."""
+        m = self._motions.get(target)
+        if m is not None and abs(self.store.values[target] - m.value) > EPSILON:
+            del self._motions[target]
+            return None
+        return m
+
     def _intended(self, target: str) -> float:
         """Where a target is going: the goal of its smoothing or glide, else its value."""
-        m = self._motions.get(target)
-        return m.goal if m is not None else self.state.get(target)
+        m = self._motion(target)
+        return m.goal if m is not None else self.store.values[target]
 
     def _set(self, target: str, value: float, out: list[ControlEvent], by: _Control | None = None) -> None:
-        self.state.values[target] = value
+        self.store.set(target, value)
         if by is not None:
             by.last_sent = value
         out.append(ControlEvent(target, value))
@@ -254,14 +257,14 @@ class Mapper:
         target = c.spec.target
         c.last_sent = value
         if c.spec.smoothing > 0:
-            m = self._motions.get(target)
+            m = self._motion(target)
             if m is None or m.duration > 0:
-                m = _Motion(value, self.state.get(target), now, tau=c.spec.smoothing)
+                m = _Motion(value, self.store.values[target], now, tau=c.spec.smoothing)
                 self._motions[target] = m
             m.goal = value
             return
         self._motions.pop(target, None)
-        if abs(value - self.state.get(target)) > EPSILON:
+        if abs(value - self.store.values[target]) > EPSILON:
             self._set(target, value, out, c)
 
     def _value(self, c: _Control, v: Value, raw: Raw, now: float, out: list[ControlEvent]) -> None:
@@ -344,7 +347,7 @@ class Mapper:
         elif not pressed:
             return
         elif mode == "toggle":
-            value = 0.0 if self.state.get(target) >= 0.5 else 1.0
+            value = 0.0 if self.store.values[target] >= 0.5 else 1.0
         else:
             value = spec.value if spec.value is not None else 1.0
         if target.spec.kind is Kind.TRIGGER:
@@ -369,13 +372,15 @@ class Mapper:
             return
         for c in gate.controls:
             target = c.spec.target
+            if target.spec.kind is Kind.TRIGGER:
+                continue  # a trigger holds no value to send home
             home = c.spec.home if c.spec.home is not None else target.spec.home
             if release == "home":
                 self._motions.pop(target, None)
-                if abs(home - self.state.get(target)) > EPSILON:
+                if abs(home - self.store.values[target]) > EPSILON:
                     self._set(target, home, out, c)
             else:
-                start = self.state.get(target)
+                start = self.store.values[target]
                 self._motions[target] = _Motion(
                     home, start, now, start=start, t0=now, duration=gate.spec.glide
                 )

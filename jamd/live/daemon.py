@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jamd.control.mapper import Mapper, TargetState
+from jamd.control.mapper import Mapper
 from jamd.control.mapping import select_mapping
+from jamd.control.targets import CHORD_TARGET
 from jamd.engine.clock import ClockMode
 from jamd.engine.config import RtConfig
 from jamd.engine.handle import EngineHandle
@@ -175,7 +176,6 @@ class Daemon:
         self._records_seen = 0
         self._published_t, self._published_xy = 0, np.full(2, np.nan, np.float32)
         self.inputs = Inputs()
-        self.target_state = TargetState()
         self.mappers: dict[str, Mapper] = {}
         self.osc = None
         self._last_bar = None
@@ -195,11 +195,11 @@ class Daemon:
             self.drums.plane(config.latent.radius),
             self.bass,
             config.bass.progression(self.drums.steps),
+            config.latent.scene_glide,
         )
         self.capture = SeedCapture(config.drummer.table, config.seed.settings(self.drums.steps))
         self.seeder = Seeder(self.capture, self.drums.encode)
         self.slew = Slew(config.latent.slew, np.zeros(2, np.float32))
-        self.perf.scenes.glide_s = config.latent.scene_glide
 
     def start(self) -> None:
         self.engine.start()
@@ -238,7 +238,7 @@ class Daemon:
         if mapping is None:
             log.warning("no mapping fits controller %s: it is ignored", port_name)
             return
-        self.mappers[port_name] = Mapper(mapping, self.target_state)
+        self.mappers[port_name] = Mapper(mapping, self.perf)
         log.info("controller %s: mapping %s", port_name, mapping.name)
 
     def _open_osc(self) -> None:
@@ -246,18 +246,9 @@ class Daemon:
             return
         from jamd.control.osc import OscControl
 
-        self.osc = OscControl(self.config.osc.settings(), self._osc_control)
-
-    def _osc_control(self, target: str, value) -> None:
-        """OSC moves a target the knobs do not know about: they must pick it up again."""
-        self._control(target, value, now_ns())
-        if target in self.perf.values:
-            self._knobs_pick_up(target, self.perf.values[target])
-
-    def _knobs_pick_up(self, target: str, value: float) -> None:
-        """The engine moved ``target`` by itself (OSC, a reseed, a scene glide)."""
-        for m in self.mappers.values():
-            m.set_current(target, value)
+        self.osc = OscControl(
+            self.config.osc.settings(), lambda target, value: self._control(target, value, now_ns())
+        )
 
     # ---------------------------------------------------------------------------- loop
     def run(self) -> None:
@@ -280,8 +271,7 @@ class Daemon:
             for m in self.mappers.values():
                 for ev in m.tick(t / 1e9):
                     self._control(ev.target, ev.value, t)
-            for target, value in self.perf.tick(t / 1e9):  # a scene recall gliding
-                self._knobs_pick_up(target, value)
+            self.perf.tick(t / 1e9)  # a scene recall gliding
             self._bar_lines(t)
             self._render_if_needed(t, (t - last) / 1e9)
             last = t
@@ -351,20 +341,22 @@ class Daemon:
         chord = self.keyboard.feed(msg)
         if chord is None:
             return
-        self._control("chord", Chords.constant(*chord, self.drums.steps), t)
+        self._control(CHORD_TARGET, Chords.constant(*chord, self.drums.steps), t)
         log.info("keyboard chord %s%s", NOTE_NAMES[chord[0]], QUALITIES[chord[1]])
 
-    def _control(self, target: str, value, t: int) -> None:
+    def _control(self, target: str, value: float | str | Chords, t: int) -> None:
+        """One control event, from OSC, the keyboard or a mapping (a mapping has put its values
+        into perf already: applied again they change nothing, and its triggers act)."""
         try:
-            controls = self.perf.apply(target, value, t / 1e9)
+            self.perf.apply(target, value, t / 1e9)
         except (KeyError, ValueError) as e:
             log.warning("control %s=%r refused: %s", target, value, e)
             return
-        for c in controls:
+        for c in self.perf.take_controls():
             self.engine.send(c.kind, c.value, c.part)
-        if self.perf.reseed_requested:
+        if self.perf.take_reseed():
             self._reseed_now(t)
-        if target == "chord" and self._chord_holds_now(t):
+        if target == CHORD_TARGET and self._chord_holds_now(t):
             self.perf.bar_line(self.perf.bar)
         if self.perf.dirty and self._pending_control_t is None:
             self._pending_control_t = t
@@ -380,16 +372,11 @@ class Daemon:
     def _reseed_now(self, t: int) -> None:
         """The reseed button: the drummer's last two bars become the centre now, and the pad's
         position is home again (knobs pick it up from there)."""
-        self.perf.reseed_requested = False
         z = self.seeder.bar_line(self.engine.status().beat_at(t))
         if z is None:
             log.info("reseed: the drummer played too little to seed from")
             return
-        self.perf.set_center(z)
-        for axis in ("drums.x", "drums.y"):
-            self.perf.values[axis] = 0.0
-            self.perf.scenes.release(axis)  # a scene glide in progress lets go too
-            self._knobs_pick_up(axis, 0.0)
+        self.perf.reseed(z)
 
     # ---------------------------------------------------------------------- bars, windows
     def _bar_lines(self, t: int) -> None:
@@ -402,7 +389,8 @@ class Daemon:
         if self._last_bar is None or bar < self._last_bar:
             # first look after a start, or the song position jumped back (SPP, Link) while
             # playing: no bar line crossed, but the bar playing is this one
-            self._last_bar = self.perf.bar = bar
+            self._last_bar = bar
+            self.perf.locate(bar)
             return
         if bar == self._last_bar:
             return
@@ -424,8 +412,7 @@ class Daemon:
 
     def _publish(self, t: int) -> None:
         if self.perf.held:
-            self.perf.dirty = False
-            return
+            return  # the window playing stays
         if self.model_guard.down:
             return  # the engine keeps its last good window; perf stays dirty for the restart
         window = self.model_guard.render(lambda: self.perf.render(tuple(float(v) for v in self.slew.value)))
@@ -450,13 +437,12 @@ class Daemon:
 
         drums = DrumModel.load(self.config.models.drums_path)
         bass = BassModel.load(self.config.models.bass_path) if self.bass is not None else None
-        self.drums = self.perf.drums = drums
-        self.bass = self.perf.bass = bass
+        self.drums, self.bass = drums, bass
+        self.perf.swap_models(drums, bass)
         self.seeder.encode = drums.encode
         if not np.isfinite(self.perf.center).all():  # a seed the broken encoder made
             self.seeder.z_seed = None
             self.perf.set_center(self.perf.plane.center)
-        self.perf.dirty = True
 
     # --------------------------------------------------------------------- housekeeping
     def _housekeeping(self) -> None:
@@ -516,16 +502,14 @@ class Daemon:
             log.error("reload refused, keeping the running config: %s", e)
             return
         self.mappers = {
-            name: Mapper(select_mapping(mappings, name) or m.mapping, self.target_state)
+            name: Mapper(select_mapping(mappings, name) or m.mapping, self.perf)
             for name, m in self.mappers.items()
         }
         self.capture.settings = new.seed.settings(self.drums.steps)
         self.slew.rate = new.latent.slew
-        self.perf.scenes.glide_s = new.latent.scene_glide
-        self.perf.plane = self.drums.plane(new.latent.radius)
+        self.perf.set_latent(self.drums.plane(new.latent.radius), new.latent.scene_glide)
         if new.bass.chords != self.config.bass.chords:
-            self.perf.apply("chord", new.bass.progression(self.drums.steps))  # from the next bar
-        self.perf.dirty = True
+            self.perf.apply(CHORD_TARGET, new.bass.progression(self.drums.steps))  # from the next bar
         if rt_config(new) != self.engine.cfg:
             log.warning("reload: port and clock changes take effect at the next restart")
         self.config = new

@@ -254,8 +254,7 @@ def decode_pacer(perf, stop: threading.Event, latest: list, x_of: Callable[[int]
     idle tick, as the daemon's loop does under a 1 kHz CC stream. Returns windows made."""
     i = 0
     while not stop.is_set():
-        perf.values["drums.x"] = x_of(i)
-        perf.dirty = True
+        perf.set("drums.x", x_of(i))
         latest[0] = perf.render()
         i += 1
         time.sleep(IDLE_TICK_S)
@@ -597,7 +596,7 @@ def run_jamd(config_path: Path, jack: bool, seconds: float) -> JamdRun:
         queues = {"ctl": QueueInput(RIG_CTL), "drummer": QueueInput(RIG_DRUMMER)}
         daemon.inputs.ports += [("controller", queues["ctl"]), ("drummer", queues["drummer"])]
         mapping = select_mapping(config.controller_mappings(), RIG_CTL)
-        daemon.mappers[RIG_CTL] = Mapper(mapping, daemon.target_state)
+        daemon.mappers[RIG_CTL] = Mapper(mapping, daemon.perf)
     feeder = None
     loop = threading.Thread(target=daemon.loop, name="jamd-bench-daemon", daemon=True)
     started = False
