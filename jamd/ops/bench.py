@@ -571,8 +571,6 @@ class JamdRun:
 
 def run_jamd(config_path: Path, jack: bool, seconds: float) -> JamdRun:
     """The real daemon for ``SETTLE_S + seconds``, with the CC stream and the drummer."""
-    from jamd.control.mapper import Mapper
-    from jamd.control.mapping import select_mapping
     from jamd.live.config import read_config
     from jamd.live.daemon import Daemon
     from jamd.live.demo import model_groove
@@ -595,8 +593,7 @@ def run_jamd(config_path: Path, jack: bool, seconds: float) -> JamdRun:
         # no MIDI here: the CCs and the drummer's notes enter where the daemon polls its inputs
         queues = {"ctl": QueueInput(RIG_CTL), "drummer": QueueInput(RIG_DRUMMER)}
         daemon.inputs.ports += [("controller", queues["ctl"]), ("drummer", queues["drummer"])]
-        mapping = select_mapping(config.controller_mappings(), RIG_CTL)
-        daemon.mappers[RIG_CTL] = Mapper(mapping, daemon.perf)
+        daemon.controllers.attach(RIG_CTL, config.controller_mappings())
     feeder = None
     loop = threading.Thread(target=daemon.loop, name="jamd-bench-daemon", daemon=True)
     started = False
