@@ -37,6 +37,7 @@ from jamd.midi.spec import channel_of, is_note_on
 from jamd.model.plane import Slew
 from jamd.music.grid import BEATS_PER_BAR
 from jamd.music.harmony import Chords
+from jamd.music.window import Window
 
 if TYPE_CHECKING:
     from jamd.control.osc import OscControl  # imported only when OSC is on (liblo)
@@ -137,7 +138,7 @@ class Daemon:
         self.latencies = Latencies()
         self.recorder = recorder
         self.tickers: list[Callable[[int], None]] = []  # called once per loop turn (demo, screen)
-        self.window = None  # the last published window
+        self.window: Window | None = None  # the last published window
         self.notifier = Notifier()
         self._load_models(config)
         self.model_guard = ModelGuard(self._restart_model)
@@ -231,7 +232,7 @@ class Daemon:
                 self._housekeeping()
             if self.osc is not None and t / 1e9 >= next_report:
                 next_report = t / 1e9 + REPORT_S
-                self._report(t)
+                self._report(self.osc, t)
             if watchdog and t / 1e9 >= next_dog and self._engine_fresh(t):
                 next_dog = t / 1e9 + watchdog
                 self.notifier.watchdog()
@@ -401,25 +402,25 @@ class Daemon:
             else:
                 self._publish(now_ns())
 
-    def _report(self, t: int) -> None:
+    def _report(self, osc: OscControl, t: int) -> None:
         """State to the OSC report targets (see docs/osc.md)."""
         st = self.engine.status()
         beat = st.beat_at(t)
         bar, beat_in_bar = divmod(int(beat), BEATS_PER_BAR)
         dropped = (
             sum(m.ignored for m in self.controllers.mappers.values())
-            + self.osc.stats.rejected_message
-            + self.osc.stats.rejected_source
+            + osc.stats.rejected_message
+            + osc.stats.rejected_source
         )
-        self.osc.report("/jamd/state/tempo", st.bpm)
-        self.osc.report("/jamd/state/position", bar + 1, beat_in_bar + 1)
-        self.osc.report("/jamd/state/drums/xy", *(float(v) for v in self.slew.value))
-        self.osc.report("/jamd/state/bass/xy", self.perf.values["bass.x"], self.perf.values["bass.y"])
-        seed = self.seed_xy()
-        if seed is not None:
-            self.osc.report("/jamd/state/seed", *seed)
-            self.osc.report("/jamd/state/seed/z", *(float(v) for v in self.seeder.z_seed))
-        self.osc.report("/jamd/state/dropped", int(dropped))
+        osc.report("/jamd/state/tempo", st.bpm)
+        osc.report("/jamd/state/position", bar + 1, beat_in_bar + 1)
+        osc.report("/jamd/state/drums/xy", *(float(v) for v in self.slew.value))
+        osc.report("/jamd/state/bass/xy", self.perf.values["bass.x"], self.perf.values["bass.y"])
+        z = self.seeder.z_seed
+        if z is not None:
+            osc.report("/jamd/state/seed", *self.perf.plane.project(z))
+            osc.report("/jamd/state/seed/z", *(float(v) for v in z))
+        osc.report("/jamd/state/dropped", int(dropped))
 
     def _record_sent(self) -> None:
         """Copy the notes the engine sent (its timing records) into the recording."""
