@@ -25,6 +25,7 @@ import time
 
 import mido
 import pytest
+from _values import Values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -223,7 +224,7 @@ def _check_mapper_stream(m: Mapper, stream) -> None:
             assert math.isfinite(value) and t.lo <= value <= t.hi, (target, value, msg)
     # everything fed is counted, and what was not a usable channel message is counted as ignored
     assert m.received == len(stream) and m.ignored == expect_ignored
-    for target, value in m.state.values.items():
+    for target, value in m.store.values.items():
         assert math.isfinite(value) and TARGETS[target].lo <= value <= TARGETS[target].hi
     assert len(m._motions) <= len(TARGETS)
 
@@ -238,7 +239,7 @@ def test_every_shipped_mapping_survives_hostile_streams(shipped_mappings, data) 
             st.lists(st.tuples(live | live | any_message, st.floats(0, 0.05)), min_size=30, max_size=80),
             label=mapping.name,
         )
-        _check_mapper_stream(Mapper(mapping), stream)
+        _check_mapper_stream(Mapper(mapping, Values()), stream)
 
 
 def test_a_controller_sending_10_khz_of_ccs(shipped_mappings) -> None:
@@ -248,7 +249,7 @@ def test_a_controller_sending_10_khz_of_ccs(shipped_mappings) -> None:
     and smoothing settles nothing keeps moving."""
     n = 10_000
     for mapping in shipped_mappings:
-        m = Mapper(mapping)
+        m = Mapper(mapping, Values())
         keys = _keys(mapping)
         for i in range(n):
             now = i / n
@@ -265,7 +266,7 @@ def test_a_controller_sending_10_khz_of_ccs(shipped_mappings) -> None:
 
 
 def test_mapper_counts_the_kinds_of_junk() -> None:
-    m = Mapper(load_mapping(MAPPINGS_DIR / "generic-two-knobs.yaml"))
+    m = Mapper(load_mapping(MAPPINGS_DIR / "generic-two-knobs.yaml"), Values())
     junk = [
         [ms.SYSEX] + [0] * 3000 + [ms.SYSEX_END],
         [60, 100],

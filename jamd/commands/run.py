@@ -95,11 +95,7 @@ def add_demo_drummer(daemon, path: Path | None) -> None:
     if path is not None and not path.is_file():
         raise UserError(f"{path}: no such MIDI file")
     notes, length = file_groove(path) if path else model_groove(daemon.drums)
-
-    def move(x: float, y: float) -> None:
-        daemon.perf.values["drums.x"], daemon.perf.values["drums.y"] = x, y
-
-    drummer = DemoDrummer(notes, length, daemon.capture.add, move)
+    drummer = DemoDrummer(notes, length, daemon.capture.add, daemon.perf.move_pad)
     daemon.tickers.append(lambda t: drummer.tick(daemon.beat_now(t)) if daemon.running() else None)
 
 

@@ -17,7 +17,7 @@ import pyliblo3 as liblo
 
 from jamd.control.scenes import COUNT as SCENE_COUNT
 from jamd.control.scenes import GLIDE_TARGET, MAX_GLIDE_S
-from jamd.control.targets import TARGETS
+from jamd.control.targets import CHORD_TARGET, TARGETS
 from jamd.music.drumkit import VOICES
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class OscControl:
             log.debug("OSC from %s refused (not in allow list)", src.hostname)
             return
         if path == CHORD_ADDRESS and types == "s":
-            self.sink("chord", args[0])
+            self.sink(CHORD_TARGET, args[0])
             return
         events = _scene_events(path, args) if path in SCENE_ADDRESSES else _control_events(path, args)
         if events is None:
@@ -128,7 +128,9 @@ def _number(a) -> bool:
 
 def _control_events(path: str, args: list) -> list[tuple[str, float]] | None:
     targets = CONTROLS.get(path)
-    values = _values(targets, args) if targets else None
+    if targets is None:
+        return None
+    values = _values(targets, args)
     return None if values is None else list(zip(targets, values))
 
 

@@ -23,6 +23,8 @@ from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, Reade
 from jamd.control.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
 from jamd.engine.clock import ClockMode
 from jamd.midi.portmatch import PortPattern
+from jamd.model.bass import BassModel
+from jamd.model.drums import DrumModel
 from jamd.music.drumkit import GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, VOICES, VoiceOut
 from jamd.music.grid import DEFAULT_STEPS, BassRange
 from jamd.music.harmony import Chords
@@ -198,6 +200,12 @@ class ModelsConfig:
         if self.bass is not None:
             return self.bass
         return DEFAULT_BASS_MODEL if DEFAULT_BASS_MODEL.with_suffix(".json").is_file() else None
+
+    def load(self, bass: bool = True) -> tuple[DrumModel, BassModel | None]:
+        """The drum model and the bass model (None without one, or ``bass`` False) from their
+        checkpoint files."""
+        bass_path = self.bass_path if bass else None
+        return DrumModel.load(self.drums_path), BassModel.load(bass_path) if bass_path is not None else None
 
 
 class Network(str):

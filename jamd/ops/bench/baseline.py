@@ -68,8 +68,7 @@ def decode_pacer(perf, stop: threading.Event, latest: list, x_of: Callable[[int]
     idle tick, as the daemon's loop does under a 1 kHz CC stream. Returns windows made."""
     i = 0
     while not stop.is_set():
-        perf.values["drums.x"] = x_of(i)
-        perf.dirty = True
+        perf.set("drums.x", x_of(i))
         latest[0] = perf.render()
         i += 1
         time.sleep(IDLE_TICK_S)

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 
 import rtmidi
 
-from jamd.control.mapper import Mapper
-from jamd.control.mapping import select_mapping
 from jamd.engine.clock import Timeline
 from jamd.ops.bench.conditions import (
     CC_HZ,
@@ -204,10 +202,9 @@ class FeederRig:
         """The queues join the daemon's inputs, the controller with the mapping jamd would give
         a port of that name."""
         daemon.inputs.ports += [("controller", self.queues["ctl"]), ("drummer", self.queues["drummer"])]
-        mapping = select_mapping(config.controller_mappings(), RIG_CTL)
-        if mapping is None:
+        daemon.controllers.attach(RIG_CTL, config.controller_mappings())
+        if RIG_CTL not in daemon.controllers.mappers:
             raise RuntimeError(f"no controller mapping matches {RIG_CTL!r}: the bench's config names one")
-        daemon.mappers[RIG_CTL] = Mapper(mapping, daemon.target_state)
 
     def play(self, events: Sequence[Event], should_stop: Callable[[], bool]) -> None:
         def feed() -> None:
