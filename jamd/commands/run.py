@@ -49,11 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jamd.base.logsetup import apply_logging
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder
 
     config = load_config(args.config)
+    # before the engine starts: its process takes the level and the file from here
+    apply_logging(config.logging.level, config.logging.file)
     offline = False
     if args.demo:
         config, offline = demo_config(config)

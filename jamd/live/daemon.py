@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from jamd.base.logsetup import apply_logging
 from jamd.control.mapper import Mapper, TargetState
 from jamd.control.mapping import select_mapping
 from jamd.engine.clock import ClockMode
@@ -512,6 +513,7 @@ class Daemon:
         try:
             new = load_config(self.config.path or None)
             mappings = new.controller_mappings()
+            apply_logging(new.logging.level, new.logging.file)  # the engine's from its next start
         except Exception as e:  # a UserError with file:line, or an unreadable file
             log.error("reload refused, keeping the running config: %s", e)
             return
