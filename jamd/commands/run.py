@@ -57,12 +57,12 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     # before the engine starts: its process takes the level and the file from here
     apply_logging(config.logging.level, config.logging.file)
-    offline = False
+    offline: str | None = None  # why the demo can make no MIDI ports here
     if args.demo:
         config, offline = demo_config(config)
     record = args.record or (DEMO_RECORDING if offline else None)
     daemon = Daemon(
-        config, offline=offline, recorder=Recorder(record, config.clock.tempo) if record else None
+        config, offline=offline is not None, recorder=Recorder(record, config.clock.tempo) if record else None
     )
     if args.demo:
         add_demo_drummer(daemon, args.drummer)
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         daemon.tickers.append(status_screen(daemon))
     daemon.install_signal_handlers()
     if offline:
-        print(f"no MIDI ports can be made here: the demo is recorded to {record}", file=sys.stderr)
+        print(f"the demo is recorded to {record}, no MIDI ports here: {offline}", file=sys.stderr)
     daemon.run()
     if record and daemon.recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
@@ -82,14 +82,19 @@ def run(args: argparse.Namespace) -> int:
 
 def demo_config(config):
     """The demo needs no hardware: jamd's own virtual ports where the platform can make them,
-    else no MIDI at all (and a recording)."""
+    else no MIDI at all (and a recording: the second value says why). Nor OSC: a taken port is said and the demo goes on."""
+    from jamd.control.osc import port_free
     from jamd.midi.ports import default_api, list_ports
 
     ports = dataclasses.replace(config.ports, drummer=None, controllers=[], virtual=True)
     drummer = dataclasses.replace(config.drummer, kit="gm", channel=None)
-    config = dataclasses.replace(config, ports=ports, drummer=drummer)
+    osc = config.osc
+    if osc.enabled and not port_free(osc.port):
+        print(f"UDP port {osc.port} is taken by another program: the demo runs without OSC", file=sys.stderr)
+        osc = dataclasses.replace(osc, enabled=False)
+    config = dataclasses.replace(config, ports=ports, drummer=drummer, osc=osc)
     api = default_api() if ports.api == "auto" else ports.api
-    return config, list_ports(api).error is not None
+    return config, list_ports(api).error
 
 
 def add_demo_drummer(daemon, path: Path | None) -> None:
