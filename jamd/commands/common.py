@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from jamd.base.errors import UserError
+from jamd.base.errors import UserError, reason
 from jamd.base.paths import default_data_dir
 from jamd.data.corpus import Corpus, WindowSettings, load_corpus
 
@@ -125,7 +125,7 @@ def midi_file(path: Path) -> Path:
     try:
         mido.MidiFile(path)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as e:
-        raise UserError(f"{path}: not a readable MIDI file ({str(e) or type(e).__name__})") from None
+        raise UserError(f"{path}: not a readable MIDI file ({reason(e)})") from None
     return Path(path)
 
 
