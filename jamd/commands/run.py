@@ -9,8 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from jamd.base.errors import UserError
-from jamd.commands.common import add_config_argument
+from jamd.commands.common import add_config_argument, midi_in, output_file, whole
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument(
         "--record",
-        type=Path,
+        type=output_file,
         default=None,
         metavar="FILE.mid",
         help="write what jamd received and sent to this MIDI file on exit",
@@ -34,14 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--drummer",
-        type=Path,
+        type=midi_in,
         default=None,
         metavar="FILE.mid",
         help="with --demo: the groove the demo drummer plays (default: one jamd makes)",
     )
     parser.add_argument(
         "--bars",
-        type=int,
+        type=whole(0),
         default=None,
         help="stop after this many bars (--demo default: 16; 0 = run until stopped)",
     )
@@ -100,8 +99,6 @@ def demo_config(config):
 def add_demo_drummer(daemon, path: Path | None) -> None:
     from jamd.live.demo import DemoDrummer, file_groove, model_groove
 
-    if path is not None and not path.is_file():
-        raise UserError(f"{path}: no such MIDI file")
     notes, length = file_groove(path) if path else model_groove(daemon.drums)
 
     def move(x: float, y: float) -> None:
