@@ -267,10 +267,10 @@ def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
         "--threshold",
         type=number(0, 1),
         default=None,
-        help="hit where the probability reaches this (default: the model's expected "
+        help="hit where the probability (0..1) reaches this (default: the model's expected "
         "number of hits on its most likely cells)",
     )
-    parser.add_argument("--temperature", type=number(0, 10), default=0.0, help="0 = deterministic")
+    parser.add_argument("--temperature", type=number(0, 10), default=0.0, help="0..10; 0 = deterministic")
     parser.add_argument(
         "--timing", type=number(0, 4), default=1.0, help="micro-timing amount (0 = quantised, 1 = as decoded)"
     )

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--variance",
         type=number(0, 100),
         default=None,
-        help="noise added to the code (default: 1.0 for random, 0 otherwise)",
+        help="noise added to the code, 0..100 (default: 1.0 for random, 0 otherwise)",
     )
     parser.add_argument("--seed", type=seed_number, default=None, help="makes random choices repeatable")
     add_decode_arguments(parser)

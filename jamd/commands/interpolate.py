@@ -21,7 +21,9 @@ from jamd.lab.toolbox import interpolate
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("a", type=midi_in, help="start groove (MIDI)")
     parser.add_argument("b", type=midi_in, help="end groove (MIDI)")
-    parser.add_argument("--bars", type=whole(2, 1024), default=8, help="length of the walk (default 8)")
+    parser.add_argument(
+        "--bars", type=whole(2, 1024), default=8, help="length of the walk, 2..1024 (default 8)"
+    )
     add_model_argument(parser)
     add_decode_arguments(parser)
     parser.add_argument("-o", "--out", type=output_file, required=True, help="MIDI file to write")

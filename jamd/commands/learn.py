@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--listen-s",
         type=number(0.1, 3600),
         default=10.0,
-        help="how long to wait for each control before skipping it (default 10)",
+        help="seconds to wait for each control before skipping it, 0.1..3600 (default 10)",
     )
     parser.add_argument("--device", default="", help="what the controller is (written into the file)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
