@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 def demo_config(config):
     """The demo needs no hardware: jamd's own virtual ports where the platform can make them,
-    else no MIDI at all (and a recording: the second value says why). Nor OSC: a taken port is said and the demo goes on."""
+    else no MIDI at all (and a recording: the second value says why). Nor OSC: when its port
+    is taken, the demo says so and goes on without it."""
     from jamd.control.osc import port_free
     from jamd.midi.ports import default_api, list_ports
 
