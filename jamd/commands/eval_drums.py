@@ -7,7 +7,7 @@ import argparse
 import json
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, checkpoint_in, read_corpus
+from jamd.commands.common import add_data_argument, checkpoint_in, number, read_corpus
 from jamd.data.corpus import Corpus
 
 #: the contract's keys first, in this order (issue 15); the secondary figures after them
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--radius",
-        type=float,
+        type=number(0.01, 10),
         default=None,
         help="pad reach in spreads, as latent.radius in the config (default: the config's default)",
     )
