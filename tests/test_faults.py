@@ -262,9 +262,12 @@ def test_disk_full_while_recording_drops_the_recording_and_stops_cleanly(
     writes first is a link to /dev/full, which fails every write as a full disk does): one
     error line, every note still ended, a clean stop, exit code 0."""
     from jamd import cli
+    from jamd.base import logsetup
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.setattr(cli, "setup_logging", lambda verbosity: None)  # keep pytest's log capture
+    # keep pytest's log capture: no handlers or levels from the command line or the config
+    monkeypatch.setattr(cli, "setup_logging", lambda verbosity: None)
+    monkeypatch.setattr(logsetup, "apply_logging", lambda level, file: None)
     caplog.set_level(logging.INFO)
     target = tmp_path / "show.mid"
     (tmp_path / "show.mid.part").symlink_to("/dev/full")  # Recorder.save writes FILE.part first

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_model_argument, load_drum_model, midi_file
+from jamd.commands.common import add_model_argument, checkpoint_in, load_drum_model, midi_in, whole
 from jamd.lab.toolbox import encode_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="a MIDI file with drums")
+    parser.add_argument("file", type=midi_in, help="a MIDI file with drums")
     add_model_argument(parser)
     parser.add_argument(
-        "--classifier", type=Path, default=None, help="style classifier (default: the model's, NAME-style)"
+        "--classifier",
+        type=checkpoint_in,
+        default=None,
+        help="style classifier (default: the model's, NAME-style)",
     )
-    parser.add_argument("--top", type=int, default=3, help="styles shown per window")
+    parser.add_argument("--top", type=whole(1), default=3, help="styles shown per window")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_drum_model(args)
     clf = StyleClassifier.load(args.classifier or args.model.with_name(args.model.name + "-style"))
     try:
-        codes = encode_file(model, midi_file(args.file), args.kit)
+        codes = encode_file(model, args.file, args.kit)
     except ValueError as e:
         raise UserError(str(e)) from e
     proba = clf.proba(np.stack([c.z for c in codes]))

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, read_corpus
+from jamd.commands.common import add_data_argument, checkpoint_in, number, read_corpus
 from jamd.data.corpus import Corpus
 
 #: the contract's keys first, in this order (issue 15); the secondary figures after them
@@ -38,11 +37,13 @@ KEYS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", type=Path, help="checkpoint (path without suffix, or its .json)")
+    parser.add_argument(
+        "model", nargs="?", type=checkpoint_in, help="checkpoint (path without suffix, or its .json)"
+    )
     parser.add_argument(
         "--compare",
         nargs=2,
-        type=Path,
+        type=checkpoint_in,
         metavar=("MODEL_A", "MODEL_B"),
         help="evaluate two models and print them side by side, with the baselines",
     )
@@ -60,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--radius",
-        type=float,
+        type=number(0.01, 10),
         default=None,
         help="pad reach in spreads, as latent.radius in the config (default: the config's default)",
     )

@@ -9,10 +9,10 @@ import select
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from jamd.base.errors import UserError
+from jamd.commands.common import number, output_file_in_new_folders
 from jamd.control.learn import DEFAULT_TARGETS, Detected, detect, mapping_yaml
 
 #: a control is done once it has been still this long (a knob being turned never pauses so long)
@@ -35,7 +35,9 @@ def _targets(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", required=True, help="the controller's MIDI input (a part of its name)")
-    parser.add_argument("-o", "--out", type=Path, required=True, help="mapping file to write (YAML)")
+    parser.add_argument(
+        "-o", "--out", type=output_file_in_new_folders, required=True, help="mapping file to write (YAML)"
+    )
     parser.add_argument(
         "--api",
         choices=("jack", "alsa", "coremidi", "winmm"),
@@ -50,9 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--listen-s",
-        type=float,
+        type=number(0.1, 3600),
         default=10.0,
-        help="how long to wait for each control before skipping it (default 10)",
+        help="seconds to wait for each control before skipping it, 0.1..3600 (default 10)",
     )
     parser.add_argument("--device", default="", help="what the controller is (written into the file)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")

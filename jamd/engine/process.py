@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import NamedTuple
 
+from jamd.base.logsetup import setup_child_logging
 from jamd.engine.clock import (
     LOCATING_EVENTS,
     STOPPING_EVENTS,
@@ -454,7 +455,7 @@ def engine_main(
     log_level: int = logging.WARNING,
 ) -> None:
     """Entry point of the engine process."""
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[rt]: %(message)s")
+    setup_child_logging(log_level, "[rt]")
     windows = WindowBuffer.attach(windows_name)
     shared = RtShared.attach(shared_name, capacity)
     engine = Engine(cfg, windows, shared, control)

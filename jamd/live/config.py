@@ -245,10 +245,30 @@ class OscConfig:
         return OscSettings(self.port, tuple(self.allow), tuple(self.report_to))
 
 
+def read_log_file(node: Node, what: str) -> Path:
+    """A log file, relative to the config file; its folder must exist (checked when the config
+    is read, so a typo is one clear line, not a daemon that cannot start)."""
+    text = build(str, node, what)
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = Path(node.file).resolve().parent / path
+    if path.is_dir():
+        raise node.error(f"{what} {text!r} is a folder; give a file in it, e.g. {path / 'jamd.log'}")
+    if not path.parent.is_dir():
+        raise node.error(f"{what} {text!r}: no folder {path.parent}")
+    return path
+
+
+LogFile = Annotated[Path, Reader(read_log_file)]
+
+
 @dataclass
 class LoggingConfig:
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    file: str | None = None  # null: stderr (the journal under systemd)
+    """Applied by ``jamd run`` at start and on SIGHUP (:func:`jamd.base.logsetup.apply_logging`)."""
+
+    # null: WARNING on a terminal, INFO under systemd; ``-v`` on the command line wins
+    level: Literal["debug", "info", "warning", "error"] | None = None
+    file: LogFile | None = None  # null: stderr (the journal under systemd)
 
 
 def read_mapping_ref(node: Node, what: str) -> Mapping:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from jamd.base.logsetup import apply_logging
 from jamd.control.targets import CHORD_TARGET
 from jamd.engine.clock import ClockMode
 from jamd.engine.config import RtConfig
@@ -437,6 +438,7 @@ class Daemon:
         try:
             new = load_config(self.config.path or None)
             mappings = new.controller_mappings()
+            apply_logging(new.logging.level, new.logging.file)  # the engine's from its next start
         except Exception as e:  # a UserError with file:line, or an unreadable file
             log.error("reload refused, keeping the running config: %s", e)
             return

@@ -21,7 +21,9 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -73,10 +75,32 @@ def api_code(api: str) -> int:
     return APIS[api]
 
 
+@contextmanager
+def _c_stderr_to_log() -> Iterator[None]:
+    """libjack and alsa-lib print their own failures straight to fd 2 (five lines of "Cannot
+    connect to server socket", "JackShmReadWritePtr::..." when no JACK server runs), before
+    rtmidi raises the one line jamd reports. Whatever C code writes to fd 2 meanwhile goes to
+    the DEBUG log instead (a Python thread's line in those milliseconds goes there too)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as said:
+        os.dup2(said.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            said.seek(0)
+            text = " | ".join(said.read().decode(errors="replace").split("\n")).strip(" |")
+            if text:
+                log.debug("the MIDI library said: %s", text)
+
+
 def _make(kind: str, api: str, client: str) -> rtmidi.MidiIn | rtmidi.MidiOut:
     cls = rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut
     try:
-        return cls(rtapi=api_code(api), name=client)
+        with _c_stderr_to_log():
+            return cls(rtapi=api_code(api), name=client)
     except rtmidi.SystemError as e:
         hint = " (start jackd first)" if api == "jack" else ""
         raise PortError(f"cannot use MIDI API {api}: {e}{hint}") from e
