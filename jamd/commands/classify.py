@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TypedDict
 
 import numpy as np
 
 from jamd.base.errors import UserError
 from jamd.commands.common import add_model_argument, checkpoint_in, load_drum_model, midi_in, whole
 from jamd.lab.toolbox import encode_file
+
+
+class Window(TypedDict):
+    """One window as ``--json`` prints it."""
+
+    bar: int  # 1-based
+    styles: dict[str, float]  # style -> probability
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(str(e)) from e
     proba = clf.proba(np.stack([c.z for c in codes]))
-    rows = [
+    rows: list[Window] = [
         {"bar": c.bar + 1, "styles": {s: round(float(p), 4) for s, p in zip(clf.classes, pr)}}
         for c, pr in zip(codes, proba)
     ]

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TypedDict
 
 from jamd.base.errors import UserError
 from jamd.commands.common import add_model_argument, load_drum_model, midi_in
 from jamd.lab.toolbox import encode_file
+
+
+class Window(TypedDict):
+    """One window as ``--json`` prints it (the text lines show the same rounded values)."""
+
+    bar: int  # 0-based
+    z: list[float]
+    xy: list[float]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     model = load_drum_model(args)
     plane = model.plane()
-    rows = []
+    rows: list[Window] = []
     try:
         codes = encode_file(model, args.file, args.kit)
     except ValueError as e:  # no drums in the file

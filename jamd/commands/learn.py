@@ -9,11 +9,14 @@ import select
 import sys
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from jamd.base.errors import UserError
 from jamd.commands.common import number, output_file_in_new_folders
 from jamd.control.learn import DEFAULT_TARGETS, Detected, detect, mapping_yaml
+
+if TYPE_CHECKING:  # imported where the port is opened: the other commands need no rtmidi
+    from jamd.midi.ports import ManagedInput
 
 #: a control is done once it has been still this long (a knob being turned never pauses so long)
 QUIET_S = 0.8
@@ -66,7 +69,7 @@ class Listener:
     ``quiet_s``. Enter on a terminal skips the control; without a terminal stdin is never read
     (a script or a service runs learn with ``--listen-s`` as the only way on)."""
 
-    port: object  # a jamd.midi.ports.ManagedInput
+    port: ManagedInput
     listen_s: float
     terminal: TextIO | None
     quiet_s: float = QUIET_S

@@ -60,9 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         config, offline = demo_config(config)
     record = args.record or (DEMO_RECORDING if offline else None)
-    daemon = Daemon(
-        config, offline=offline is not None, recorder=Recorder(record, config.clock.tempo) if record else None
-    )
+    recorder = Recorder(record, config.clock.tempo) if record else None
+    daemon = Daemon(config, offline=offline is not None, recorder=recorder)
     if args.demo:
         add_demo_drummer(daemon, args.drummer)
     bars = args.bars if args.bars is not None else (16 if args.demo else 0)
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if offline:
         print(f"the demo is recorded to {record}, no MIDI ports here: {offline}", file=sys.stderr)
     daemon.run()
-    if record and daemon.recorder.saved:  # a dropped recording was already said (log)
+    if recorder is not None and recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
     return 0
 
@@ -125,12 +124,13 @@ def status_screen(daemon):
         st = daemon.engine.status()
         beat = st.beat_at(t)
         seed = daemon.seed_xy()
+        x, y = (float(v) for v in daemon.slew.value)
         snap = Snapshot(
             st.bpm,
             beat,
             st.running,
             st.clock_ok,
-            tuple(float(v) for v in daemon.slew.value),
+            (x, y),
             seed,
             daemon.window.drums,
             int(beat * 4) % daemon.window.steps,

@@ -100,7 +100,7 @@ class DrumsConfig:
     notes: dict[str, VoiceNote] = field(default_factory=dict)  # voice -> note or {note, channel}
 
     def check(self, node: Node) -> None:
-        notes = node.get("notes")
+        notes = node.get("notes") or node  # always there when a voice is: it came from there
         for voice in self.notes:
             if voice not in VOICES:
                 raise notes.error(f"unknown drum voice '{voice}'; voices: {', '.join(VOICES)}", voice)

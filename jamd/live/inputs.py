@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from jamd.control.mapper import ControlEvent, Mapper
 from jamd.control.mapping import Mapping, select_mapping
@@ -22,13 +22,34 @@ from jamd.music.harmony import NOTE_NAMES, QUALITIES, Chords, HeldChord
 log = logging.getLogger(__name__)
 
 
+class InputPort(Protocol):
+    """What :class:`Inputs` needs of a port: a :class:`jamd.midi.ports.ManagedInput`, or a
+    stand-in without MIDI (the bench's feeder queues)."""
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def lost(self) -> bool: ...
+
+    def poll(self, now_ns: int) -> list[tuple[list[int], int]]:
+        """(message, arrival ns) of everything received up to ``now_ns``."""
+        ...
+
+    def check(self) -> str | None:
+        """``"back"`` when a lost port was re-opened (see ManagedInput.check)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Inputs:
     """The MIDI inputs by role ("drummer", "keyboard", "controller"). rtmidi stamps each
     message's arrival in its own thread (see `jamd.midi.ports.ManagedInput`); ``drain`` hands
     them over in the loop."""
 
     def __init__(self) -> None:
-        self.ports: list[tuple[str, ManagedInput]] = []
+        self.ports: list[tuple[str, InputPort]] = []
         #: called with (role, port name) when a port opens: at once, or later when it appears
         self.on_found: Callable[[str, str], None] = lambda role, name: None
 
@@ -50,7 +71,7 @@ class Inputs:
         self._found(role, port)
         return port
 
-    def drain(self, now: int) -> Iterator[tuple[str, ManagedInput, Any, int]]:
+    def drain(self, now: int) -> Iterator[tuple[str, InputPort, Any, int]]:
         """(role, port, message, arrival ns) of everything received up to ``now``."""
         for role, port in self.ports:
             for msg, t in port.poll(now):
@@ -66,7 +87,7 @@ class Inputs:
             port.close()
         self.ports.clear()
 
-    def _found(self, role: str, port: ManagedInput) -> None:
+    def _found(self, role: str, port: InputPort) -> None:
         if not port.lost and port.name is not None:
             self.on_found(role, port.name)
 

@@ -249,7 +249,7 @@ def bass_to_events(
 
 def bass_from_notes(
     notes: Iterable[tuple[float, float, int, int]],
-    roots: Sequence[int],
+    roots: Sequence[int] | np.ndarray,
     steps: int,
     rng: BassRange = BassRange(),
 ) -> BassLine:

@@ -134,8 +134,9 @@ def rig_main(conn) -> None:
 
 
 class QueueInput:
-    """Without JACK: stands in for a :class:`jamd.midi.ports.ManagedInput` in the daemon's input
-    list. The feeder thread pushes messages; each is stamped on arrival, as rtmidi does."""
+    """Without JACK: an :class:`jamd.live.inputs.InputPort` in the daemon's input list, where a
+    :class:`jamd.midi.ports.ManagedInput` would be. The feeder thread pushes messages; each is
+    stamped on arrival, as rtmidi does."""
 
     def __init__(self, name: str) -> None:
         self.name, self.lost = name, False
