@@ -77,9 +77,12 @@ _EVENT_CODES = {
     ClockEventKind.LOST: 1,
     ClockEventKind.FOUND: 2,
 }
-#: Ports are polled (hotplug) only with this much slack before the next deadline: a poll
-#: never makes a tick late.
+#: Ports are polled (hotplug) only with this much slack before the next precise deadline (a
+#: tick or a note): a poll never makes either late ...
 HOUSEKEEPING_SLACK_NS = 3_000_000
+#: ... and a poll overdue by a whole period takes the first gap long enough for one poll
+#: (~0.1 ms on JACK; a re-open, ~10-25 ms, happens once, when the port appears).
+HOUSEKEEPING_MIN_SLACK_NS = 500_000
 #: With inputs (MIDI clock in), which are polled, the loop looks at them at least this often.
 INPUT_POLL_NS = 1_000_000
 
@@ -273,13 +276,17 @@ class Engine:
             log.warning("control side went away: stopping")
             self.quit = True
 
+    def _ports(self) -> list[Output | ManagedInput]:
+        return [*self.outputs, *(o for o in self.clock_outs if o not in self.outputs), *self.inputs]
+
     def _housekeeping(self, t: int) -> None:
-        """Hotplug polls, one port per turn (each costs ~0.1 ms; a re-open ~10-25 ms, only
-        when a port came back), and the parent check."""
+        """Hotplug polls, one port per turn, each port every ``housekeeping_ms`` (a poll
+        costs ~0.1 ms; a re-open ~10-25 ms, only when a port came back), and the parent
+        check."""
         if os.getppid() != self._ppid:
             log.warning("parent process gone: stopping")
             self.quit = True
-        ports = [*self.outputs, *(o for o in self.clock_outs if o not in self.outputs), *self.inputs]
+        ports = self._ports()
         if not ports:
             return
         self._house_i = (self._house_i + 1) % len(ports)
@@ -337,14 +344,26 @@ class Engine:
         if t >= self._next_status:
             self._next_status = t + self._status_every
             self._status(t)
-        slack = (due.precise if due.precise is not None else due.loose) - t
-        if slack > HOUSEKEEPING_SLACK_NS and t >= self._next_house:
-            self._next_house = t + self._house_every
+        if self._house_due(t, due):
+            self._next_house = t + self._house_every // max(len(self._ports()), 1)
             self._housekeeping(t)
             return
         reached = self._wait(due)
         if reached is not None:
             self._fire(due.action, reached)
+
+    def _house_due(self, t: int, due: Deadlines) -> bool:
+        """Housekeeping is due and fits before the next precise deadline. Loose deadlines
+        (input polls, step commits) only bound the sleep: measured against them, a follower
+        waiting for its clock (inputs looked at every 1 ms) never had the slack, and a port
+        plugged in late was never opened."""
+        if t < self._next_house:
+            return False
+        if due.precise is None:
+            return True
+        slack = due.precise - t
+        overdue = t - self._next_house > self._house_every // 2
+        return slack > (HOUSEKEEPING_MIN_SLACK_NS if overdue else HOUSEKEEPING_SLACK_NS)
 
     def _take_in(self, t: int) -> None:
         """MIDI input to the position source, control messages, and the transport events the
