@@ -15,6 +15,12 @@ log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 0.1
 DEMO_RECORDING = Path("jamd-demo.mid")
+#: Exit codes of a stopped `jamd run` (README, "Stopping"): 0 the engine ended its notes and
+#: stopped; 3 it had to be killed (it hung, e.g. closing a JACK client), its notes ended from
+#: here; 4 it had died or ended with an error. A second signal ends jamd at once (killed by
+#: SIGINT/SIGTERM: 130/143 in a shell); a shutdown past its bound by SIGALRM (142).
+EXIT_ENGINE_KILLED = 3
+EXIT_ENGINE_FAILED = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import faulthandler
+
+    from jamd.engine.handle import StopOutcome
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder
@@ -73,12 +82,15 @@ def run(args: argparse.Namespace) -> int:
     if sys.stdout.isatty() and not args.no_status:
         daemon.tickers.append(status_screen(daemon))
     daemon.install_signal_handlers()
+    faulthandler.enable()  # a crash in a MIDI driver prints where, instead of a bare exit 139
     if offline:
         print(f"no MIDI ports can be made here: the demo is recorded to {record}", file=sys.stderr)
     daemon.run()
     if record and daemon.recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
-    return 0
+    if daemon.stop_outcome is StopOutcome.KILLED:
+        return EXIT_ENGINE_KILLED
+    return EXIT_ENGINE_FAILED if daemon.stop_outcome is StopOutcome.FAILED else 0
 
 
 def demo_config(config):

@@ -17,14 +17,20 @@ clock tick, the next note and the next step commit (:meth:`Engine._deadlines`), 
 never sleeps more than ``max_sleep_ms`` so controls and inputs stay live.
 
 On the way out - quit, SIGTERM, the parent going away, an exception - every sounding note is
-ended and, as master, Stop is sent; ports are closed in ``finally``. If the engine process is
-killed outright (SIGKILL), :meth:`EngineHandle.check` in the parent sees it and ends the notes
-the engine had sounding (mirrored in shared memory) from the parent.
+ended and, as master, Stop is sent; ports are closed in ``finally``. Closing is bounded: a
+JACK client close can deadlock on a synchronous server (``jackd -S``), so the engine process
+arms ``alarm(CLOSE_BOUND_S)`` first and SIGALRM ends it if the close hangs (its notes are
+already off); the parent kills it too after its own deadline
+(:meth:`jamd.engine.handle.EngineHandle.stop`). If the engine process is killed outright
+(SIGKILL), :meth:`EngineHandle.check` in the parent sees it and ends the notes the engine had
+sounding (mirrored in shared memory) from the parent.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import math
 import os
 import signal
 import sys
@@ -85,6 +91,10 @@ HOUSEKEEPING_SLACK_NS = 3_000_000
 HOUSEKEEPING_MIN_SLACK_NS = 500_000
 #: With inputs (MIDI clock in), which are polled, the loop looks at them at least this often.
 INPUT_POLL_NS = 1_000_000
+
+#: The engine process's bound on closing its ports, once its notes are off (s): SIGALRM
+#: ends it after this (the parent waits ``QUIT_TIMEOUT_S``, longer, before it kills).
+CLOSE_BOUND_S = 2.0
 
 Output = ManagedOutput | NullOutput
 
@@ -153,6 +163,9 @@ class Engine:
         self.control = control
         self.clock = clock
         self.quit = False
+        #: > 0: arm ``alarm()`` for this long before closing the ports (the engine process
+        #: only: SIGALRM ends the whole process)
+        self.close_bound_s = 0.0
         self.outputs: list[Output] = []
         self.clock_outs: list[Output] = []
         self.inputs: list[ManagedInput] = []
@@ -454,11 +467,15 @@ class Engine:
                 self._send_clock([ms.STOP], t)
             self.source.close()
         finally:
+            if self.close_bound_s > 0:
+                signal.alarm(math.ceil(self.close_bound_s))
             for p in [*self.outputs, *self.clock_outs, *self.inputs]:
                 try:
                     p.close()
                 except Exception as e:  # pragma: no cover - closing must not hide the cause
                     log.warning("closing %s: %s", getattr(p, "name", p), e)
+            if self.close_bound_s > 0:
+                signal.alarm(0)
             self.shared.set("alive", 0)
             self.shared.set("sounding", len(self.sched.ledger))
             log.info("engine stopped")
@@ -474,9 +491,13 @@ def engine_main(
 ) -> None:
     """Entry point of the engine process."""
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[rt]: %(message)s")
+    # a crash (SIGSEGV in a driver) or a hung close (SIGALRM, see CLOSE_BOUND_S) prints where
+    faulthandler.enable()
+    faulthandler.register(signal.SIGALRM, chain=True)
     windows = WindowBuffer.attach(windows_name)
     shared = RtShared.attach(shared_name, capacity)
     engine = Engine(cfg, windows, shared, control)
+    engine.close_bound_s = CLOSE_BOUND_S
 
     def on_term(signum, _frame) -> None:
         log.info("signal %d: stopping", signum)
@@ -494,6 +515,7 @@ def engine_main(
 
 
 __all__ = [
+    "CLOSE_BOUND_S",
     "Deadlines",
     "Engine",
     "Next",

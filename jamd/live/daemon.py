@@ -10,6 +10,7 @@ late: the worst this side can do is publish a window a step later.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import threading
@@ -23,7 +24,7 @@ from jamd.control.mapper import Mapper, TargetState
 from jamd.control.mapping import select_mapping
 from jamd.engine.clock import ClockMode
 from jamd.engine.config import RtConfig
-from jamd.engine.handle import EngineHandle
+from jamd.engine.handle import EngineHandle, StopOutcome
 from jamd.engine.ipc import sent_messages
 from jamd.live.config import Config, load_config
 from jamd.live.modelguard import ModelGuard
@@ -49,6 +50,9 @@ REPORT_S = 0.1  # OSC state reports: often enough for a display, cheap on UDP
 #: The engine's status is stale (the real-time loop stuck) after this long: stop feeding the
 #: systemd watchdog, so systemd restarts jamd.
 RT_STALE_S = 1.0
+#: After a stop signal, the whole shutdown (engine stop, rescue, ports) gets this long; then
+#: SIGALRM ends the process, printing every thread's stack (a call stuck in a MIDI driver).
+SHUTDOWN_BOUND_S = 15
 #: A slew-only move (no control changed) re-renders at most this often: the engine takes a
 #: new window once per step, so rendering more often only burns the core the clock shares.
 SLEW_RENDER_S = 0.010
@@ -182,6 +186,8 @@ class Daemon:
         self._drummer_t = 0
         self._pending_control_t: int | None = None
         self.keyboard = HeldChord()
+        #: how the engine was stopped at the end (``jamd run``'s exit code says it)
+        self.stop_outcome: StopOutcome | None = None
 
     # --------------------------------------------------------------------------- set-up
     def _load_models(self, config: Config) -> None:
@@ -535,7 +541,7 @@ class Daemon:
         """Every note ends (the engine does it before it exits), then ports close."""
         self.notifier.stopping()
         try:
-            self.engine.stop(before_release=self._record_sent)
+            self.stop_outcome = self.engine.stop(before_release=self._record_sent)
         finally:
             if self.recorder is not None:
                 self.recorder.save()
@@ -547,7 +553,14 @@ class Daemon:
     # -------------------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
         def stop(signum, _frame) -> None:
-            log.info("signal %s: stopping", signal.Signals(signum).name)
+            log.info("signal %s: stopping (again: stop at once)", signal.Signals(signum).name)
+            # a second Ctrl-C or SIGTERM ends the process at once, whatever call the loop is
+            # stuck in (the kernel's default action needs no Python code to run); the engine
+            # sees its parent gone and ends its notes itself. And the shutdown is bounded.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            faulthandler.register(signal.SIGALRM, chain=True)
+            signal.alarm(SHUTDOWN_BOUND_S)
             self.stop_requested.set()
             self.wake.set()
 
