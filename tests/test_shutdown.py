@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -138,4 +139,39 @@ def test_a_second_sigterm_ends_jamd_at_once(service) -> None:
             break
         time.sleep(0.05)
     time.sleep(0.2)
+    assert sink.unmatched() == Counter()
+
+
+@pytest.mark.jack
+def test_the_last_messages_before_a_close_reach_the_receiver(jack_server) -> None:
+    """Note-offs sent just before a port closes (the panic on the way out, the parent's
+    rescue) arrive: a JACK port unregistered before its readers' process cycle loses them.
+    The sender runs at SCHED_FIFO as the engine does (it gets to the close at once)."""
+    from test_rt_jack import Sink
+
+    from jamd.midi.ports import ManagedOutput, PortConfig
+
+    sink = Sink("drain-sink")
+    cycles, got_all = 30, []
+
+    def sender() -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))  # this thread only
+        except PermissionError:
+            pass
+        for i in range(cycles):
+            out = ManagedOutput(PortConfig("drums", "drain-sink:in", False, "jack")).open()
+            time.sleep(0.02)
+            n = len(sink.got)
+            out.send([0x99, 36 + i % 8, 100])
+            out.send([0x89, 36 + i % 8, 0])
+            out.close()
+            time.sleep(0.03)
+            got_all.append(len(sink.got) - n)
+
+    t = threading.Thread(target=sender)
+    t.start()
+    t.join(60)
+    sink.close()
+    assert got_all.count(2) == cycles, f"messages arriving per close: {got_all}"
     assert sink.unmatched() == Counter()
