@@ -59,9 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import faulthandler
-
     from jamd.engine.handle import StopOutcome
+    from jamd.engine.process import enable_crash_traces
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if sys.stdout.isatty() and not args.no_status:
         daemon.tickers.append(status_screen(daemon))
     daemon.install_signal_handlers()
-    faulthandler.enable()  # a crash in a MIDI driver prints where, instead of a bare exit 139
+    enable_crash_traces()
     if offline:
         print(f"no MIDI ports can be made here: the demo is recorded to {record}", file=sys.stderr)
     daemon.run()

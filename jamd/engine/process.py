@@ -481,6 +481,17 @@ class Engine:
             log.info("engine stopped")
 
 
+def enable_crash_traces() -> None:
+    """A crash (SIGSEGV in a MIDI driver) or a time bound running out (SIGALRM: see
+    ``CLOSE_BOUND_S``) prints every thread's Python stack to stderr, not a bare exit code.
+    Skipped when stderr is not a file (captured by a test runner)."""
+    try:
+        faulthandler.enable()
+        faulthandler.register(signal.SIGALRM, chain=True)
+    except (OSError, ValueError):
+        pass
+
+
 def engine_main(
     cfg: RtConfig,
     windows_name: str,
@@ -491,9 +502,7 @@ def engine_main(
 ) -> None:
     """Entry point of the engine process."""
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[rt]: %(message)s")
-    # a crash (SIGSEGV in a driver) or a hung close (SIGALRM, see CLOSE_BOUND_S) prints where
-    faulthandler.enable()
-    faulthandler.register(signal.SIGALRM, chain=True)
+    enable_crash_traces()
     windows = WindowBuffer.attach(windows_name)
     shared = RtShared.attach(shared_name, capacity)
     engine = Engine(cfg, windows, shared, control)
@@ -519,6 +528,7 @@ __all__ = [
     "Deadlines",
     "Engine",
     "Next",
+    "enable_crash_traces",
     "engine_main",
     "make_source",
     "set_realtime",

@@ -10,7 +10,6 @@ late: the worst this side can do is publish a window a step later.
 
 from __future__ import annotations
 
-import faulthandler
 import logging
 import signal
 import threading
@@ -188,6 +187,7 @@ class Daemon:
         self.keyboard = HeldChord()
         #: how the engine was stopped at the end (``jamd run``'s exit code says it)
         self.stop_outcome: StopOutcome | None = None
+        self._alarm_armed = False  # the shutdown bound (a stop signal arms it)
 
     # --------------------------------------------------------------------------- set-up
     def _load_models(self, config: Config) -> None:
@@ -548,6 +548,8 @@ class Daemon:
             self.inputs.close()
             if self.osc is not None:
                 self.osc.close()
+            if self._alarm_armed:  # done in time: the bound must not fire later
+                signal.alarm(0)
             log.info("jamd stopped")
 
     # -------------------------------------------------------------------------- signals
@@ -559,8 +561,8 @@ class Daemon:
             # sees its parent gone and ends its notes itself. And the shutdown is bounded.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            faulthandler.register(signal.SIGALRM, chain=True)
             signal.alarm(SHUTDOWN_BOUND_S)
+            self._alarm_armed = True
             self.stop_requested.set()
             self.wake.set()
 
