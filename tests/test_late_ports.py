@@ -23,12 +23,13 @@ import pytest
 from test_rt_jack import ExternalClock, Sink, wait_for
 
 from jamd.base.paths import MODELS_DIR
+from jamd.engine.config import RtConfig
+from jamd.engine.process import HOUSEKEEPING_MIN_SLACK_NS, HOUSEKEEPING_SLACK_NS, Deadlines, Engine, Next
 from jamd.live.config import load_config
 from jamd.live.daemon import Daemon
 from jamd.midi import spec as ms
 
 rtmidi = pytest.importorskip("rtmidi")
-pytestmark = [pytest.mark.jack]
 
 MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat")).resolve()
 APPEAR_S = 2.0  # what the issue asks: in use within 2 s of appearing
@@ -62,6 +63,22 @@ def first_after(sink: Sink, t0: int, want) -> float | None:
     return (times[0] - t0) / 1e9 if times else None
 
 
+def test_port_polls_fit_before_the_next_tick_or_note_and_loose_deadlines_do_not_block_them() -> None:
+    e = Engine(RtConfig(), None, None, None)  # the rule only: no ports, no shared memory
+    t, period = 10**12, e._house_every
+    e._next_house = t
+    loose = t + 1_000_000  # inputs looked at every 1 ms: no room before it, and no matter
+    assert e._house_due(t, Deadlines(None, None, loose))
+    assert e._house_due(t, Deadlines(t + HOUSEKEEPING_SLACK_NS + 1, Next.SOURCE, loose))
+    assert not e._house_due(t, Deadlines(t + HOUSEKEEPING_SLACK_NS, Next.NOTE, loose))
+    assert not e._house_due(t - 1, Deadlines(None, None, loose))  # not due yet
+    # overdue by more than half a period: any gap that fits one poll will do
+    late = t + period
+    assert e._house_due(late, Deadlines(late + HOUSEKEEPING_MIN_SLACK_NS + 1, Next.NOTE, loose))
+    assert not e._house_due(late, Deadlines(late + HOUSEKEEPING_MIN_SLACK_NS, Next.NOTE, loose))
+
+
+@pytest.mark.jack
 @pytest.mark.parametrize("mode", ["internal", "midi", "link"])
 def test_every_port_that_appears_late_is_used_within_2_s(mode, jack_server, tmp_path, monkeypatch) -> None:
     if mode == "link":
