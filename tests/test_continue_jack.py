@@ -12,12 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from test_rt_jack import ExternalClock, engine_cfg, kick_times, sink, win  # noqa: F401 (sink: a fixture)
-
-from jamd.engine.clock import ClockMode
-from jamd.engine.handle import EngineHandle
-from jamd.midi.ports import PortConfig
-from jamd.music.grid import DrumPattern
+from test_rt_jack import ExternalClock, following_engine, kick_times, sink  # noqa: F401 (sink: a fixture)
 
 pytestmark = [pytest.mark.jack]
 BPM = 131.7
@@ -45,12 +40,7 @@ def beat_ticks(events: list[tuple[str, int]]) -> tuple[list[int], int]:
 
 def test_notes_after_continue_are_on_the_senders_beats(sink, tmp_path) -> None:
     ext = ExternalClock(BPM, tmp_path / "clock.log")
-    cfg = engine_cfg(clock=ClockMode.MIDI, bpm=120.0, clock_in=PortConfig("in", "extclock", api="jack"))
-    d = DrumPattern.empty()
-    for s in range(0, 32, 4):
-        d.place(s, 0, 0.9, 0.0)  # a kick on every beat
-    h = EngineHandle(cfg)
-    h.publish(win(d))
+    h = following_engine()
     try:
         with h:
             time.sleep(0.8)  # tempo lock before Start
