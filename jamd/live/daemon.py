@@ -25,6 +25,7 @@ from jamd.engine.clock import ClockMode
 from jamd.engine.config import RtConfig
 from jamd.engine.handle import EngineHandle, StopOutcome
 from jamd.engine.ipc import sent_messages
+from jamd.engine.process import restart_interrupted_calls
 from jamd.live.config import Config, load_config
 from jamd.live.modelguard import ModelGuard
 from jamd.live.notify import Notifier, watchdog_interval_s
@@ -573,3 +574,4 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, hup)
+        restart_interrupted_calls(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
