@@ -127,8 +127,9 @@ class FollowerConfig:
 class ClockFollower(PositionSource):
     """Follows MIDI clock. Tempo from a window of tick times; position moves only after
     Start/Continue (MIDI 1.0: the first tick after Start is beat 0, after SPP the pointer,
-    after Continue the tick after the last one played); SPP sets the position while stopped; Stop stops; a clock that goes silent while running is reported as
-    ``lost`` (and stops, so the scheduler silences), and ``found`` when ticks come back."""
+    after Continue the tick after the last one played); SPP sets the position while stopped;
+    Stop stops; a clock that goes silent while running is reported as ``lost`` (and stops,
+    so the scheduler silences), and ``found`` when ticks come back."""
 
     def __init__(self, config: FollowerConfig = FollowerConfig()) -> None:
         super().__init__()

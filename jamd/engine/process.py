@@ -86,7 +86,7 @@ _EVENT_CODES = {
 #: Ports are polled (hotplug) only with this much slack before the next precise deadline (a
 #: tick or a note): a poll never makes either late ...
 HOUSEKEEPING_SLACK_NS = 3_000_000
-#: ... and a poll overdue by a whole period takes the first gap long enough for one poll
+#: ... and a poll overdue by half a period takes the first gap long enough for one poll
 #: (~0.1 ms on JACK; a re-open, ~10-25 ms, happens once, when the port appears).
 HOUSEKEEPING_MIN_SLACK_NS = 500_000
 #: With inputs (MIDI clock in), which are polled, the loop looks at them at least this often.
