@@ -178,6 +178,88 @@ def test_follower_stop_spp_continue() -> None:
     assert kinds == [Ev.START, Ev.FOUND, Ev.STOP, Ev.LOCATE, Ev.CONTINUE]
 
 
+def test_follower_continue_resumes_on_the_tick_after_the_last_one_played() -> None:
+    """MIDI 1.0: after Continue the first tick is the one after the last tick played, so the
+    beat grid goes on exactly where it would have been (a follower that replays the last tick
+    is one tick late for the rest of the set)."""
+    f = ClockFollower()
+    ticks = _jittery_ticks(131.7, 200, 0)
+    f.on_midi([ms.START], ticks[0] - 1000)
+    feed(f, ticks[:100])  # positions 0..99
+    f.on_midi([ms.STOP], ticks[99] + 1000)
+    feed(f, ticks[100:110])  # the master's clock runs on while stopped
+    f.on_midi([ms.CONTINUE], ticks[109] + 1000)
+    events = [e for e in f.update(ticks[109] + 1000) if e.kind is Ev.CONTINUE]
+    assert [e.beat for e in events] == [pytest.approx(100 / 24)]  # where play goes on
+    feed(f, ticks[110:111])
+    assert f.position_ticks == 100
+    assert f.timeline.time_at(100 / 24) == ticks[110]
+    feed(f, ticks[111:130])
+    assert f.position_ticks == 119
+
+
+def test_follower_spp_then_continue_starts_at_the_pointer() -> None:
+    f = ClockFollower()
+    ticks = _jittery_ticks(120.0, 60, 0)
+    f.on_midi([ms.START], ticks[0] - 1000)
+    feed(f, ticks[:30])
+    f.on_midi([ms.STOP], ticks[29] + 1000)
+    f.on_midi([ms.SONG_POSITION] + ms.song_position(4 * 24)[1:], ticks[29] + 2000)
+    f.on_midi([ms.CONTINUE], ticks[29] + 3000)
+    feed(f, ticks[30:31])
+    assert f.position_ticks == 4 * 24  # the first tick is at the pointer, not one after it
+    assert f.timeline.time_at(4.0) == ticks[30]
+
+
+def test_follower_continue_with_no_tick_played_starts_at_zero() -> None:
+    f = ClockFollower()
+    ticks = _jittery_ticks(120.0, 30, 0)
+    feed(f, ticks[:10])  # clock, never started
+    f.on_midi([ms.CONTINUE], ticks[9] + 1000)
+    feed(f, ticks[10:11])
+    assert f.timeline.running and f.position_ticks == 0
+    f.on_midi([ms.START], ticks[10] + 1000)
+    f.on_midi([ms.STOP], ticks[10] + 2000)  # Start, then Stop before any tick
+    f.on_midi([ms.CONTINUE], ticks[10] + 3000)
+    feed(f, ticks[11:12])
+    assert f.position_ticks == 0
+
+
+def test_master_continue_sends_the_tick_after_the_last_one() -> None:
+    m, rec = MasterClock(120.0, now_ns=0), Recorder()
+    m.start(0)
+    run_master(m, 10**9, rec)
+    played = sum(1 for b in rec.bytes()[rec.bytes().index(ms.START) :] if b == ms.CLOCK)
+    m.stop(10**9 + 1)
+    run_master(m, 2 * 10**9, rec)  # ticks go on while stopped, the position does not
+    m.cont(2 * 10**9 + 1)
+    assert m.timeline.anchor_beat == pytest.approx(played / 24)
+    first = m.next_deadline()
+    assert m.timeline.time_at(played / 24) == first
+    run_master(m, first, rec)
+    b = rec.bytes()
+    assert b[-2:] == [ms.CONTINUE, ms.CLOCK] and rec.sent[-1][1] == first
+    assert m.position_ticks == played + 1
+
+
+def test_link_continue_goes_on_from_the_stop_position_on_a_bar_line() -> None:
+    link = FakeLink()
+    src = LinkClock(120.0, link=link, resample_ns=1)
+    link.beat = 3.0
+    src.start(0)
+    src.update(1)  # song beat 0 = link beat 4
+    link.beat = 9.5  # song beat 5.5
+    src.update(2)
+    src.stop(src.timeline.anchor_ns)  # Link times are real: stop where the sample was taken
+    link.beat = 13.2
+    src.cont(3)
+    kinds = [e.kind for e in src.update(4)]
+    assert kinds == [Ev.STOP, Ev.CONTINUE]
+    # enters on the next bar line (link beat 16) at the song beat it stopped at
+    assert src.timeline.running
+    assert src.timeline.anchor_beat + (16.0 - 13.2) == pytest.approx(5.5)
+
+
 def test_follower_notices_a_vanished_clock() -> None:
     f = ClockFollower(FollowerConfig(lost_min_ns=100_000_000))
     ticks = _jittery_ticks(120.0, 30, 0)

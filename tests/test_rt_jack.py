@@ -401,14 +401,20 @@ def kick_times(sink: Sink) -> list[int]:
     return [t for t, m in sink.notes() if ms.is_note_on(m) and m[1] == 36]
 
 
-def test_follower_locks_to_an_odd_jittery_clock(sink, tmp_path) -> None:
-    ext = ExternalClock(97.3, tmp_path / "clock.log")
+def following_engine() -> EngineHandle:
+    """An engine following the external clock, a kick on every beat."""
     cfg = engine_cfg(clock=ClockMode.MIDI, bpm=120.0, clock_in=PortConfig("in", "extclock", api="jack"))
     d = DrumPattern.empty()
     for s in range(0, 32, 4):
-        d.place(s, 0, 0.9, 0.0)  # a kick on every beat
+        d.place(s, 0, 0.9, 0.0)
     h = EngineHandle(cfg)
     h.publish(win(d))
+    return h
+
+
+def test_follower_locks_to_an_odd_jittery_clock(sink, tmp_path) -> None:
+    ext = ExternalClock(97.3, tmp_path / "clock.log")
+    h = following_engine()
     try:
         with h:
             time.sleep(0.8)  # clock before Start: tempo only

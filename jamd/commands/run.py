@@ -15,6 +15,12 @@ log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 0.1
 DEMO_RECORDING = Path("jamd-demo.mid")
+#: Exit codes of a stopped `jamd run` (README, "Stopping"): 0 the engine ended its notes and
+#: stopped; 3 it had to be killed (it hung, e.g. closing a JACK client), its notes ended from
+#: here; 4 it had died or ended with an error. A second signal ends jamd at once (killed by
+#: SIGINT/SIGTERM: 130/143 in a shell); a shutdown past its bound by SIGALRM (142).
+EXIT_ENGINE_KILLED = 3
+EXIT_ENGINE_FAILED = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jamd.base.logsetup import apply_logging
+    from jamd.engine.handle import StopOutcome
+    from jamd.engine.process import enable_crash_traces
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder
@@ -70,12 +78,15 @@ def run(args: argparse.Namespace) -> int:
     if sys.stdout.isatty() and not args.no_status:
         daemon.tickers.append(status_screen(daemon))
     daemon.install_signal_handlers()
+    enable_crash_traces()
     if offline:
         print(f"the demo is recorded to {record}, no MIDI ports here: {offline}", file=sys.stderr)
     daemon.run()
     if recorder is not None and recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
-    return 0
+    if daemon.stop_outcome is StopOutcome.KILLED:
+        return EXIT_ENGINE_KILLED
+    return EXIT_ENGINE_FAILED if daemon.stop_outcome is StopOutcome.FAILED else 0
 
 
 def demo_config(config):

@@ -126,9 +126,10 @@ class FollowerConfig:
 
 class ClockFollower(PositionSource):
     """Follows MIDI clock. Tempo from a window of tick times; position moves only after
-    Start/Continue (the first tick after them is beat 0 / the stored position); SPP sets the
-    position while stopped; Stop stops; a clock that goes silent while running is reported as
-    ``lost`` (and stops, so the scheduler silences), and ``found`` when ticks come back."""
+    Start/Continue (MIDI 1.0: the first tick after Start is beat 0, after SPP the pointer,
+    after Continue the tick after the last one played); SPP sets the position while stopped;
+    Stop stops; a clock that goes silent while running is reported as ``lost`` (and stops,
+    so the scheduler silences), and ``found`` when ticks come back."""
 
     def __init__(self, config: FollowerConfig = FollowerConfig()) -> None:
         super().__init__()
@@ -137,7 +138,11 @@ class ClockFollower(PositionSource):
         self._last_tick_ns: int | None = None
         self._running = False
         self._armed = False  # Start/Continue seen, waiting for the first tick
-        self._pos_ticks = 0  # position of the next tick
+        self._pos_ticks = 0  # position of the last tick heard while running (or Start/SPP's)
+        #: position of the next tick: Start makes it 0, SPP the pointer, each tick while
+        #: running adds one; Continue leaves it, so the first tick after Continue is the one
+        #: after the last tick played (MIDI 1.0), not that tick again
+        self._next_ticks = 0
         self._lost = True
         self._reported_bpm = 0.0
         self.received = 0  # messages from the clock input (``ignored``: those not acted on)
@@ -171,7 +176,7 @@ class ClockFollower(PositionSource):
         if status == ms.CLOCK:
             self._tick(t_ns)
         elif status == ms.START:
-            self._pos_ticks = 0
+            self._pos_ticks = self._next_ticks = 0
             self._armed = True
             self._running = False
             self._events.append(ClockEvent(ClockEventKind.START, 0.0))
@@ -179,8 +184,8 @@ class ClockFollower(PositionSource):
         elif status == ms.CONTINUE:
             self._armed = True
             self._running = False
-            self._events.append(ClockEvent(ClockEventKind.CONTINUE, ticks_to_beats(self._pos_ticks)))
-            log.info("clock in: continue at beat %.2f", ticks_to_beats(self._pos_ticks))
+            self._events.append(ClockEvent(ClockEventKind.CONTINUE, ticks_to_beats(self._next_ticks)))
+            log.info("clock in: continue at beat %.2f", ticks_to_beats(self._next_ticks))
         elif status == ms.STOP:
             was = self._running or self._armed
             self._running = self._armed = False
@@ -189,9 +194,9 @@ class ClockFollower(PositionSource):
                 self._events.append(ClockEvent(ClockEventKind.STOP, ticks_to_beats(self._pos_ticks)))
                 log.info("clock in: stop at beat %.2f", ticks_to_beats(self._pos_ticks))
         elif status == ms.SONG_POSITION and len(msg) >= 3 and 0 <= msg[1] <= 127 and 0 <= msg[2] <= 127:
-            self._pos_ticks = ms.parse_song_position(msg[1], msg[2])
-            self._events.append(ClockEvent(ClockEventKind.LOCATE, ticks_to_beats(self._pos_ticks)))
-            log.info("clock in: song position %.2f beats", ticks_to_beats(self._pos_ticks))
+            self._pos_ticks = self._next_ticks = ms.parse_song_position(msg[1], msg[2])
+            self._events.append(ClockEvent(ClockEventKind.LOCATE, ticks_to_beats(self._next_ticks)))
+            log.info("clock in: song position %.2f beats", ticks_to_beats(self._next_ticks))
         else:
             self.ignored += 1  # notes, CCs, a truncated SPP, data bytes > 127 ...
 
@@ -207,8 +212,9 @@ class ClockFollower(PositionSource):
         if self._armed:
             self._armed = False
             self._running = True
-        elif self._running:
-            self._pos_ticks += 1
+        if self._running:
+            self._pos_ticks = self._next_ticks
+            self._next_ticks += 1
         bpm = self.bpm if self.estimator.period_ns is not None else None
         if bpm and self.estimator.ticks >= 6 and abs(bpm - self._reported_bpm) > 0.5:
             # report settled changes only, not every wobble of a jittery source

@@ -1,15 +1,17 @@
 """The control side's handle on the real-time engine (:class:`EngineHandle`): it starts the
 engine process (:mod:`jamd.engine.process`), publishes windows to it, sends it controls, reads
-its status (:class:`jamd.engine.ipc.EngineStatus`) and timing records, and ends the notes it
-left sounding if it dies."""
+its status (:class:`jamd.engine.ipc.EngineStatus`) and timing records, ends the notes it left
+sounding if it dies, and stops it within a bounded time (:class:`StopOutcome` says how)."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import signal
 import threading
 import time
 from collections.abc import Callable
+from enum import Enum
 
 import numpy as np
 
@@ -22,6 +24,20 @@ from jamd.midi.ports import ManagedOutput, PortConfig
 from jamd.music.window import Part, Window
 
 log = logging.getLogger(__name__)
+
+#: How long the engine gets to end its notes and close its ports after QUIT (it takes ~0.1 s;
+#: a JACK client close can deadlock on a synchronous server, seen for over ten minutes) ...
+QUIT_TIMEOUT_S = 3.0
+#: ... and to be reaped once SIGKILLed.
+KILL_TIMEOUT_S = 2.0
+
+
+class StopOutcome(Enum):
+    """How :meth:`EngineHandle.stop` ended the engine."""
+
+    CLEAN = "clean"  # it ended its notes and exited by itself
+    KILLED = "killed"  # it did not exit in time: SIGKILLed, its notes ended from the mirror
+    FAILED = "failed"  # it had died already or exited with an error; notes ended from the mirror
 
 
 class EngineHandle:
@@ -137,26 +153,20 @@ class EngineHandle:
             log.warning("engine died: ended %d notes it left sounding", sent)
         return sent
 
-    def stop(self, timeout: float = 5.0, before_release: Callable[[], None] | None = None) -> None:
-        """Ask the engine to quit (it ends its notes), wait, and release the shared memory.
-        ``before_release`` runs once the engine is gone and its records are final (a
-        recording collects the last note-offs there)."""
+    def stop(
+        self, timeout: float = QUIT_TIMEOUT_S, before_release: Callable[[], None] | None = None
+    ) -> StopOutcome:
+        """Ask the engine to quit (it ends its notes, then closes its ports); if it is not gone
+        within ``timeout``, SIGKILL it and end its notes from the shared mirror. Then release
+        the shared memory. ``before_release`` runs once the engine is gone and its records are
+        final (a recording collects the last note-offs there). Bounded: never waits for an
+        engine stuck in a driver call."""
         try:
-            if self.is_alive():
-                try:
-                    self._conn.send(Control(ControlKind.QUIT))
-                except (BrokenPipeError, OSError):
-                    pass
-                if self.process is not None:
-                    self.process.join(timeout)
-                    if self.process.is_alive():
-                        self.process.terminate()
-                        self.process.join(timeout)
-                elif self.thread is not None:
-                    self.thread.join(timeout)
-            self.check()
+            outcome = self._end(timeout)
+            self.check()  # gone: end what its mirror says is still sounding
             if before_release is not None:
                 before_release()
+            return outcome
         finally:
             if self._engine is not None:
                 self._engine.windows.close()
@@ -164,6 +174,36 @@ class EngineHandle:
             self._conn.close()
             self.windows.close()
             self.shared.close()
+
+    def _end(self, timeout: float) -> StopOutcome:
+        was_alive = self.is_alive()
+        if was_alive:
+            try:
+                self._conn.send(Control(ControlKind.QUIT))
+            except (BrokenPipeError, OSError):
+                pass
+        if self.thread is not None:  # the measurement layout: a thread cannot be killed
+            self.thread.join(timeout)
+            if self.thread.is_alive():
+                log.error("the engine thread did not stop within %.1f s", timeout)
+                return StopOutcome.FAILED
+            return StopOutcome.CLEAN
+        proc = self.process
+        if proc is None:
+            return StopOutcome.CLEAN
+        proc.join(timeout)
+        if proc.is_alive():
+            log.error("the real-time engine did not stop within %.1f s: killing it", timeout)
+            proc.kill()
+            proc.join(KILL_TIMEOUT_S)
+            return StopOutcome.KILLED
+        if proc.exitcode == -signal.SIGALRM:
+            log.error("the real-time engine hung closing its ports: its own bound ended it")
+            return StopOutcome.KILLED
+        if proc.exitcode != 0 or not was_alive:
+            log.error("the real-time engine ended with exit code %s", proc.exitcode)
+            return StopOutcome.FAILED
+        return StopOutcome.CLEAN
 
     def __enter__(self) -> EngineHandle:
         return self.start()

@@ -17,14 +17,20 @@ clock tick, the next note and the next step commit (:meth:`Engine._deadlines`), 
 never sleeps more than ``max_sleep_ms`` so controls and inputs stay live.
 
 On the way out - quit, SIGTERM, the parent going away, an exception - every sounding note is
-ended and, as master, Stop is sent; ports are closed in ``finally``. If the engine process is
-killed outright (SIGKILL), :meth:`EngineHandle.check` in the parent sees it and ends the notes
-the engine had sounding (mirrored in shared memory) from the parent.
+ended and, as master, Stop is sent; ports are closed in ``finally``. Closing is bounded: a
+JACK client close can deadlock on a synchronous server (``jackd -S``), so the engine process
+arms ``alarm(CLOSE_BOUND_S)`` first and SIGALRM ends it if the close hangs (its notes are
+already off); the parent kills it too after its own deadline
+(:meth:`jamd.engine.handle.EngineHandle.stop`). If the engine process is killed outright
+(SIGKILL), :meth:`EngineHandle.check` in the parent sees it and ends the notes the engine had
+sounding (mirrored in shared memory) from the parent.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import math
 import os
 import signal
 import sys
@@ -78,11 +84,18 @@ _EVENT_CODES = {
     ClockEventKind.LOST: 1,
     ClockEventKind.FOUND: 2,
 }
-#: Ports are polled (hotplug) only with this much slack before the next deadline: a poll
-#: never makes a tick late.
+#: Ports are polled (hotplug) only with this much slack before the next precise deadline (a
+#: tick or a note): a poll never makes either late ...
 HOUSEKEEPING_SLACK_NS = 3_000_000
+#: ... and a poll overdue by half a period takes the first gap long enough for one poll
+#: (~0.1 ms on JACK; a re-open, ~10-25 ms, happens once, when the port appears).
+HOUSEKEEPING_MIN_SLACK_NS = 500_000
 #: With inputs (MIDI clock in), which are polled, the loop looks at them at least this often.
 INPUT_POLL_NS = 1_000_000
+
+#: The engine process's bound on closing its ports, once its notes are off (s): SIGALRM
+#: ends it after this (the parent waits ``QUIT_TIMEOUT_S``, longer, before it kills).
+CLOSE_BOUND_S = 2.0
 
 Output = ManagedOutput | NullOutput
 
@@ -151,6 +164,9 @@ class Engine:
         self.control = control
         self.clock = clock
         self.quit = False
+        #: > 0: arm ``alarm()`` for this long before closing the ports (the engine process
+        #: only: SIGALRM ends the whole process)
+        self.close_bound_s = 0.0
         self.outputs: list[Output] = []
         self.clock_outs: list[Output] = []
         self.inputs: list[ManagedInput] = []
@@ -274,13 +290,17 @@ class Engine:
             log.warning("control side went away: stopping")
             self.quit = True
 
+    def _ports(self) -> list[Output | ManagedInput]:
+        return [*self.outputs, *(o for o in self.clock_outs if o not in self.outputs), *self.inputs]
+
     def _housekeeping(self, t: int) -> None:
-        """Hotplug polls, one port per turn (each costs ~0.1 ms; a re-open ~10-25 ms, only
-        when a port came back), and the parent check."""
+        """Hotplug polls, one port per turn, each port every ``housekeeping_ms`` (a poll
+        costs ~0.1 ms; a re-open ~10-25 ms, only when a port came back), and the parent
+        check."""
         if os.getppid() != self._ppid:
             log.warning("parent process gone: stopping")
             self.quit = True
-        ports = [*self.outputs, *(o for o in self.clock_outs if o not in self.outputs), *self.inputs]
+        ports = self._ports()
         if not ports:
             return
         self._house_i = (self._house_i + 1) % len(ports)
@@ -338,14 +358,26 @@ class Engine:
         if t >= self._next_status:
             self._next_status = t + self._status_every
             self._status(t)
-        slack = (due.precise if due.precise is not None else due.loose) - t
-        if slack > HOUSEKEEPING_SLACK_NS and t >= self._next_house:
-            self._next_house = t + self._house_every
+        if self._house_due(t, due):
+            self._next_house = t + self._house_every // max(len(self._ports()), 1)
             self._housekeeping(t)
             return
         reached = self._wait(due)
         if reached is not None:
             self._fire(due.action, reached)
+
+    def _house_due(self, t: int, due: Deadlines) -> bool:
+        """Housekeeping is due and fits before the next precise deadline. Loose deadlines
+        (input polls, step commits) only bound the sleep: measured against them, a follower
+        waiting for its clock (inputs looked at every 1 ms) never had the slack, and a port
+        plugged in late was never opened."""
+        if t < self._next_house:
+            return False
+        if due.precise is None:
+            return True
+        slack = due.precise - t
+        overdue = t - self._next_house > self._house_every // 2
+        return slack > (HOUSEKEEPING_MIN_SLACK_NS if overdue else HOUSEKEEPING_SLACK_NS)
 
     def _take_in(self, t: int) -> None:
         """MIDI input to the position source, control messages, and the transport events the
@@ -436,14 +468,38 @@ class Engine:
                 self._send_clock([ms.STOP], t)
             self.source.close()
         finally:
+            if self.close_bound_s > 0:
+                signal.alarm(math.ceil(self.close_bound_s))
             for p in [*self.outputs, *self.clock_outs, *self.inputs]:
                 try:
                     p.close()
                 except Exception as e:  # pragma: no cover - closing must not hide the cause
                     log.warning("closing %s: %s", getattr(p, "name", p), e)
+            if self.close_bound_s > 0:
+                signal.alarm(0)
             self.shared.set("alive", 0)
             self.shared.set("sounding", len(self.sched.ledger))
             log.info("engine stopped")
+
+
+def enable_crash_traces() -> None:
+    """A crash (SIGSEGV in a MIDI driver) or a time bound running out (SIGALRM: see
+    ``CLOSE_BOUND_S``) prints every thread's Python stack to stderr, not a bare exit code.
+    Skipped when stderr is not a file (captured by a test runner)."""
+    try:
+        faulthandler.enable()
+        faulthandler.register(signal.SIGALRM, chain=True)
+    except (OSError, ValueError):
+        pass
+
+
+def restart_interrupted_calls(*signals: signal.Signals) -> None:
+    """A Python handler makes a system call it interrupts fail with EINTR; Python retries its
+    own, libjack does not: a SIGINT arriving while a JACK client opened left a broken client
+    ("Cannot read socket ... Interrupted system call") whose close then took 13 s (seen in the
+    start/stop soak). With SA_RESTART the call resumes; the handler runs when it returns."""
+    for s in signals:
+        signal.siginterrupt(s, False)
 
 
 def engine_main(
@@ -456,15 +512,18 @@ def engine_main(
 ) -> None:
     """Entry point of the engine process."""
     setup_child_logging(log_level, "[rt]")
+    enable_crash_traces()
     windows = WindowBuffer.attach(windows_name)
     shared = RtShared.attach(shared_name, capacity)
     engine = Engine(cfg, windows, shared, control)
+    engine.close_bound_s = CLOSE_BOUND_S
 
     def on_term(signum, _frame) -> None:
         log.info("signal %d: stopping", signum)
         engine.quit = True
 
     signal.signal(signal.SIGTERM, on_term)
+    restart_interrupted_calls(signal.SIGTERM)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     engine.rt_priority = set_realtime(cfg.rt_priority)
     sys.setswitchinterval(cfg.switch_interval_s)
@@ -476,10 +535,13 @@ def engine_main(
 
 
 __all__ = [
+    "CLOSE_BOUND_S",
     "Deadlines",
     "Engine",
     "Next",
+    "enable_crash_traces",
     "engine_main",
     "make_source",
+    "restart_interrupted_calls",
     "set_realtime",
 ]

@@ -24,8 +24,9 @@ from jamd.base.logsetup import apply_logging
 from jamd.control.targets import CHORD_TARGET
 from jamd.engine.clock import ClockMode
 from jamd.engine.config import RtConfig
-from jamd.engine.handle import EngineHandle
+from jamd.engine.handle import EngineHandle, StopOutcome
 from jamd.engine.ipc import sent_messages
+from jamd.engine.process import restart_interrupted_calls
 from jamd.live.config import Config, load_config
 from jamd.live.inputs import Controllers, Inputs, Keyboard
 from jamd.live.modelguard import ModelGuard
@@ -54,6 +55,9 @@ REPORT_S = 0.1  # OSC state reports: often enough for a display, cheap on UDP
 #: The engine's status is stale (the real-time loop stuck) after this long: stop feeding the
 #: systemd watchdog, so systemd restarts jamd.
 RT_STALE_S = 1.0
+#: After a stop signal, the whole shutdown (engine stop, rescue, ports) gets this long; then
+#: SIGALRM ends the process, printing every thread's stack (a call stuck in a MIDI driver).
+SHUTDOWN_BOUND_S = 15
 #: A slew-only move (no control changed) re-renders at most this often: the engine takes a
 #: new window once per step, so rendering more often only burns the core the clock shares.
 SLEW_RENDER_S = 0.010
@@ -153,6 +157,9 @@ class Daemon:
         self._drummer_t = 0
         self._pending_control_t: int | None = None
         self.keyboard = Keyboard(self.drums.steps)
+        #: how the engine was stopped at the end (``jamd run``'s exit code says it)
+        self.stop_outcome: StopOutcome | None = None
+        self._alarm_armed = False  # the shutdown bound (a stop signal arms it)
 
     # --------------------------------------------------------------------------- set-up
     def _load_models(self, config: Config) -> None:
@@ -457,19 +464,28 @@ class Daemon:
         """Every note ends (the engine does it before it exits), then ports close."""
         self.notifier.stopping()
         try:
-            self.engine.stop(before_release=self._record_sent)
+            self.stop_outcome = self.engine.stop(before_release=self._record_sent)
         finally:
             if self.recorder is not None:
                 self.recorder.save()
             self.inputs.close()
             if self.osc is not None:
                 self.osc.close()
+            if self._alarm_armed:  # done in time: the bound must not fire later
+                signal.alarm(0)
             log.info("jamd stopped")
 
     # -------------------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
         def stop(signum, _frame) -> None:
-            log.info("signal %s: stopping", signal.Signals(signum).name)
+            log.info("signal %s: stopping (again: stop at once)", signal.Signals(signum).name)
+            # a second Ctrl-C or SIGTERM ends the process at once, whatever call the loop is
+            # stuck in (the kernel's default action needs no Python code to run); the engine
+            # sees its parent gone and ends its notes itself. And the shutdown is bounded.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.alarm(SHUTDOWN_BOUND_S)
+            self._alarm_armed = True
             self.stop_requested.set()
             self.wake.set()
 
@@ -480,3 +496,4 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, hup)
+        restart_interrupted_calls(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

@@ -18,10 +18,12 @@ says anything when a device is unplugged. So jamd
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -290,15 +292,35 @@ class _Managed:
                 self._dev = None
 
 
+#: JACK delivers what a client sent during the process cycle that takes it from rtmidi's
+#: buffer (asynchronous mode: the next one); a port unregistered before its readers ran loses
+#: those messages - the note-offs sent on the way out (seen: 2 notes left sounding in 1 stop
+#: in 7 on `jackd -S`). So closing waits this long after the last message: two periods of
+#: 2048 frames at 48 kHz.
+JACK_DRAIN_S = 0.1
+
+
 class ManagedOutput(_Managed):
     kind = "output"
+
+    def __init__(self, cfg: PortConfig) -> None:
+        super().__init__(cfg)
+        self._last_sent = -math.inf  # time.monotonic() of the last message
 
     def send(self, msg: list[int]) -> bool:
         """Send unless the port is known lost; False when nothing was sent."""
         if self.lost or self._dev is None:
             return False
         self._dev.send_message(msg)
+        self._last_sent = time.monotonic()
         return True
+
+    def close(self) -> None:
+        if self.cfg.api == "jack" and self._dev is not None:
+            rest = self._last_sent + JACK_DRAIN_S - time.monotonic()
+            if rest > 0:
+                time.sleep(rest)
+        super().close()
 
 
 class ManagedInput(_Managed):
