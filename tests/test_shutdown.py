@@ -20,8 +20,8 @@ import pytest
 
 from jamd.commands.run import EXIT_ENGINE_KILLED
 from jamd.engine.config import RtConfig
+from jamd.engine.entry import CLOSE_BOUND_S
 from jamd.engine.handle import KILL_TIMEOUT_S, EngineHandle, StopOutcome
-from jamd.engine.process import CLOSE_BOUND_S
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ HANG_IN_CLOSE = textwrap.dedent("""
     import multiprocessing as mp, threading, time
     from jamd.engine.config import RtConfig
     from jamd.engine.ipc import Control, ControlKind, RtShared, WindowBuffer
-    from jamd.engine.process import engine_main
+    from jamd.engine.entry import engine_main
     from jamd.midi.null import NullOutput
 
     NullOutput.close = lambda self: time.sleep(3600)  # a driver call that never returns

@@ -55,8 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jamd.base.logsetup import apply_logging
+    from jamd.base.signals import enable_crash_traces
     from jamd.engine.handle import StopOutcome
-    from jamd.engine.process import enable_crash_traces
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder

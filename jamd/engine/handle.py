@@ -16,8 +16,9 @@ from enum import Enum
 import numpy as np
 
 from jamd.engine.config import RtConfig
+from jamd.engine.entry import engine_main, set_realtime
 from jamd.engine.ipc import Control, ControlKind, EngineStatus, RtShared, WindowBuffer
-from jamd.engine.process import Engine, engine_main, set_realtime
+from jamd.engine.process import Engine
 from jamd.midi import spec as ms
 from jamd.midi.null import NULL_API
 from jamd.midi.ports import ManagedOutput, PortConfig

@@ -28,18 +28,15 @@ sounding (mirrored in shared memory) from the parent.
 
 from __future__ import annotations
 
-import faulthandler
 import logging
 import math
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import NamedTuple
 
-from jamd.base.logsetup import setup_child_logging
 from jamd.engine.clock import (
     LOCATING_EVENTS,
     STOPPING_EVENTS,
@@ -93,10 +90,6 @@ HOUSEKEEPING_MIN_SLACK_NS = 500_000
 #: With inputs (MIDI clock in), which are polled, the loop looks at them at least this often.
 INPUT_POLL_NS = 1_000_000
 
-#: The engine process's bound on closing its ports, once its notes are off (s): SIGALRM
-#: ends it after this (the parent waits ``QUIT_TIMEOUT_S``, longer, before it kills).
-CLOSE_BOUND_S = 2.0
-
 Output = ManagedOutput | NullOutput
 
 
@@ -115,19 +108,6 @@ def make_source(mode: ClockMode, bpm: float = 120.0, now_ns: int | None = None) 
     if mode is ClockMode.LINK:
         return LinkClock(bpm)
     raise ValueError(f"unknown clock mode {mode!r} (one of {', '.join(m.value for m in ClockMode)})")
-
-
-def set_realtime(priority: int) -> int:
-    """Ask for SCHED_FIFO; fail soft (not root, no LimitRTPRIO, not Linux). Returns what we got."""
-    if priority <= 0 or not hasattr(os, "sched_setscheduler"):
-        return 0
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    except (PermissionError, OSError) as e:
-        log.info("real-time priority not granted (%s): running at normal priority", e)
-        return 0
-    log.info("running with SCHED_FIFO priority %d", priority)
-    return priority
 
 
 class Next(Enum):
@@ -482,66 +462,4 @@ class Engine:
             log.info("engine stopped")
 
 
-def enable_crash_traces() -> None:
-    """A crash (SIGSEGV in a MIDI driver) or a time bound running out (SIGALRM: see
-    ``CLOSE_BOUND_S``) prints every thread's Python stack to stderr, not a bare exit code.
-    Skipped when stderr is not a file (captured by a test runner)."""
-    try:
-        faulthandler.enable()
-        faulthandler.register(signal.SIGALRM, chain=True)
-    except (OSError, ValueError):
-        pass
-
-
-def restart_interrupted_calls(*signals: signal.Signals) -> None:
-    """A Python handler makes a system call it interrupts fail with EINTR; Python retries its
-    own, libjack does not: a SIGINT arriving while a JACK client opened left a broken client
-    ("Cannot read socket ... Interrupted system call") whose close then took 13 s (seen in the
-    start/stop soak). With SA_RESTART the call resumes; the handler runs when it returns."""
-    for s in signals:
-        signal.siginterrupt(s, False)
-
-
-def engine_main(
-    cfg: RtConfig,
-    windows_name: str,
-    shared_name: str,
-    capacity: int,
-    control,
-    log_level: int = logging.WARNING,
-) -> None:
-    """Entry point of the engine process."""
-    setup_child_logging(log_level, "[rt]")
-    enable_crash_traces()
-    windows = WindowBuffer.attach(windows_name)
-    shared = RtShared.attach(shared_name, capacity)
-    engine = Engine(cfg, windows, shared, control)
-    engine.close_bound_s = CLOSE_BOUND_S
-
-    def on_term(signum, _frame) -> None:
-        log.info("signal %d: stopping", signum)
-        engine.quit = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    restart_interrupted_calls(signal.SIGTERM)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    engine.rt_priority = set_realtime(cfg.rt_priority)
-    sys.setswitchinterval(cfg.switch_interval_s)
-    try:
-        engine.run()
-    finally:
-        windows.close()
-        shared.close()
-
-
-__all__ = [
-    "CLOSE_BOUND_S",
-    "Deadlines",
-    "Engine",
-    "Next",
-    "enable_crash_traces",
-    "engine_main",
-    "make_source",
-    "restart_interrupted_calls",
-    "set_realtime",
-]
+__all__ = ["Deadlines", "Engine", "Next", "make_source"]

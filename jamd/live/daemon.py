@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jamd.base.logsetup import apply_logging
+from jamd.base.signals import restart_interrupted_calls
 from jamd.control.targets import CHORD_TARGET
 from jamd.engine.clock import ClockMode
 from jamd.engine.config import RtConfig
 from jamd.engine.handle import EngineHandle, StopOutcome
 from jamd.engine.ipc import sent_messages
-from jamd.engine.process import restart_interrupted_calls
 from jamd.live.config import Config, load_config
 from jamd.live.inputs import Controllers, Inputs, Keyboard
 from jamd.live.modelguard import ModelGuard
