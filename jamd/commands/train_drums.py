@@ -58,8 +58,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-windows", type=int, default=0, help="train on only the first N training windows (quick trials)"
     )
     parser.add_argument("--free-bits", type=float, default=None, help="KL floor per latent dim, nats")
+    parser.add_argument(
+        "--beta", type=float, default=None, help="KL weight after warm-up (default 1: the plain ELBO)"
+    )
     parser.add_argument("--kl-warmup", type=float, default=None, help="epochs of KL warm-up")
     parser.add_argument("--flat-start", type=float, default=None, help="epoch at which flatness switches on")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the stopped run of the same command from OUT.resume.pt (written after every "
+        "epoch); --epochs and --max-minutes may be raised",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -98,18 +107,20 @@ def _reporter(quiet: bool):
                     task, total=ev["batches"], completed=ev["batch"], epoch=ev["epoch"] + 1, terms=terms
                 )
             else:
-                progress.console.print(_epoch_line(ev))
+                progress.console.print(_event_line(ev))
 
         return show, progress
 
     def line(ev: dict) -> None:
-        if ev["event"] == "epoch":
-            print(_epoch_line(ev), file=sys.stderr, flush=True)
+        if ev["event"] != "batch":
+            print(_event_line(ev), file=sys.stderr, flush=True)
 
     return line, None
 
 
-def _epoch_line(ev: dict) -> str:
+def _event_line(ev: dict) -> str:
+    if ev["event"] == "resume":
+        return f"resuming after epoch {ev['epoch']} (best so far: epoch {ev['best_epoch']})"
     tr, va = ev["train"], ev["validation"]
     flat = f" flat {tr['flat']:.3f}" if "flat" in tr else ""
     star = " *" if ev["improved"] else ""
@@ -125,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jamd.training.drum_train import TrainSettings, train
     from jamd.training.drum_vae import DrumVAEConfig, LossConfig
+    from jamd.training.resume import ResumeError
 
     root, midi_dir = data_root(args)
     try:
@@ -143,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     _set(
         lcfg,
         flat_weight=args.flat_weight,
+        beta=args.beta,
         free_bits=args.free_bits,
         kl_warmup_epochs=args.kl_warmup,
         flat_start_epoch=args.flat_start,
@@ -165,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
     if live:
         live.start()
     try:
-        record = train(corpus, args.out, mcfg, lcfg, st, info, report)
+        record = train(corpus, args.out, mcfg, lcfg, st, info, report, resume=args.resume)
+    except ResumeError as e:
+        raise UserError(str(e)) from None
     finally:
         if live:
             live.stop()
