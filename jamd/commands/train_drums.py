@@ -61,6 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--beta", type=float, default=None, help="KL weight after warm-up (default 1: the plain ELBO)"
     )
+    parser.add_argument(
+        "--flat-dirs",
+        type=int,
+        default=None,
+        help="directions of the flatness term: 0 = every latent axis (default); k >= 2 = the "
+        "codes' plane plus k-2 random ones (its cost then does not grow with --latent-dim)",
+    )
     parser.add_argument("--kl-warmup", type=float, default=None, help="epochs of KL warm-up")
     parser.add_argument("--flat-start", type=float, default=None, help="epoch at which flatness switches on")
     parser.add_argument(
@@ -150,12 +157,15 @@ def run(args: argparse.Namespace) -> int:
             f"{root}: not enough usable 2-bar windows (need some in both the training and "
             f"the validation split; found {corpus.summary()})"
         )
+    if args.flat_dirs == 1:
+        raise UserError("--flat-dirs: 0 (every latent axis) or at least 2 (the plane, then random ones)")
     mcfg, lcfg, st = DrumVAEConfig(), LossConfig(), TrainSettings()
     _set(mcfg, latent_dim=args.latent_dim, dec_hidden=args.dec_hidden, enc_hidden=args.enc_hidden)
     _set(
         lcfg,
         flat_weight=args.flat_weight,
         beta=args.beta,
+        flat_dirs=args.flat_dirs,
         free_bits=args.free_bits,
         kl_warmup_epochs=args.kl_warmup,
         flat_start_epoch=args.flat_start,

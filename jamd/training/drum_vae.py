@@ -46,7 +46,9 @@ class LossConfig:
     free_bits: float = 0.25  # nats per dimension below which KL is not pushed down (no dead dims)
     flat_weight: float = 3.0  # 0 = the plain-VAE baseline; 3 chosen on validation (docs/models.md)
     flat_start_epoch: float = 2.0  # flatness is switched on once the latent has formed
-    flat_points: int = 32  # mixup points per batch: the Jacobian costs d decodes each
+    flat_points: int = 32  # mixup points per batch: the Jacobian costs one decode per direction
+    flat_dirs: int = 0  # 0: all d basis directions; k >= 3: the batch codes' two principal axes
+    # (the pad's plane) plus k-2 random ones, so the cost stays k decodes whatever d is
     mixup_a0: float = 0.2  # a ~ U(-a0, 1+a0): also regularise a little beyond the pair
 
 
@@ -146,15 +148,36 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)
 
 
-def decoder_jacobian(mean: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+def decoder_jacobian(
+    mean: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, directions: torch.Tensor | None = None
+) -> torch.Tensor:
     """Jacobian of a batched map ``mean: (B, d) -> (B, D)`` (the decoder mean) at each row of
-    ``z``: (M, D, d), all d columns from ONE batched forward-mode product (the points repeated
-    d times against the basis tangents)."""
+    ``z`` along the k columns of ``directions`` (d, k; default the identity): (M, D, k), all
+    columns from ONE batched forward-mode product (the points repeated k times against the
+    tangents)."""
     M, d = z.shape
-    zs = z.repeat(d, 1)  # (d*M, d): block k = all points
-    tangents = torch.eye(d, dtype=z.dtype, device=z.device).repeat_interleave(M, dim=0)  # (d*M, d)
-    _, jv = torch.func.jvp(mean, (zs,), (tangents,))  # (d*M, D)
-    return jv.reshape(d, M, -1).permute(1, 2, 0)  # (M, D, d)
+    if directions is None:
+        directions = torch.eye(d, dtype=z.dtype, device=z.device)
+    k = directions.shape[1]
+    zs = z.repeat(k, 1)  # (k*M, d): block j = all points
+    tangents = directions.T.to(z.dtype).repeat_interleave(M, dim=0)  # (k*M, d)
+    _, jv = torch.func.jvp(mean, (zs,), (tangents,))  # (k*M, D)
+    return jv.reshape(k, M, -1).permute(1, 2, 0)  # (M, D, k)
+
+
+def flat_directions(z: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+    """(d, k) orthonormal directions for the flatness term: the two principal axes of the codes
+    ``z`` (B, d) — the plane the pad walks is the training codes' — then random ones, so
+    the rest of the latent is not left free to fold. None (all d axes) when k >= d or k == 0."""
+    d = z.shape[1]
+    if k == 1:
+        raise ValueError("flat_dirs: 0 (all axes) or at least 2 (the plane, then random ones)")
+    if k <= 0 or k >= d:
+        return None
+    _, _, vh = torch.linalg.svd(z - z.mean(0), full_matrices=False)  # rows: principal axes
+    rand = torch.randn(d, k - 2, generator=generator).to(z.dtype)
+    q, _ = torch.linalg.qr(torch.cat([vh[:2].T, rand], dim=1))
+    return q
 
 
 def mixup_points(
@@ -173,7 +196,7 @@ def flatness_from_jacobian(J: torch.Tensor) -> torch.Tensor:
     detached: the term asks the metric to be a multiple of the identity everywhere (flat), not
     for a particular scale, and dividing by c⁴ makes it scale-free so it cannot be won by
     shrinking the decoder's sensitivity. Zero iff every G equals the same c²I."""
-    G = J.transpose(1, 2) @ J  # (M, d, d)
+    G = J.transpose(1, 2) @ J  # (M, k, k): the metric restricted to the k directions
     d = G.shape[-1]
     c2 = (torch.diagonal(G, dim1=1, dim2=2).sum(-1) / d).mean().detach()
     eye = torch.eye(d, dtype=G.dtype, device=G.device)
@@ -183,8 +206,10 @@ def flatness_from_jacobian(J: torch.Tensor) -> torch.Tensor:
 def flatness_term(
     decoder: Decoder, z: torch.Tensor, cfg: LossConfig, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    zm = mixup_points(z.detach(), cfg.flat_points, cfg.mixup_a0, generator)  # (M, d)
-    return flatness_from_jacobian(decoder_jacobian(decoder.mean, zm))
+    z = z.detach()
+    zm = mixup_points(z, cfg.flat_points, cfg.mixup_a0, generator)  # (M, d)
+    dirs = flat_directions(z, cfg.flat_dirs, generator)
+    return flatness_from_jacobian(decoder_jacobian(decoder.mean, zm, dirs))
 
 
 def loss_terms(
