@@ -182,7 +182,7 @@ def train(
                 sums[k] = sums.get(k, 0.0) + v
             if report:
                 report({"event": "batch", "epoch": epoch, "batch": b + 1, "batches": batches, **terms})
-        val = validation_loss(model, *val_t)
+        val = validation_loss(model, *val_t, beta=loss_cfg.beta)
         prog.epoch = epoch + 1
         entry = {
             "epoch": epoch + 1,
