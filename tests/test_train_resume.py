@@ -99,10 +99,10 @@ def test_killed_mid_epoch_and_resumed_equals_unbroken(corpus, unbroken, tmp_path
 
 def test_extending_the_epoch_budget_equals_unbroken(corpus, unbroken, tmp_path):
     out = tmp_path / "m"
-    train(corpus, out, TINY, LOSS, _settings(2))
-    record = train(corpus, out, TINY, LOSS, _settings(4), resume=True)
+    train(corpus, out, TINY, LOSS, _settings(2), {"command": "first"})
+    record = train(corpus, out, TINY, LOSS, _settings(4), {"command": "second"}, resume=True)
     _assert_same_run(unbroken[0], out)
-    assert record["epochs_run"] == 4
+    assert record["epochs_run"] == 4 and record["segments"] == ["first", "second"]
 
 
 def test_resume_refuses_another_run_and_a_missing_state(corpus, unbroken, tmp_path):

@@ -157,6 +157,8 @@ def train(
         prog.resumes += 1
         if report:
             report({"event": "resume", "epoch": prog.epoch, "best_epoch": prog.best_epoch})
+    if data_info and "command" in data_info:
+        prog.segments.append(data_info["command"])
 
     def elapsed() -> float:
         return prog.elapsed_s + time.perf_counter() - t0
@@ -258,6 +260,7 @@ def _record(
         "best_validation_loss": round(prog.best, 4),
         "epochs_run": len(prog.history),
         "resumes": prog.resumes,
+        "segments": prog.segments,  # a resumed run: the command of each stretch of training
         "stop_reason": stop_reason,
         "wall_time_s": round(wall, 1),
         "machine": {

@@ -42,6 +42,7 @@ class Progress:
     history: list[dict[str, Any]] = field(default_factory=list)
     elapsed_s: float = 0.0  # training time of the run's earlier segments
     resumes: int = 0
+    segments: list[str] = field(default_factory=list)  # the command of each segment, in order
     stopped: str = ""  # "early stop" once patience ran out: nothing left to resume
 
 
