@@ -61,13 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--beta", type=float, default=None, help="KL weight after warm-up (default 1: the plain ELBO)"
     )
-    parser.add_argument(
-        "--flat-dirs",
-        type=int,
-        default=None,
-        help="directions of the flatness term: 0 = every latent axis (default); k >= 2 = the "
-        "codes' plane plus k-2 random ones (its cost then does not grow with --latent-dim)",
+    flat_dirs = (
+        "directions of the flatness term: 0 = every latent axis (default); k >= 2 = the codes' "
+        "plane plus k-2 random ones (its cost then does not grow with --latent-dim)"
     )
+    parser.add_argument("--flat-dirs", type=int, default=None, help=flat_dirs)
     parser.add_argument("--kl-warmup", type=float, default=None, help="epochs of KL warm-up")
     parser.add_argument("--flat-start", type=float, default=None, help="epoch at which flatness switches on")
     parser.add_argument(
