@@ -22,6 +22,7 @@ from jamd.training.drum_vae import (
     Decoder,
     DrumVAE,
     DrumVAEConfig,
+    FlatRandom,
     LossConfig,
     decoder_jacobian,
     features,
@@ -124,6 +125,19 @@ def test_flat_directions_start_with_the_codes_plane():
     assert flat_directions(z, 8, g) is None and flat_directions(z, 0, g) is None
     with pytest.raises(ValueError):
         flat_directions(z, 1, g)
+
+
+def test_flat_directions_from_the_codes_stay_in_their_span():
+    """Codes using 5 of 8 dimensions: "codes" draws every direction inside those 5, "isotropic"
+    reaches the 3 unused ones (where the decoder has nothing to be flat about)."""
+    g = torch.Generator().manual_seed(1)
+    z = torch.zeros(300, 8, dtype=torch.float64)
+    z[:, :5] = torch.randn(300, 5, generator=g, dtype=torch.float64) * torch.arange(5, 0, -1)
+    q = flat_directions(z, 5, g, FlatRandom.CODES)
+    assert q is not None
+    assert float(q[5:].abs().max()) < 1e-9
+    iso = flat_directions(z, 5, g, FlatRandom.ISOTROPIC)
+    assert iso is not None and float(iso[5:].abs().max()) > 0.1
 
 
 def test_flatness_along_directions_ignores_the_rest():

@@ -66,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "plane plus k-2 random ones (its cost then does not grow with --latent-dim)"
     )
     parser.add_argument("--flat-dirs", type=int, default=None, help=flat_dirs)
+    parser.add_argument(
+        "--flat-random",
+        choices=("isotropic", "codes"),
+        default=None,
+        help="the flatness term's random directions: uniform (default) or combinations of the codes",
+    )
     parser.add_argument("--kl-warmup", type=float, default=None, help="epochs of KL warm-up")
     parser.add_argument("--flat-start", type=float, default=None, help="epoch at which flatness switches on")
     parser.add_argument(
@@ -140,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (fail here, clearly, where torch is missing)
 
     from jamd.training.drum_train import TrainSettings, train
-    from jamd.training.drum_vae import DrumVAEConfig, LossConfig
+    from jamd.training.drum_vae import DrumVAEConfig, FlatRandom, LossConfig
     from jamd.training.resume import ResumeError
 
     root, midi_dir = data_root(args)
@@ -164,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         flat_weight=args.flat_weight,
         beta=args.beta,
         flat_dirs=args.flat_dirs,
+        flat_random=args.flat_random and FlatRandom(args.flat_random),
         free_bits=args.free_bits,
         kl_warmup_epochs=args.kl_warmup,
         flat_start_epoch=args.flat_start,

@@ -23,7 +23,7 @@ from jamd.model.checkpoint import save_checkpoint, update_card
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT
 from jamd.training.drum_vae import DrumVAE, DrumVAEConfig, LossConfig, features, loss_terms, validation_loss
-from jamd.training.resume import Progress, RunState, load_state, save_state
+from jamd.training.resume import Progress, RunState, load_state, plain, save_state
 
 KIND = "drums"
 
@@ -145,12 +145,14 @@ def train(
     first_eligible = math.ceil(
         max(loss_cfg.kl_warmup_epochs, loss_cfg.flat_start_epoch if loss_cfg.flat_weight > 0 else 0.0)
     )
-    identity = {
-        "model": model_cfg.to_dict(),
-        "loss": asdict(loss_cfg),
-        "settings": asdict(settings),
-        "data": {"train_windows": n, "validation_windows": int(val_t[0].shape[0])},
-    }
+    identity = plain(  # what makes two runs the same run (plain types: the resume file holds it)
+        {
+            "model": model_cfg.to_dict(),
+            "loss": asdict(loss_cfg),
+            "settings": asdict(settings),
+            "data": {"train_windows": n, "validation_windows": int(val_t[0].shape[0])},
+        }
+    )
     prog = Progress()
     if resume:
         prog = load_state(out, run, identity)

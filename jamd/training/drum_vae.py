@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from enum import Enum
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +40,13 @@ class DrumVAEConfig:
         return asdict(self)
 
 
+class FlatRandom(str, Enum):
+    """The random directions of the flatness term beside the plane's two."""
+
+    ISOTROPIC = "isotropic"  # uniform on the sphere: also the latent's unused (dead) dimensions
+    CODES = "codes"  # random combinations of the batch's centred codes: the span the data uses
+
+
 @dataclass
 class LossConfig:
     beta: float = 1.0  # KL weight after warm-up: the plain ELBO
@@ -47,8 +55,9 @@ class LossConfig:
     flat_weight: float = 3.0  # 0 = the plain-VAE baseline; 3 chosen on validation (docs/models.md)
     flat_start_epoch: float = 2.0  # flatness is switched on once the latent has formed
     flat_points: int = 32  # mixup points per batch: the Jacobian costs one decode per direction
-    flat_dirs: int = 0  # 0: all d basis directions; k >= 3: the batch codes' two principal axes
+    flat_dirs: int = 0  # 0: all d basis directions; k >= 2: the batch codes' two principal axes
     # (the pad's plane) plus k-2 random ones, so the cost stays k decodes whatever d is
+    flat_random: FlatRandom = FlatRandom.ISOTROPIC  # how those k-2 random directions are drawn
     mixup_a0: float = 0.2  # a ~ U(-a0, 1+a0): also regularise a little beyond the pair
 
 
@@ -165,17 +174,26 @@ def decoder_jacobian(
     return jv.reshape(k, M, -1).permute(1, 2, 0)  # (M, D, k)
 
 
-def flat_directions(z: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+def flat_directions(
+    z: torch.Tensor,
+    k: int,
+    generator: torch.Generator | None = None,
+    random: FlatRandom = FlatRandom.ISOTROPIC,
+) -> torch.Tensor | None:
     """(d, k) orthonormal directions for the flatness term: the two principal axes of the codes
-    ``z`` (B, d) — the plane the pad walks is the training codes' — then random ones, so
+    ``z`` (B, d) — the plane the pad walks is the training codes' — then k-2 random ones, so
     the rest of the latent is not left free to fold. None (all d axes) when k >= d or k == 0."""
     d = z.shape[1]
     if k == 1:
         raise ValueError("flat_dirs: 0 (all axes) or at least 2 (the plane, then random ones)")
     if k <= 0 or k >= d:
         return None
-    _, _, vh = torch.linalg.svd(z - z.mean(0), full_matrices=False)  # rows: principal axes
-    rand = torch.randn(d, k - 2, generator=generator).to(z.dtype)
+    zc = z - z.mean(0)
+    _, _, vh = torch.linalg.svd(zc, full_matrices=False)  # rows: principal axes
+    if random is FlatRandom.CODES:
+        rand = zc.T @ torch.randn(z.shape[0], k - 2, generator=generator).to(z.dtype)
+    else:
+        rand = torch.randn(d, k - 2, generator=generator).to(z.dtype)
     q, _ = torch.linalg.qr(torch.cat([vh[:2].T, rand], dim=1))
     return q
 
@@ -208,7 +226,7 @@ def flatness_term(
 ) -> torch.Tensor:
     z = z.detach()
     zm = mixup_points(z, cfg.flat_points, cfg.mixup_a0, generator)  # (M, d)
-    dirs = flat_directions(z, cfg.flat_dirs, generator)
+    dirs = flat_directions(z, cfg.flat_dirs, generator, cfg.flat_random)
     return flatness_from_jacobian(decoder_jacobian(decoder.mean, zm, dirs))
 
 

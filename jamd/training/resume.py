@@ -13,6 +13,7 @@ The file is written atomically after every epoch and read with ``torch.load(weig
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,11 @@ class Progress:
     resumes: int = 0
     segments: list[str] = field(default_factory=list)  # the command of each segment, in order
     stopped: str = ""  # "early stop" once patience ran out: nothing left to resume
+
+
+def plain(value: Any) -> Any:
+    """Configs as JSON types (an enum as its value): the restricted unpickler reads nothing else."""
+    return json.loads(json.dumps(value))
 
 
 def resume_path(out: Path) -> Path:
