@@ -27,6 +27,7 @@ from jamd.training.drum_vae import (
     decoder_jacobian,
     features,
     flat_directions,
+    flat_weight,
     flatness_from_jacobian,
     flatness_term,
 )
@@ -150,6 +151,13 @@ def test_flatness_along_directions_ignores_the_rest():
         0, abs=1e-20
     )
     assert float(flatness_from_jacobian(decoder_jacobian(_linear(A), z))) > 0.1
+
+
+def test_flatness_weight_ramps_after_its_start():
+    at_once = LossConfig(flat_weight=3.0, flat_start_epoch=2.0)
+    ramp = LossConfig(flat_weight=3.0, flat_start_epoch=2.0, flat_warmup_epochs=4.0)
+    assert [flat_weight(at_once, e) for e in (1.9, 2.0, 5.0)] == [0.0, 3.0, 3.0]
+    assert [flat_weight(ramp, e) for e in (1.9, 2.0, 3.0, 6.0, 9.0)] == [0.0, 0.0, 0.75, 3.0, 3.0]
 
 
 def test_flatness_gradient_reaches_decoder():

@@ -75,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kl-warmup", type=float, default=None, help="epochs of KL warm-up")
     parser.add_argument("--flat-start", type=float, default=None, help="epoch at which flatness switches on")
     parser.add_argument(
+        "--flat-warmup",
+        type=float,
+        default=None,
+        help="epochs over which the flatness weight ramps up (default 0)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue the stopped run of the same command from OUT.resume.pt (written after every "
@@ -174,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         free_bits=args.free_bits,
         kl_warmup_epochs=args.kl_warmup,
         flat_start_epoch=args.flat_start,
+        flat_warmup_epochs=args.flat_warmup,
     )
     _set(
         st,

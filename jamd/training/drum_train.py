@@ -143,7 +143,10 @@ def train(
     loss_cfg = _stretch_warmups(loss_cfg, settings.min_warmup_updates / batches)
     # the best epoch only counts once the objective is the final one (KL fully on, flatness on)
     first_eligible = math.ceil(
-        max(loss_cfg.kl_warmup_epochs, loss_cfg.flat_start_epoch if loss_cfg.flat_weight > 0 else 0.0)
+        max(
+            loss_cfg.kl_warmup_epochs,
+            loss_cfg.flat_start_epoch + loss_cfg.flat_warmup_epochs if loss_cfg.flat_weight > 0 else 0.0,
+        )
     )
     identity = plain(  # what makes two runs the same run (plain types: the resume file holds it)
         {

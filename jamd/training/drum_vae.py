@@ -54,6 +54,8 @@ class LossConfig:
     free_bits: float = 0.25  # nats per dimension below which KL is not pushed down (no dead dims)
     flat_weight: float = 3.0  # 0 = the plain-VAE baseline; 3 chosen on validation (docs/models.md)
     flat_start_epoch: float = 2.0  # flatness is switched on once the latent has formed
+    flat_warmup_epochs: float = 0.0  # its weight then ramps 0 -> flat_weight over this many epochs
+    # (0: at once). A 16-d latent lost its reconstruction when the full term arrived at once
     flat_points: int = 32  # mixup points per batch: the Jacobian costs one decode per direction
     flat_dirs: int = 0  # 0: all d basis directions; k >= 2: the batch codes' two principal axes
     # (the pad's plane) plus k-2 random ones, so the cost stays k decodes whatever d is
@@ -252,10 +254,19 @@ def loss_terms(
     terms["beta"] = beta
     if cfg.flat_weight > 0 and epoch >= cfg.flat_start_epoch:
         flat = flatness_term(model.decoder, z, cfg, generator)
-        loss = loss + cfg.flat_weight * flat
+        loss = loss + flat_weight(cfg, epoch) * flat
         terms["flat"] = float(flat.detach())
     terms["loss"] = float(loss.detach())
     return loss, terms
+
+
+def flat_weight(cfg: LossConfig, epoch: float) -> float:
+    """The flatness weight at (fractional) ``epoch``: 0 before the start, then a linear ramp."""
+    if epoch < cfg.flat_start_epoch:
+        return 0.0
+    if cfg.flat_warmup_epochs <= 0:
+        return cfg.flat_weight
+    return cfg.flat_weight * min(1.0, (epoch - cfg.flat_start_epoch) / cfg.flat_warmup_epochs)
 
 
 @torch.no_grad()
