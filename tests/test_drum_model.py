@@ -22,9 +22,12 @@ from jamd.training.drum_vae import (
     Decoder,
     DrumVAE,
     DrumVAEConfig,
+    FlatRandom,
     LossConfig,
     decoder_jacobian,
     features,
+    flat_directions,
+    flat_weight,
     flatness_from_jacobian,
     flatness_term,
 )
@@ -96,6 +99,65 @@ def test_jvp_jacobian_equals_finite_differences():
         with torch.no_grad():
             fd = (dec.mean(z + dz) - dec.mean(z - dz)) / (2 * eps)
         torch.testing.assert_close(J[..., k], fd, atol=1e-7, rtol=1e-5)
+
+
+def test_jacobian_along_directions_is_the_jacobian_times_them():
+    torch.manual_seed(3)
+    A = torch.randn(40, 6, dtype=torch.float64)
+    z = torch.randn(5, 6, dtype=torch.float64)
+    dirs = torch.linalg.qr(torch.randn(6, 3, dtype=torch.float64))[0]
+    J = decoder_jacobian(_linear(A), z, dirs)  # (5, 40, 3)
+    torch.testing.assert_close(J, (A @ dirs).expand(5, 40, 3))
+
+
+def test_flat_directions_start_with_the_codes_plane():
+    """Codes spread mostly along two known axes: those span the first two directions; all are
+    orthonormal; k >= d (or 0) means every axis, as before."""
+    g = torch.Generator().manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(8, 8, generator=g, dtype=torch.float64))[0]
+    scale = torch.tensor([5.0, 3.0] + [0.1] * 6, dtype=torch.float64)
+    z = (torch.randn(500, 8, generator=g, dtype=torch.float64) * scale) @ basis.T + 2.0
+    q = flat_directions(z, 4, g)
+    assert q is not None and q.shape == (8, 4)
+    torch.testing.assert_close(q.T @ q, torch.eye(4, dtype=torch.float64))
+    plane = basis[:, :2]
+    proj = plane @ (plane.T @ q[:, :2])  # the first two directions lie in the plane
+    torch.testing.assert_close(proj, q[:, :2], atol=0.02, rtol=0)
+    assert flat_directions(z, 8, g) is None and flat_directions(z, 0, g) is None
+    with pytest.raises(ValueError):
+        flat_directions(z, 1, g)
+
+
+def test_flat_directions_from_the_codes_stay_in_their_span():
+    """Codes using 5 of 8 dimensions: "codes" draws every direction inside those 5, "isotropic"
+    reaches the 3 unused ones (where the decoder has nothing to be flat about)."""
+    g = torch.Generator().manual_seed(1)
+    z = torch.zeros(300, 8, dtype=torch.float64)
+    z[:, :5] = torch.randn(300, 5, generator=g, dtype=torch.float64) * torch.arange(5, 0, -1)
+    q = flat_directions(z, 5, g, FlatRandom.CODES)
+    assert q is not None
+    assert float(q[5:].abs().max()) < 1e-9
+    iso = flat_directions(z, 5, g, FlatRandom.ISOTROPIC)
+    assert iso is not None and float(iso[5:].abs().max()) > 0.1
+
+
+def test_flatness_along_directions_ignores_the_rest():
+    """A decoder flat on the plane but stretched off it: zero along the plane, positive on all axes."""
+    Q = torch.linalg.qr(torch.randn(50, 6, dtype=torch.float64))[0]
+    A = Q * torch.tensor([2.0, 2.0, 5.0, 0.5, 1.0, 3.0], dtype=torch.float64)
+    z = torch.randn(16, 6, dtype=torch.float64)
+    plane = torch.eye(6, dtype=torch.float64)[:, :2]
+    assert float(flatness_from_jacobian(decoder_jacobian(_linear(A), z, plane))) == pytest.approx(
+        0, abs=1e-20
+    )
+    assert float(flatness_from_jacobian(decoder_jacobian(_linear(A), z))) > 0.1
+
+
+def test_flatness_weight_ramps_after_its_start():
+    at_once = LossConfig(flat_weight=3.0, flat_start_epoch=2.0)
+    ramp = LossConfig(flat_weight=3.0, flat_start_epoch=2.0, flat_warmup_epochs=4.0)
+    assert [flat_weight(at_once, e) for e in (1.9, 2.0, 5.0)] == [0.0, 3.0, 3.0]
+    assert [flat_weight(ramp, e) for e in (1.9, 2.0, 3.0, 6.0, 9.0)] == [0.0, 0.0, 0.75, 3.0, 3.0]
 
 
 def test_flatness_gradient_reaches_decoder():

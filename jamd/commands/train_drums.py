@@ -76,6 +76,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flat-start", type=number(0), default=None, help="epoch at which flatness switches on"
     )
+    parser.add_argument(
+        "--beta",
+        type=number(0, 100),
+        default=None,
+        help="KL weight after warm-up (default 1: the plain ELBO)",
+    )
+    flat_dirs = (
+        "directions of the flatness term: 0 = every latent axis (default); k >= 2 = the codes' "
+        "plane plus k-2 random ones (its cost then does not grow with --latent-dim)"
+    )
+    parser.add_argument("--flat-dirs", type=whole(0, 64), default=None, help=flat_dirs)
+    parser.add_argument(
+        "--flat-random",
+        choices=("isotropic", "codes"),
+        default=None,
+        help="the flatness term's random directions: uniform (default) or combinations of the codes",
+    )
+    parser.add_argument(
+        "--flat-warmup",
+        type=number(0),
+        default=None,
+        help="epochs over which the flatness weight ramps up (default 0)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the stopped run of the same command from OUT.resume.pt (written after every "
+        "epoch); --epochs and --max-minutes may be raised",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -108,18 +137,20 @@ def _reporter(quiet: bool):
                     task, total=ev["batches"], completed=ev["batch"], epoch=ev["epoch"] + 1, terms=terms
                 )
             else:
-                progress.console.print(_epoch_line(ev))
+                progress.console.print(_event_line(ev))
 
         return show, progress
 
     def line(ev: dict) -> None:
-        if ev["event"] == "epoch":
-            print(_epoch_line(ev), file=sys.stderr, flush=True)
+        if ev["event"] != "batch":
+            print(_event_line(ev), file=sys.stderr, flush=True)
 
     return line, None
 
 
-def _epoch_line(ev: dict) -> str:
+def _event_line(ev: dict) -> str:
+    if ev["event"] == "resume":
+        return f"resuming after epoch {ev['epoch']} (best so far: epoch {ev['best_epoch']})"
     tr, va = ev["train"], ev["validation"]
     flat = f" flat {tr['flat']:.3f}" if "flat" in tr else ""
     star = " *" if ev["improved"] else ""
@@ -134,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (fail here, clearly, where torch is missing)
 
     from jamd.training.drum_train import TrainSettings, train
-    from jamd.training.drum_vae import DrumVAEConfig, LossConfig
+    from jamd.training.drum_vae import DrumVAEConfig, FlatRandom, LossConfig
+    from jamd.training.resume import ResumeError
 
     corpus, midi_dir = read_corpus(args)
     if len(corpus.splits.get("train", [])) == 0 or len(corpus.splits.get("validation", [])) == 0:
@@ -142,11 +174,23 @@ def run(args: argparse.Namespace) -> int:
             f"{corpus.root}: not enough usable 2-bar windows (need some in both the training and "
             f"the validation split; found {corpus.summary()})"
         )
+    if args.flat_dirs == 1:
+        raise UserError("--flat-dirs: 0 (every latent axis) or at least 2 (the plane, then random ones)")
     mcfg, lcfg, st = DrumVAEConfig(), LossConfig(), TrainSettings()
     set_from_args(mcfg, args, "latent_dim", "dec_hidden", "enc_hidden")
     set_from_args(
-        lcfg, args, "flat_weight", "free_bits", kl_warmup_epochs="kl_warmup", flat_start_epoch="flat_start"
+        lcfg,
+        args,
+        "flat_weight",
+        "beta",
+        "flat_dirs",
+        "free_bits",
+        kl_warmup_epochs="kl_warmup",
+        flat_start_epoch="flat_start",
+        flat_warmup_epochs="flat_warmup",
     )
+    if args.flat_random is not None:
+        lcfg.flat_random = FlatRandom(args.flat_random)
     set_from_args(st, args, "epochs", "patience", "batch", "lr", "seed", "max_minutes", "max_windows")
     if args.batch is None and len(corpus.splits["train"]) < SMALL_SET:
         st.batch = SMALL_BATCH  # more updates per epoch on a small folder (see SMALL_SET)
@@ -156,7 +200,9 @@ def run(args: argparse.Namespace) -> int:
     if live:
         live.start()
     try:
-        record = train(corpus, args.out, mcfg, lcfg, st, info, report)
+        record = train(corpus, args.out, mcfg, lcfg, st, info, report, resume=args.resume)
+    except ResumeError as e:
+        raise UserError(str(e)) from None
     finally:
         if live:
             live.stop()

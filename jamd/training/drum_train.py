@@ -23,6 +23,7 @@ from jamd.model.checkpoint import save_checkpoint, update_card
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT
 from jamd.training.drum_vae import DrumVAE, DrumVAEConfig, LossConfig, features, loss_terms, validation_loss
+from jamd.training.resume import Progress, RunState, load_state, plain, save_state
 
 KIND = "drums"
 
@@ -115,15 +116,15 @@ def train(
     settings: TrainSettings,
     data_info: dict[str, Any] | None = None,
     report: Callable[[dict[str, Any]], None] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train, keep the epoch with the best validation loss, write the checkpoint at ``out`` (each
-    time validation improves, so an interrupted run still leaves a usable model). Returns the
-    training record that goes into the model card."""
+    time validation improves, so an interrupted run still leaves a usable model) and the run's
+    state at ``OUT.resume.pt`` after every epoch; ``resume`` continues from that state, to the
+    result the unbroken run would have had. Returns the training record for the model card."""
     t0 = time.perf_counter()
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
-    rng = np.random.default_rng(settings.seed)
-    gen = torch.Generator().manual_seed(settings.seed + 1)
     train_t = _tensors(corpus.splits["train"], settings.max_windows)
     if "validation" not in corpus.splits or len(corpus.splits["validation"]) == 0:
         raise ValueError("no validation windows: early stopping needs a validation split")
@@ -132,82 +133,118 @@ def train(
     if n == 0:
         raise ValueError("no training windows")
     model = DrumVAE(model_cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    run = RunState(
+        model,
+        torch.optim.Adam(model.parameters(), lr=settings.lr),
+        np.random.default_rng(settings.seed),
+        torch.Generator().manual_seed(settings.seed + 1),
+    )
     batches = max(1, math.ceil(n / settings.batch))
-    floor = settings.min_warmup_updates / batches
-    if floor > loss_cfg.kl_warmup_epochs or floor > loss_cfg.flat_start_epoch:
-        loss_cfg = replace(
-            loss_cfg,
-            kl_warmup_epochs=max(loss_cfg.kl_warmup_epochs, floor),
-            flat_start_epoch=max(loss_cfg.flat_start_epoch, floor),
-        )
+    loss_cfg = _stretch_warmups(loss_cfg, settings.min_warmup_updates / batches)
     # the best epoch only counts once the objective is the final one (KL fully on, flatness on)
     first_eligible = math.ceil(
-        max(loss_cfg.kl_warmup_epochs, loss_cfg.flat_start_epoch if loss_cfg.flat_weight > 0 else 0.0)
-    )
-    best, best_epoch, history, stop_reason = math.inf, -1, [], "epochs"
-
-    def record_of(stop: str) -> dict[str, Any]:
-        wall = time.perf_counter() - t0
-        return _record(
-            corpus, model_cfg, loss_cfg, settings, data_info, history, best_epoch, best, wall, stop
+        max(
+            loss_cfg.kl_warmup_epochs,
+            loss_cfg.flat_start_epoch + loss_cfg.flat_warmup_epochs if loss_cfg.flat_weight > 0 else 0.0,
         )
+    )
+    identity = plain(  # what makes two runs the same run (plain types: the resume file holds it)
+        {
+            "model": model_cfg.to_dict(),
+            "loss": asdict(loss_cfg),
+            "settings": asdict(settings),
+            "data": {"train_windows": n, "validation_windows": int(val_t[0].shape[0])},
+        }
+    )
+    prog = Progress()
+    if resume:
+        prog = load_state(out, run, identity)
+        prog.resumes += 1
+        if report:
+            report({"event": "resume", "epoch": prog.epoch, "best_epoch": prog.best_epoch})
+    if data_info and "command" in data_info:
+        prog.segments.append(data_info["command"])
 
-    for epoch in range(settings.epochs):
-        perm = torch.from_numpy(rng.permutation(n))
+    def elapsed() -> float:
+        return prog.elapsed_s + time.perf_counter() - t0
+
+    def record(stop_reason: str) -> dict[str, Any]:
+        return _record(corpus, loss_cfg, settings, data_info, prog, elapsed(), stop_reason)
+
+    stop_reason = prog.stopped or "epochs"
+    while not prog.stopped and prog.epoch < settings.epochs:
+        epoch = prog.epoch
+        perm = torch.from_numpy(run.rng.permutation(n))
         sums: dict[str, float] = {}
         for b in range(batches):
             idx = perm[b * settings.batch : (b + 1) * settings.batch]
-            loss, terms = loss_terms(model, *(t[idx] for t in train_t), loss_cfg, epoch + b / batches, gen)
-            opt.zero_grad(set_to_none=True)
+            loss, terms = loss_terms(
+                model, *(t[idx] for t in train_t), loss_cfg, epoch + b / batches, run.gen
+            )
+            run.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
-            opt.step()
+            run.opt.step()
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
             if report:
                 report({"event": "batch", "epoch": epoch, "batch": b + 1, "batches": batches, **terms})
-        val = validation_loss(model, *val_t)
+        val = validation_loss(model, *val_t, beta=loss_cfg.beta)
+        prog.epoch = epoch + 1
         entry = {
             "epoch": epoch + 1,
             "train": {k: round(v / batches, 4) for k, v in sums.items()},
             "validation": {k: round(v, 4) for k, v in val.items()},
-            "elapsed_s": round(time.perf_counter() - t0, 1),
+            "elapsed_s": round(elapsed(), 1),
         }
-        history.append(entry)
-        improved = epoch + 1 >= first_eligible and val["loss"] < best
+        prog.history.append(entry)
+        improved = epoch + 1 >= first_eligible and val["loss"] < prog.best
         if improved:
-            best, best_epoch = val["loss"], epoch + 1
-            save_drum_model(out, model, latent_plane(posterior_means(model, *train_t)), record_of("running"))
-        if report:
-            report({"event": "epoch", **entry, "best_epoch": best_epoch, "improved": improved})
-        if best_epoch > 0 and epoch + 1 - best_epoch >= settings.patience:
-            stop_reason = "early stop"
-            break
-        if settings.max_minutes and time.perf_counter() - t0 > settings.max_minutes * 60:
+            prog.best, prog.best_epoch = val["loss"], epoch + 1
+            save_drum_model(out, model, latent_plane(posterior_means(model, *train_t)), record("running"))
+        if prog.best_epoch > 0 and epoch + 1 - prog.best_epoch >= settings.patience:
+            prog.stopped = stop_reason = "early stop"
+        elif settings.max_minutes and elapsed() > settings.max_minutes * 60:
             stop_reason = "time budget"
+        save_state(out, run, _segment_end(prog, elapsed()), identity)
+        if report:
+            report({"event": "epoch", **entry, "best_epoch": prog.best_epoch, "improved": improved})
+        if stop_reason != "epochs":
             break
-    if best_epoch < 0:  # fewer epochs than the warm-up: keep the last one
-        best_epoch, best = len(history), history[-1]["validation"]["loss"]
-        record = record_of(stop_reason)
-        save_drum_model(out, model, latent_plane(posterior_means(model, *train_t)), record)
-    else:
-        # rewrite only the card's training record (final wall time, stop reason); the weights
-        # on disk are the best epoch's
-        record = record_of(stop_reason)
-        update_card(out, training=record)
-    return record
+    if prog.best_epoch < 0:  # fewer epochs than the warm-up: keep the last one
+        prog.best_epoch, prog.best = len(prog.history), prog.history[-1]["validation"]["loss"]
+        rec = record(stop_reason)
+        save_drum_model(out, model, latent_plane(posterior_means(model, *train_t)), rec)
+        return rec
+    # rewrite only the card's training record (final wall time, stop reason); the weights on
+    # disk are the best epoch's
+    rec = record(stop_reason)
+    update_card(out, training=rec)
+    return rec
+
+
+def _stretch_warmups(loss_cfg: LossConfig, floor: float) -> LossConfig:
+    """On a small set an epoch is a few batches: warm-ups last at least ``floor`` epochs."""
+    if floor > loss_cfg.kl_warmup_epochs or floor > loss_cfg.flat_start_epoch:
+        return replace(
+            loss_cfg,
+            kl_warmup_epochs=max(loss_cfg.kl_warmup_epochs, floor),
+            flat_start_epoch=max(loss_cfg.flat_start_epoch, floor),
+        )
+    return loss_cfg
+
+
+def _segment_end(prog: Progress, elapsed: float) -> Progress:
+    """The progress as a resumed run must see it: its earlier segments took ``elapsed``."""
+    return replace(prog, elapsed_s=elapsed)
 
 
 def _record(
     corpus: Corpus,
-    model_cfg: DrumVAEConfig,
     loss_cfg: LossConfig,
     settings: TrainSettings,
     data_info: dict[str, Any] | None,
-    history: list,
-    best_epoch: int,
-    best: float,
+    prog: Progress,
     wall: float,
     stop_reason: str,
 ) -> dict[str, Any]:
@@ -224,13 +261,15 @@ def _record(
         },
         "loss": asdict(loss_cfg),
         "settings": asdict(settings),
-        "best_epoch": best_epoch,
-        "best_validation_loss": round(best, 4),
-        "epochs_run": len(history),
+        "best_epoch": prog.best_epoch,
+        "best_validation_loss": round(prog.best, 4),
+        "epochs_run": len(prog.history),
+        "resumes": prog.resumes,
+        "segments": prog.segments,  # a resumed run: the command of each stretch of training
         "stop_reason": stop_reason,
         "wall_time_s": round(wall, 1),
         "machine": machine_record(settings.threads),
-        "history": history,
+        "history": prog.history,
     }
 
 

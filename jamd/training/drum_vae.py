@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from enum import Enum
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +40,13 @@ class DrumVAEConfig:
         return asdict(self)
 
 
+class FlatRandom(str, Enum):
+    """The random directions of the flatness term beside the plane's two."""
+
+    ISOTROPIC = "isotropic"  # uniform on the sphere: also the latent's unused (dead) dimensions
+    CODES = "codes"  # random combinations of the batch's centred codes: the span the data uses
+
+
 @dataclass
 class LossConfig:
     beta: float = 1.0  # KL weight after warm-up: the plain ELBO
@@ -46,7 +54,12 @@ class LossConfig:
     free_bits: float = 0.25  # nats per dimension below which KL is not pushed down (no dead dims)
     flat_weight: float = 3.0  # 0 = the plain-VAE baseline; 3 chosen on validation (docs/models.md)
     flat_start_epoch: float = 2.0  # flatness is switched on once the latent has formed
-    flat_points: int = 32  # mixup points per batch: the Jacobian costs d decodes each
+    flat_warmup_epochs: float = 0.0  # its weight then ramps 0 -> flat_weight over this many epochs
+    # (0: at once). A 16-d latent lost its reconstruction when the full term arrived at once
+    flat_points: int = 32  # mixup points per batch: the Jacobian costs one decode per direction
+    flat_dirs: int = 0  # 0: all d basis directions; k >= 2: the batch codes' two principal axes
+    # (the pad's plane) plus k-2 random ones, so the cost stays k decodes whatever d is
+    flat_random: FlatRandom = FlatRandom.ISOTROPIC  # how those k-2 random directions are drawn
     mixup_a0: float = 0.2  # a ~ U(-a0, 1+a0): also regularise a little beyond the pair
 
 
@@ -146,15 +159,45 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)
 
 
-def decoder_jacobian(mean: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+def decoder_jacobian(
+    mean: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, directions: torch.Tensor | None = None
+) -> torch.Tensor:
     """Jacobian of a batched map ``mean: (B, d) -> (B, D)`` (the decoder mean) at each row of
-    ``z``: (M, D, d), all d columns from ONE batched forward-mode product (the points repeated
-    d times against the basis tangents)."""
+    ``z`` along the k columns of ``directions`` (d, k; default the identity): (M, D, k), all
+    columns from ONE batched forward-mode product (the points repeated k times against the
+    tangents)."""
     M, d = z.shape
-    zs = z.repeat(d, 1)  # (d*M, d): block k = all points
-    tangents = torch.eye(d, dtype=z.dtype, device=z.device).repeat_interleave(M, dim=0)  # (d*M, d)
-    _, jv = torch.func.jvp(mean, (zs,), (tangents,))  # (d*M, D)
-    return jv.reshape(d, M, -1).permute(1, 2, 0)  # (M, D, d)
+    if directions is None:
+        directions = torch.eye(d, dtype=z.dtype, device=z.device)
+    k = directions.shape[1]
+    zs = z.repeat(k, 1)  # (k*M, d): block j = all points
+    tangents = directions.T.to(z.dtype).repeat_interleave(M, dim=0)  # (k*M, d)
+    _, jv = torch.func.jvp(mean, (zs,), (tangents,))  # (k*M, D)
+    return jv.reshape(k, M, -1).permute(1, 2, 0)  # (M, D, k)
+
+
+def flat_directions(
+    z: torch.Tensor,
+    k: int,
+    generator: torch.Generator | None = None,
+    random: FlatRandom = FlatRandom.ISOTROPIC,
+) -> torch.Tensor | None:
+    """(d, k) orthonormal directions for the flatness term: the two principal axes of the codes
+    ``z`` (B, d) — the plane the pad walks is the training codes' — then k-2 random ones, so
+    the rest of the latent is not left free to fold. None (all d axes) when k >= d or k == 0."""
+    d = z.shape[1]
+    if k == 1:
+        raise ValueError("flat_dirs: 0 (all axes) or at least 2 (the plane, then random ones)")
+    if k <= 0 or k >= d:
+        return None
+    zc = z - z.mean(0)
+    _, _, vh = torch.linalg.svd(zc, full_matrices=False)  # rows: principal axes
+    if random is FlatRandom.CODES:
+        rand = zc.T @ torch.randn(z.shape[0], k - 2, generator=generator).to(z.dtype)
+    else:
+        rand = torch.randn(d, k - 2, generator=generator).to(z.dtype)
+    q, _ = torch.linalg.qr(torch.cat([vh[:2].T, rand], dim=1))
+    return q
 
 
 def mixup_points(
@@ -173,7 +216,7 @@ def flatness_from_jacobian(J: torch.Tensor) -> torch.Tensor:
     detached: the term asks the metric to be a multiple of the identity everywhere (flat), not
     for a particular scale, and dividing by c⁴ makes it scale-free so it cannot be won by
     shrinking the decoder's sensitivity. Zero iff every G equals the same c²I."""
-    G = J.transpose(1, 2) @ J  # (M, d, d)
+    G = J.transpose(1, 2) @ J  # (M, k, k): the metric restricted to the k directions
     d = G.shape[-1]
     c2 = (torch.diagonal(G, dim1=1, dim2=2).sum(-1) / d).mean().detach()
     eye = torch.eye(d, dtype=G.dtype, device=G.device)
@@ -183,8 +226,10 @@ def flatness_from_jacobian(J: torch.Tensor) -> torch.Tensor:
 def flatness_term(
     decoder: Decoder, z: torch.Tensor, cfg: LossConfig, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    zm = mixup_points(z.detach(), cfg.flat_points, cfg.mixup_a0, generator)  # (M, d)
-    return flatness_from_jacobian(decoder_jacobian(decoder.mean, zm))
+    z = z.detach()
+    zm = mixup_points(z, cfg.flat_points, cfg.mixup_a0, generator)  # (M, d)
+    dirs = flat_directions(z, cfg.flat_dirs, generator, cfg.flat_random)
+    return flatness_from_jacobian(decoder_jacobian(decoder.mean, zm, dirs))
 
 
 def loss_terms(
@@ -209,15 +254,29 @@ def loss_terms(
     terms["beta"] = beta
     if cfg.flat_weight > 0 and epoch >= cfg.flat_start_epoch:
         flat = flatness_term(model.decoder, z, cfg, generator)
-        loss = loss + cfg.flat_weight * flat
+        loss = loss + flat_weight(cfg, epoch) * flat
         terms["flat"] = float(flat.detach())
     terms["loss"] = float(loss.detach())
     return loss, terms
 
 
+def flat_weight(cfg: LossConfig, epoch: float) -> float:
+    """The flatness weight at (fractional) ``epoch``: 0 before the start, then a linear ramp."""
+    if epoch < cfg.flat_start_epoch:
+        return 0.0
+    if cfg.flat_warmup_epochs <= 0:
+        return cfg.flat_weight
+    return cfg.flat_weight * min(1.0, (epoch - cfg.flat_start_epoch) / cfg.flat_warmup_epochs)
+
+
 @torch.no_grad()
-def validation_loss(model: DrumVAE, hit, velocity, offset, batch: int = 512) -> dict[str, float]:
-    """Negative ELBO (beta 1, no free bits, z = mu for a noise-free figure) on held-out windows."""
+def validation_loss(
+    model: DrumVAE, hit, velocity, offset, beta: float = 1.0, batch: int = 512
+) -> dict[str, float]:
+    """The objective being trained on held-out windows, without free bits and with z = mu (a
+    noise-free figure): reconstruction + ``beta`` KL (``loss``, what early stopping compares; with
+    beta < 1 the plain negative ELBO would prefer epochs that encode less) and the plain negative
+    ELBO (``nelbo``)."""
     model.eval()
     sums: dict[str, float] = {}
     n = hit.shape[0]
@@ -230,5 +289,7 @@ def validation_loss(model: DrumVAE, hit, velocity, offset, batch: int = 512) -> 
             sums[k] = sums.get(k, 0.0) + float(val) * h.shape[0]
     model.train()
     out = {k: v / n for k, v in sums.items()}
-    out["loss"] = out["hit_bce"] + out["vel_mse"] + out["off_mse"] + out["kl"]
+    recon = out["hit_bce"] + out["vel_mse"] + out["off_mse"]
+    out["nelbo"] = recon + out["kl"]
+    out["loss"] = recon + beta * out["kl"]
     return out

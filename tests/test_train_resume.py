@@ -1,0 +1,122 @@
+"""Resumable drum training: a run stopped part-way (killed mid-epoch, or ended by its epoch
+budget) and continued with ``resume`` ends with exactly the weights of the unbroken run."""
+
+from __future__ import annotations
+
+import mido
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load_file
+
+from jamd.data.corpus import load_corpus
+from jamd.training.drum_train import TrainSettings, train
+from jamd.training.drum_vae import DrumVAEConfig, LossConfig
+from jamd.training.resume import ResumeError, resume_path
+from tests._corpus_fixtures import to_track, write_midi
+
+torch.set_num_threads(1)
+
+TINY = DrumVAEConfig(latent_dim=3, enc_hidden=8, dec_hidden=12)
+LOSS = LossConfig(kl_warmup_epochs=1, flat_start_epoch=1, flat_weight=1.0, flat_points=4)
+NOTES = (36, 38, 42, 46, 45, 49, 51)
+
+
+def _groove(rng: np.random.Generator, bars: int, tpb: int = 480) -> list[tuple[int, mido.Message]]:
+    """Random 16th-note hits, humanised: a different groove per file so the windows differ."""
+    density = rng.uniform(0.1, 0.3, len(NOTES))
+    out = []
+    for step in range(bars * 16):
+        for note, p in zip(NOTES, density, strict=True):
+            if rng.random() < p:
+                tick = max(0, step * tpb // 4 + int(rng.integers(-30, 30)))
+                vel = int(rng.integers(30, 127))
+                out.append((tick, mido.Message("note_on", channel=9, note=note, velocity=vel)))
+                out.append((tick + tpb // 8, mido.Message("note_off", channel=9, note=note, velocity=0)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grooves")
+    rng = np.random.default_rng(7)
+    for i in range(12):
+        write_midi(root / f"groove{i}.mid", [to_track(_groove(rng, 5), bpm=110)])
+    c = load_corpus(root, midi_dir=True, use_cache=False)
+    assert len(c.splits["train"]) >= 20 and len(c.splits["validation"]) >= 2
+    return c
+
+
+def _settings(epochs: int) -> TrainSettings:
+    return TrainSettings(epochs=epochs, batch=8, seed=5, lr=3e-3, min_warmup_updates=0, patience=50)
+
+
+def _weights(out) -> dict[str, np.ndarray]:
+    return load_file(str(out) + ".safetensors")
+
+
+def _last_weights(out) -> dict[str, torch.Tensor]:
+    return torch.load(resume_path(out), weights_only=True)["model"]
+
+
+def _assert_same_run(a, b) -> None:
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        np.testing.assert_array_equal(wa[k], wb[k], err_msg=k)
+    la, lb = _last_weights(a), _last_weights(b)
+    for k in la:
+        assert torch.equal(la[k], lb[k]), k
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def unbroken(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("unbroken") / "m"
+    return out, train(corpus, out, TINY, LOSS, _settings(4))
+
+
+def test_killed_mid_epoch_and_resumed_equals_unbroken(corpus, unbroken, tmp_path):
+    out = tmp_path / "m"
+
+    def kill_in_epoch_3(ev):
+        if ev["event"] == "batch" and ev["epoch"] == 2 and ev["batch"] == 2:
+            raise Interrupt  # as a Ctrl-C would: the state on disk is the end of epoch 2
+
+    with pytest.raises(Interrupt):
+        train(corpus, out, TINY, LOSS, _settings(4), report=kill_in_epoch_3)
+    events = []
+    record = train(corpus, out, TINY, LOSS, _settings(4), report=events.append, resume=True)
+    assert events[0]["event"] == "resume" and events[0]["epoch"] == 2
+    _assert_same_run(unbroken[0], out)
+    ref = unbroken[1]
+    assert [h["validation"] for h in record["history"]] == [h["validation"] for h in ref["history"]]
+    assert record["best_epoch"] == ref["best_epoch"] and record["resumes"] == 1
+
+
+def test_extending_the_epoch_budget_equals_unbroken(corpus, unbroken, tmp_path):
+    out = tmp_path / "m"
+    train(corpus, out, TINY, LOSS, _settings(2), {"command": "first"})
+    record = train(corpus, out, TINY, LOSS, _settings(4), {"command": "second"}, resume=True)
+    _assert_same_run(unbroken[0], out)
+    assert record["epochs_run"] == 4 and record["segments"] == ["first", "second"]
+
+
+def test_resume_refuses_another_run_and_a_missing_state(corpus, unbroken, tmp_path):
+    with pytest.raises(ResumeError, match="no resume state"):
+        train(corpus, tmp_path / "none", TINY, LOSS, _settings(4), resume=True)
+    other = TrainSettings(**{**_settings(4).__dict__, "lr": 1e-3})
+    with pytest.raises(ResumeError, match=r"settings\.lr"):
+        train(corpus, unbroken[0], TINY, LOSS, other, resume=True)
+    with pytest.raises(ResumeError, match=r"model\.dec_hidden"):
+        train(
+            corpus,
+            unbroken[0],
+            DrumVAEConfig(latent_dim=3, enc_hidden=8, dec_hidden=16),
+            LOSS,
+            _settings(4),
+            resume=True,
+        )
