@@ -7,6 +7,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from jamd import __version__
 from jamd.base.errors import UserError
@@ -45,8 +46,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the option (argparse prints its whole
+    usage first, which buries the line that matters). Subcommands' parsers are this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jamd", description=__doc__.splitlines()[0])
+    parser = Parser(prog="jamd", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"jamd {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: per note)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -21,6 +21,7 @@ import mido
 import pytest
 
 from jamd.base.paths import default_data_dir
+from jamd.midi import spec as ms
 
 _default = default_data_dir()
 GMD: Path | None = _default if _default is not None and (_default / "info.csv").is_file() else None
@@ -70,13 +71,13 @@ def raw_note_ons(data: bytes) -> tuple[int, list[tuple[int, int, int, int]]]:
             elif status in (0xF0, 0xF7):  # sysex
                 n, i = _vlq(data, i)
                 i += n
-            elif status & 0xF0 in (0xC0, 0xD0):  # one data byte
+            elif ms.kind_of(status) in (ms.PROGRAM_CHANGE, ms.CHANNEL_AFTERTOUCH):  # one data byte
                 i += 1
             else:
                 a, b = data[i], data[i + 1]
                 i += 2
-                if status & 0xF0 == 0x90 and b > 0:
-                    out.append((tick, (status & 0x0F) + 1, a, b))
+                if ms.kind_of(status) == ms.NOTE_ON and b > 0:
+                    out.append((tick, ms.channel_of(status), a, b))
     return division, out
 
 

@@ -1,6 +1,6 @@
 """`jamd bench`: the shape of its JSON and every figure a finite number. No timing assertions:
-the figures are the bench's output, not pass/fail criteria (DESIGN.md: "measured by `jamd
-bench`, never by a timed unit test"). The helpers are checked on synthetic input."""
+the figures are the bench's output, not pass/fail criteria (docs/performance.md: "measured by
+`jamd bench`, never by a timed unit test"). The helpers are checked on synthetic input."""
 
 import json
 import math
@@ -9,12 +9,17 @@ import sys
 
 import numpy as np
 
-from jamd.engine.clock import ns_per_beat
+from jamd.engine.clock import Timeline, ns_per_beat
 from jamd.engine.ipc import REC_NOTE_ON, REC_SWAP, REC_TICK
-from jamd.engine.process import NullOutput
-from jamd.engine.scheduler import SchedulerConfig, Window
+from jamd.engine.scheduler import SchedulerConfig
+from jamd.midi.null import NullOutput
 from jamd.music.grid import BassLine, DrumPattern
-from jamd.ops.bench import TARGETS, Timeline, control_excess_ms, follow_drift, naive_clock, stats, sweep_value
+from jamd.music.window import Window
+from jamd.ops.bench.baseline import naive_clock
+from jamd.ops.bench.conditions import sweep_value
+from jamd.ops.bench.drift import follow_drift
+from jamd.ops.bench.report import TARGETS
+from jamd.ops.bench.stats import control_excess_ms, stats
 
 STEP_NS = ns_per_beat(180.0) / 4
 

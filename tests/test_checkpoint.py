@@ -131,7 +131,7 @@ def test_missing_or_foreign_card(tmp_path):
 
 
 def test_checkpoint_module_does_not_import_torch():
-    """The live engine loads checkpoints without torch (DESIGN: inference without torch)."""
+    """The live engine loads checkpoints without torch (docs/architecture.md, "Processes": no torch in `jamd run`)."""
     code = "import sys, jamd.model.checkpoint; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

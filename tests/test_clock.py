@@ -6,19 +6,19 @@ import random
 
 import pytest
 
+from jamd.engine.clock import ClockEventKind as Ev
 from jamd.engine.clock import (
-    ClockFollower,
-    FollowerConfig,
-    LinkClock,
+    ClockMode,
     MasterClock,
-    TempoEstimator,
     Timeline,
-    make_source,
     ns_per_beat,
     tick_deadline,
     tick_ns,
     wait_until,
 )
+from jamd.engine.follow import ClockFollower, FollowerConfig, TempoEstimator
+from jamd.engine.link import LinkClock
+from jamd.engine.process import make_source
 from jamd.midi import spec as ms
 
 
@@ -131,7 +131,7 @@ def test_master_stop_continue_and_song_position() -> None:
     assert b[i + 1] == ms.CONTINUE and b[i + 2] == ms.CLOCK
     assert m.timeline.running and m.position_ticks > 8 * 24
     events = [e.kind for e in m.update(0)]
-    assert events == ["start", "stop", "locate", "continue"]
+    assert events == [Ev.START, Ev.STOP, Ev.LOCATE, Ev.CONTINUE]
 
 
 def test_master_timeline_beat_zero_is_first_tick_after_start() -> None:
@@ -157,8 +157,8 @@ def test_follower_locks_and_positions() -> None:
     assert f.position_ticks == 23  # the first tick after Start is beat 0
     assert f.timeline.beat_at(ticks[-1]) == pytest.approx(23 / 24)
     assert f.timeline.horizon_beat == pytest.approx(1.0)
-    kinds = [e.kind for e in f.update(ticks[-1]) if e.kind != "tempo"]
-    assert kinds == ["found", "start"]
+    kinds = [e.kind for e in f.update(ticks[-1]) if e.kind is not Ev.TEMPO]
+    assert kinds == [Ev.FOUND, Ev.START]
 
 
 def test_follower_stop_spp_continue() -> None:
@@ -174,8 +174,8 @@ def test_follower_stop_spp_continue() -> None:
     f.on_midi([ms.CONTINUE], ticks[109] + 2000)
     feed(f, ticks[110:120])
     assert f.position_ticks == 16 * 24 + 9
-    kinds = [e.kind for e in f.update(ticks[119]) if e.kind != "tempo"]
-    assert kinds == ["start", "found", "stop", "locate", "continue"]
+    kinds = [e.kind for e in f.update(ticks[119]) if e.kind is not Ev.TEMPO]
+    assert kinds == [Ev.START, Ev.FOUND, Ev.STOP, Ev.LOCATE, Ev.CONTINUE]
 
 
 def test_follower_notices_a_vanished_clock() -> None:
@@ -188,9 +188,9 @@ def test_follower_notices_a_vanished_clock() -> None:
     deadline = f.next_deadline()
     assert deadline is not None and deadline <= ticks[-1] + 6 * tick_ns(120.0) + 1_000_000
     ev = f.update(ticks[-1] + 200_000_000)
-    assert [e.kind for e in ev if e.kind != "tempo"] == ["lost"] and not f.timeline.running
+    assert [e.kind for e in ev if e.kind is not Ev.TEMPO] == [Ev.LOST] and not f.timeline.running
     feed(f, [ticks[-1] + 300_000_000])
-    assert [e.kind for e in f.update(ticks[-1] + 300_000_000)] == ["found"]
+    assert [e.kind for e in f.update(ticks[-1] + 300_000_000)] == [Ev.FOUND]
 
 
 class FakeLink:
@@ -210,13 +210,16 @@ def test_link_source_enters_on_the_next_bar_and_follows_tempo() -> None:
     assert src.timeline.anchor_beat == pytest.approx(5.3 - 8.0)
     link.tempo, link.beat = 140.0, 7.0
     ev = src.update(10**9)
-    assert [e.kind for e in ev] == ["start", "tempo"] or [e.kind for e in ev] == ["tempo"]
+    assert [e.kind for e in ev] in ([Ev.START, Ev.TEMPO], [Ev.TEMPO])
     assert src.timeline.bpm == pytest.approx(140.0)
 
 
-def test_make_source_rejects_unknown() -> None:
-    with pytest.raises(ValueError, match="master"):
-        make_source("midi-thing")
+def test_make_source_per_clock_mode() -> None:
+    assert isinstance(make_source(ClockMode.INTERNAL, 97.0, 0), MasterClock)
+    follower = make_source(ClockMode.MIDI, 97.0, 0)
+    assert isinstance(follower, ClockFollower) and follower.bpm == pytest.approx(97.0)
+    with pytest.raises(ValueError, match="internal, midi, link"):
+        make_source("midi", 97.0, 0)  # a config word, not a ClockMode
 
 
 def test_wait_until_reaches_the_deadline() -> None:

@@ -13,6 +13,7 @@ import jamd.live.config as config_module
 from jamd.base.errors import UserError
 from jamd.base.paths import CHECKOUT_DIR
 from jamd.base.yamlload import ConfigError
+from jamd.engine.clock import ClockMode
 from jamd.live.config import Config, find_config, load_config, read_config
 from jamd.music.drumkit import GM_OUTPUT, VOICES, VoiceOut
 from jamd.music.grid import BassRange
@@ -69,7 +70,7 @@ def test_every_config_key_is_in_the_example_and_the_docs():
 
 def test_defaults():
     c = load_config()
-    assert c.path == "" and c.clock.mode == "internal" and c.clock.tempo == 120.0
+    assert c.path == "" and c.clock.mode is ClockMode.INTERNAL and c.clock.tempo == 120.0
     assert c.drums.outputs() == GM_OUTPUT
     assert c.bass.range() == BassRange()
     assert c.osc.allow == ["127.0.0.1/32", "::1/128"] and c.osc.port == 9000
@@ -134,7 +135,7 @@ logging: {level: debug, file: /tmp/jamd.log}
 mappings: [korg-kaoss-pad-kp3, generic-two-knobs]
 """,
     )
-    assert c.clock.mode == "midi" and c.clock.tempo == 96.5
+    assert c.clock.mode is ClockMode.MIDI and c.clock.tempo == 96.5
     assert c.ports.controllers[0].matches("nanoKONTROL2 MIDI 1") and not c.ports.controllers[0].matches(
         "x nanoKONTROL2"
     )

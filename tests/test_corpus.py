@@ -165,7 +165,7 @@ def test_summary_counts_and_hit_rates(gmd_corpus):
         rate = w.hit.reshape(-1, N_VOICES).mean(axis=0)
         assert [s["hit_rate"][v] for v in VOICES] == pytest.approx(rate, abs=1e-4)
         assert s["hits_per_window"] == pytest.approx(w.hit.sum() / len(w), abs=0.01)
-    # DESIGN.md: "GMD 4/4 files give about 16,100 train and 2,000 validation windows"
+    # the README's corpus figures (`jamd data`): 16,211 train and 2,010 validation windows
     assert 15000 < summary["train"]["windows"] < 17500
     assert 1700 < summary["validation"]["windows"] < 2300
 

@@ -14,6 +14,7 @@ import pyliblo3 as liblo
 import pytest
 
 from jamd.base.paths import MODELS_DIR
+from jamd.engine.ipc import EngineStatus
 from jamd.live.config import load_config
 from jamd.live.daemon import Daemon
 from jamd.live.demo import DemoDrummer, model_groove
@@ -180,7 +181,7 @@ def test_a_jump_back_while_playing_moves_the_bar_the_chord_fill_keeps(daemon):
     the bar playing is the new one (a chord then fills the other half of the window)."""
 
     def at(beat: float) -> None:
-        daemon.engine.status = lambda: {"running": 1.0, "beat": beat, "bpm": 120.0, "updated_ns": 0}
+        daemon.engine.status = lambda: EngineStatus(running=True, beat=beat, bpm=120.0, updated_ns=0)
         daemon._bar_lines(0)
 
     for beat in (17.0, 21.0, 1.0):  # bar 4 (first look), bar 5 (a bar line), back to bar 0

@@ -15,8 +15,8 @@ from _corpus_fixtures import GMD, gmd_note_set, needs_gmd
 from jamd.music import drumkit
 from jamd.music.drumkit import GM, GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, TD11, VOICES
 
-#: The 9 GrooVAE classes as DESIGN.md lists them.
-DESIGN_VOICES = ("kick", "snare", "closed_hat", "open_hat", "low_tom", "mid_tom", "high_tom", "crash", "ride")
+#: The 9 GrooVAE classes, in the order docs/architecture.md ("The representation") lists them.
+GROOVAE = ("kick", "snare", "closed_hat", "open_hat", "low_tom", "mid_tom", "high_tom", "crash", "ride")
 
 #: Gillick et al. 2019: TD-11 note -> class.
 PAPER_TD11 = {
@@ -59,8 +59,8 @@ MAGENTA_GM = {
 
 
 def test_voices_are_the_nine_groovae_classes_in_order():
-    assert VOICES == DESIGN_VOICES
-    assert dict(drumkit.VOICE_INDEX) == {v: i for i, v in enumerate(DESIGN_VOICES)}
+    assert VOICES == GROOVAE
+    assert dict(drumkit.VOICE_INDEX) == {v: i for i, v in enumerate(GROOVAE)}
 
 
 @needs_gmd

@@ -9,6 +9,7 @@ several milliseconds late), not the figures, which are printed (``pytest -s``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -24,10 +25,11 @@ import pyliblo3 as liblo
 import pytest
 from test_daemon import MODEL, daemon, daemon_config, run_for  # noqa: F401  (tests/ is on sys.path)
 
-from jamd.engine.ipc import REC_TICK, empty_window
+from jamd.engine.ipc import REC_TICK
 from jamd.live.daemon import Daemon
 from jamd.live.modelguard import BACKOFF_FIRST_S, BACKOFF_MAX_S, ModelGuard
 from jamd.live.recorder import Recorder
+from jamd.music.window import empty_window
 
 TESTS = Path(__file__).resolve().parent
 BPM = 180.0
@@ -35,7 +37,7 @@ TICK_NS = 60e9 / BPM / 24
 
 
 def status_ticks(d: Daemon) -> int:
-    return int(d.engine.status().get("ticks_sent", 0))
+    return d.engine.status().ticks_sent
 
 
 def messages(caplog, logger: str, level: int = logging.ERROR) -> list[str]:
@@ -174,7 +176,7 @@ def test_garbage_output_and_a_damaged_checkpoint_keep_the_last_window(damaged_mo
     def fault(t: int) -> None:
         if not daemon.running():
             return
-        st = daemon.engine.status()
+        st = dataclasses.asdict(daemon.engine.status())
         if "broken" not in seen and daemon.beat_now(t) > 4:
             daemon._control("temperature", 0.5, t)  # sampling: NaN passes silently
             seen["broken"] = dict(
@@ -260,9 +262,12 @@ def test_disk_full_while_recording_drops_the_recording_and_stops_cleanly(
     writes first is a link to /dev/full, which fails every write as a full disk does): one
     error line, every note still ended, a clean stop, exit code 0."""
     from jamd import cli
+    from jamd.base import logsetup
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.setattr(cli, "setup_logging", lambda verbosity: None)  # keep pytest's log capture
+    # keep pytest's log capture: no handlers or levels from the command line or the config
+    monkeypatch.setattr(cli, "setup_logging", lambda verbosity: None)
+    monkeypatch.setattr(logsetup, "apply_logging", lambda level, file: None)
     caplog.set_level(logging.INFO)
     target = tmp_path / "show.mid"
     (tmp_path / "show.mid.part").symlink_to("/dev/full")  # Recorder.save writes FILE.part first
@@ -438,7 +443,7 @@ def test_osc_flood_does_not_delay_the_clock(daemon, total, seconds):
         f"received {stats.received}, rejected message {stats.rejected_message}, "
         f"rejected source {stats.rejected_source}, kernel drops {st['drops']}; "
         f"legit message applied after {st['applied_ms']:.1f} ms; engine max late "
-        f"{st['status']['max_late_ns'] / 1e6:.2f} ms"
+        f"{st['status'].max_late_ns / 1e6:.2f} ms"
     )
     assert np.percentile(during, 99) <= 5.0  # audible lateness, with room for a busy box
     assert st["applied"], "the daemon did not apply a legitimate message after the flood"

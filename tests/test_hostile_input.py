@@ -25,6 +25,7 @@ import time
 
 import mido
 import pytest
+from _values import Values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +34,8 @@ from jamd.control.ctlparse import MAX7, MAX14, ChannelParser, normalize
 from jamd.control.mapper import Mapper
 from jamd.control.mapping import load_mapping
 from jamd.control.targets import TARGETS
-from jamd.engine.clock import FOLLOW_MAX_BPM, FOLLOW_MIN_BPM, ClockFollower, tick_ns
+from jamd.engine.clock import tick_ns
+from jamd.engine.follow import FOLLOW_MAX_BPM, FOLLOW_MIN_BPM, ClockFollower
 from jamd.midi import spec as ms
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
@@ -222,7 +224,7 @@ def _check_mapper_stream(m: Mapper, stream) -> None:
             assert math.isfinite(value) and t.lo <= value <= t.hi, (target, value, msg)
     # everything fed is counted, and what was not a usable channel message is counted as ignored
     assert m.received == len(stream) and m.ignored == expect_ignored
-    for target, value in m.state.values.items():
+    for target, value in m.store.values.items():
         assert math.isfinite(value) and TARGETS[target].lo <= value <= TARGETS[target].hi
     assert len(m._motions) <= len(TARGETS)
 
@@ -237,7 +239,7 @@ def test_every_shipped_mapping_survives_hostile_streams(shipped_mappings, data) 
             st.lists(st.tuples(live | live | any_message, st.floats(0, 0.05)), min_size=30, max_size=80),
             label=mapping.name,
         )
-        _check_mapper_stream(Mapper(mapping), stream)
+        _check_mapper_stream(Mapper(mapping, Values()), stream)
 
 
 def test_a_controller_sending_10_khz_of_ccs(shipped_mappings) -> None:
@@ -247,7 +249,7 @@ def test_a_controller_sending_10_khz_of_ccs(shipped_mappings) -> None:
     and smoothing settles nothing keeps moving."""
     n = 10_000
     for mapping in shipped_mappings:
-        m = Mapper(mapping)
+        m = Mapper(mapping, Values())
         keys = _keys(mapping)
         for i in range(n):
             now = i / n
@@ -264,7 +266,7 @@ def test_a_controller_sending_10_khz_of_ccs(shipped_mappings) -> None:
 
 
 def test_mapper_counts_the_kinds_of_junk() -> None:
-    m = Mapper(load_mapping(MAPPINGS_DIR / "generic-two-knobs.yaml"))
+    m = Mapper(load_mapping(MAPPINGS_DIR / "generic-two-knobs.yaml"), Values())
     junk = [
         [ms.SYSEX] + [0] * 3000 + [ms.SYSEX_END],
         [60, 100],
@@ -363,7 +365,7 @@ def test_clock_storm_without_start(spacing_ns) -> None:
     f.update(t + 10_000 * spacing_ns)
     _sane(f)
     assert not f.timeline.running and f.position_ticks == 0
-    assert f.ticks_seen == 10_000
+    assert f.ticks == 10_000
     t = _clean_clock(f, t + 10_000 * spacing_ns, 120.0, 24, start=False)
     assert f.bpm == pytest.approx(120.0, rel=0.005)
     t = _clean_clock(f, t, 120.0, 24)
@@ -412,8 +414,10 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
     """The real engine loop (``jamd.engine.process.Engine``, null ports, in a thread) fed a clock storm with
     identical timestamps, junk and a clean clock through a polled input, as ``ManagedInput.poll``
     delivers it: it keeps running, follows, and reports the dropped input in the status block."""
-    from jamd.engine.ipc import Control, RtShared, WindowBuffer
-    from jamd.engine.process import Engine, RtConfig
+    from jamd.engine.clock import ClockMode
+    from jamd.engine.config import RtConfig
+    from jamd.engine.ipc import Control, ControlKind, RtShared, WindowBuffer
+    from jamd.engine.process import Engine
 
     class FakeInput:
         """A clock input as the engine polls it (``ManagedInput.poll``): messages with their
@@ -448,7 +452,7 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
 
     windows, shared = WindowBuffer.create(), RtShared.create(1 << 12)
     control = Pipe()
-    engine = Engine(RtConfig(source="follow", bpm=120.0, rt_priority=0), windows, shared, control)
+    engine = Engine(RtConfig(clock=ClockMode.MIDI, bpm=120.0, rt_priority=0), windows, shared, control)
     clock_in = FakeInput()
     engine.inputs.append(clock_in)
     errors: list[BaseException] = []
@@ -504,7 +508,7 @@ def test_engine_loop_survives_a_hostile_clock_input() -> None:
             time.sleep(0.01)
         assert shared.get("dropped_input") == len(junk)
     finally:
-        control.items.append(Control("quit"))
+        control.items.append(Control(ControlKind.QUIT))
         th.join(5)
         windows.close()
         shared.close()

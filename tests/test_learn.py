@@ -8,6 +8,7 @@ import time
 
 import mido
 import pytest
+from _values import Values
 
 from jamd.control.learn import Detected, detect, mapping_yaml, relative_encoding
 from jamd.control.mapper import Mapper
@@ -115,7 +116,7 @@ def test_written_mapping_loads_and_maps_the_same_messages(tmp_path):
     assert mapping.controls["tempo"].range == [60, 180]
     targets = set()
     for msgs in (knob(10), pair14(1), encoder(20, ch=2), nrpn(300), [[NOTE_ON, 36, 90]]):
-        m = Mapper(mapping)
+        m = Mapper(mapping, Values())
         for t, msg in enumerate(msgs):
             targets |= {ev.target for ev in m.feed(msg, float(t))}
     assert targets == set(learned)
@@ -182,6 +183,6 @@ def test_learn_from_a_scripted_controller_over_jack(jack_server, tmp_path):
         "density": ("cc", 20, 2, "offset64"),
     }
     for target, msgs in bursts.items():
-        m = Mapper(mapping)
+        m = Mapper(mapping, Values())
         events = [ev for t, msg in enumerate(msgs) for ev in m.feed(msg, float(t))]
         assert events and {ev.target for ev in events} == {target}

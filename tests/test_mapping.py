@@ -8,13 +8,14 @@ from pathlib import Path
 
 import mido
 import pytest
+from _values import Values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jamd.base.paths import MAPPINGS_DIR
 from jamd.base.yamlload import ConfigError
 from jamd.control.ctlparse import ChannelParser, normalize
-from jamd.control.mapper import CURVES, ControlEvent, Mapper, TargetState, deadzone, decode_relative
+from jamd.control.mapper import CURVES, ControlEvent, Mapper, deadzone, decode_relative
 from jamd.control.mapping import Mapping, load_mapping, select_mapping
 from jamd.control.targets import TARGETS
 
@@ -28,7 +29,7 @@ def write(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
 
 
 def mapper(tmp_path: Path, controls: str, extra: str = "") -> Mapper:
-    return Mapper(load_mapping(write(tmp_path, f"channel: 1\n{extra}controls:\n{controls}")))
+    return Mapper(load_mapping(write(tmp_path, f"channel: 1\n{extra}controls:\n{controls}")), Values())
 
 
 def cc(n: int, v: int, ch: int = 1) -> list[int]:
@@ -148,7 +149,7 @@ def test_pickup_holds_until_the_knob_passes_the_value(tmp_path: Path):
     (event,) = m.feed(cc(1, 70), 0)  # passes 0: takes over
     assert event.target == "drums.x" and event.value == pytest.approx(70 / 127 * 2 - 1)
     assert values(m.feed(cc(1, 100), 0), "drums.x") == [pytest.approx(100 / 127 * 2 - 1)]
-    m.set_current("drums.x", -0.5)  # a reseed moved the latent
+    m.store.values["drums.x"] = -0.5  # a reseed moved the latent
     assert m.feed(cc(1, 110), 0) == []  # the knob no longer drives it
     assert m.feed(cc(1, 50), 0) == []  # moving, but has not passed -0.5 yet
     assert values(m.feed(cc(1, 20), 0), "drums.x") == [pytest.approx(20 / 127 * 2 - 1)]
@@ -171,7 +172,7 @@ def test_two_knobs_on_one_target_hand_over(tmp_path: Path):
 
 def test_scale_takeover_closes_the_gap_as_the_knob_moves(tmp_path: Path):
     m = mapper(tmp_path, "  k: {cc: 1, target: density, takeover: scale}\n")
-    m.set_current("density", 0.8)
+    m.store.values["density"] = 0.8
     assert m.feed(cc(1, 0), 0) == []  # first position: nothing to scale from
     (up,) = m.feed(cc(1, 64), 0)  # half way up -> half of the rest
     assert up.value == pytest.approx(0.8 + (64 / 127) * 0.2)
@@ -192,10 +193,10 @@ def test_jump_takeover(tmp_path: Path):
     assert values(m.feed(cc(1, 0), 0), "density") == [0.0]
 
 
-def test_shared_state_between_mappers(tmp_path: Path):
-    state = TargetState()
-    a = Mapper(load_mapping(write(tmp_path, "controls:\n  k: {cc: 1, target: density}\n", "a.yaml")), state)
-    b = Mapper(load_mapping(write(tmp_path, "controls:\n  k: {cc: 1, target: density}\n", "b.yaml")), state)
+def test_mappers_share_one_store(tmp_path: Path):
+    store = Values()
+    a = Mapper(load_mapping(write(tmp_path, "controls:\n  k: {cc: 1, target: density}\n", "a.yaml")), store)
+    b = Mapper(load_mapping(write(tmp_path, "controls:\n  k: {cc: 1, target: density}\n", "b.yaml")), store)
     a.feed(cc(1, 64), 0)
     b.feed(cc(1, 64), 0)
     a.feed(cc(1, 127), 0)
@@ -229,7 +230,7 @@ def test_relative_encodings(encoding: str, table: dict[int, int]):
 def test_relative_encoder_moves_from_the_current_value(tmp_path: Path, encoding: str, up: int, down: int):
     m = mapper(tmp_path, f"  e: {{cc: 5, relative: {encoding}, step: 0.05, target: drums.x}}\n")
     assert values(m.feed(cc(5, up), 0), "drums.x") == [pytest.approx(0.2)]  # 2 steps x 0.05 x 2
-    m.set_current("drums.x", 0.9)  # no takeover needed: steps are relative
+    m.store.values["drums.x"] = 0.9  # no takeover needed: steps are relative
     assert values(m.feed(cc(5, up), 0), "drums.x") == [pytest.approx(1.0)]  # clamped at the end
     assert values(m.feed(cc(5, down), 0), "drums.x") == [pytest.approx(0.8)]
 
@@ -338,7 +339,7 @@ def test_toggle_button_on_cc_press_and_release(tmp_path: Path):
     assert m.feed(cc(48, 0), 0) == []
     assert m.feed(cc(48, 127), 0) == [("mute.kick", 0.0)]
     m.feed(cc(48, 0), 0)
-    m.set_current("mute.kick", 1.0)  # OSC muted it: the next press unmutes
+    m.store.values["mute.kick"] = 1.0  # OSC muted it: the next press unmutes
     assert m.feed(cc(48, 127), 0) == [("mute.kick", 0.0)]
 
 
@@ -424,9 +425,33 @@ def test_smoothing_moves_in_ticks(tmp_path: Path):
     assert m.feed(cc(1, 127), 0.0) == []
     first = values(m.tick(0.1), "density")[0]
     assert first == pytest.approx(0.5 + 0.5 * (1 - math.exp(-1)))
+    assert m.store.values["density"] == first  # written to the store as it moves
     later = [values(m.tick(0.1 * i), "density") for i in range(2, 40)]
     assert [v for vs in later for v in vs][-1] == 1.0
     assert m.tick(10) == []
+
+
+def test_an_outside_move_ends_smoothing_and_the_knob_picks_up_again(tmp_path: Path):
+    m = mapper(tmp_path, "  k: {cc: 1, target: density, smoothing: 0.1}\n")
+    m.feed(cc(1, 64), 0.0)  # at the value (0.5): picked up
+    m.feed(cc(1, 127), 0.0)
+    assert values(m.tick(0.1), "density")
+    m.store.values["density"] = 0.2  # OSC moved it mid-way
+    assert m.tick(0.2) == [] and m.tick(5.0) == []  # the smoothing let go
+    assert m.store.values["density"] == 0.2
+    m.feed(cc(1, 120), 5.0)  # the knob, still above the new value, does not drive it
+    assert m.tick(6.0) == []
+    m.feed(cc(1, 20), 6.0)  # passes 0.2: picked up, smoothing towards the knob
+    assert values(m.tick(10.0), "density") == [pytest.approx(20 / 127)]
+
+
+def test_an_outside_move_ends_a_glide_home(tmp_path: Path):
+    m = touched_at_the_right(kp3_like(tmp_path, "glide"))
+    m.feed(cc(92, 0), 10.0)
+    assert values(m.tick(10.5), "drums.x") == [pytest.approx(0.5)]
+    m.store.values["drums.x"] = -0.3  # a reseed moved the pad
+    assert m.tick(10.8) == [] and m.tick(12.0) == []
+    assert m.store.values["drums.x"] == -0.3
 
 
 # ------------------------------------------------------------------- hostile input
@@ -451,7 +476,7 @@ def test_normalize():
         assert normalize(bad) is None
     assert normalize(mido.Message("clock")) is None
     assert normalize(mido.Message("pitchwheel", pitch=5)) is None
-    m = Mapper(load_mapping(MAPPINGS_DIR / "generic-two-knobs.yaml"))
+    m = Mapper(load_mapping(MAPPINGS_DIR / "generic-two-knobs.yaml"), Values())
     for msg in ([0xF8], [0xB0, 1, 64], None, [0xB0, 1]):
         m.feed(msg, 0)
     assert (m.received, m.ignored) == (4, 3)
@@ -501,14 +526,14 @@ def all_mappings(tmp_path_factory) -> list[Mapping]:
 @settings(max_examples=300, deadline=None)
 @given(stream=st.lists(st.tuples(message_bytes, st.floats(0, 0.5)), max_size=60))
 def test_random_message_streams_never_raise_and_stay_in_range(all_mappings, stream):
-    for m in map(Mapper, all_mappings):
+    for m in (Mapper(mapping, Values()) for mapping in all_mappings):
         now = 0.0
         for msg, dt in stream:
             now += dt
             for target, value in m.feed(msg, now) + m.tick(now):
                 t = TARGETS[target]
                 assert math.isfinite(value) and t.lo <= value <= t.hi, (target, value)
-        for target, value in m.state.values.items():
+        for target, value in m.store.values.items():
             assert TARGETS[target].lo <= value <= TARGETS[target].hi
 
 
@@ -548,7 +573,7 @@ def test_reloading_a_mapping_keeps_the_values(tmp_path: Path):
     with pytest.raises(ConfigError):
         load_mapping(write(tmp_path, "controls:\n  k: {cc: 1, target: densty}\n", "new.yaml"))
     new = Mapper(
-        load_mapping(write(tmp_path, "controls:\n  k: {cc: 2, target: density}\n", "new.yaml")), old.state
+        load_mapping(write(tmp_path, "controls:\n  k: {cc: 2, target: density}\n", "new.yaml")), old.store
     )
-    assert new.state.get("density") == 1.0
+    assert new.store.values["density"] == 1.0
     assert new.feed(cc(2, 0), 0) == []  # a new knob picks the value up first

@@ -34,10 +34,12 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from jamd.engine.clock import ClockEvent, ClockFollower, FollowerConfig, MasterClock
-from jamd.engine.scheduler import SchedulerConfig, StepScheduler, Window
+from jamd.engine.clock import LOCATING_EVENTS, STOPPING_EVENTS, ClockEvent, ClockMode, MasterClock
+from jamd.engine.follow import ClockFollower, FollowerConfig
+from jamd.engine.scheduler import SchedulerConfig, StepScheduler
 from jamd.midi import spec as ms
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Part, Window
 
 SCALE = max(1, int(os.environ.get("JAMD_FUZZ_EXAMPLES", "1")))
 LEAD_NS = 2_000_000  # the engine's commit_lead_ms
@@ -60,7 +62,7 @@ class Device:
         if not self.connected:
             self.violations.append(f"sent to an unplugged port: {msg}")
             return
-        key = ((msg[0] & 0x0F) + 1, msg[1])
+        key = (ms.channel_of(msg[0]), msg[1])
         if ms.is_note_on(msg):
             self.ons += 1
             if key in self.sounding:
@@ -117,15 +119,15 @@ def make_window(kind: str, steps: int, seed: int, wid: int) -> Window:
 class Rig:
     """The engine's loop over a pure scheduler, a real position source and fake ports."""
 
-    def __init__(self, source: str, bpm: float, shared_port: bool = False) -> None:
+    def __init__(self, mode: ClockMode, bpm: float, shared_port: bool = False) -> None:
         self.t = T0
-        self.kind = source
+        self.mode = mode
         self.devices = [Device(), Device()]
         self.shared_port = shared_port
         self._new_scheduler()
         self.silent_until = 0  # follower: the external clock is silent until then
         self.external: MasterClock | None = None
-        if source == "master":
+        if mode is ClockMode.INTERNAL:
             self.src = MasterClock(bpm, self.t)
         else:
             self.src = ClockFollower(FollowerConfig(lost_min_ns=100_000_000))
@@ -141,9 +143,9 @@ class Rig:
             self.devices[port].receive(m)
 
     def on_event(self, ev: ClockEvent) -> None:
-        if ev.kind in ("start", "continue", "locate"):
+        if ev.kind in LOCATING_EVENTS:
             self.send(self.sched.locate(ev.beat))
-        elif ev.kind in ("stop", "lost"):
+        elif ev.kind in STOPPING_EVENTS:
             self.send(self.sched.stop())
 
     # one turn of the engine loop at self.t
@@ -238,16 +240,16 @@ class Ownership(RuleBasedStateMachine):
         self.rig: Rig | None = None
 
     @initialize(
-        source=st.sampled_from(["master", "follow"]),
+        mode=st.sampled_from([ClockMode.INTERNAL, ClockMode.MIDI]),
         bpm=st.floats(40, 300),
         shared=st.booleans(),
         kind=st.sampled_from(WINDOW_KINDS),
         seed=st.integers(0, 2**31),
         warmup=st.floats(0.3, 4.0),
     )
-    def setup(self, source, bpm, shared, kind, seed, warmup) -> None:
+    def setup(self, mode, bpm, shared, kind, seed, warmup) -> None:
         """Every run starts with music playing (hypothesis likes short runs: make them count)."""
-        self.rig = Rig(source, bpm, shared)
+        self.rig = Rig(mode, bpm, shared)
         self.rig.sched.set_window(make_window(kind, 32, seed, 0))
         self.rig.master.start(self.rig.t)
         self._play(warmup)
@@ -293,7 +295,7 @@ class Ownership(RuleBasedStateMachine):
         self.rig.sched.set_density(density)
 
     @precondition(ready)
-    @rule(part=st.sampled_from(["drums", "bass"]), muted=st.booleans())
+    @rule(part=st.sampled_from(Part), muted=st.booleans())
     def mute(self, part, muted) -> None:
         self.rig.send(self.rig.sched.set_mute(part, muted))
 
@@ -319,7 +321,7 @@ class Ownership(RuleBasedStateMachine):
         rig.master.set_tempo(bpm, rig.t)
         rig.run_for(1)
 
-    @precondition(lambda self: self.rig is not None and self.rig.kind == "follow")
+    @precondition(lambda self: self.rig is not None and self.rig.mode is ClockMode.MIDI)
     @rule(beats=st.floats(0.1, 4.0))
     def clock_cable_out(self, beats) -> None:
         """The external clock stops arriving mid-bar for a while (long enough to be 'lost' or not)."""
@@ -399,8 +401,8 @@ test_note_ownership_state_machine = Ownership.TestCase
 # ------------------------------------------------------------------ targeted scenarios
 
 
-def _rig_playing(source: str, kind: str = "dense", shared: bool = False, bpm: float = 120.0) -> Rig:
-    rig = Rig(source, bpm, shared)
+def _rig_playing(mode: ClockMode, kind: str = "dense", shared: bool = False, bpm: float = 120.0) -> Rig:
+    rig = Rig(mode, bpm, shared)
     rig.sched.set_window(make_window(kind, 32, 1, 0))
     rig.master.start(rig.t)
     rig.run_for(int(2.3 * 60e9 / bpm))
@@ -409,7 +411,7 @@ def _rig_playing(source: str, kind: str = "dense", shared: bool = False, bpm: fl
 
 
 def test_the_external_clock_stopping_mid_bar_ends_the_notes_and_relocks() -> None:
-    rig = _rig_playing("follow", "legato")
+    rig = _rig_playing(ClockMode.MIDI, "legato")
     assert rig.sched.ledger.sounding, "the scenario needs notes sounding when the cable is pulled"
     rig.silent_until = rig.t + 2 * 10**9
     rig.run_for(500_000_000)
@@ -426,7 +428,7 @@ def test_the_external_clock_stopping_mid_bar_ends_the_notes_and_relocks() -> Non
 
 
 def test_port_lost_mid_note_ends_the_note_when_it_returns() -> None:
-    rig = _rig_playing("master", "legato")
+    rig = _rig_playing(ClockMode.INTERNAL, "legato")
     held = {k for k in rig.sched.ledger.sounding if k[0] == 1}
     assert held
     rig.devices[1].connected = False
@@ -440,9 +442,9 @@ def test_port_lost_mid_note_ends_the_note_when_it_returns() -> None:
     assert not rig.sched.ledger.orphaned
 
 
-@pytest.mark.parametrize("source", ["master", "follow"])
-def test_tempo_changes_and_locates_while_notes_sound(source) -> None:
-    rig = _rig_playing(source, "random")
+@pytest.mark.parametrize("mode", [ClockMode.INTERNAL, ClockMode.MIDI])
+def test_tempo_changes_and_locates_while_notes_sound(mode) -> None:
+    rig = _rig_playing(mode, "random")
     for i, bpm in enumerate([60, 240, 97.5, 180, 300, 41]):
         rig.master.set_tempo(bpm, rig.t)
         rig.run_for(int(0.7 * 60e9 / bpm))

@@ -7,6 +7,7 @@ import subprocess
 import pyliblo3 as liblo
 import pytest
 
+from jamd.base.errors import UserError
 from jamd.control.osc import OscControl, OscSettings
 
 
@@ -124,7 +125,7 @@ def test_reports_reach_targets():
 
 def test_port_in_use_is_a_clear_error(osc):
     ctl, _ = osc
-    with pytest.raises(OSError, match=f"UDP port {ctl.settings.port}"):
+    with pytest.raises(UserError, match=f"UDP port {ctl.settings.port}: another program uses it"):
         OscControl(OscSettings(port=ctl.settings.port), lambda t, v: None)
 
 

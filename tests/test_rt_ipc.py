@@ -7,20 +7,22 @@ import time
 import numpy as np
 import pytest
 
+from jamd.engine.config import RtConfig
+from jamd.engine.handle import EngineHandle
 from jamd.engine.ipc import (
     REC_NOTE_OFF,
     REC_NOTE_ON,
     REC_TICK,
     Control,
+    ControlKind,
+    EngineStatus,
     RtShared,
     WindowBuffer,
-    empty_window,
     jitter_stats,
 )
-from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.scheduler import Window
-from jamd.midi.ports import PortConfig
+from jamd.midi.null import null_port
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Part, Window, empty_window
 
 
 def random_window(seed: int, steps: int = 32) -> Window:
@@ -77,10 +79,32 @@ def test_window_too_big_is_refused() -> None:
         buf.close()
 
 
-def test_control_kinds_are_checked() -> None:
-    Control("tempo", 97.3)
-    with pytest.raises(ValueError, match="unknown control"):
-        Control("tempoo", 1)
+def test_controls_are_checked_on_the_control_side() -> None:
+    Control(ControlKind.TEMPO, 97.3)
+    Control(ControlKind.MUTE, 1.0, Part.BASS)
+    with pytest.raises(TypeError, match="ControlKind"):
+        Control("tempo", 97.3)  # a word, not a ControlKind
+    with pytest.raises(ValueError, match="mute"):
+        Control(ControlKind.MUTE, 1.0)  # mute what?
+    with pytest.raises(ValueError, match="mute"):
+        Control(ControlKind.TEMPO, 97.3, Part.DRUMS)
+
+
+def test_status_reads_as_an_engine_status() -> None:
+    sh = RtShared.create(capacity=8)
+    try:
+        assert sh.read_status() == EngineStatus()  # nothing written yet
+        for name, value in (("running", 1), ("bpm", 120.0), ("beat", 8.0), ("updated_ns", 10**9)):
+            sh.set(name, value)
+        sh.set("notes_on", 17)
+        st = sh.read_status()
+        assert st.running is True and st.notes_on == 17 and isinstance(st.notes_on, int)
+        assert st.beat_at(10**9 + 500_000_000) == pytest.approx(9.0)  # half a second at 120 BPM
+        assert st.time_at(10.0) == pytest.approx(2 * 10**9)
+        sh.set("running", 0)
+        assert sh.read_status().beat_at(10**10) == 8.0  # stopped: the position stays
+    finally:
+        sh.close()
 
 
 def test_records_ring_and_stats() -> None:
@@ -98,18 +122,18 @@ def test_records_ring_and_stats() -> None:
 
 def test_engine_thread_plays_and_ends_notes() -> None:
     """The whole loop without MIDI: null ports, master clock at 300 BPM, half a second."""
-    null = PortConfig("drums", "null", api="null")
+    null = null_port("drums")
     h = EngineHandle(
         RtConfig(bpm=300.0, drums=null, clock_out=[null], autostart=True, rt_priority=0), mode="thread"
     )
     h.publish(random_window(4))
     with h:
         time.sleep(0.6)
-        h.send("density", 0.5)
-        h.send("mute", 1.0, "bass")
+        h.send(ControlKind.DENSITY, 0.5)
+        h.send(ControlKind.MUTE, 1.0, Part.BASS)
         time.sleep(0.2)
         st = h.status()
-        assert st["running"] == 1 and st["swaps"] >= 1 and st["notes_on"] > 0
+        assert st.running and st.swaps >= 1 and st.notes_on > 0
         recs, _ = h.records()
     assert (recs[:, 0] == REC_TICK).sum() > 60  # 300 BPM = 120 ticks/s; generous
     on, off = (recs[:, 0] == REC_NOTE_ON).sum(), (recs[:, 0] == REC_NOTE_OFF).sum()

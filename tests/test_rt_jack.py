@@ -20,13 +20,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jamd.engine.ipc import REC_TICK
-from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.scheduler import Window
+from jamd.engine.clock import ClockMode
+from jamd.engine.config import RtConfig
+from jamd.engine.handle import EngineHandle
+from jamd.engine.ipc import REC_TICK, ControlKind
 from jamd.midi import spec as ms
 from jamd.midi.ports import PortConfig, PortError
 from jamd.music.drumkit import VoiceOut
 from jamd.music.grid import BassLine, BassRange, DrumPattern, bass_to_events, drums_to_events
+from jamd.music.window import Window
 
 pytestmark = [pytest.mark.jack]
 rtmidi = pytest.importorskip("rtmidi")
@@ -70,13 +72,13 @@ class Sink:
         return [t for t, m in self.got if m[0] == status]
 
     def notes(self) -> list[tuple[int, list[int]]]:
-        return [(t, m) for t, m in self.got if len(m) == 3 and m[0] & 0xE0 == 0x80]
+        return [(t, m) for t, m in self.got if len(m) == 3 and ms.kind_of(m[0]) in (ms.NOTE_ON, ms.NOTE_OFF)]
 
     def unmatched(self) -> Counter:
         """(channel, note) -> sounding count at the end (all zero when nothing hangs)."""
         c: Counter = Counter()
         for _, m in self.got:
-            key = (m[0] & 0x0F, m[1]) if len(m) == 3 else None
+            key = (ms.channel_of(m[0]), m[1]) if len(m) == 3 else None
             if ms.is_note_on(m):
                 c[key] += 1
             elif ms.is_note_off(m):
@@ -137,17 +139,16 @@ def sink(jack_server):
 
 def test_master_ticks_start_stop_spp(sink) -> None:
     cfg = engine_cfg(
-        source="master",
         bpm=180.0,
         clock_out=[PortConfig("clock", "sink:in", api="jack")],
         clock_when_stopped=False,
     )
     with EngineHandle(cfg) as h:
         time.sleep(0.1)
-        h.send("start")
+        h.send(ControlKind.START)
         assert wait_for(lambda: sink.status(ms.START), 2)
         time.sleep(2.0)
-        h.send("stop")
+        h.send(ControlKind.STOP)
         assert wait_for(lambda: sink.status(ms.STOP), 2)
         time.sleep(0.1)
         start, stop = sink.status(ms.START)[0], sink.status(ms.STOP)[0]
@@ -160,28 +161,26 @@ def test_master_ticks_start_stop_spp(sink) -> None:
         assert abs(int((recs[:, 0] == REC_TICK).sum()) - len(sink.status(ms.CLOCK))) <= 1
         # locate to bar 3 and continue: Song Position Pointer then Continue, then ticks again
         n_ticks = len(sink.status(ms.CLOCK))
-        h.send("locate", 8.0)
-        h.send("continue")
+        h.send(ControlKind.LOCATE, 8.0)
+        h.send(ControlKind.CONTINUE)
         assert wait_for(lambda: sink.status(ms.CONTINUE) and len(sink.status(ms.CLOCK)) > n_ticks + 10, 2)
         spp = [m for _, m in sink.got if m[0] == ms.SONG_POSITION]
         assert spp == [ms.song_position(8 * 24)]
         order = [m[0] for _, m in sink.got if m[0] in (ms.SONG_POSITION, ms.CONTINUE)]
         assert order == [ms.SONG_POSITION, ms.CONTINUE]
-        assert h.status()["beat"] >= 8.0
+        assert h.status().beat >= 8.0
 
 
 def test_master_tempo_change_keeps_ticking(sink) -> None:
-    cfg = engine_cfg(
-        source="master", bpm=120.0, clock_out=[PortConfig("clock", "sink:in", api="jack")], autostart=True
-    )
+    cfg = engine_cfg(bpm=120.0, clock_out=[PortConfig("clock", "sink:in", api="jack")], autostart=True)
     with EngineHandle(cfg) as h:
         assert wait_for(lambda: len(sink.status(ms.CLOCK)) > 48, 3)
-        h.send("tempo", 150.0)
+        h.send(ControlKind.TEMPO, 150.0)
         time.sleep(1.5)
         ticks = np.array(sink.status(ms.CLOCK)[-48:])
         period = np.median(np.diff(ticks))
         assert period == pytest.approx(60e9 / 150 / 24, rel=0.05)
-        assert h.status()["bpm"] == pytest.approx(150.0)
+        assert h.status().bpm == pytest.approx(150.0)
 
 
 # ------------------------------------------------------------------------ GMD pattern
@@ -208,7 +207,6 @@ def test_gmd_pattern_arrives_on_configured_notes_and_channels(sink) -> None:
     roots = np.full(32, 7, np.int64)  # G
     rng = BassRange(channel=5)
     cfg = engine_cfg(
-        source="master",
         bpm=240.0,
         drum_outputs=outputs,
         bass_range=rng,
@@ -227,11 +225,11 @@ def test_gmd_pattern_arrives_on_configured_notes_and_channels(sink) -> None:
     ons = [m for t, m in sink.notes() if ms.is_note_on(m) and t < start + window_ns - 0.3 * 60e9 / 240]
     expect_d = [e for e in drums_to_events(pattern, outputs) if e.start_beat < 7.7]
     expect_b = [e for e in bass_to_events(bass, roots, rng)]
-    got = Counter(((m[0] & 0x0F) + 1, m[1]) for m in ons)
+    got = Counter((ms.channel_of(m[0]), m[1]) for m in ons)
     want = Counter((e.channel, e.note) for e in expect_d + expect_b)
     assert got == want
     assert {c for c, _ in got} == {3, 5}
-    vel = {(m[1], m[2]) for m in ons if m[0] & 0x0F == 2}
+    vel = {(m[1], m[2]) for m in ons if ms.channel_of(m[0]) == 3}
     assert vel <= {(e.note, e.velocity) for e in expect_d}
     assert not sink.unmatched()
 
@@ -240,13 +238,11 @@ def test_gmd_pattern_arrives_on_configured_notes_and_channels(sink) -> None:
 
 
 def test_sigterm_ends_every_note(sink) -> None:
-    cfg = engine_cfg(
-        source="master", bpm=120.0, autostart=True, clock_out=[PortConfig("c", "sink:in", api="jack")]
-    )
+    cfg = engine_cfg(bpm=120.0, autostart=True, clock_out=[PortConfig("c", "sink:in", api="jack")])
     h = EngineHandle(cfg)
     h.publish(win(beat_pattern(), long_bass()))
     with h:
-        assert wait_for(lambda: any(ms.is_note_on(m) and m[0] & 0x0F == 1 for _, m in sink.got), 3)
+        assert wait_for(lambda: any(ms.is_note_on(m) and ms.channel_of(m[0]) == 2 for _, m in sink.got), 3)
         assert sink.unmatched()  # the long bass note sounds right now
         os.kill(h.process.pid, signal.SIGTERM)
         h.process.join(5)
@@ -256,11 +252,11 @@ def test_sigterm_ends_every_note(sink) -> None:
 
 
 def test_killed_engine_notes_ended_by_the_watchdog(sink) -> None:
-    cfg = engine_cfg(source="master", bpm=120.0, autostart=True)
+    cfg = engine_cfg(bpm=120.0, autostart=True)
     h = EngineHandle(cfg)
     h.publish(win(beat_pattern(), long_bass()))
     with h:
-        assert wait_for(lambda: any(ms.is_note_on(m) and m[0] & 0x0F == 1 for _, m in sink.got), 3)
+        assert wait_for(lambda: any(ms.is_note_on(m) and ms.channel_of(m[0]) == 2 for _, m in sink.got), 3)
         os.kill(h.process.pid, signal.SIGKILL)
         h.process.join(5)
         assert not h.check()  # dead: the parent ended its notes
@@ -270,14 +266,15 @@ def test_killed_engine_notes_ended_by_the_watchdog(sink) -> None:
 CONTROL_SCRIPT = textwrap.dedent("""
     import sys, time, numpy as np
     sys.path.insert(0, {root!r})
-    from jamd.engine.process import EngineHandle, RtConfig
+    from jamd.engine.handle import EngineHandle
+    from jamd.engine.config import RtConfig
     from jamd.midi.ports import PortConfig
     from jamd.music.grid import BassLine, BassRange, DrumPattern
-    from jamd.engine.scheduler import Window
+    from jamd.music.window import Window
     b = BassLine.empty(32)
     b.onset[0], b.velocity[0], b.length[0] = 1, 0.8, 32
     d = DrumPattern.empty(32)
-    cfg = RtConfig(source="master", bpm=120.0, autostart=True, rt_priority=0,
+    cfg = RtConfig(bpm=120.0, autostart=True, rt_priority=0,
                    drums=PortConfig("drums", "sink:in", api="jack"), bass_range=BassRange(channel=2))
     h = EngineHandle(cfg)
     h.publish(Window(d, b, np.zeros(32, np.int64)))
@@ -406,7 +403,7 @@ def kick_times(sink: Sink) -> list[int]:
 
 def test_follower_locks_to_an_odd_jittery_clock(sink, tmp_path) -> None:
     ext = ExternalClock(97.3, tmp_path / "clock.log")
-    cfg = engine_cfg(source="follow", bpm=120.0, clock_in=PortConfig("in", "extclock", api="jack"))
+    cfg = engine_cfg(clock=ClockMode.MIDI, bpm=120.0, clock_in=PortConfig("in", "extclock", api="jack"))
     d = DrumPattern.empty()
     for s in range(0, 32, 4):
         d.place(s, 0, 0.9, 0.0)  # a kick on every beat
@@ -415,7 +412,7 @@ def test_follower_locks_to_an_odd_jittery_clock(sink, tmp_path) -> None:
     try:
         with h:
             time.sleep(0.8)  # clock before Start: tempo only
-            assert h.status()["bpm"] == pytest.approx(97.3, abs=0.5)
+            assert h.status().bpm == pytest.approx(97.3, abs=0.5)
             assert not kick_times(sink)
             ext.cmd("start")
             time.sleep(3.0)
@@ -427,7 +424,7 @@ def test_follower_locks_to_an_odd_jittery_clock(sink, tmp_path) -> None:
             # tempo change: after a beat to settle, locked again
             ext.cmd("bpm 131.7")
             time.sleep(2.5)
-            assert h.status()["bpm"] == pytest.approx(131.7, abs=0.7)
+            assert h.status().bpm == pytest.approx(131.7, abs=0.7)
             change = next(t for t in reversed(kicks))
             beats = beat_times(ext.events(), "start", start)
             late_kicks = [t for t in kick_times(sink) if t > change + 0.8e9]
@@ -467,7 +464,7 @@ def _assert_locked(kicks: list[int], grid: list[int], what: str, every_beat: boo
 
 def test_follower_vanished_clock_silences(sink, tmp_path) -> None:
     ext = ExternalClock(110.0, tmp_path / "clock.log")
-    cfg = engine_cfg(source="follow", bpm=120.0, clock_in=PortConfig("in", "extclock", api="jack"))
+    cfg = engine_cfg(clock=ClockMode.MIDI, bpm=120.0, clock_in=PortConfig("in", "extclock", api="jack"))
     h = EngineHandle(cfg)
     h.publish(win(beat_pattern(), long_bass()))
     try:
@@ -476,7 +473,7 @@ def test_follower_vanished_clock_silences(sink, tmp_path) -> None:
             ext.cmd("start")
             assert wait_for(lambda: sink.unmatched(), 3)  # mid-note
             ext.cmd("cut")  # the clock cable is pulled
-            assert wait_for(lambda: h.status()["clock_ok"] == 0, 2)
+            assert wait_for(lambda: not h.status().clock_ok, 2)
             assert wait_for(lambda: not sink.unmatched(), 1), sink.unmatched()
     finally:
         ext.close()
@@ -488,7 +485,6 @@ def test_follower_vanished_clock_silences(sink, tmp_path) -> None:
 def test_port_that_disappears_is_refound(jack_server) -> None:
     first = Sink("synth")
     cfg = engine_cfg(
-        source="master",
         bpm=150.0,
         autostart=True,
         drums=PortConfig("drums", "synth", api="jack"),
@@ -500,7 +496,7 @@ def test_port_that_disappears_is_refound(jack_server) -> None:
         with h:
             assert wait_for(lambda: first.unmatched(), 3)
             first.close()  # unplugged mid-note
-            assert wait_for(lambda: h.status()["ports_lost"] >= 1, 3)
+            assert wait_for(lambda: h.status().ports_lost >= 1, 3)
             time.sleep(0.3)
             second = Sink("synth")  # plugged back in
             try:
@@ -526,7 +522,6 @@ def test_unknown_port_lists_existing_ports(sink) -> None:
 
 def test_virtual_ports(jack_server) -> None:
     cfg = engine_cfg(
-        source="master",
         bpm=120.0,
         autostart=True,
         drums=PortConfig("drums", virtual=True, api="jack"),

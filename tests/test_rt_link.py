@@ -1,7 +1,7 @@
 """Ableton Link: jamd follows another peer's tempo change.
 
 Both peers run inside a network namespace that has only loopback, so Link's multicast
-discovery never leaves this machine (see DESIGN.md, "Testing without hardware").
+discovery never leaves this machine (docs/architecture.md, "Testing without hardware").
 """
 
 from __future__ import annotations
@@ -56,19 +56,21 @@ PEER = textwrap.dedent("""
 JAMD = textwrap.dedent("""
     import json, sys, time
     sys.path.insert(0, {root!r})
-    from jamd.engine.process import EngineHandle, RtConfig
-    from jamd.midi.ports import PortConfig
-    from jamd.engine.ipc import empty_window
+    from jamd.engine.clock import ClockMode
+    from jamd.engine.handle import EngineHandle
+    from jamd.engine.config import RtConfig
+    from jamd.midi.null import null_port
+    from jamd.music.window import empty_window
     def main():
-        null = PortConfig("drums", "null", api="null")
-        h = EngineHandle(RtConfig(source="link", bpm=120.0, drums=null, autostart=True, rt_priority=0))
+        null = null_port("drums")
+        h = EngineHandle(RtConfig(clock=ClockMode.LINK, bpm=120.0, drums=null, autostart=True, rt_priority=0))
         h.publish(empty_window())
         seen = []
         with h:
             end = time.monotonic() + 6.5
             while time.monotonic() < end:
                 s = h.status()
-                seen.append((round(s["bpm"], 2), int(s["peers"]), s["running"], s["beat"]))
+                seen.append((round(s.bpm, 2), s.peers, s.running, s.beat))
                 time.sleep(0.05)
         print(json.dumps(seen))
     if __name__ == "__main__":

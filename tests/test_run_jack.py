@@ -30,7 +30,7 @@ from test_osc import osc_bytes, other_address
 
 from jamd.base.paths import MODELS_DIR, default_data_dir
 from jamd.data.corpus import WindowSettings, cut_windows, file_grid
-from jamd.engine.ipc import REC_NOTE_ON, unpack_message
+from jamd.engine.ipc import REC_NOTE_ON, EngineStatus, unpack_message
 from jamd.live.config import read_config
 from jamd.live.daemon import Daemon
 from jamd.midi import spec as ms
@@ -79,12 +79,12 @@ mappings: [generic-two-knobs]
     return path
 
 
-def bar_time(st: dict, bar: float) -> int:
+def bar_time(st: EngineStatus, bar: float) -> int:
     """perf_counter_ns at which jamd's clock reaches the start of ``bar`` (0-based)."""
-    return int(st["updated_ns"] + (bar * 4 - st["beat"]) * 60e9 / st["bpm"])
+    return int(st.time_at(bar * 4))
 
 
-def schedule(st: dict) -> list:
+def schedule(st: EngineStatus) -> list:
     """The player's events: the file's drums from jamd bar 2, and the knob sweep."""
     mid = mido.MidiFile(Path(GMD) / FILE)
     events, t0 = [], bar_time(st, DRUMMER_BARS[0])
@@ -111,13 +111,13 @@ def file_codes(model) -> dict[int, np.ndarray]:
     return {bar: model.encode(w) for bar, w in windows.items() if bar < 5}
 
 
-def bars_played(sink: Sink, st: dict, bars: range) -> list:
+def bars_played(sink: Sink, st: EngineStatus, bars: range) -> list:
     """The notes jamd sent during ``bars``, as (step, note) pairs relative to their start."""
     t0 = bar_time(st, bars.start)
-    step_ns = 60e9 / st["bpm"] / 4
+    step_ns = 60e9 / st.bpm / 4
     out = []
     for t, m in sink.notes():
-        if m[0] & 0xF0 == 0x90 and m[2] > 0 and t0 - step_ns / 2 <= t < bar_time(st, bars.stop) - step_ns / 2:
+        if ms.is_note_on(m) and t0 - step_ns / 2 <= t < bar_time(st, bars.stop) - step_ns / 2:
             out.append((int(round((t - t0) / step_ns)), m[1]))
     return sorted(out)
 
@@ -187,9 +187,9 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
         )
         thread = threading.Thread(target=daemon.run)
         thread.start()
-        assert _wait(lambda: daemon.running() and daemon.engine.status().get("updated_ns"), 10)
+        assert _wait(lambda: daemon.running() and daemon.engine.status().updated_ns, 10)
         st = daemon.engine.status()
-        assert st["beat"] < DRUMMER_BARS[0] * 4 - 1, "jamd took too long to start for this timeline"
+        assert st.beat < DRUMMER_BARS[0] * 4 - 1, "jamd took too long to start for this timeline"
         sched.write_text(json.dumps({"ports": ["drummer", "ctl", "keys"], "events": schedule(st)}))
         player.stdin.write("go\n")
         player.stdin.flush()
@@ -212,12 +212,12 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
 
     # drums on the configured notes and channel, bass on its channel, in range, monophonic
     allowed = {o.note for o in daemon.config.drums.outputs()}
-    drum_ons = [m for _, m in drums_sink.notes() if m[0] & 0xF0 == 0x90 and m[2] > 0]
+    drum_ons = [m for _, m in drums_sink.notes() if ms.is_note_on(m)]
     assert len(drum_ons) > 100
-    assert {m[0] for m in drum_ons} == {0x90 | 10} and {m[1] for m in drum_ons} <= allowed
+    assert {ms.channel_of(m[0]) for m in drum_ons} == {11} and {m[1] for m in drum_ons} <= allowed
     assert 35 in {m[1] for m in drum_ons}  # the configured kick
-    bass_ons = [m for _, m in bass_sink.notes() if m[0] & 0xF0 == 0x90 and m[2] > 0]
-    assert bass_ons and {m[0] for m in bass_ons} == {0x90 | 2}
+    bass_ons = [m for _, m in bass_sink.notes() if ms.is_note_on(m)]
+    assert bass_ons and {ms.channel_of(m[0]) for m in bass_ons} == {3}
     assert all(daemon.config.bass.range().low <= m[1] <= daemon.config.bass.range().high for m in bass_ons)
     assert max(_overlap(bass_sink)) <= 1  # monophonic
     # every note-on ended
@@ -280,9 +280,9 @@ class Planned:
             if kind == REC_NOTE_ON and port == 0 and ms.is_note_on(msg):
                 self.notes.append((int(due), msg[1]))
 
-    def bars(self, st: dict, bars: range) -> list:
+    def bars(self, st: EngineStatus, bars: range) -> list:
         """(step, note) of the notes due in ``bars``, steps counted from their start."""
-        t0, step_ns = bar_time(st, bars.start), 60e9 / st["bpm"] / 4
+        t0, step_ns = bar_time(st, bars.start), 60e9 / st.bpm / 4
         end = bar_time(st, bars.stop) - step_ns / 2
         return sorted(
             (int(round((due - t0) / step_ns)), note)
@@ -295,7 +295,7 @@ def _overlap(sink: Sink):
     """How many bass notes sounded at once, after each message."""
     sounding = 0
     for _, m in sink.notes():
-        sounding += 1 if m[0] & 0xF0 == 0x90 and m[2] > 0 else -1
+        sounding += 1 if ms.is_note_on(m) else -1
         yield sounding
 
 

@@ -9,6 +9,7 @@ from jamd.control.mapper import Mapper
 from jamd.control.mapping import load_mapping
 from jamd.control.scenes import AXES, GLIDE_STEP_S, Scenes, parse_target
 from jamd.control.targets import TARGETS, Kind
+from jamd.engine.ipc import ControlKind
 from jamd.live.performance import Performance
 from jamd.model.drums import DrumModel
 
@@ -61,12 +62,12 @@ def test_performance_stores_and_recalls_pads_and_seed(perf_factory):
         perf.apply(k, -1.0)
     perf.set_center(np.zeros_like(seed))
     perf.apply("scene.recall.2", 1.0, t_s=5.0)
-    moved = perf.tick(5.5)
-    assert dict(moved)["drums.x"] == pytest.approx(-0.1) and perf.dirty
+    perf.tick(5.5)
+    assert perf.values["drums.x"] == pytest.approx(-0.1) and perf.dirty
     perf.tick(6.0)
     assert {k: perf.values[k] for k in AXES} == pytest.approx(SOMEWHERE)
     np.testing.assert_allclose(perf.center, seed, atol=1e-6)
-    assert perf.tick(7.0) == []
+    assert perf.scenes.glide is None
 
 
 def test_a_knob_moved_mid_glide_wins(perf_factory):
@@ -86,12 +87,13 @@ def test_mapping_buttons_store_and_recall(tmp_path, perf_factory):
         "channel: 10\ncontrols:\n  pad 1: {note: 36, target: scene.store.1}\n"
         "  pad 5: {note: 40, target: scene.recall.1}\n  knob: {cc: 1, target: drums.x, takeover: jump}\n"
     )
-    mapper, perf = Mapper(load_mapping(path)), perf_factory(glide=0.0)
+    perf = perf_factory(glide=0.0)
+    mapper = Mapper(load_mapping(path), perf)
     events = []
     for t, msg in enumerate([[0x99, 36, 100], [0x89, 36, 0], [0xB9, 1, 127], [0x99, 40, 90]]):
         for ev in mapper.feed(msg, float(t)):
             events.append(ev)
-            perf.apply(ev.target, ev.value, float(t))
+            perf.apply(ev.target, ev.value, float(t))  # the triggers act (values are in already)
     assert [e.target for e in events] == ["scene.store.1", "drums.x", "scene.recall.1"]
     assert perf.values["drums.x"] == 1.0
     perf.tick(3.0)
@@ -125,3 +127,40 @@ def test_daemon_recalls_a_scene_from_osc_with_a_glide(daemon):  # noqa: F811
     assert daemon.perf.values["drums.x"] == pytest.approx(0.6)
     assert daemon.perf.values["drums.y"] == pytest.approx(-0.3)
     assert daemon.perf.scenes.glide is None
+
+
+def test_knobs_on_the_performance_pick_up_after_every_outside_move(tmp_path, perf_factory):
+    """One store: what OSC, a reseed, a scene glide or tap tempo moves, a knob on it must
+    pick up again (pickup: it does nothing until it passes the new value)."""
+    path = tmp_path / "knobs.yaml"
+    path.write_text("channel: 1\ncontrols:\n  x: {cc: 1, target: drums.x}\n  bpm: {cc: 2, target: tempo}\n")
+    perf = perf_factory(glide=1.0)
+    mapper = Mapper(load_mapping(path), perf)
+
+    def knob(n: int, v: int, t: float = 0.0) -> list[float]:
+        return [ev.value for ev in mapper.feed([0xB0, n, v], t)]
+
+    def picks_up(v: int, past: int) -> None:
+        """The knob at ``v`` drives nothing; moved to ``past``, across the value, it does."""
+        before = dict(perf.values)
+        assert knob(1, v) == [] and perf.values == before
+        assert knob(1, past) == [pytest.approx(past / 127 * 2 - 1)]
+
+    knob(1, 64), knob(1, 100)  # picked up at the centre, then moved
+    assert perf.values["drums.x"] == pytest.approx(100 / 127 * 2 - 1) and perf.take_controls() == []
+    perf.apply("scene.store.1", 1.0)
+    perf.apply("drums.x", -0.5)  # OSC
+    picks_up(110, 10)
+    perf.reseed(perf.center + 0.1)  # the pad is home again on a new seed
+    assert perf.values["drums.x"] == 0.0
+    picks_up(20, 90)
+    perf.apply("scene.recall.1", 1.0, t_s=0.0)
+    perf.tick(1.0)  # glided back to the stored x
+    assert perf.values["drums.x"] == pytest.approx(100 / 127 * 2 - 1)
+    picks_up(20, 127)
+    knob(2, 30), knob(2, 40)  # the tempo knob (20..400) passes 120 BPM: picked up
+    assert perf.values["tempo"] == pytest.approx(20 + 380 * 40 / 127)
+    assert [c.kind for c in perf.take_controls()] == [ControlKind.TEMPO]  # for the engine, once
+    perf.apply("tap", 1.0, t_s=10.0), perf.apply("tap", 1.0, t_s=10.5)  # 120 BPM
+    assert perf.values["tempo"] == pytest.approx(120.0)
+    assert knob(2, 45) == []  # the knob no longer drives the tapped tempo

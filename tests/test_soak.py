@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from jamd.engine.clock import ClockFollower, FollowerConfig, MasterClock, tick_deadline, tick_ns
+from jamd.engine.clock import LOCATING_EVENTS, STOPPING_EVENTS, MasterClock, tick_deadline, tick_ns
+from jamd.engine.follow import ClockFollower, FollowerConfig
 from jamd.engine.ipc import WindowBuffer
-from jamd.engine.scheduler import SchedulerConfig, StepScheduler, Window
+from jamd.engine.scheduler import SchedulerConfig, StepScheduler
 from jamd.midi import spec as ms
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Part, Window
 
 T0 = 10**9
 LEAD_NS = 2_000_000
@@ -49,8 +51,8 @@ class Gear:
 
     def take(self, msgs) -> None:
         for port, m in msgs:
-            key = (port, m[0] & 0x0F, m[1])
-            if m[0] & 0xF0 == ms.NOTE_ON and m[2]:
+            key = (port, ms.channel_of(m[0]), m[1])
+            if ms.is_note_on(m):
                 self.ons += 1
                 self.errors += key in self.sounding
                 self.sounding.add(key)
@@ -168,7 +170,7 @@ def soak(plan: Plan) -> Report:
                     rep.max_beat_gap = max(rep.max_beat_gap, gap)
                 if plan.moves and rep.bars % 8 == 0:
                     sched.set_density(float(rng.choice([0.3, 0.7, 1.0])))
-                    part = "drums" if rep.bars % 16 else "bass"
+                    part = Part.DRUMS if rep.bars % 16 else Part.BASS
                     gear.take(sched.set_mute(part, bool(rep.bars % 24 == 0)))
             # --- the engine's turn
             if master.next_deadline() is not None and master.next_deadline() <= t:
@@ -177,9 +179,9 @@ def soak(plan: Plan) -> Report:
                 arrive, msg = in_flight.popleft()
                 follower.on_midi(msg, arrive)  # type: ignore[union-attr]
             for ev in src.update(t):
-                if ev.kind in ("start", "continue", "locate"):
+                if ev.kind in LOCATING_EVENTS:
                     gear.take(sched.locate(ev.beat))
-                elif ev.kind in ("stop", "lost"):
+                elif ev.kind in STOPPING_EVENTS:
                     gear.take(sched.stop())
             tl = src.timeline
             if tl.running:
@@ -220,7 +222,7 @@ def soak(plan: Plan) -> Report:
             follower.on_midi(msg, arrive)  # type: ignore[union-attr]
             t = max(t, arrive)
         for ev in src.update(t):
-            if ev.kind in ("stop", "lost"):
+            if ev.kind in STOPPING_EVENTS:
                 gear.take(sched.stop())
         rep.mem_end = memory()
         tracemalloc.stop()

@@ -185,3 +185,13 @@ def test_classify_command_gives_probabilities_per_window():
     assert r.returncode == 0, r.stderr
     windows = json.loads(r.stdout)["windows"]
     assert windows and all(abs(sum(w["styles"].values()) - 1) < 1e-3 for w in windows)
+
+
+def test_similar_says_why_it_skips_a_damaged_file(library):
+    (library / "empty.mid").write_bytes(b"")
+    (library / "cut.mid").write_bytes((library / Path(FILES[0]).name).read_bytes()[:40])
+    r = jamd("similar", library / Path(FILES[0]).name, "--library", library, "--model", MODEL, "--json")
+    assert r.returncode == 0, r.stderr
+    skipped = dict(line.split("similar: skipping ", 1)[1].split(": ", 1) for line in r.stderr.splitlines())
+    assert sorted(skipped) == ["cut.mid", "empty.mid"], r.stderr
+    assert all(why.strip() for why in skipped.values()), r.stderr

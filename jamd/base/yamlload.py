@@ -14,6 +14,7 @@ Range and choice rules are written on the type with ``Annotated``::
 
     channel: Annotated[int, Between(1, 16)] = 1
     curve: Literal["linear", "exp", "log"] = "linear"
+    mode: ClockMode = ClockMode.INTERNAL                 # an Enum: one of its values
     model: Annotated[Path, Reader(read_model_path)]     # a function reads this one
 
 A dataclass may define ``check(self, node)`` for rules across fields (it raises
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
 import functools
 import types
 import typing
@@ -200,12 +202,15 @@ class Between:
     what: str = ""  # a hint shown after the range, e.g. "as printed on gear"
 
     def describe(self) -> str:
-        if self.lo is not None and self.hi is not None:
-            text = f"{_num(self.lo)}..{_num(self.hi)}"
-        elif self.lo is not None:
-            text = f"at least {_num(self.lo)}"
+        lo, hi = self.lo, self.hi
+        if lo is not None and hi is not None:
+            text = f"{_num(lo)}..{_num(hi)}"
+        elif lo is not None:
+            text = f"at least {_num(lo)}"
+        elif hi is not None:
+            text = f"at most {_num(hi)}"
         else:
-            text = f"at most {_num(self.hi)}"
+            text = "any number"
         return f"{text} ({self.what})" if self.what else text
 
     def ok(self, v: float) -> bool:
@@ -230,9 +235,9 @@ def _num(v: float) -> str:
 
 
 def build(tp: Any, node: Node, what: str = "") -> Any:
-    """Read ``node`` as type ``tp`` (a dataclass, scalar, Literal, Optional, list, dict[str, X],
-    Annotated with :class:`Between`, or a class with ``from_yaml``). ``what`` names the value
-    in messages: its dotted key path (``clock.tempo``), empty for the top of a file."""
+    """Read ``node`` as type ``tp`` (a dataclass, scalar, Literal, Enum, Optional, list,
+    dict[str, X], Annotated with :class:`Between`, or a class with ``from_yaml``). ``what`` names
+    the value in messages: its dotted key path (``clock.tempo``), empty for the top of a file."""
     origin = typing.get_origin(tp)
     if origin is Annotated:
         base, *extras = typing.get_args(tp)
@@ -245,10 +250,9 @@ def build(tp: Any, node: Node, what: str = "") -> Any:
     if origin in (Union, types.UnionType):
         return _build_union(tp, node, what)
     if origin is Literal:
-        choices = typing.get_args(tp)
-        if node.value in choices and type(node.value) is type(choices[0]):
-            return node.value
-        raise node.error(f"{what} must be one of: {', '.join(map(str, choices))}; got {_show(node.value)}")
+        return _choice(typing.get_args(tp), node, what)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(_choice(tuple(m.value for m in tp), node, what))
     if origin is list or origin is tuple:
         (item,) = typing.get_args(tp)[:1]
         if not isinstance(node.value, list):
@@ -261,9 +265,15 @@ def build(tp: Any, node: Node, what: str = "") -> Any:
         return {k: build(item, n, _child(what, k)) for k, n in mapping.items()}
     if hasattr(tp, "from_yaml"):
         return tp.from_yaml(node, what)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build_dataclass(tp, node, what)
     return _build_scalar(tp, node, what)
+
+
+def _choice(choices: tuple[Any, ...], node: Node, what: str) -> Any:
+    if node.value in choices and type(node.value) is type(choices[0]):
+        return node.value
+    raise node.error(f"{what} must be one of: {', '.join(map(str, choices))}; got {_show(node.value)}")
 
 
 def _build_union(tp: Any, node: Node, what: str) -> Any:
@@ -340,7 +350,7 @@ def _fields(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
     return hints, {f.name: f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
 
 
-def _build_dataclass(cls: type[T], node: Node, what: str) -> T:
+def _build_dataclass(cls: type, node: Node, what: str) -> Any:
     mapping = _mapping(node, what)
     hints, fields = _fields(cls)
     for key in mapping:

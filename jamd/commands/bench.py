@@ -1,4 +1,5 @@
-"""``jamd bench``: does jamd keep time on this machine? The DESIGN.md figures, measured here."""
+"""``jamd bench``: does jamd keep time on this machine? The targets of docs/performance.md, measured
+here."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported here: the bench pulls in the daemon and the models, which `jamd --help` must not
-    from jamd.ops.bench import QUICK_SECONDS, SECONDS, BenchOptions, format_table, run_bench, to_json
+    from jamd.ops.bench.conditions import QUICK_SECONDS, SECONDS
+    from jamd.ops.bench.report import format_table, to_json
+    from jamd.ops.bench.run import BenchOptions, run_bench
 
     flags = [f for f, on in (("--json", args.json), ("--quick", args.quick), ("--load", args.load)) if on]
     opts = BenchOptions(

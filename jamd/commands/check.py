@@ -6,18 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from jamd.commands.common import add_config_argument
 from jamd.control.mapping import Mapping, load_mapping, select_mapping
 from jamd.live.config import Config, load_config
 from jamd.music.drumkit import VOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)",
-    )
+    add_config_argument(parser)
     parser.add_argument(
         "--port",
         action="append",

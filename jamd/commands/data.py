@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.data.corpus import WindowSettings, load_corpus
+from jamd.commands.common import add_data_argument, read_corpus
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,22 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    root, midi_dir = data_root(args)
-    try:
-        corpus = load_corpus(
-            root,
-            WindowSettings(),
-            midi_dir=midi_dir,
-            use_cache=not args.no_cache,
-            progress=progress_printer("reading MIDI files"),
-        )
-    except FileNotFoundError as e:
-        raise UserError(str(e)) from e
+    corpus, _ = read_corpus(args, use_cache=not args.no_cache)
     summary = corpus.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"corpus: {root}")
+    print(f"corpus: {corpus.root}")
     for split, s in summary.items():
         rates = "  ".join(f"{v} {r:.3f}" for v, r in s["hit_rate"].items())
         print(

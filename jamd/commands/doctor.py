@@ -7,16 +7,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from pathlib import Path
+
+from jamd.commands.common import add_config_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)",
-    )
+    add_config_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

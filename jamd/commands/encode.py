@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+from typing import TypedDict
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_model_argument, load_drum_model, midi_file
+from jamd.commands.common import add_model_argument, load_drum_model, midi_in
 from jamd.lab.toolbox import encode_file
 
 
+class Window(TypedDict):
+    """One window as ``--json`` prints it (the text lines show the same rounded values)."""
+
+    bar: int  # 0-based
+    z: list[float]
+    xy: list[float]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="a MIDI file with drums")
+    parser.add_argument("file", type=midi_in, help="a MIDI file with drums")
     add_model_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -20,9 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     model = load_drum_model(args)
     plane = model.plane()
-    rows = []
+    rows: list[Window] = []
     try:
-        codes = encode_file(model, midi_file(args.file), args.kit)
+        codes = encode_file(model, args.file, args.kit)
     except ValueError as e:  # no drums in the file
         raise UserError(str(e)) from e
     for c in codes:

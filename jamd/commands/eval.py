@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import argparse
+import functools
 
 from jamd.commands.common import add_kind_subcommands, run_kind
 
@@ -11,7 +11,7 @@ from jamd.commands.common import add_kind_subcommands, run_kind
 KINDS: dict[str, tuple[str, str]] = {
     "drums": (
         "jamd.commands.eval_drums",
-        "evaluate a drum model (reconstruction, smoothness, plausibility, speed)",
+        "evaluate a drum model on what it plays (seed, pad, realism, style, speed), beside baselines",
     ),
     "bass": (
         "jamd.commands.eval_bass",
@@ -19,9 +19,5 @@ KINDS: dict[str, tuple[str, str]] = {
     ),
 }
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_kind_subcommands(parser, KINDS)
-
-
+add_arguments = functools.partial(add_kind_subcommands, kinds=KINDS)
 run = run_kind

@@ -12,20 +12,24 @@ import json
 from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument
+from jamd.commands.common import add_data_argument, checkpoint_in, seed_number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="bass checkpoint (path without suffix, or its .json)")
+    parser.add_argument(
+        "model", type=checkpoint_in, help="bass checkpoint (path without suffix, or its .json)"
+    )
     parser.add_argument(
         "--unpenalised",
-        type=Path,
+        type=checkpoint_in,
         default=None,
         help="the comparison model trained with --stability 0 (default MODEL_unpenalised)",
     )
     add_data_argument(parser)
     parser.add_argument("--bass", default=None, help="with --midi-dir: the bass channel or track name")
-    parser.add_argument("--corpus-seed", type=int, default=0, help="seed of the procedural bass corpus")
+    parser.add_argument(
+        "--corpus-seed", type=seed_number, default=0, help="seed of the procedural bass corpus"
+    )
     parser.add_argument(
         "--split",
         default=None,

@@ -1,37 +1,56 @@
-"""``jamd eval drums MODEL``: the figures of docs/models.md, computed with the numpy runtime."""
+"""``jamd eval drums MODEL``: the figures of docs/models.md, on the patterns the daemon plays
+(numpy runtime, live default decoding), beside trivial baselines with ``--baselines``/``--compare``."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.data.corpus import WindowSettings, load_corpus
+from jamd.commands.common import add_data_argument, checkpoint_in, number, read_corpus
+from jamd.data.corpus import Corpus
 
+#: the contract's keys first, in this order (issue 15); the secondary figures after them
 KEYS = (
-    "hit_f1",
-    "hit_accuracy",
-    "velocity_mae",
-    "offset_mae",
-    "kl_per_dim",
-    "unevenness",
-    "metric_cv",
-    "plausible_rate",
+    "seed_f1",
+    "seed_f1_kick",
+    "seed_f1_snare",
+    "seed_identification",
+    "seed_velocity_mae",
+    "seed_offset_mae",
+    "pad_change_cv",
+    "pad_jump_share",
+    "pad_total_change",
+    "pad_dead_share",
+    "realism_pad",
+    "realism_prior",
+    "realism_real",
+    "style_nn",
+    "style_nn_raw",
     "decode_ms_p50",
     "decode_ms_p99",
+    "encode_ms_p50",
+    "unevenness",
+    "metric_cv",
+    "kl_per_dim",
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", type=Path, help="checkpoint (path without suffix, or its .json)")
+    parser.add_argument(
+        "model", nargs="?", type=checkpoint_in, help="checkpoint (path without suffix, or its .json)"
+    )
     parser.add_argument(
         "--compare",
         nargs=2,
-        type=Path,
+        type=checkpoint_in,
         metavar=("MODEL_A", "MODEL_B"),
-        help="evaluate two models and print them side by side",
+        help="evaluate two models and print them side by side, with the baselines",
+    )
+    parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also score trivial players (copy, quantised, nearest training window, random)",
     )
     add_data_argument(parser)
     parser.add_argument(
@@ -40,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("train", "validation", "test"),
         help="windows to evaluate on (default test; choose settings on validation)",
     )
+    parser.add_argument(
+        "--radius",
+        type=number(0.01, 10),
+        default=None,
+        help="pad reach in spreads, as latent.radius in the config (default: the config's default)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-timing", action="store_true", help="skip the decode timing")
     parser.add_argument(
@@ -47,46 +72,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fmt(v) -> str:
+def _eval_data(corpus: Corpus, split: str):
+    from jamd.lab.drum_report import EvalData
+
+    windows, train = corpus.splits.get(split), corpus.splits.get("train")
+    if windows is None or len(windows) < 2:
+        raise UserError(f"{corpus.root}: no {split} windows to evaluate on")
+    if train is None or not len(train):
+        raise UserError(f"{corpus.root}: no train windows for the baselines and style neighbours")
+    # the realism floor: real windows of the other held-out split (validation for test)
+    others = [s for s in ("validation", "test") if s != split and len(corpus.splits.get(s, ())) > 0]
+    reference = corpus.splits[others[0]] if others else None
+    return EvalData(windows, train, reference, [f.style for f in corpus.files])
+
+
+def _rows(figures: dict) -> dict[str, object]:
+    """Nested figures (feature distances) as ``name.field`` rows; contract keys first."""
+    flat: dict[str, object] = {}
+    for k, v in figures.items():
+        if isinstance(v, dict):
+            flat.update({f"{k}.{f}": x for f, x in v.items()})
+        else:
+            flat[k] = v
+    return {**{k: flat[k] for k in KEYS if k in flat}, **{k: v for k, v in flat.items() if k not in KEYS}}
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "-"
     if isinstance(v, list):
         return "[" + ", ".join(f"{x:.2f}" for x in v) + "]"
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
 def run(args: argparse.Namespace) -> int:
-    from jamd.lab.drum_eval import evaluate
+    from jamd.lab.drum_report import baselines, evaluate, reference
+    from jamd.live.config import LatentConfig
 
+    radius = LatentConfig().radius if args.radius is None else args.radius
     models = list(args.compare) if args.compare else [args.model] if args.model else []
     if not models:
         raise UserError("name a MODEL, or --compare MODEL_A MODEL_B")
-    root, midi_dir = data_root(args)
-    try:
-        corpus = load_corpus(
-            root, WindowSettings(), midi_dir=midi_dir, progress=progress_printer("reading MIDI files")
-        )
-    except FileNotFoundError as e:
-        raise UserError(str(e)) from e
-    windows = corpus.splits.get(args.split)
-    if windows is None or len(windows) < 2:
-        raise UserError(f"{root}: no {args.split} windows to evaluate on")
-    results = {}
+    corpus, _ = read_corpus(args)
+    data = _eval_data(corpus, args.split)
+    ref = reference(data)
+    results, plays = {}, []
     for m in models:
-        r = evaluate(str(m), windows, timing=not args.no_timing)
-        r = {**{k: r[k] for k in KEYS if k in r}, **{k: v for k, v in r.items() if k not in KEYS}}
+        r, played = evaluate(str(m), data, ref, radius, timing=not args.no_timing)
         r["split"] = args.split
         results[str(m)] = r
+        plays.append(played)
         if args.write_card:
             from jamd.model.checkpoint import read_card, update_card
 
             metrics = read_card(m).get("metrics", {})
             metrics[args.split] = r
             update_card(m, metrics=metrics)
+    base = baselines(data, ref, plays[0]) if args.baselines or args.compare else {}
     if args.json:
-        print(json.dumps(results[str(models[0])] if len(models) == 1 else results, indent=2))
+        out: dict = results[str(models[0])] if len(models) == 1 else dict(results)
+        print(json.dumps({**out, "baselines": base} if base else out, indent=2))
         return 0
-    names = list(results)
-    width = max(14, *(len(n) for n in names))
-    print(f"{'':16}" + "".join(f"{n:>{width + 2}}" for n in names))
-    for k in results[names[0]]:
-        print(f"{k:16}" + "".join(f"{_fmt(results[n].get(k)):>{width + 2}}" for n in names))
+    columns = {**{n: _rows(r) for n, r in results.items()}, **{f"[{n}]": _rows(b) for n, b in base.items()}}
+    keys = list(_rows(results[str(models[0])]))
+    width = max(
+        14, *(len(n) for n in columns), *(len(_fmt(c.get(k))) for c in columns.values() for k in keys)
+    )
+    label = max(len(k) for k in keys) + 2
+    print(f"{'':{label}}" + "".join(f"{n:>{width + 2}}" for n in columns))
+    for k in keys:
+        print(f"{k:{label}}" + "".join(f"{_fmt(c.get(k)):>{width + 2}}" for c in columns.values()))
+    if base:
+        print(
+            "[baselines] copy: the window itself (seed F1 = 1 by definition); quantised: its hits, "
+            "offsets 0, velocities at its mean; nearest_train: the nearest training window by Hamming "
+            f"(pad and realism rows: to what {models[0]} played); random: random cells, the window's "
+            "hit count (realism: hit counts of training windows)"
+        )
     return 0

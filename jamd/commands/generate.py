@@ -4,7 +4,6 @@ on the plane; with a bass line over it if asked (``--bass``)."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
@@ -12,12 +11,17 @@ from jamd.base.errors import UserError
 from jamd.commands.common import (
     add_decode_arguments,
     add_model_argument,
+    checkpoint_in,
     decode_controls,
+    file_codes,
     load_drum_model,
-    midi_file,
+    midi_in,
+    number,
+    output_file,
+    seed_number,
     write_drums,
 )
-from jamd.lab.toolbox import combine, file_code, vary
+from jamd.lab.toolbox import combine, vary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,28 +30,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument(
         "--from",
         dest="sources",
-        type=Path,
+        type=midi_in,
         nargs="+",
         metavar="FILE",
         help="start from these files' codes (blended by --weights)",
     )
-    src.add_argument("--xy", type=float, nargs=2, metavar=("X", "Y"), help="a point on the plane, -1..1")
+    src.add_argument(
+        "--xy", type=number(-1, 1), nargs=2, metavar=("X", "Y"), help="a point on the plane, -1..1"
+    )
     parser.add_argument(
         "--weights",
-        type=float,
+        type=number(),
         nargs="+",
         help="one per --from file; may be negative (latent arithmetic); default an even blend",
     )
     parser.add_argument(
         "--variance",
-        type=float,
+        type=number(0, 100),
         default=None,
-        help="noise added to the code (default: 1.0 for random, 0 otherwise)",
+        help="noise added to the code, 0..100 (default: 1.0 for random, 0 otherwise)",
     )
-    parser.add_argument("--seed", type=int, default=None, help="makes random choices repeatable")
+    parser.add_argument("--seed", type=seed_number, default=None, help="makes random choices repeatable")
     add_decode_arguments(parser)
     _add_bass_arguments(parser)
-    parser.add_argument("-o", "--out", type=Path, required=True, help="MIDI file to write")
+    parser.add_argument("-o", "--out", type=output_file, required=True, help="MIDI file to write")
 
 
 def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,13 +63,13 @@ def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
     bass.add_argument("--bass", action="store_true", help="also write a bass track, played over the drums")
     bass.add_argument(
         "--bass-model",
-        type=Path,
+        type=checkpoint_in,
         default=MODELS_DIR / "bass",
         help="bass model checkpoint (default: the shipped one)",
     )
     bass.add_argument(
         "--bass-xy",
-        type=float,
+        type=number(-1, 1),
         nargs=2,
         default=(0.0, 0.0),
         metavar=("X", "Y"),
@@ -81,8 +87,6 @@ def _bass(args: argparse.Namespace, pattern):
     from jamd.model.bass import BassModel
     from jamd.music.harmony import Chords
 
-    if not all(-1.0 <= v <= 1.0 for v in args.bass_xy):
-        raise UserError("--bass-xy: X and Y lie in -1..1")
     try:
         chords = Chords.from_symbols(args.chords.split(), pattern.steps)
     except ValueError as e:
@@ -95,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_drum_model(args)
     if args.sources:
         try:
-            z = combine([file_code(model, midi_file(p), args.kit) for p in args.sources], args.weights)
-        except ValueError as e:
+            z = combine(file_codes(model, args.sources, args.kit), args.weights)
+        except ValueError as e:  # as many weights as files
             raise UserError(str(e)) from e
         variance = args.variance or 0.0
     elif args.xy:

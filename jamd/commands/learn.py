@@ -9,11 +9,14 @@ import select
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from jamd.base.errors import UserError
+from jamd.commands.common import number, output_file_in_new_folders
 from jamd.control.learn import DEFAULT_TARGETS, Detected, detect, mapping_yaml
+
+if TYPE_CHECKING:  # imported where the port is opened: the other commands need no rtmidi
+    from jamd.midi.ports import ManagedInput
 
 #: a control is done once it has been still this long (a knob being turned never pauses so long)
 QUIET_S = 0.8
@@ -35,7 +38,9 @@ def _targets(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", required=True, help="the controller's MIDI input (a part of its name)")
-    parser.add_argument("-o", "--out", type=Path, required=True, help="mapping file to write (YAML)")
+    parser.add_argument(
+        "-o", "--out", type=output_file_in_new_folders, required=True, help="mapping file to write (YAML)"
+    )
     parser.add_argument(
         "--api",
         choices=("jack", "alsa", "coremidi", "winmm"),
@@ -50,9 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--listen-s",
-        type=float,
+        type=number(0.1, 3600),
         default=10.0,
-        help="how long to wait for each control before skipping it (default 10)",
+        help="seconds to wait for each control before skipping it, 0.1..3600 (default 10)",
     )
     parser.add_argument("--device", default="", help="what the controller is (written into the file)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -64,7 +69,7 @@ class Listener:
     ``quiet_s``. Enter on a terminal skips the control; without a terminal stdin is never read
     (a script or a service runs learn with ``--listen-s`` as the only way on)."""
 
-    port: object  # a jamd.midi.ports.ManagedInput
+    port: ManagedInput
     listen_s: float
     terminal: TextIO | None
     quiet_s: float = QUIET_S

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import mido
 import numpy as np
 
-from jamd.commands.common import add_data_argument, add_model_argument, load_drum_model, midi_file
-from jamd.data.corpus import WindowSettings, load_corpus
+from jamd.commands.common import (
+    add_data_argument,
+    add_model_argument,
+    load_drum_model,
+    midi_in,
+    number,
+    output_file,
+    read_corpus,
+    whole,
+)
 from jamd.lab.latentmap import MapLayout, draw_map
 from jamd.lab.png import write_png
 from jamd.lab.toolbox import file_code
@@ -21,12 +28,14 @@ SCATTER_POINTS = 2000  # enough to show the shape of the data, few enough to sta
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
     add_data_argument(parser)
-    parser.add_argument("--cells", type=int, default=7, help="patterns per side (default 7)")
-    parser.add_argument("--radius", type=float, default=2.0, help="plane reach in spreads (as jamd run)")
-    parser.add_argument("--mark", type=Path, nargs="*", default=[], help="MIDI files to mark on the plane")
-    parser.add_argument("--session", type=Path, help="a `jamd run --record` file: draw its latent walk")
+    parser.add_argument("--cells", type=whole(1, 64), default=7, help="patterns per side, 1..64 (default 7)")
+    parser.add_argument(
+        "--radius", type=number(0.01, 10), default=2.0, help="plane reach in spreads, 0.01..10 (as jamd run)"
+    )
+    parser.add_argument("--mark", type=midi_in, nargs="*", default=[], help="MIDI files to mark on the plane")
+    parser.add_argument("--session", type=midi_in, help="a `jamd run --record` file: draw its latent walk")
     parser.add_argument("--no-scatter", action="store_true", help="skip the training codes")
-    parser.add_argument("-o", "--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("-o", "--out", type=output_file, required=True, help="PNG file to write")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     scatter = None
     if not args.no_scatter and (args.data or args.midi_dir):
         scatter = _training_xy(model, plane, args)
-    marks = [plane.project(file_code(model, midi_file(p), args.kit)) for p in args.mark]
-    walk = read_walk(mido.MidiFile(midi_file(args.session))) if args.session else []
+    marks = [plane.project(file_code(model, p, args.kit)) for p in args.mark]
+    walk = read_walk(mido.MidiFile(args.session)) if args.session else []
     layout = MapLayout(cells=args.cells)
     write_png(args.out, draw_map(model, plane, layout, scatter, marks, walk))
     w, h = layout.size()
@@ -45,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _training_xy(model, plane, args) -> np.ndarray:
-    midi_dir = args.midi_dir is not None
-    corpus = load_corpus(args.midi_dir if midi_dir else args.data, WindowSettings(), midi_dir=midi_dir)
+    corpus, _ = read_corpus(args)
     w = corpus.splits["train"]
     pick = np.random.default_rng(0).permutation(len(w))[:SCATTER_POINTS]
     mu, _ = model.encode_batch(w.hit[pick].astype(np.float32), w.velocity[pick], w.offset[pick])

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from jamd.base.errors import UserError
+from jamd.commands.common import add_config_argument, midi_in, output_file, whole
 
 log = logging.getLogger(__name__)
 
@@ -18,15 +18,10 @@ DEMO_RECORDING = Path("jamd-demo.mid")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="config file (default: ~/.config/jamd/jamd.yaml, then /etc/jamd/jamd.yaml)",
-    )
+    add_config_argument(parser)
     parser.add_argument(
         "--record",
-        type=Path,
+        type=output_file,
         default=None,
         metavar="FILE.mid",
         help="write what jamd received and sent to this MIDI file on exit",
@@ -38,14 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--drummer",
-        type=Path,
+        type=midi_in,
         default=None,
         metavar="FILE.mid",
         help="with --demo: the groove the demo drummer plays (default: one jamd makes)",
     )
     parser.add_argument(
         "--bars",
-        type=int,
+        type=whole(0),
         default=None,
         help="stop after this many bars (--demo default: 16; 0 = run until stopped)",
     )
@@ -53,18 +48,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jamd.base.logsetup import apply_logging
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder
 
     config = load_config(args.config)
-    offline = False
+    # before the engine starts: its process takes the level and the file from here
+    apply_logging(config.logging.level, config.logging.file)
+    offline: str | None = None  # why the demo can make no MIDI ports here
     if args.demo:
         config, offline = demo_config(config)
     record = args.record or (DEMO_RECORDING if offline else None)
-    daemon = Daemon(
-        config, offline=offline, recorder=Recorder(record, config.clock.tempo) if record else None
-    )
+    recorder = Recorder(record, config.clock.tempo) if record else None
+    daemon = Daemon(config, offline=offline is not None, recorder=recorder)
     if args.demo:
         add_demo_drummer(daemon, args.drummer)
     bars = args.bars if args.bars is not None else (16 if args.demo else 0)
@@ -74,36 +71,36 @@ def run(args: argparse.Namespace) -> int:
         daemon.tickers.append(status_screen(daemon))
     daemon.install_signal_handlers()
     if offline:
-        print(f"no MIDI ports can be made here: the demo is recorded to {record}", file=sys.stderr)
+        print(f"the demo is recorded to {record}, no MIDI ports here: {offline}", file=sys.stderr)
     daemon.run()
-    if record and daemon.recorder.saved:  # a dropped recording was already said (log)
+    if recorder is not None and recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
     return 0
 
 
 def demo_config(config):
     """The demo needs no hardware: jamd's own virtual ports where the platform can make them,
-    else no MIDI at all (and a recording)."""
+    else no MIDI at all (and a recording: the second value says why). Nor OSC: when its port
+    is taken, the demo says so and goes on without it."""
+    from jamd.control.osc import port_free
     from jamd.midi.ports import default_api, list_ports
 
     ports = dataclasses.replace(config.ports, drummer=None, controllers=[], virtual=True)
     drummer = dataclasses.replace(config.drummer, kit="gm", channel=None)
-    config = dataclasses.replace(config, ports=ports, drummer=drummer)
+    osc = config.osc
+    if osc.enabled and not port_free(osc.port):
+        print(f"UDP port {osc.port} is taken by another program: the demo runs without OSC", file=sys.stderr)
+        osc = dataclasses.replace(osc, enabled=False)
+    config = dataclasses.replace(config, ports=ports, drummer=drummer, osc=osc)
     api = default_api() if ports.api == "auto" else ports.api
-    return config, list_ports(api).error is not None
+    return config, list_ports(api).error
 
 
 def add_demo_drummer(daemon, path: Path | None) -> None:
     from jamd.live.demo import DemoDrummer, file_groove, model_groove
 
-    if path is not None and not path.is_file():
-        raise UserError(f"{path}: no such MIDI file")
     notes, length = file_groove(path) if path else model_groove(daemon.drums)
-
-    def move(x: float, y: float) -> None:
-        daemon.perf.values["drums.x"], daemon.perf.values["drums.y"] = x, y
-
-    drummer = DemoDrummer(notes, length, daemon.capture.add, move)
+    drummer = DemoDrummer(notes, length, daemon.capture.add, daemon.perf.move_pad)
     daemon.tickers.append(lambda t: drummer.tick(daemon.beat_now(t)) if daemon.running() else None)
 
 
@@ -125,18 +122,19 @@ def status_screen(daemon):
             return
         next_t[0] = time.monotonic() + STATUS_EVERY_S
         st = daemon.engine.status()
-        beat = daemon.beat_now(t)
+        beat = st.beat_at(t)
         seed = daemon.seed_xy()
+        x, y = (float(v) for v in daemon.slew.value)
         snap = Snapshot(
-            st.get("bpm", 0.0),
+            st.bpm,
             beat,
-            bool(st.get("running")),
-            bool(st.get("clock_ok", 1)),
-            tuple(float(v) for v in daemon.slew.value),
+            st.running,
+            st.clock_ok,
+            (x, y),
             seed,
             daemon.window.drums,
             int(beat * 4) % daemon.window.steps,
-            {"sounding": st.get("sounding", 0), "late": st.get("dropped_late", 0)},
+            {"sounding": st.sounding, "late": st.dropped_late},
         )
         sys.stdout.write(CLEAR + render(snap))
         sys.stdout.flush()

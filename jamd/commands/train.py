@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import argparse
+import functools
 
 from jamd.commands.common import add_kind_subcommands, run_kind
 
@@ -20,9 +20,5 @@ KINDS: dict[str, tuple[str, str]] = {
     ),
 }
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_kind_subcommands(parser, KINDS)
-
-
+add_arguments = functools.partial(add_kind_subcommands, kinds=KINDS)
 run = run_kind

@@ -9,17 +9,22 @@ import argparse
 import json
 import shlex
 import sys
-from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, load_bass_splits
+from jamd.commands.common import (
+    add_checkpoint_argument,
+    add_data_argument,
+    load_bass_splits,
+    number,
+    seed_number,
+    set_from_args,
+    whole,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
-    parser.add_argument(
-        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
-    )
+    add_checkpoint_argument(parser)
     parser.add_argument(
         "--bass",
         default=None,
@@ -29,22 +34,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--stability",
-        type=float,
+        type=number(0),
         default=None,
         help="weight of the latent-stability penalty (0 = the unpenalised comparison model)",
     )
-    parser.add_argument("--steps", type=int, default=None, help="optimiser steps (default 6000)")
+    parser.add_argument("--steps", type=whole(1), default=None, help="optimiser steps (default 6000)")
     parser.add_argument(
-        "--batch", type=int, default=None, help="pairs of consecutive windows per step (default 64)"
+        "--batch", type=whole(1), default=None, help="pairs of consecutive windows per step (default 64)"
     )
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3)")
-    parser.add_argument("--beta", type=float, default=None, help="KL weight")
-    parser.add_argument("--d-model", type=int, default=None, help="transformer width (default 48)")
-    parser.add_argument("--eval-every", type=int, default=None, help="steps between validations")
-    parser.add_argument("--corpus-seed", type=int, default=0, help="seed of the procedural bass corpus")
-    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--lr", type=number(1e-8, 1), default=None, help="peak learning rate (default 2e-3)")
+    parser.add_argument("--beta", type=number(0), default=None, help="KL weight")
     parser.add_argument(
-        "--max-minutes", type=float, default=0.0, help="stop after this many minutes (0 = no limit)"
+        "--d-model", type=whole(4, 1024, step=4), default=None, help="transformer width (default 48)"
+    )
+    parser.add_argument("--eval-every", type=whole(1), default=None, help="steps between validations")
+    parser.add_argument(
+        "--corpus-seed", type=seed_number, default=0, help="seed of the procedural bass corpus"
+    )
+    parser.add_argument("--seed", type=seed_number, default=0, help="training seed")
+    parser.add_argument(
+        "--max-minutes", type=number(0), default=0.0, help="stop after this many minutes (0 = no limit)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -52,7 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (fail here, clearly, where torch is missing)
 
-    from jamd.commands.train_drums import _set
     from jamd.training.bass_train import BassTrainSettings, train_bass
     from jamd.training.bass_vae import BassLossConfig, BassVAEConfig
 
@@ -63,17 +71,9 @@ def run(args: argparse.Namespace) -> int:
             f"{ {k: len(v) for k, v in splits.items()} }); need some in train and validation"
         )
     mcfg, lcfg, st = BassVAEConfig(), BassLossConfig(), BassTrainSettings()
-    _set(mcfg, d_model=args.d_model)
-    _set(lcfg, stability=args.stability, beta=args.beta)
-    _set(
-        st,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
-        eval_every=args.eval_every,
-        seed=args.seed,
-        max_minutes=args.max_minutes,
-    )
+    set_from_args(mcfg, args, "d_model")
+    set_from_args(lcfg, args, "stability", "beta")
+    set_from_args(st, args, "steps", "batch", "lr", "eval_every", "seed", "max_minutes")
     lcfg.kl_warmup_steps = min(lcfg.kl_warmup_steps, st.steps // 4)
     info["command"] = "jamd " + shlex.join(sys.argv[1:])
 

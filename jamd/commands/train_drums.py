@@ -9,11 +9,17 @@ import json
 import shlex
 import sys
 import time
-from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, data_root, progress_printer
-from jamd.data.corpus import WindowSettings, load_corpus
+from jamd.commands.common import (
+    add_checkpoint_argument,
+    add_data_argument,
+    number,
+    read_corpus,
+    seed_number,
+    set_from_args,
+    whole,
+)
 
 #: Below this many training windows (a folder of ~200 MIDI files) batches are SMALL_BATCH, not
 #: 128: a 50-file folder gives ~900 windows, 7 batches of 128 per epoch — too few updates to learn.
@@ -23,50 +29,54 @@ SMALL_BATCH = 32
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
-    parser.add_argument(
-        "--out", type=Path, required=True, help="checkpoint path: writes OUT.safetensors and OUT.json"
-    )
+    add_checkpoint_argument(parser)
     parser.add_argument(
         "--flat-weight",
-        type=float,
+        type=number(0),
         default=None,
         help="flatness regulariser weight (0 = the plain VAE baseline; default 3)",
     )
-    parser.add_argument("--latent-dim", type=int, default=None, help="latent dimensions (default 4)")
-    parser.add_argument("--dec-hidden", type=int, default=None, help="decoder GRU units (default 128)")
+    parser.add_argument("--latent-dim", type=whole(2, 64), default=None, help="latent dimensions (default 4)")
     parser.add_argument(
-        "--enc-hidden", type=int, default=None, help="encoder GRU units per direction (default 64)"
+        "--dec-hidden", type=whole(1, 4096), default=None, help="decoder GRU units (default 128)"
     )
     parser.add_argument(
-        "--epochs", type=int, default=None, help="maximum epochs (early stopping may end sooner)"
+        "--enc-hidden", type=whole(1, 4096), default=None, help="encoder GRU units per direction (default 64)"
     )
     parser.add_argument(
-        "--patience", type=int, default=None, help="epochs without validation gain before stopping"
+        "--epochs", type=whole(1), default=None, help="maximum epochs (early stopping may end sooner)"
     )
     parser.add_argument(
-        "--batch", type=int, default=None, help="batch size (default 128; 32 below 4,000 training windows)"
+        "--patience", type=whole(1), default=None, help="epochs without validation gain before stopping"
     )
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (runs are deterministic for a seed)")
+    parser.add_argument(
+        "--batch",
+        type=whole(1),
+        default=None,
+        help="batch size (default 128; 32 below 4,000 training windows)",
+    )
+    parser.add_argument("--lr", type=number(1e-8, 1), default=None, help="Adam learning rate (default 1e-3)")
+    parser.add_argument(
+        "--seed", type=seed_number, default=0, help="random seed (runs are deterministic for a seed)"
+    )
     parser.add_argument(
         "--max-minutes",
-        type=float,
+        type=number(0),
         default=0.0,
         help="stop after this many minutes and keep the best epoch (0 = no limit)",
     )
     parser.add_argument(
-        "--max-windows", type=int, default=0, help="train on only the first N training windows (quick trials)"
+        "--max-windows",
+        type=whole(0),
+        default=0,
+        help="train on only the first N training windows (quick trials)",
     )
-    parser.add_argument("--free-bits", type=float, default=None, help="KL floor per latent dim, nats")
-    parser.add_argument("--kl-warmup", type=float, default=None, help="epochs of KL warm-up")
-    parser.add_argument("--flat-start", type=float, default=None, help="epoch at which flatness switches on")
+    parser.add_argument("--free-bits", type=number(0), default=None, help="KL floor per latent dim, nats")
+    parser.add_argument("--kl-warmup", type=number(0), default=None, help="epochs of KL warm-up")
+    parser.add_argument(
+        "--flat-start", type=number(0), default=None, help="epoch at which flatness switches on"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
-
-
-def _set(obj, **kwargs) -> None:
-    for k, v in kwargs.items():
-        if v is not None:
-            setattr(obj, k, v)
 
 
 def _reporter(quiet: bool):
@@ -126,37 +136,18 @@ def run(args: argparse.Namespace) -> int:
     from jamd.training.drum_train import TrainSettings, train
     from jamd.training.drum_vae import DrumVAEConfig, LossConfig
 
-    root, midi_dir = data_root(args)
-    try:
-        corpus = load_corpus(
-            root, WindowSettings(), midi_dir=midi_dir, progress=progress_printer("reading MIDI files")
-        )
-    except FileNotFoundError as e:
-        raise UserError(str(e)) from e
+    corpus, midi_dir = read_corpus(args)
     if len(corpus.splits.get("train", [])) == 0 or len(corpus.splits.get("validation", [])) == 0:
         raise UserError(
-            f"{root}: not enough usable 2-bar windows (need some in both the training and "
+            f"{corpus.root}: not enough usable 2-bar windows (need some in both the training and "
             f"the validation split; found {corpus.summary()})"
         )
     mcfg, lcfg, st = DrumVAEConfig(), LossConfig(), TrainSettings()
-    _set(mcfg, latent_dim=args.latent_dim, dec_hidden=args.dec_hidden, enc_hidden=args.enc_hidden)
-    _set(
-        lcfg,
-        flat_weight=args.flat_weight,
-        free_bits=args.free_bits,
-        kl_warmup_epochs=args.kl_warmup,
-        flat_start_epoch=args.flat_start,
+    set_from_args(mcfg, args, "latent_dim", "dec_hidden", "enc_hidden")
+    set_from_args(
+        lcfg, args, "flat_weight", "free_bits", kl_warmup_epochs="kl_warmup", flat_start_epoch="flat_start"
     )
-    _set(
-        st,
-        epochs=args.epochs,
-        patience=args.patience,
-        batch=args.batch,
-        lr=args.lr,
-        seed=args.seed,
-        max_minutes=args.max_minutes,
-        max_windows=args.max_windows,
-    )
+    set_from_args(st, args, "epochs", "patience", "batch", "lr", "seed", "max_minutes", "max_windows")
     if args.batch is None and len(corpus.splits["train"]) < SMALL_SET:
         st.batch = SMALL_BATCH  # more updates per epoch on a small folder (see SMALL_SET)
     report, live = _reporter(args.quiet)

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, add_model_argument, load_drum_model
-from jamd.data.corpus import WindowSettings, load_corpus
+from jamd.commands.common import (
+    add_data_argument,
+    add_model_argument,
+    checkpoint_out,
+    load_drum_model,
+    read_corpus,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
     add_data_argument(parser)
     parser.add_argument(
-        "--out", type=Path, default=None, help="classifier checkpoint (default: beside the model, NAME-style)"
+        "--out",
+        type=checkpoint_out,
+        default=None,
+        help="classifier checkpoint (default: beside the model, NAME-style)",
     )
 
 
@@ -25,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data is None or args.midi_dir is not None:
         raise UserError("the style classifier needs style labels: pass --data DIR (the Groove MIDI Dataset)")
     model = load_drum_model(args)
-    corpus = load_corpus(args.data, WindowSettings())
+    corpus, _ = read_corpus(args)
     clf, metrics = train_on_corpus(model, corpus)
     out = args.out or args.model.with_name(args.model.name + "-style")
     clf.save(

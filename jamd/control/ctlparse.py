@@ -15,10 +15,11 @@ increment/decrement) step the selected parameter by one.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from jamd.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON
+from jamd.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, channel_of, kind_of
 
 # Controller numbers of the NRPN/RPN protocol (MIDI 1.0 specification, table of CCs); they
 # belong in jamd.midi.spec beside the channel mode controllers.
@@ -31,10 +32,35 @@ NULL_PARAM = 0x3FFF
 MAX7, MAX14 = 127, 16383
 
 
-class Raw(NamedTuple):
-    """One channel message, 1-16 channel numbering. kind: "cc" | "note_on" | "note_off"."""
+class Name(str, enum.Enum):
+    """Names that are compared and written as the strings they are (in files, in messages)."""
 
-    kind: str
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class RawKind(Name):
+    """The channel messages controls are made of (a note-on with velocity 0 is a note-off)."""
+
+    CC = "cc"
+    NOTE_ON = "note_on"
+    NOTE_OFF = "note_off"
+
+
+class Source(Name):
+    """Where a control's value comes from: the source keys of a mapping file's controls, and
+    what :class:`ChannelParser` makes of a controller's messages."""
+
+    CC = "cc"  # a 7-bit controller
+    CC14 = "cc14"  # a 14-bit pair: MSB controller 0-31 and its LSB controller
+    NRPN = "nrpn"  # a non-registered parameter (CC 99/98 select, CC 6/38 carry the value)
+    NOTE = "note"  # a key or a pad: its velocity
+
+
+class Raw(NamedTuple):
+    """One channel message, 1-16 channel numbering."""
+
+    kind: RawKind
     channel: int
     number: int
     value: int
@@ -45,34 +71,35 @@ def normalize(msg: Any) -> Raw | None:
     if hasattr(msg, "type"):
         kind = msg.type
         if kind == "control_change":
-            return Raw("cc", msg.channel + 1, msg.control, msg.value)
+            return Raw(RawKind.CC, msg.channel + 1, msg.control, msg.value)
         if kind == "note_on":
-            return Raw("note_on" if msg.velocity else "note_off", msg.channel + 1, msg.note, msg.velocity)
+            on = RawKind.NOTE_ON if msg.velocity else RawKind.NOTE_OFF
+            return Raw(on, msg.channel + 1, msg.note, msg.velocity)
         if kind == "note_off":
-            return Raw("note_off", msg.channel + 1, msg.note, 0)
+            return Raw(RawKind.NOTE_OFF, msg.channel + 1, msg.note, 0)
         return None
     try:
-        status, d1, d2 = (int(b) for b in msg[:3]) if len(msg) >= 3 else (None, None, None)
+        status, d1, d2 = (int(b) for b in msg[:3])  # fewer than three: ValueError
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         return None
-    if status is None or not (0 <= status <= 0xFF and 0 <= d1 <= MAX7 and 0 <= d2 <= MAX7):
+    if not (0 <= status <= 0xFF and 0 <= d1 <= MAX7 and 0 <= d2 <= MAX7):
         return None
-    kind, channel = status & 0xF0, (status & 0x0F) + 1
+    kind, channel = kind_of(status), channel_of(status)
     if kind == CONTROL_CHANGE:
-        return Raw("cc", channel, d1, d2)
+        return Raw(RawKind.CC, channel, d1, d2)
     if kind == NOTE_ON:
-        return Raw("note_on" if d2 else "note_off", channel, d1, d2)
+        return Raw(RawKind.NOTE_ON if d2 else RawKind.NOTE_OFF, channel, d1, d2)
     if kind == NOTE_OFF:
-        return Raw("note_off", channel, d1, 0)
+        return Raw(RawKind.NOTE_OFF, channel, d1, 0)
     return None
 
 
 class Value(NamedTuple):
-    """A parsed controller value. kind: "cc" | "cc14" | "nrpn"; number is the CC (MSB CC for
-    14-bit) or the NRPN parameter; ``full`` is the largest value (127 or 16383). ``step`` is
+    """A parsed controller value. kind: any :class:`Source` but a note; number is the CC (MSB CC
+    for 14-bit) or the NRPN parameter; ``full`` is the largest value (127 or 16383). ``step`` is
     +1/-1 for NRPN data increment/decrement (then ``value`` is meaningless), else 0."""
 
-    kind: str
+    kind: Source
     number: int
     value: int
     full: int
@@ -108,11 +135,11 @@ class ChannelParser:
             return self._nrpn(number, value)
         if number in self.pairs:
             self._msb[number] = value
-            return Value("cc14", number, value << 7, MAX14)
+            return Value(Source.CC14, number, value << 7, MAX14)
         msb = self._lsb_of.get(number)
         if msb is not None:
-            return Value("cc14", msb, (self._msb.get(msb, 0) << 7) | value, MAX14)
-        return Value("cc", number, value, MAX7)
+            return Value(Source.CC14, msb, (self._msb.get(msb, 0) << 7) | value, MAX14)
+        return Value(Source.CC, number, value, MAX7)
 
     def _nrpn(self, number: int, value: int) -> Value | None:
         if number == NRPN_MSB:
@@ -126,7 +153,7 @@ class ChannelParser:
             return None
         if number == DATA_MSB:
             self._data_msb = value
-            return Value("nrpn", param, value << 7, MAX14)
+            return Value(Source.NRPN, param, value << 7, MAX14)
         if number == DATA_LSB:
-            return Value("nrpn", param, (self._data_msb << 7) | value, MAX14)
-        return Value("nrpn", param, 0, MAX14, 1 if number == DATA_INC else -1)
+            return Value(Source.NRPN, param, (self._data_msb << 7) | value, MAX14)
+        return Value(Source.NRPN, param, 0, MAX14, 1 if number == DATA_INC else -1)

@@ -27,7 +27,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jamd.control.ctlparse import DATA_LSB, NRPN_CCS, NRPN_LSB, NRPN_MSB, ChannelParser, Raw, normalize
+from jamd.control.ctlparse import (
+    DATA_LSB,
+    NRPN_CCS,
+    NRPN_LSB,
+    NRPN_MSB,
+    ChannelParser,
+    Raw,
+    RawKind,
+    Source,
+    normalize,
+)
+from jamd.control.mapping import Relative
 from jamd.control.targets import TARGETS, Kind
 
 #: the targets `jamd learn` asks for when not told: the pads, the feel, the transport
@@ -63,14 +74,14 @@ REPEAT_SHARE = 0.5
 class Detected:
     """One learned control."""
 
-    source: str  # "cc" | "cc14" | "nrpn" | "note"
+    source: Source
     channel: int  # 1-16
     number: int  # CC, MSB CC, NRPN parameter or note
-    relative: str | None = None  # a relative encoder's encoding
+    relative: Relative | None = None  # a relative encoder's encoding
     bits: int | None = None  # 7 for an NRPN that sends no fine half
 
     @property
-    def key(self) -> tuple[str, int, int]:
+    def key(self) -> tuple[Source, int, int]:
         return self.source, self.channel, self.number
 
     def describe(self) -> str:
@@ -78,10 +89,10 @@ class Detected:
             f"relative encoder ({self.relative})"
             if self.relative
             else {
-                "cc": "absolute CC",
-                "cc14": f"14-bit CC {self.number}/{self.number + 32}",
-                "nrpn": "NRPN" + (" (7-bit)" if self.bits == 7 else ""),
-                "note": "note",
+                Source.CC: "absolute CC",
+                Source.CC14: f"14-bit CC {self.number}/{self.number + 32}",
+                Source.NRPN: "NRPN" + (" (7-bit)" if self.bits == 7 else ""),
+                Source.NOTE: "note",
             }[self.source]
         )
         return f"{self.source} {self.number} on channel {self.channel}: {kind}"
@@ -91,7 +102,7 @@ class Detected:
         spec = TARGETS[target]
         if spec.kind is Kind.CONTINUOUS:
             return None
-        if self.source not in ("cc", "note") or self.relative is not None:
+        if self.source not in (Source.CC, Source.NOTE) or self.relative is not None:
             return (
                 f"{target} is a {spec.kind.value}: it needs a button (a CC or a note), not {self.describe()}"
             )
@@ -99,17 +110,17 @@ class Detected:
 
     def control(self, target: str) -> dict[str, Any]:
         """The control's entry in a mapping file."""
-        entry: dict[str, Any] = {self.source: self.number, "target": target}
+        entry: dict[str, Any] = {str(self.source): self.number, "target": target}
         if self.relative is not None:
             entry["relative"] = self.relative
         if self.bits is not None:
             entry["bits"] = self.bits
-        if self.relative is None and self.source != "note" and target in ABSOLUTE_RANGES:
+        if self.relative is None and self.source is not Source.NOTE and target in ABSOLUTE_RANGES:
             entry["range"] = ABSOLUTE_RANGES[target]
         return entry
 
 
-def detect(messages: Iterable[Any], exclude: Sequence[tuple[str, int, int]] = ()) -> Detected | None:
+def detect(messages: Iterable[Any], exclude: Sequence[tuple[Source, int, int]] = ()) -> Detected | None:
     """The control that sent most of ``messages`` (controls in ``exclude``, already learned
     ones still being touched, do not count); None when nothing usable arrived."""
     raws = [r for r in map(normalize, messages) if r is not None]
@@ -121,22 +132,22 @@ def detect(messages: Iterable[Any], exclude: Sequence[tuple[str, int, int]] = ()
     key = max(groups, key=lambda k: len(groups[k]))  # ties: the first control touched
     source, channel, number = key
     msgs = groups[key]
-    if source == "nrpn":
+    if source is Source.NRPN:
         bits = None if any(r.number == DATA_LSB for r in msgs) else 7
-        return Detected("nrpn", channel, number, bits=bits)
-    if source == "cc":
-        return Detected("cc", channel, number, relative=relative_encoding([r.value for r in msgs]))
+        return Detected(source, channel, number, bits=bits)
+    if source is Source.CC:
+        return Detected(source, channel, number, relative=relative_encoding([r.value for r in msgs]))
     return Detected(source, channel, number)
 
 
-def _groups(raws: list[Raw]) -> dict[tuple[str, int, int], list[Raw]]:
+def _groups(raws: list[Raw]) -> dict[tuple[Source, int, int], list[Raw]]:
     """Messages per control, in order of first appearance: NRPN traffic under its parameter,
     a 14-bit pair's LSB under its MSB, notes (on and off) under the note."""
-    nrpn_channels = {r.channel for r in raws if r.kind == "cc" and r.number in (NRPN_MSB, NRPN_LSB)}
-    ccs = {(r.channel, r.number) for r in raws if r.kind == "cc"}
+    nrpn_channels = {r.channel for r in raws if r.kind is RawKind.CC and r.number in (NRPN_MSB, NRPN_LSB)}
+    ccs = {(r.channel, r.number) for r in raws if r.kind is RawKind.CC}
     pairs = {(ch, n) for ch, n in ccs if n < 32 and (ch, n + 32) in ccs and ch not in nrpn_channels}
     parsers = {ch: ChannelParser(nrpn=True) for ch in nrpn_channels}
-    groups: dict[tuple[str, int, int], list[Raw]] = {}
+    groups: dict[tuple[Source, int, int], list[Raw]] = {}
     for r in raws:
         key = _key(r, pairs, parsers)
         if key is not None:
@@ -146,18 +157,18 @@ def _groups(raws: list[Raw]) -> dict[tuple[str, int, int], list[Raw]]:
 
 def _key(
     r: Raw, pairs: set[tuple[int, int]], parsers: dict[int, ChannelParser]
-) -> tuple[str, int, int] | None:
-    if r.kind != "cc":
-        return "note", r.channel, r.number
+) -> tuple[Source, int, int] | None:
+    if r.kind is not RawKind.CC:
+        return Source.NOTE, r.channel, r.number
     if r.channel in parsers and r.number in NRPN_CCS:
         value = parsers[r.channel].cc(r.number, r.value)  # None for the parameter selects
-        return None if value is None else ("nrpn", r.channel, value.number)
+        return None if value is None else (Source.NRPN, r.channel, value.number)
     if (r.channel, r.number) in pairs or (r.channel, r.number - 32) in pairs:
-        return "cc14", r.channel, r.number if r.number < 32 else r.number - 32
-    return "cc", r.channel, r.number
+        return Source.CC14, r.channel, r.number if r.number < 32 else r.number - 32
+    return Source.CC, r.channel, r.number
 
 
-def relative_encoding(values: Sequence[int]) -> str | None:
+def relative_encoding(values: Sequence[int]) -> Relative | None:
     """The relative encoding a CC's values look like, or None for an absolute control."""
     if len(values) < 3:
         return None

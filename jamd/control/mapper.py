@@ -7,16 +7,21 @@ Pure logic, no ports and no clock: the daemon calls
 * ``tick(now)`` often (every few ms, or at least once a step) for what moves by itself: smoothing
   and an XY pad gliding home after release,
 
-and applies the :class:`ControlEvent` s both return. ``now`` is seconds on any monotonic clock.
+and acts on the :class:`ControlEvent` s both return. ``now`` is seconds on any monotonic clock.
 
-Takeover: the engine moves targets on its own (a reseed moves the latent; OSC moves anything), and
-a knob does not move with it. The engine says so with ``set_current(target, value)``; a knob in
-``pickup`` then does nothing until it passes the new value, and one in ``scale`` closes the gap
-as it moves. Call ``set_current`` only for such moves, never to echo events a Mapper produced.
-Several Mappers (one per controller port) share one :class:`TargetState`, so a knob on one
-device also hands over correctly to a knob on another. To reload a mapping, load the file first
-(a bad file raises and the running Mapper stays), then ``Mapper(new_mapping, old.state)``: the
-values stay where they are and the knobs pick them up again.
+The values live in one store, a :class:`jamd.control.targets.TargetValues` (``jamd run``'s is its
+``Performance``): a Mapper writes what its controls set there as it goes, and its events repeat
+those values for whoever acts on changes (applying them again changes nothing); a trigger holds
+no value and only comes as an event.
+
+Takeover: the engine moves targets on its own (a reseed moves the latent; OSC moves anything),
+and a knob does not move with it. The store holds the new value, and a knob that last set
+something else no longer drives it: one in ``pickup`` does nothing until it passes the new
+value, one in ``scale`` closes the gap as it moves. A smoothing or a glide under way ends when
+anything else moves its target. Several Mappers (one per controller port) share the store, so a
+knob on one device also hands over correctly to a knob on another. To reload a mapping, load
+the file first (a bad file raises and the running Mapper stays), then ``Mapper(new_mapping,
+store)``: the values stay where they are and the knobs pick them up again.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from jamd.control.ctlparse import MAX7, ChannelParser, Raw, Value, normalize
-from jamd.control.mapping import ControlSpec, GateSpec, Mapping
-from jamd.control.targets import TARGETS, Kind
+from jamd.control.ctlparse import MAX7, ChannelParser, Raw, RawKind, Source, Value, normalize
+from jamd.control.mapping import ControlSpec, Curve, GateSpec, Mapping, Relative
+from jamd.control.targets import Kind, TargetValues
 
 #: How close (share of the control's travel) a knob must come to the value to pick it up.
 PICKUP_TOLERANCE = 0.02
@@ -40,16 +45,6 @@ EPSILON = 1e-6
 class ControlEvent(NamedTuple):
     target: str
     value: float
-
-
-@dataclass
-class TargetState:
-    """The current value of every target, as far as the controls know it."""
-
-    values: dict[str, float] = field(default_factory=lambda: {n: t.home for n, t in TARGETS.items()})
-
-    def get(self, target: str) -> float:
-        return self.values[target]
 
 
 # ------------------------------------------------------------------------- value shaping
@@ -65,7 +60,7 @@ def _exp_inv(u: float, k: float) -> float:
 
 #: curve -> (forward, inverse) on [0, 1]. `exp` is fine at the bottom (tempo, frequencies);
 #: `log` is its mirror, fine at the top. The inverse serves relative encoders.
-CURVES: dict[str, tuple[Callable[[float, float], float], Callable[[float, float], float]]] = {
+CURVES: dict[Curve, tuple[Callable[[float, float], float], Callable[[float, float], float]]] = {
     "linear": (lambda u, k: u, lambda u, k: u),
     "exp": (_exp, _exp_inv),
     "log": (lambda u, k: 1 - _exp(1 - u, k), lambda u, k: 1 - _exp_inv(1 - u, k)),
@@ -83,7 +78,7 @@ def deadzone(u: float, width: float) -> float:
     return u / (1 - width) if u < 0.5 else (u - width) / (1 - width)
 
 
-def decode_relative(value: int, encoding: str) -> int:
+def decode_relative(value: int, encoding: Relative) -> int:
     """Steps from one relative-encoder CC value (positive = clockwise).
 
     * ``twos_complement``: 1..63 up, 127..65 = -1..-63 (Ableton "Relative (2's Comp.)")
@@ -160,11 +155,11 @@ class _Gate:
 class Mapper:
     """Turns one controller's messages into control events, per its :class:`Mapping`."""
 
-    def __init__(self, mapping: Mapping, state: TargetState | None = None) -> None:
+    def __init__(self, mapping: Mapping, store: TargetValues) -> None:
         self.mapping = mapping
-        self.state = state if state is not None else TargetState()
-        self._by_key: dict[tuple[str, int, int], list[_Control]] = {}
-        self._gates_by_key: dict[tuple[str, int, int], list[_Gate]] = {}
+        self.store = store
+        self._by_key: dict[tuple[Source, int, int], list[_Control]] = {}
+        self._gates_by_key: dict[tuple[Source, int, int], list[_Gate]] = {}
         self._gates: dict[str, _Gate] = {n: _Gate(n, g) for n, g in mapping.gates.items()}
         self._motions: dict[str, _Motion] = {}
         pairs: dict[int, dict[int, int]] = {}
@@ -173,18 +168,14 @@ class Mapper:
             c = _Control(name, spec)
             ch, src = mapping.channel_of(spec), spec.source
             self._by_key.setdefault((src, ch, spec.number), []).append(c)
-            if src == "cc14":
-                pairs.setdefault(ch, {})[spec.cc14] = spec.lsb if spec.lsb is not None else spec.cc14 + 32
-            elif src == "nrpn":
+            if src is Source.CC14:
+                pairs.setdefault(ch, {})[spec.number] = spec.lsb_cc
+            elif src is Source.NRPN:
                 nrpn_channels.add(ch)
             if spec.gate is not None:
                 self._gates[spec.gate].controls.append(c)
         for g in self._gates.values():
-            key = (
-                "cc" if g.spec.cc is not None else "note",
-                mapping.channel_of(g.spec),
-                g.spec.cc if g.spec.cc is not None else g.spec.note,
-            )
+            key = (g.spec.source, mapping.channel_of(g.spec), g.spec.number)
             self._gates_by_key.setdefault(key, []).append(g)
         self._parsers = {
             ch: ChannelParser(pairs.get(ch, {}), ch in nrpn_channels) for ch in set(pairs) | nrpn_channels
@@ -194,11 +185,6 @@ class Mapper:
         self.ignored = 0  # of those, not a channel CC or note, or malformed
 
     # ------------------------------------------------------------------------- public
-
-    def set_current(self, target: str, value: float) -> None:
-        """The engine moved ``target`` by itself: knobs on it must pick it up again."""
-        self.state.values[target] = TARGETS[target].clamp(value)
-        self._motions.pop(target, None)
 
     def feed(self, msg: Any, now: float | None = None) -> list[ControlEvent]:
         now = time.monotonic() if now is None else now
@@ -210,21 +196,24 @@ class Mapper:
         out: list[ControlEvent] = []
         for gate in self._gate_hits(raw):
             self._gate_change(gate, self._is_press(raw), now, out)
-        if raw.kind == "cc":
+        if raw.kind is RawKind.CC:
             parsed = self._parsers.get(raw.channel, self._plain).cc(raw.number, raw.value)
             if parsed is not None:
                 for c in self._by_key.get((parsed.kind, raw.channel, parsed.number), ()):
                     self._value(c, parsed, raw, now, out)
         else:
-            for c in self._by_key.get(("note", raw.channel, raw.number), ()):
-                self._value(c, Value("note", raw.number, raw.value, MAX7), raw, now, out)
+            for c in self._by_key.get((Source.NOTE, raw.channel, raw.number), ()):
+                self._value(c, Value(Source.NOTE, raw.number, raw.value, MAX7), raw, now, out)
         return out
 
     def tick(self, now: float | None = None) -> list[ControlEvent]:
         now = time.monotonic() if now is None else now
-        out = []
-        for target, m in list(self._motions.items()):
-            before = self.state.get(target)
+        out: list[ControlEvent] = []
+        for target in list(self._motions):
+            m = self._motion(target)
+            if m is None:
+                continue
+            before = self.store.values[target]
             value = m.step(now)
             if abs(value - before) > EPSILON:
                 self._set(target, value, out)
@@ -235,20 +224,30 @@ class Mapper:
     # ---------------------------------------------------------------------- internals
 
     def _gate_hits(self, raw: Raw) -> list[_Gate]:
-        kind = "cc" if raw.kind == "cc" else "note"
-        return self._gates_by_key.get((kind, raw.channel, raw.number), [])
+        source = Source.CC if raw.kind is RawKind.CC else Source.NOTE
+        return self._gates_by_key.get((source, raw.channel, raw.number), [])
 
     @staticmethod
     def _is_press(raw: Raw) -> bool:
-        return raw.kind == "note_on" or (raw.kind == "cc" and raw.value >= 64)
+        return raw.kind is RawKind.NOTE_ON or (raw.kind is RawKind.CC and raw.value >= 64)
+
+    def _motion(self, target: str) -> _Motion | None:
+        """The target's smoothing or glide under way, while the store still holds the value it
+        last set: a move from anywhere else (OSC, a reseed, a scene glide, another controller)
+        ends it."""
+        m = self._motions.get(target)
+        if m is not None and abs(self.store.values[target] - m.value) > EPSILON:
+            del self._motions[target]
+            return None
+        return m
 
     def _intended(self, target: str) -> float:
         """Where a target is going: the goal of its smoothing or glide, else its value."""
-        m = self._motions.get(target)
-        return m.goal if m is not None else self.state.get(target)
+        m = self._motion(target)
+        return m.goal if m is not None else self.store.values[target]
 
     def _set(self, target: str, value: float, out: list[ControlEvent], by: _Control | None = None) -> None:
-        self.state.values[target] = value
+        self.store.set(target, value)
         if by is not None:
             by.last_sent = value
         out.append(ControlEvent(target, value))
@@ -258,14 +257,14 @@ class Mapper:
         target = c.spec.target
         c.last_sent = value
         if c.spec.smoothing > 0:
-            m = self._motions.get(target)
+            m = self._motion(target)
             if m is None or m.duration > 0:
-                m = _Motion(value, self.state.get(target), now, tau=c.spec.smoothing)
+                m = _Motion(value, self.store.values[target], now, tau=c.spec.smoothing)
                 self._motions[target] = m
             m.goal = value
             return
         self._motions.pop(target, None)
-        if abs(value - self.state.get(target)) > EPSILON:
+        if abs(value - self.store.values[target]) > EPSILON:
             self._set(target, value, out, c)
 
     def _value(self, c: _Control, v: Value, raw: Raw, now: float, out: list[ControlEvent]) -> None:
@@ -276,7 +275,7 @@ class Mapper:
             self._relative(c, v.step, now, out)
         elif spec.relative is not None:
             self._relative(c, decode_relative(v.value, spec.relative), now, out)
-        elif raw.kind != "note_off":  # a pad's release is not a position
+        elif raw.kind is not RawKind.NOTE_OFF:  # a pad's release is not a position
             self._absolute(c, self._unit(c, v), now, out)
 
     @staticmethod
@@ -296,9 +295,9 @@ class Mapper:
         if gate is not None and not gate.open:
             c.pending = u
             return
-        u = self._takeover(c, u)
-        if u is not None:
-            self._emit(c, c.from_u(u), now, out)
+        taken = self._takeover(c, u)
+        if taken is not None:
+            self._emit(c, c.from_u(taken), now, out)
 
     def _takeover(self, c: _Control, u: float) -> float | None:
         """The position to apply, or None while the knob has not taken over."""
@@ -334,10 +333,10 @@ class Mapper:
         self._emit(c, c.from_u(fwd(min(max(pre, 0.0), 1.0), k)), now, out)
 
     def _button(self, c: _Control, raw: Raw, out: list[ControlEvent]) -> None:
-        if raw.kind == "cc":
+        if raw.kind is RawKind.CC:
             pressed = raw.value >= 64
         else:
-            pressed = raw.kind == "note_on"
+            pressed = raw.kind is RawKind.NOTE_ON
         was, c.pressed = c.pressed, pressed
         if pressed == was:
             return  # repeated press/release messages change nothing
@@ -348,7 +347,7 @@ class Mapper:
         elif not pressed:
             return
         elif mode == "toggle":
-            value = 0.0 if self.state.get(target) >= 0.5 else 1.0
+            value = 0.0 if self.store.values[target] >= 0.5 else 1.0
         else:
             value = spec.value if spec.value is not None else 1.0
         if target.spec.kind is Kind.TRIGGER:
@@ -373,13 +372,15 @@ class Mapper:
             return
         for c in gate.controls:
             target = c.spec.target
+            if target.spec.kind is Kind.TRIGGER:
+                continue  # a trigger holds no value to send home
             home = c.spec.home if c.spec.home is not None else target.spec.home
             if release == "home":
                 self._motions.pop(target, None)
-                if abs(home - self.state.get(target)) > EPSILON:
+                if abs(home - self.store.values[target]) > EPSILON:
                     self._set(target, home, out, c)
             else:
-                start = self.state.get(target)
+                start = self.store.values[target]
                 self._motions[target] = _Motion(
                     home, start, now, start=start, t0=now, duration=gate.spec.glide
                 )

@@ -14,10 +14,16 @@ from typing import Annotated, Literal
 
 from jamd.base.paths import MAPPINGS_DIR
 from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, load
+from jamd.control.ctlparse import Source
 from jamd.control.targets import TARGETS, Kind, Target
 from jamd.midi.portmatch import PortPattern
 
+# The words a mapping file chooses from (docs/mappings.md says what each does).
 Relative = Literal["twos_complement", "offset64", "sign_magnitude"]
+Curve = Literal["linear", "exp", "log"]
+Takeover = Literal["pickup", "scale", "jump"]
+ButtonMode = Literal["press", "toggle", "hold"]
+Release = Literal["hold", "home", "glide"]
 
 
 class TargetName(str):
@@ -33,9 +39,6 @@ class TargetName(str):
     @property
     def spec(self) -> Target:
         return TARGETS[self]
-
-
-_SOURCES = ("cc", "cc14", "nrpn", "note")
 
 
 @dataclass
@@ -55,44 +58,50 @@ class ControlSpec:
     relative: Relative | None = None  # an endless encoder sending steps, not positions
     step: Annotated[float, Between(0.0001, 1)] = 0.01  # share of the range per encoder step
     range: list[float] | None = None  # [lo, hi] in target units (default: the target's)
-    curve: Literal["linear", "exp", "log"] = "linear"
+    curve: Curve = "linear"
     curve_amount: Annotated[float, Between(0.1, 20)] = 3.0
     invert: bool = False
     deadzone: Annotated[float, Between(0, 0.5)] = 0.0
-    takeover: Literal["pickup", "scale", "jump"] | None = None  # default: see takeover_mode
+    takeover: Takeover | None = None  # default: see takeover_mode
     smoothing: Annotated[float, Between(0, 10, "seconds")] = 0.0
     # buttons
-    button: Literal["press", "toggle", "hold"] | None = None
+    button: ButtonMode | None = None
     value: float | None = None  # what `press` sets (default 1 = on)
     # XY pads
     gate: str | None = None  # name of a gate in `gates:`; values pass while it is open
     home: float | None = None  # where `release: home/glide` goes (default the target's)
 
     @property
-    def source(self) -> str:
-        return next(s for s in _SOURCES if getattr(self, s) is not None)
+    def source(self) -> Source:
+        return next(s for s in Source if getattr(self, s.value) is not None)
 
     @property
     def number(self) -> int:
-        return getattr(self, self.source)
+        """The source's CC, MSB CC, NRPN parameter or note."""
+        return getattr(self, self.source.value)
+
+    @property
+    def lsb_cc(self) -> int:
+        """A 14-bit pair's LSB controller."""
+        return self.lsb if self.lsb is not None else self.number + 32
 
     @property
     def is_button(self) -> bool:
         return self.button is not None or self.target.spec.kind is not Kind.CONTINUOUS
 
     @property
-    def button_mode(self) -> str:
+    def button_mode(self) -> ButtonMode:
         if self.button is not None:
             return self.button
         return "toggle" if self.target.spec.kind is Kind.SWITCH else "press"
 
     @property
-    def takeover_mode(self) -> str:
+    def takeover_mode(self) -> Takeover:
         """``pickup`` for knobs and faders; ``jump`` for what reports a position each time it is
         touched (an XY pad behind a gate, a pad's velocity)."""
         if self.takeover is not None:
             return self.takeover
-        return "jump" if self.gate is not None or self.source == "note" else "pickup"
+        return "jump" if self.gate is not None or self.source is Source.NOTE else "pickup"
 
     @property
     def lo_hi(self) -> tuple[float, float]:
@@ -100,22 +109,22 @@ class ControlSpec:
         return (self.range[0], self.range[1]) if self.range else (t.lo, t.hi)
 
     def check(self, node: Node) -> None:
-        given = [s for s in _SOURCES if getattr(self, s) is not None]
+        given = [s for s in Source if getattr(self, s.value) is not None]
         if len(given) != 1:
             raise node.error(
-                f"a control needs exactly one source of: {', '.join(_SOURCES)}"
+                f"a control needs exactly one source of: {', '.join(Source)}"
                 + (f" (it has {', '.join(given)})" if given else "")
             )
         src, t = given[0], self.target.spec
-        if self.lsb is not None and src != "cc14":
+        if self.lsb is not None and src is not Source.CC14:
             raise node.error("'lsb' goes with 'cc14'", "lsb")
-        if self.bits is not None and src != "nrpn":
+        if self.bits is not None and src is not Source.NRPN:
             raise node.error("'bits' goes with 'nrpn'", "bits")
-        if self.relative is not None and src != "cc":
+        if self.relative is not None and src is not Source.CC:
             raise node.error("'relative' encoders send plain 7-bit CCs: use 'cc'", "relative")
         if self.is_button:
-            if src not in ("cc", "note"):
-                raise node.error(f"a button ({t.name} is a {t.kind.value}) needs 'cc' or 'note'", src)
+            if src not in (Source.CC, Source.NOTE):
+                raise node.error(f"a button ({t.name} is a {t.kind.value}) needs 'cc' or 'note'", src.value)
             if self.relative is not None:
                 raise node.error(
                     f"{t.name} is a {t.kind.value}: it cannot take a relative encoder", "relative"
@@ -146,12 +155,20 @@ class GateSpec:
     channel: Channel | None = None
     cc: Data7 | None = None
     note: Data7 | None = None
-    release: Literal["hold", "home", "glide"] = "hold"
+    release: Release = "hold"
     glide: Annotated[float, Between(0.01, 30, "seconds")] = 0.5
 
     def check(self, node: Node) -> None:
         if (self.cc is None) == (self.note is None):
             raise node.error("a gate needs exactly one of: cc, note")
+
+    @property
+    def source(self) -> Source:
+        return Source.CC if self.cc is not None else Source.NOTE
+
+    @property
+    def number(self) -> int:
+        return getattr(self, self.source.value)
 
 
 @dataclass

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import pyliblo3 as liblo
 
+from jamd.base.errors import UserError
 from jamd.control.scenes import COUNT as SCENE_COUNT
 from jamd.control.scenes import GLIDE_TARGET, MAX_GLIDE_S
-from jamd.control.targets import TARGETS
+from jamd.control.targets import CHORD_TARGET, TARGETS
 from jamd.music.drumkit import VOICES
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,7 @@ class OscControl:
 
     def __post_init__(self) -> None:
         self._allowed = [ipaddress.ip_network(a, strict=False) for a in self.settings.allow]
-        try:
-            self.server = liblo.Server(self.settings.port)
-        except liblo.ServerError as e:
-            raise OSError(f"cannot listen for OSC on UDP port {self.settings.port}: {e}") from e
+        self.server = _listen(self.settings.port)
         self.server.add_method(None, None, self._on_message)
         self._targets = [_address(t) for t in self.settings.report_to]
 
@@ -111,7 +109,7 @@ class OscControl:
             log.debug("OSC from %s refused (not in allow list)", src.hostname)
             return
         if path == CHORD_ADDRESS and types == "s":
-            self.sink("chord", args[0])
+            self.sink(CHORD_TARGET, args[0])
             return
         events = _scene_events(path, args) if path in SCENE_ADDRESSES else _control_events(path, args)
         if events is None:
@@ -122,13 +120,39 @@ class OscControl:
             self.sink(target, value)
 
 
+class OscPortBusy(UserError):
+    """The UDP port is taken (another jamd, or one of the many tools that use 9000)."""
+
+
+def _listen(port: int) -> liblo.Server:
+    try:
+        return liblo.Server(port)
+    except liblo.ServerError:
+        # liblo's own text ("cannot find free port") says less than this
+        raise OscPortBusy(
+            f"cannot listen for OSC on UDP port {port}: another program uses it "
+            "(choose another osc.port in the config, or osc.enabled: false)"
+        ) from None
+
+
+def port_free(port: int) -> bool:
+    """Whether OSC could listen on ``port`` now (liblo's own bind, released at once)."""
+    try:
+        _listen(port).free()
+    except OscPortBusy:
+        return False
+    return True
+
+
 def _number(a) -> bool:
     return not isinstance(a, bool) and isinstance(a, (int, float)) and math.isfinite(a)
 
 
 def _control_events(path: str, args: list) -> list[tuple[str, float]] | None:
     targets = CONTROLS.get(path)
-    values = _values(targets, args) if targets else None
+    if targets is None:
+        return None
+    values = _values(targets, args)
     return None if values is None else list(zip(targets, values))
 
 

@@ -9,6 +9,7 @@ over the glide time, so a recall sounds like a move of the pad, not a jump cut. 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,10 +83,10 @@ class Scenes:
     next_glide_s: float | None = None  # a one-off glide time for the next recall
     _last_step: float = float("-inf")
 
-    def store(self, n: int, values: dict[str, float], center: np.ndarray) -> None:
+    def store(self, n: int, values: Mapping[str, float], center: np.ndarray) -> None:
         self.slots[n] = Scene({k: float(values[k]) for k in AXES}, np.array(center, np.float32))
 
-    def recall(self, n: int, values: dict[str, float], center: np.ndarray, now: float) -> bool:
+    def recall(self, n: int, values: Mapping[str, float], center: np.ndarray, now: float) -> bool:
         """Start gliding from the current position to scene ``n``; False when it is empty."""
         glide_s = self.glide_s if self.next_glide_s is None else self.next_glide_s
         self.next_glide_s = None

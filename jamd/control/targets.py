@@ -1,11 +1,14 @@
 """What a control can move: the names controller mappings (and OSC) use, with their kinds,
 limits and home values. The engine gives these names their meaning; this table is the contract.
+:class:`TargetValues` is the contract of the one store of their current values.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from jamd.control.scenes import scene_targets
 from jamd.music.drumkit import VOICES
@@ -56,3 +59,29 @@ _ALL = [
 ]
 
 TARGETS: dict[str, Target] = {t.name: t for t in _ALL}
+
+#: The pseudo-target a chord goes to (an OSC chord symbol, a keyboard's held chord); not in
+#: :data:`TARGETS`, whose values are numbers.
+CHORD_TARGET = "chord"
+
+
+def home_values() -> dict[str, float]:
+    """Every target that holds a value (all but the triggers), at its home."""
+    return {name: t.home for name, t in TARGETS.items() if t.kind is not Kind.TRIGGER}
+
+
+class TargetValues(Protocol):
+    """The one store of the targets' current values (``jamd run``'s is
+    :class:`jamd.live.performance.Performance`). A :class:`jamd.control.mapper.Mapper` reads it
+    and writes what its controls set there; whatever else moves a value (OSC, a reseed, a scene
+    glide, another controller) moves it there too, so a knob sees the move and takes the value
+    over again by its takeover rule."""
+
+    @property
+    def values(self) -> Mapping[str, float]:
+        """The value of every target :func:`home_values` names."""
+        ...
+
+    def set(self, target: str, value: float) -> None:
+        """A control moved ``target`` to ``value`` (within the target's limits)."""
+        ...

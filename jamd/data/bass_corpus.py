@@ -227,7 +227,7 @@ def _reggae(ctx: BarContext):
 
 def _hiphop(ctx: BarContext):
     """Sparse sub notes on the kick, held until the next one."""
-    all_kicks = list(np.nonzero(ctx.kick)[0])
+    all_kicks = [int(s) for s in np.nonzero(ctx.kick)[0]]
     kicks = [s for s in all_kicks if s == all_kicks[0] or ctx.rng.random() < ctx.section["density"]]
     onsets = kicks or [0]  # no kick in the bar: a held note from the one
     sub = ctx.section["register"]

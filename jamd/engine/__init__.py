@@ -1,4 +1,10 @@
-"""The real-time engine, run in its own process: clock sources (internal, MIDI clock, Ableton Link),
-the step scheduler and note ledger, the engine loop, its shared-memory IPC and the handle the
-control side holds. Imports only ``jamd.base``, ``jamd.midi``, ``jamd.music`` and itself, so
-the engine process loads real-time code and nothing else."""
+"""The real-time engine, run in its own process. Imports only ``jamd.base``, ``jamd.midi``,
+``jamd.music`` and itself, so the engine process loads real-time code and nothing else.
+
+* ``clock`` - the position-source interface, the timeline math and the internal master clock;
+  ``follow`` - following MIDI clock; ``link`` - Ableton Link (aalink, optional);
+* ``scheduler`` - the step scheduler and the note ledger (pure logic);
+* ``process`` - the engine loop and the engine process's entry point;
+* ``config`` (what the engine is told), ``ipc`` (windows, controls and status between the
+  processes) and ``handle`` (the control side's handle) - the contracts with the control side.
+"""

@@ -11,9 +11,11 @@ Three channels, chosen so the real-time side never waits for the other:
    so a window published before step ``s``'s commit time (its earliest hit, at most half a
    step before ``s``; see :mod:`jamd.engine.scheduler`) plays from ``s`` on.
 2. :class:`Control` messages - a ``multiprocessing`` pipe, control side -> engine: tempo,
-   transport, density, mute, panic, quit. The engine polls it without blocking.
+   transport, density, mute, panic, quit (:class:`ControlKind`). The engine polls it without
+   blocking.
 3. :class:`RtShared` - shared memory, **written by the engine, read by anyone**: a status
-   block (tempo, beat, transport, clock state, counters), a ring buffer of timing records
+   block (tempo, beat, transport, clock state, counters; read as an :class:`EngineStatus`),
+   a ring buffer of timing records
    (every clock tick and note as target time vs the time it was handed to the port: what
    ``jamd bench`` reads), and a mirror of the sounding notes, so that the parent can still end
    them if the engine process is killed.
@@ -22,14 +24,15 @@ Three channels, chosen so the real-time side never waits for the other:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, fields
+from enum import Enum
 from multiprocessing import shared_memory
 
 import numpy as np
 
-from jamd.engine.scheduler import Window
-from jamd.music.drumkit import VOICES
-from jamd.music.grid import DEFAULT_STEPS, BassLine, DrumPattern
+from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Part, Window
 
 log = logging.getLogger(__name__)
 
@@ -178,29 +181,44 @@ class WindowBuffer:
         _release(self.shm, self.owner)
 
 
-def empty_window(steps: int = DEFAULT_STEPS, voices: int = len(VOICES)) -> Window:
-    return Window(DrumPattern.empty(steps, voices), BassLine.empty(steps), np.zeros(steps, np.int64))
-
-
 # ----------------------------------------------------------------------------- control
 
-CONTROL_KINDS = ("tempo", "start", "stop", "continue", "locate", "density", "mute", "panic", "quit")
+
+class ControlKind(Enum):
+    """What a :class:`Control` asks of the engine."""
+
+    TEMPO = "tempo"  # value = BPM (proposed to the session with Link)
+    START = "start"
+    STOP = "stop"
+    CONTINUE = "continue"
+    LOCATE = "locate"  # value = beat
+    DENSITY = "density"  # value in [0, 1]: 1 = every drum hit, lower drops the quietest first
+    MUTE = "mute"  # part; value 1 = mute, 0 = unmute
+    PANIC = "panic"  # end every sounding note now
+    QUIT = "quit"
+
+
+#: What the clock master decides: ignored when following MIDI clock.
+TRANSPORT_CONTROLS = frozenset(
+    (ControlKind.TEMPO, ControlKind.START, ControlKind.STOP, ControlKind.CONTINUE, ControlKind.LOCATE)
+)
 
 
 @dataclass(frozen=True)
 class Control:
-    """One control message. ``tempo``: value = BPM (master; proposed to the session with Link;
-    ignored when following MIDI clock). ``locate``: value = beat. ``density``: value in [0, 1]
-    (1 = every drum hit, lower drops the quietest first). ``mute``: part = "drums" | "bass",
-    value 1 = mute, 0 = unmute. ``panic``: end every sounding note now."""
+    """One control message (see :class:`ControlKind` for what ``value`` means). It crosses a
+    process boundary, where a malformed message would stop the engine: it is checked here,
+    on the control side."""
 
-    kind: str
+    kind: ControlKind
     value: float = 0.0
-    part: str = ""
+    part: Part | None = None  # MUTE: which part
 
     def __post_init__(self) -> None:
-        if self.kind not in CONTROL_KINDS:
-            raise ValueError(f"unknown control {self.kind!r} (one of {', '.join(CONTROL_KINDS)})")
+        if not isinstance(self.kind, ControlKind):
+            raise TypeError(f"a control's kind is a ControlKind, not {self.kind!r}")
+        if (self.kind is ControlKind.MUTE) != isinstance(self.part, Part):
+            raise ValueError(f"a part goes with mute, and only with mute: {self.kind} {self.part!r}")
 
 
 # -------------------------------------------------------------------- engine -> anyone
@@ -218,27 +236,46 @@ REC_NAMES = {
 # REC_SWAP: a new window came in. target = the grid time of the first step it plays, sent = the
 # loop turn that read it (any window published before then is in it), data = its window id.
 
-#: status block fields (float64 each)
-STATUS_FIELDS = (
-    "alive",
-    "bpm",
-    "beat",
-    "running",
-    "clock_ok",
-    "peers",
-    "ticks_sent",
-    "notes_on",
-    "notes_off",
-    "sounding",
-    "dropped_late",
-    "window_id",
-    "swaps",
-    "ports_lost",
-    "rt_priority",
-    "updated_ns",
-    "max_late_ns",
-    "dropped_input",
-)
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """The engine's status block as the control side reads it (one float64 per field in shared
+    memory). The engine rewrites it every ``RtConfig.status_ms``; ``updated_ns`` says when
+    (``perf_counter_ns``), so the position in between is :meth:`beat_at`."""
+
+    alive: bool = False
+    bpm: float = 0.0
+    beat: float = 0.0  # the song position at updated_ns
+    running: bool = False
+    clock_ok: bool = False  # False: a followed MIDI clock is lost (or not found yet)
+    peers: int = 0  # Link
+    ticks_sent: int = 0  # MIDI clock ticks sent (internal) or followed (midi)
+    notes_on: int = 0
+    notes_off: int = 0
+    sounding: int = 0
+    dropped_late: int = 0  # notes not played: they would have been too late
+    window_id: int = 0  # the window playing
+    swaps: int = 0  # windows swapped in
+    ports_lost: int = 0
+    rt_priority: int = 0  # the SCHED_FIFO priority granted (0: none)
+    updated_ns: int = 0
+    max_late_ns: int = 0
+    dropped_input: int = 0  # clock-input messages not acted on
+
+    def beat_at(self, t_ns: int) -> float:
+        """The song position at ``t_ns``: extrapolated at the tempo while running."""
+        if not self.running:
+            return self.beat
+        return self.beat + (t_ns - self.updated_ns) * self.bpm / 60e9
+
+    def time_at(self, beat: float) -> float:
+        """When the song reaches ``beat`` at the tempo (ns, ``perf_counter_ns``), while running."""
+        return self.updated_ns + (beat - self.beat) * 60e9 / self.bpm
+
+
+#: status block fields, in their order in shared memory, and their types
+STATUS_FIELDS = tuple(f.name for f in fields(EngineStatus))
+_STATUS_TYPES = typing.get_type_hints(EngineStatus)
 MAX_PORTS = 8
 
 
@@ -291,8 +328,8 @@ class RtShared:
     def get(self, field: str) -> float:
         return float(self.status[self._index[field]])
 
-    def status_dict(self) -> dict[str, float]:
-        return {f: float(v) for f, v in zip(STATUS_FIELDS, self.status)}
+    def read_status(self) -> EngineStatus:
+        return EngineStatus(**{f: _STATUS_TYPES[f](v) for f, v in zip(STATUS_FIELDS, self.status)})
 
     @property
     def count(self) -> int:

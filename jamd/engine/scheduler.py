@@ -4,7 +4,7 @@ Pure logic, no ports and no clock: the engine (``jamd.engine.process``) asks "co
 b", "what is due up to beat b", and hands the returned ``(port, bytes)`` messages to the ports.
 A test can drive it with any interleaving of windows, transport changes and port losses.
 
-* A :class:`Window` (drums + bass + chord roots, 2 bars) is converted to notes with
+* A :class:`jamd.music.window.Window` (drums + bass + chord roots, 2 bars) is converted to notes with
   ``jamd.music.grid`` (the only grid->notes conversion) when it is installed, grouped by step.
 * A new window waits in a double buffer and is swapped in only when a step is *committed*:
   every note of one step comes from one window. Step ``s`` is committed at its earliest note
@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from jamd.midi import spec as ms
 from jamd.music.drumkit import GM_OUTPUT, VoiceOut
-from jamd.music.grid import STEPS_PER_BEAT, BassLine, BassRange, DrumPattern, bass_to_events, drums_to_events
+from jamd.music.grid import STEPS_PER_BEAT, BassRange, bass_to_events, drums_to_events
+from jamd.music.window import Part, Window
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class NoteLedger:
     def on(self, key: Key, velocity: int, note_id: int) -> list[Msg]:
         out: list[Msg] = []
         if key in self.sounding:
-            out.append(self._off(key))
+            out.append(self.end(key))
         self.sounding[key] = note_id
         self.ons += 1
         out.append((key[0], ms.note_on(key[1], key[2], velocity)))
@@ -76,7 +77,8 @@ class NoteLedger:
         self.offs += 1
         return [(key[0], ms.note_off(key[1], key[2]))]
 
-    def _off(self, key: Key) -> Msg:
+    def end(self, key: Key) -> Msg:
+        """End the note sounding on ``key``, whichever it is."""
         del self.sounding[key]
         self.offs += 1
         return (key[0], ms.note_off(key[1], key[2]))
@@ -88,7 +90,7 @@ class NoteLedger:
             for k in self.sounding
             if (port is None or k[0] == port) and (channel is None or k[1] == channel)
         ]
-        return [self._off(k) for k in sorted(keys)]
+        return [self.end(k) for k in sorted(keys)]
 
     def port_lost(self, port: int) -> None:
         """The output vanished: nothing can be sent to it, but the device on the other end may
@@ -108,21 +110,6 @@ class NoteLedger:
 # ------------------------------------------------------------------------------ windows
 
 
-@dataclass
-class Window:
-    """What the model hands the engine: one 2-bar window. ``roots`` are chord-root pitch
-    classes (0-11) per step, for the bass. ``window_id`` increases with every publish."""
-
-    drums: DrumPattern
-    bass: BassLine
-    roots: np.ndarray
-    window_id: int = 0
-
-    @property
-    def steps(self) -> int:
-        return self.drums.steps
-
-
 @dataclass(frozen=True)
 class StepNote:
     """One note of a window, relative to the window start (beats)."""
@@ -134,7 +121,7 @@ class StepNote:
     note: int
     velocity: int
     rank: float  # 0 = loudest hit of the window ... 1 = quietest (density thins from 1)
-    part: str  # "drums" | "bass"
+    part: Part
 
 
 @dataclass
@@ -167,12 +154,14 @@ def window_notes(window: Window, cfg: SchedulerConfig) -> list[list[StepNote]]:
         # offsets are in [-0.5, 0.5) of a step, so the step is the nearest grid line
         step = int(np.floor(e.start_beat * STEPS_PER_BEAT + 0.5 + 1e-9)) % steps
         per_step[step].append(
-            StepNote(e.start_beat, e.end_beat, cfg.drum_port, e.channel, e.note, e.velocity, rank[i], "drums")
+            StepNote(
+                e.start_beat, e.end_beat, cfg.drum_port, e.channel, e.note, e.velocity, rank[i], Part.DRUMS
+            )
         )
     for e in bass_to_events(window.bass, window.roots, cfg.bass_range):
         step = int(round(e.start_beat * STEPS_PER_BEAT)) % steps
         per_step[step].append(
-            StepNote(e.start_beat, e.end_beat, cfg.bass_port, e.channel, e.note, e.velocity, 0.0, "bass")
+            StepNote(e.start_beat, e.end_beat, cfg.bass_port, e.channel, e.note, e.velocity, 0.0, Part.BASS)
         )
     return per_step
 
@@ -210,7 +199,7 @@ class StepScheduler:
         self.next_step = 0
         self.floor_beat = 0.0
         self.density = 1.0
-        self.muted: dict[str, bool] = {"drums": False, "bass": False}
+        self.muted = {part: False for part in Part}
         #: (output, channel) pairs where one note sounds at a time: the bass's channel only, so
         #: drums sharing the bass's output (no bass port configured) are not cut by each other
         self.mono_channels = {(cfg.bass_port, cfg.bass_range.channel)}
@@ -232,12 +221,12 @@ class StepScheduler:
     def set_density(self, density: float) -> None:
         self.density = min(max(float(density), 0.0), 1.0)
 
-    def set_mute(self, part: str, muted: bool) -> list[Msg]:
+    def set_mute(self, part: Part, muted: bool) -> list[Msg]:
         """Mute a part; what it has sounding ends now."""
         self.muted[part] = bool(muted)
         if not muted:
             return []
-        port = self.cfg.drum_port if part == "drums" else self.cfg.bass_port
+        port = self.cfg.drum_port if part is Part.DRUMS else self.cfg.bass_port
         self._queue = [p for p in self._queue if not (p.order == 1 and p.key[0] == port)]
         heapq.heapify(self._queue)
         return self.ledger.release(port)
@@ -285,9 +274,9 @@ class StepScheduler:
             return
         base = (step // self.steps) * self.steps / STEPS_PER_BEAT
         for n in self.active[step % self.steps]:
-            if self.muted.get(n.part) or n.port in self.lost_ports:
+            if self.muted[n.part] or n.port in self.lost_ports:
                 continue
-            if n.part == "drums" and n.rank >= self.density:
+            if n.part is Part.DRUMS and n.rank >= self.density:
                 continue
             start = base + n.start
             if start < self.floor_beat:
@@ -325,7 +314,7 @@ class StepScheduler:
             for k in [
                 k for k in self.ledger.sounding if k[0] == p.key[0] and k[1] == p.key[1] and k != p.key
             ]:
-                out.append(self.ledger._off(k))
+                out.append(self.ledger.end(k))
         out.extend(self.ledger.on(p.key, p.velocity, p.note_id))
         return out
 
@@ -362,20 +351,3 @@ class StepScheduler:
     @property
     def queued(self) -> int:
         return len(self._queue)
-
-
-def pairs_ok(messages: Iterable[Msg]) -> bool:
-    """Test helper: every note-on is ended by exactly one note-off, and no off is unmatched."""
-    sounding: set[Key] = set()
-    for port, m in messages:
-        if ms.is_note_on(m):
-            key = (port, (m[0] & 0x0F) + 1, m[1])
-            if key in sounding:
-                return False
-            sounding.add(key)
-        elif ms.is_note_off(m):
-            key = (port, (m[0] & 0x0F) + 1, m[1])
-            if key not in sounding:
-                return False
-            sounding.remove(key)
-    return not sounding

@@ -22,19 +22,13 @@ over that window's real drums and chords: what a performer gets anywhere on the 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-
 import numpy as np
 
 from jamd.data.bass_corpus import BassWindows
+from jamd.lab.timing import decode_timing
 from jamd.model.bass import BassModel, bass_features, cond_features, to_lines
 from jamd.music.drumkit import VOICE_INDEX
-from jamd.music.grid import DrumPattern
-from jamd.music.harmony import Chords, in_scale
+from jamd.music.harmony import in_scale
 
 KICK = VOICE_INDEX["kick"]
 
@@ -79,7 +73,9 @@ def encode(model: BassModel, cond: np.ndarray, bass: np.ndarray, chunk: int = 25
     )
 
 
-def latent_figures(mu: np.ndarray, bw: BassWindows, rng: np.random.Generator) -> dict[str, float]:
+def latent_figures(
+    mu: np.ndarray, bw: BassWindows, rng: np.random.Generator
+) -> dict[str, float | list[float] | None]:
     pairs = bw.next_pairs()
     if len(pairs) == 0:
         return {}
@@ -139,44 +135,5 @@ def evaluate(path: str, bw: BassWindows, seed: int = 0, timing: bool = True) -> 
         },
     }
     if timing:
-        out.update(decode_timing(path))
+        out.update(decode_timing("bass", path))
     return out
-
-
-def decode_timing(path: str, n: int = 1000) -> dict[str, float]:
-    """p50/p99 of one ``decode`` call, in a fresh process pinned to one BLAS thread (the env
-    must be set before numpy loads, hence the subprocess)."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    res = subprocess.run(
-        [sys.executable, "-m", "jamd.lab.bass_eval", "time", str(path), str(n)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(res.stdout)
-
-
-def _time_decode(path: str, n: int) -> dict[str, float]:
-    model = BassModel.load(path)
-    rng = np.random.default_rng(0)
-    drums = DrumPattern(
-        (rng.random((model.steps, 9)) < 0.2).astype(np.float32),
-        rng.random((model.steps, 9)).astype(np.float32),
-        np.zeros((model.steps, 9), np.float32),
-    )
-    chords = Chords.from_symbols(["Am7", "D7", "Gmaj7", "Em"], model.steps)
-    ts = []
-    for _ in range(n + 50):
-        t = time.perf_counter_ns()
-        model.decode(rng.standard_normal(2), drums, chords)
-        ts.append(time.perf_counter_ns() - t)
-    ts = np.array(ts[50:]) / 1e6  # the first calls warm caches and allocators
-    return {
-        "decode_ms_p50": round(float(np.median(ts)), 4),
-        "decode_ms_p99": round(float(np.percentile(ts, 99)), 4),
-    }
-
-
-if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "time":
-    print(json.dumps(_time_decode(sys.argv[2], int(sys.argv[3]))))

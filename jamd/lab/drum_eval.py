@@ -1,24 +1,14 @@
 """Evaluation of a drum checkpoint, numpy only (the numpy runtime is what plays on stage, so it is
-what we measure). Definitions are in docs/models.md; every figure uses a fixed seed.
-
-Run as ``python -m jamd.lab.drum_eval --time MODEL`` it prints decode timings measured in a fresh
-process with ``OPENBLAS_NUM_THREADS=1`` (the variable only works if set before numpy loads).
+what we measure): the smoothness figures of the latent space. Definitions are in docs/models.md;
+every figure uses a fixed seed. The figures of ``jamd eval drums`` are gathered by
+`jamd.lab.drum_report`; decode and encode timings come from `jamd.lab.timing`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
-
 import numpy as np
 
-from jamd.data.corpus import Windows
-from jamd.model.drums import DecodeControls, DrumModel, realise
-from jamd.music.drumkit import VOICE_INDEX
+from jamd.model.drums import DrumModel
 
 SEED = 0
 N_PAIRS = 200  # unevenness: pairs of windows
@@ -26,77 +16,10 @@ N_LINE = 33  # ... points on each straight line (32 segments)
 N_MIXUP = 1000  # metric_cv: mixup points
 MIXUP_A0 = 0.2  # ... a ~ U(-a0, 1 + a0), as in training
 FD_EPS = 1e-3  # central finite differences for the Jacobian (float32 decoder)
-N_PRIOR = 1000  # plausible_rate: prior samples
-N_TIMING = 1000  # decode timings
-
-
-@dataclass(frozen=True)
-class Plausibility:
-    """A drum pattern a drummer could plausibly play (applied to a thresholded 32-step window).
-    Checked on the GMD test windows themselves: see ``plausible_rate`` of the data in docs."""
-
-    min_hits: int = 8  # the corpus keeps windows with >= 8 hits: fewer is "nearly empty"
-    max_hits: int = 128  # 4 per 16th on average: beyond it is a wall of noise (GMD p99.9 ~ 100)
-    min_backbeat: int = 2  # kick + snare hits: a groove has a kick or a snare, not just cymbals
-    max_steps_per_drum: int = 24  # kick, a tom or crash on > 24 of 32 sixteenths is noise, not a groove
-    # (the snare is exempt: 16th-note ghost-note grooves and rolls are real, 6 % of GMD train windows)
-
-    def passes(self, hit: np.ndarray) -> bool:
-        n = int(hit.sum())
-        if not self.min_hits <= n <= self.max_hits:
-            return False
-        backbeat = hit[:, VOICE_INDEX["kick"]].sum() + hit[:, VOICE_INDEX["snare"]].sum()
-        if backbeat < self.min_backbeat:
-            return False
-        drums = [VOICE_INDEX[v] for v in ("kick", "low_tom", "mid_tom", "high_tom", "crash")]
-        return bool((hit[:, drums].sum(0) <= self.max_steps_per_drum).all())
 
 
 def _batched(fn, z: np.ndarray, batch: int = 512) -> np.ndarray:
     return np.concatenate([fn(z[s : s + batch]) for s in range(0, len(z), batch)])
-
-
-def reconstruction(model: DrumModel, w: Windows) -> dict[str, float | list]:
-    hit = w.hit.astype(np.float32)
-    mus, lvs = zip(
-        *(
-            model.encode_batch(hit[s : s + 512], w.velocity[s : s + 512], w.offset[s : s + 512])
-            for s in range(0, len(w), 512)
-        )
-    )
-    mu, logvar = np.concatenate(mus), np.concatenate(lvs)
-    logits, vel, off = (
-        np.concatenate(a) for a in zip(*(model.decode_raw(mu[s : s + 512]) for s in range(0, len(mu), 512)))
-    )
-    true = hit > 0.5
-    pred = expected_count_hits(logits)  # the runtime's default decoding
-    pred05 = logits >= 0.0  # probability >= 0.5, for reference
-    kl = 0.5 * (mu**2 + np.exp(logvar) - 1 - logvar).mean(0)
-    return {
-        "hit_f1": _f1(pred, true),
-        "hit_accuracy": float((pred == true).mean()),
-        "velocity_mae": float(np.abs(vel - w.velocity)[true].mean()),
-        "offset_mae": float(np.abs(off - w.offset)[true].mean()),
-        "kl_per_dim": [float(k) for k in kl],
-        "hit_f1_threshold05": _f1(pred05, true),
-        "hits_per_window": float(pred.sum() / len(pred)),
-        "hits_per_window_data": float(true.sum() / len(true)),
-        "_mu": mu,
-    }
-
-
-def _f1(pred: np.ndarray, true: np.ndarray) -> float:
-    return 2 * float((pred & true).sum()) / max(float(pred.sum() + true.sum()), 1.0)
-
-
-def expected_count_hits(logits: np.ndarray) -> np.ndarray:
-    """Batched form of the runtime's default decoding (`DecodeControls()`): per window the
-    round(sum of probabilities) most probable cells. (B, T, V) -> bool (B, T, V)."""
-    B = logits.shape[0]
-    flat = logits.reshape(B, -1)
-    k = np.rint((0.5 * (1 + np.tanh(0.5 * flat))).sum(1)).astype(int)  # (B,)
-    rank = np.argsort(np.argsort(-flat, axis=1, kind="stable"), axis=1, kind="stable")
-    return (rank < k[:, None]).reshape(logits.shape)
 
 
 def unevenness(model: DrumModel, mu: np.ndarray, n_pairs: int = N_PAIRS, seed: int = SEED) -> float:
@@ -134,76 +57,3 @@ def metric_cv(model: DrumModel, mu: np.ndarray, n: int = N_MIXUP, seed: int = SE
     J = jacobian_fd(model, z)
     scale = np.sqrt((J**2).sum((1, 2)) / z.shape[1])  # tr(JᵀJ) = ‖J‖²_F
     return float(scale.std() / scale.mean())
-
-
-def plausible_rate(
-    model: DrumModel,
-    n: int = N_PRIOR,
-    seed: int = SEED,
-    rule: Plausibility = Plausibility(),
-    controls: DecodeControls = DecodeControls(),
-) -> float:
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, model.latent_dim)).astype(np.float32)
-    logits, vel, off = model.decode_raw(z)
-    ok = sum(rule.passes(realise(logits[k], vel[k], off[k], controls).hit) for k in range(n))
-    return ok / n
-
-
-def data_plausible_rate(w: Windows, rule: Plausibility = Plausibility()) -> float:
-    """The same filter on real windows: how strict it is."""
-    return float(np.mean([rule.passes(w.hit[k]) for k in range(len(w))]))
-
-
-def decode_timings(path: str, n: int = N_TIMING) -> dict[str, float]:
-    """Decode one window n times, in a fresh process pinned to one BLAS thread."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, "-m", "jamd.lab.drum_eval", "--time", str(path), str(n)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout)
-
-
-def _time_here(path: str, n: int) -> dict[str, float]:
-    model = DrumModel.load(path)
-    z = np.zeros(model.latent_dim, np.float32)
-    rng = np.random.default_rng(SEED)
-    for _ in range(50):  # warm caches and allocator
-        model.decode(z)
-    ts = []
-    for _ in range(n):
-        z = rng.standard_normal(model.latent_dim).astype(np.float32)
-        t = time.perf_counter_ns()
-        model.decode(z)
-        ts.append(time.perf_counter_ns() - t)
-    ms = np.array(ts) / 1e6
-    return {"decode_ms_p50": float(np.percentile(ms, 50)), "decode_ms_p99": float(np.percentile(ms, 99))}
-
-
-def evaluate(path: str, w: Windows, timing: bool = True) -> dict:
-    model = DrumModel.load(path)
-    rec = reconstruction(model, w)
-    mu = rec.pop("_mu")
-    out = {
-        **rec,
-        "unevenness": unevenness(model, mu),
-        "metric_cv": metric_cv(model, mu),
-        "plausible_rate": plausible_rate(model),
-        "plausible_rate_threshold05": plausible_rate(model, controls=DecodeControls(threshold=0.5)),
-    }
-    if timing:
-        out.update(decode_timings(path))
-    out["latent_dim"] = model.latent_dim
-    out["windows"] = len(w)
-    return out
-
-
-if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--time":
-        print(json.dumps(_time_here(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else N_TIMING)))
-    else:
-        sys.exit("usage: python -m jamd.lab.drum_eval --time MODEL [N]")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jamd.base.errors import reason
 from jamd.base.paths import cache_dir
 from jamd.data.corpus import MIDI_SUFFIXES, WindowSettings, cut_windows, file_grid
 from jamd.model.drums import DecodeControls, DrumModel
@@ -114,7 +115,7 @@ class LibraryIndex:
             try:
                 codes = encode_file(self.model, p, self.table)
             except (ValueError, OSError, EOFError) as e:  # a broken file is skipped, not fatal
-                log.warning("similar: skipping %s: %s", rel, e)
+                log.warning("similar: skipping %s: %s", rel, reason(e))
                 continue
             self.entries[rel] = {
                 "stamp": stamp,

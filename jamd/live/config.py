@@ -21,7 +21,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from jamd.base.paths import MODELS_DIR
 from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, Reader, build, load
 from jamd.control.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
+from jamd.engine.clock import ClockMode
 from jamd.midi.portmatch import PortPattern
+from jamd.model.bass import BassModel
+from jamd.model.drums import DrumModel
 from jamd.music.drumkit import GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, VOICES, VoiceOut
 from jamd.music.grid import DEFAULT_STEPS, BassRange
 from jamd.music.harmony import Chords
@@ -38,7 +41,7 @@ DEFAULT_BASS_MODEL = MODELS_DIR / "bass"
 
 @dataclass
 class ClockConfig:
-    mode: Literal["internal", "midi", "link"] = "internal"
+    mode: ClockMode = ClockMode.INTERNAL
     tempo: Annotated[float, Between(20, 400, "BPM")] = 120.0
     send_clock: bool = True  # internal/link: send MIDI clock + Start/Stop to ports.clock_out
 
@@ -97,7 +100,7 @@ class DrumsConfig:
     notes: dict[str, VoiceNote] = field(default_factory=dict)  # voice -> note or {note, channel}
 
     def check(self, node: Node) -> None:
-        notes = node.get("notes")
+        notes = node.get("notes") or node  # always there when a voice is: it came from there
         for voice in self.notes:
             if voice not in VOICES:
                 raise notes.error(f"unknown drum voice '{voice}'; voices: {', '.join(VOICES)}", voice)
@@ -198,6 +201,12 @@ class ModelsConfig:
             return self.bass
         return DEFAULT_BASS_MODEL if DEFAULT_BASS_MODEL.with_suffix(".json").is_file() else None
 
+    def load(self, bass: bool = True) -> tuple[DrumModel, BassModel | None]:
+        """The drum model and the bass model (None without one, or ``bass`` False) from their
+        checkpoint files."""
+        bass_path = self.bass_path if bass else None
+        return DrumModel.load(self.drums_path), BassModel.load(bass_path) if bass_path is not None else None
+
 
 class Network(str):
     """An address or network allowed to send OSC: ``127.0.0.1``, ``192.168.1.0/24``, ``::1``."""
@@ -236,10 +245,30 @@ class OscConfig:
         return OscSettings(self.port, tuple(self.allow), tuple(self.report_to))
 
 
+def read_log_file(node: Node, what: str) -> Path:
+    """A log file, relative to the config file; its folder must exist (checked when the config
+    is read, so a typo is one clear line, not a daemon that cannot start)."""
+    text = build(str, node, what)
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = Path(node.file).resolve().parent / path
+    if path.is_dir():
+        raise node.error(f"{what} {text!r} is a folder; give a file in it, e.g. {path / 'jamd.log'}")
+    if not path.parent.is_dir():
+        raise node.error(f"{what} {text!r}: no folder {path.parent}")
+    return path
+
+
+LogFile = Annotated[Path, Reader(read_log_file)]
+
+
 @dataclass
 class LoggingConfig:
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    file: str | None = None  # null: stderr (the journal under systemd)
+    """Applied by ``jamd run`` at start and on SIGHUP (:func:`jamd.base.logsetup.apply_logging`)."""
+
+    # null: WARNING on a terminal, INFO under systemd; ``-v`` on the command line wins
+    level: Literal["debug", "info", "warning", "error"] | None = None
+    file: LogFile | None = None  # null: stderr (the journal under systemd)
 
 
 def read_mapping_ref(node: Node, what: str) -> Mapping:

@@ -16,24 +16,32 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jamd.control.mapper import Mapper, TargetState
-from jamd.control.mapping import select_mapping
+from jamd.base.logsetup import apply_logging
+from jamd.control.targets import CHORD_TARGET
+from jamd.engine.clock import ClockMode
+from jamd.engine.config import RtConfig
+from jamd.engine.handle import EngineHandle
 from jamd.engine.ipc import sent_messages
-from jamd.engine.process import EngineHandle, RtConfig
 from jamd.live.config import Config, load_config
+from jamd.live.inputs import Controllers, Inputs, Keyboard
 from jamd.live.modelguard import ModelGuard
 from jamd.live.notify import Notifier, watchdog_interval_s
 from jamd.live.performance import Performance
 from jamd.live.recorder import Recorder
 from jamd.live.seed import SeedCapture, Seeder
-from jamd.midi.ports import ManagedInput, PortConfig, default_api
-from jamd.model.drums import DrumModel
+from jamd.midi.ports import PortConfig, default_api
+from jamd.midi.spec import channel_of, is_note_on
 from jamd.model.plane import Slew
 from jamd.music.grid import BEATS_PER_BAR
-from jamd.music.harmony import NOTE_NAMES, QUALITIES, Chords, HeldChord
+from jamd.music.harmony import Chords
+from jamd.music.window import Window
+
+if TYPE_CHECKING:
+    from jamd.control.osc import OscControl  # imported only when OSC is on (liblo)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +61,6 @@ SLEW_RENDER_S = 0.010
 DRUMMER_ACTIVE_S = 2.0
 #: A chord change this soon after a bar line applies to that bar (a 16th note).
 CHORD_GRACE_BEATS = 0.25
-CLOCK_MODES = {"internal": "master", "midi": "follow", "link": "link"}
 
 
 def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
@@ -73,11 +80,11 @@ def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
     )
     clock_in = (
         PortConfig("clock-in", str(cfg.ports.clock_in), False, api)
-        if cfg.clock.mode == "midi" and cfg.ports.clock_in is not None
+        if cfg.clock.mode is ClockMode.MIDI and cfg.ports.clock_in is not None
         else None
     )
     return RtConfig(
-        source=CLOCK_MODES[cfg.clock.mode],
+        clock=cfg.clock.mode,
         bpm=cfg.clock.tempo,
         drums=port("drums", cfg.ports.drums),
         bass=port("bass", cfg.ports.bass),
@@ -85,7 +92,7 @@ def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
         clock_in=clock_in,
         drum_outputs=cfg.drums.outputs(),
         bass_range=cfg.bass.range(),
-        autostart=cfg.clock.mode != "midi",
+        autostart=cfg.clock.mode is not ClockMode.MIDI,
     )
 
 
@@ -100,39 +107,6 @@ class Latencies:
         series = getattr(self, kind)
         series.append(ms)
         del series[:-1000]  # bounded: a daemon runs for days
-
-
-class Inputs:
-    """The control side's MIDI inputs, opened by name and polled from the loop (rtmidi stamps
-    each message's arrival in its own thread; see `jamd.midi.ports.ManagedInput`). Ports that vanish
-    are re-found by name (``check``); ports absent at start are waited for the same way."""
-
-    def __init__(self):
-        self.ports: list[tuple[str, ManagedInput]] = []
-        #: called with (role, port) when a port opens: at once, or later when it appears
-        self.on_found: Callable[[str, ManagedInput], None] = lambda role, port: None
-
-    def add(self, role: str, cfg: PortConfig) -> ManagedInput:
-        port = ManagedInput(cfg).open(wait=True)
-        self.ports.append((role, port))
-        if not port.lost:
-            self.on_found(role, port)
-        return port
-
-    def drain(self, now: int):
-        for role, port in self.ports:
-            for msg, t in port.poll(now):
-                yield role, port, msg, t
-
-    def check(self) -> None:
-        for role, port in self.ports:
-            if port.check() == "back":
-                self.on_found(role, port)
-
-    def close(self) -> None:
-        for _, port in self.ports:
-            port.close()
-        self.ports.clear()
 
 
 def _ended_why(engine: EngineHandle) -> str:
@@ -165,7 +139,7 @@ class Daemon:
         self.latencies = Latencies()
         self.recorder = recorder
         self.tickers: list[Callable[[int], None]] = []  # called once per loop turn (demo, screen)
-        self.window = None  # the last published window
+        self.window: Window | None = None  # the last published window
         self.notifier = Notifier()
         self._load_models(config)
         self.model_guard = ModelGuard(self._restart_model)
@@ -173,31 +147,26 @@ class Daemon:
         self._records_seen = 0
         self._published_t, self._published_xy = 0, np.full(2, np.nan, np.float32)
         self.inputs = Inputs()
-        self.target_state = TargetState()
-        self.mappers: dict[str, Mapper] = {}
-        self.osc = None
-        self._last_bar = None
+        self.controllers = Controllers(self.perf)
+        self.osc: OscControl | None = None
+        self._last_bar: int | None = None
         self._drummer_t = 0
         self._pending_control_t: int | None = None
-        self.keyboard = HeldChord()
+        self.keyboard = Keyboard(self.drums.steps)
 
     # --------------------------------------------------------------------------- set-up
     def _load_models(self, config: Config) -> None:
-        from jamd.model.bass import BassModel
-
-        self.drums = DrumModel.load(config.models.drums_path)
-        bass_path = config.models.bass_path
-        self.bass = BassModel.load(bass_path) if bass_path is not None else None
+        self.drums, self.bass = config.models.load()
         self.perf = Performance(
             self.drums,
             self.drums.plane(config.latent.radius),
             self.bass,
             config.bass.progression(self.drums.steps),
+            config.latent.scene_glide,
         )
         self.capture = SeedCapture(config.drummer.table, config.seed.settings(self.drums.steps))
         self.seeder = Seeder(self.capture, self.drums.encode)
         self.slew = Slew(config.latent.slew, np.zeros(2, np.float32))
-        self.perf.scenes.glide_s = config.latent.scene_glide
 
     def start(self) -> None:
         self.engine.start()
@@ -213,49 +182,25 @@ class Daemon:
         log.info("jamd running: %s clock at %.1f BPM", self.config.clock.mode, self.config.clock.tempo)
 
     def _open_inputs(self) -> None:
-        ports, api = self.config.ports, self.engine.cfg.drums.api if self.engine.cfg.drums else default_api()
-        if ports.drummer is not None:
-            self.inputs.add("drummer", PortConfig("drummer", str(ports.drummer), False, api))
-        elif ports.virtual:
-            self.inputs.add("drummer", PortConfig("in", None, True, api))
-        if ports.keyboard is not None:
-            self.inputs.add("keyboard", PortConfig("keyboard", str(ports.keyboard), False, api))
-
-        def found(role: str, port: ManagedInput) -> None:
+        def found(role: str, name: str) -> None:
             # a controller gets its mapping (chosen by port name) when its port opens: later
             # for one plugged in after the start, again for one back under a new name
-            if role == "controller" and port.name not in self.mappers:
-                self._attach_mapper(port.name, self.config.controller_mappings())
+            if role == "controller" and name not in self.controllers.mappers:
+                self.controllers.attach(name, self.config.controller_mappings())
 
         self.inputs.on_found = found
-        for i, pattern in enumerate(ports.controllers):
-            self.inputs.add("controller", PortConfig(f"controller{i + 1}", str(pattern), False, api))
-
-    def _attach_mapper(self, port_name: str, mappings) -> None:
-        mapping = select_mapping(mappings, port_name)
-        if mapping is None:
-            log.warning("no mapping fits controller %s: it is ignored", port_name)
-            return
-        self.mappers[port_name] = Mapper(mapping, self.target_state)
-        log.info("controller %s: mapping %s", port_name, mapping.name)
+        self.inputs.open(
+            self.config.ports, self.engine.cfg.drums.api if self.engine.cfg.drums else default_api()
+        )
 
     def _open_osc(self) -> None:
         if not self.config.osc.enabled:
             return
         from jamd.control.osc import OscControl
 
-        self.osc = OscControl(self.config.osc.settings(), self._osc_control)
-
-    def _osc_control(self, target: str, value) -> None:
-        """OSC moves a target the knobs do not know about: they must pick it up again."""
-        self._control(target, value, now_ns())
-        if target in self.perf.values:
-            self._knobs_pick_up(target, self.perf.values[target])
-
-    def _knobs_pick_up(self, target: str, value: float) -> None:
-        """The engine moved ``target`` by itself (OSC, a reseed, a scene glide)."""
-        for m in self.mappers.values():
-            m.set_current(target, value)
+        self.osc = OscControl(
+            self.config.osc.settings(), lambda target, value: self._control(target, value, now_ns())
+        )
 
     # ---------------------------------------------------------------------------- loop
     def run(self) -> None:
@@ -275,11 +220,9 @@ class Daemon:
             self._handle_inputs(t)
             if self.osc is not None:
                 self.osc.poll(0)
-            for m in self.mappers.values():
-                for ev in m.tick(t / 1e9):
-                    self._control(ev.target, ev.value, t)
-            for target, value in self.perf.tick(t / 1e9):  # a scene recall gliding
-                self._knobs_pick_up(target, value)
+            for ev in self.controllers.tick(t / 1e9):
+                self._control(ev.target, ev.value, t)
+            self.perf.tick(t / 1e9)  # a scene recall gliding
             self._bar_lines(t)
             self._render_if_needed(t, (t - last) / 1e9)
             last = t
@@ -290,7 +233,7 @@ class Daemon:
                 self._housekeeping()
             if self.osc is not None and t / 1e9 >= next_report:
                 next_report = t / 1e9 + REPORT_S
-                self._report(t)
+                self._report(self.osc, t)
             if watchdog and t / 1e9 >= next_dog and self._engine_fresh(t):
                 next_dog = t / 1e9 + watchdog
                 self.notifier.watchdog()
@@ -303,32 +246,25 @@ class Daemon:
     def _wait_s(self, t: int) -> float:
         """Until the next bar line, but never longer than an idle tick."""
         st = self.engine.status()
-        if not st.get("running"):
+        if not st.running:
             return IDLE_TICK_S
-        beat = self._beat_at(t, st)
-        to_bar = (np.floor(beat / BEATS_PER_BAR + 1) * BEATS_PER_BAR - beat) * 60.0 / max(st["bpm"], 1.0)
+        beat = st.beat_at(t)
+        to_bar = (np.floor(beat / BEATS_PER_BAR + 1) * BEATS_PER_BAR - beat) * 60.0 / max(st.bpm, 1.0)
         return float(min(max(to_bar, 0.0), IDLE_TICK_S))
 
     def running(self) -> bool:
-        return bool(self.engine.status().get("running"))
+        return self.engine.status().running
 
     def beat_now(self, t: int | None = None) -> float:
-        return self._beat_at(now_ns() if t is None else t, self.engine.status())
+        return self.engine.status().beat_at(now_ns() if t is None else t)
 
     def seed_xy(self) -> tuple[float, float] | None:
         """Where the drummer's seed sits on the plane (None before anyone played)."""
         z = self.seeder.z_seed
         return None if z is None else self.perf.plane.project(z)
 
-    @staticmethod
-    def _beat_at(t: int, st: dict) -> float:
-        """The clock position at ``t`` from the engine's last status (beat, tempo, when)."""
-        if not st.get("running"):
-            return float(st.get("beat", 0.0))
-        return st["beat"] + (t - st["updated_ns"]) * st["bpm"] / 60e9
-
     def _engine_fresh(self, t: int) -> bool:
-        return self.engine.is_alive() and t - self.engine.status().get("updated_ns", 0) < RT_STALE_S * 1e9
+        return self.engine.is_alive() and t - self.engine.status().updated_ns < RT_STALE_S * 1e9
 
     # --------------------------------------------------------------------------- inputs
     def _handle_inputs(self, now: int) -> None:
@@ -337,39 +273,33 @@ class Daemon:
                 self.recorder.message(f"{role} in", msg, t)
             if role == "drummer":
                 self._on_drummer(msg, t)
-            elif role == "keyboard":
-                self._on_keyboard(msg, t)
+            elif role == "keyboard" and (chords := self.keyboard.feed(msg)) is not None:
+                self._control(CHORD_TARGET, chords, t)
             elif role == "controller":
-                mapper = self.mappers.get(port.name)
-                for ev in mapper.feed(msg, t / 1e9) if mapper else ():
+                for ev in self.controllers.feed(port.name, msg, t / 1e9):
                     self._control(ev.target, ev.value, t)
 
     def _on_drummer(self, msg: list[int], t: int) -> None:
-        if len(msg) == 3 and msg[0] & 0xF0 == 0x90 and msg[2] > 0:
+        if is_note_on(msg):
             channel = self.config.drummer.channel
-            if channel is None or (msg[0] & 0x0F) + 1 == channel:
-                self.capture.add(self._beat_at(t, self.engine.status()), msg[1], msg[2])
+            if channel is None or channel_of(msg[0]) == channel:
+                self.capture.add(self.engine.status().beat_at(t), msg[1], msg[2])
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
 
-    def _on_keyboard(self, msg: list[int], t: int) -> None:
-        chord = self.keyboard.feed(msg)
-        if chord is None:
-            return
-        self._control("chord", Chords.constant(*chord, self.drums.steps), t)
-        log.info("keyboard chord %s%s", NOTE_NAMES[chord[0]], QUALITIES[chord[1]])
-
-    def _control(self, target: str, value, t: int) -> None:
+    def _control(self, target: str, value: float | str | Chords, t: int) -> None:
+        """One control event, from OSC, the keyboard or a mapping (a mapping has put its values
+        into perf already: applied again they change nothing, and its triggers act)."""
         try:
-            controls = self.perf.apply(target, value, t / 1e9)
+            self.perf.apply(target, value, t / 1e9)
         except (KeyError, ValueError) as e:
             log.warning("control %s=%r refused: %s", target, value, e)
             return
-        for c in controls:
+        for c in self.perf.take_controls():
             self.engine.send(c.kind, c.value, c.part)
-        if self.perf.reseed_requested:
+        if self.perf.take_reseed():
             self._reseed_now(t)
-        if target == "chord" and self._chord_holds_now(t):
+        if target == CHORD_TARGET and self._chord_holds_now(t):
             self.perf.bar_line(self.perf.bar)
         if self.perf.dirty and self._pending_control_t is None:
             self._pending_control_t = t
@@ -380,34 +310,30 @@ class Daemon:
         that bar (players push or lay back; nobody means the bar after). Stopped, no bar plays
         (the bar the fill would keep is a stale one): the chord holds from the start."""
         st = self.engine.status()
-        return not st.get("running") or self._beat_at(t, st) % BEATS_PER_BAR < CHORD_GRACE_BEATS
+        return not st.running or st.beat_at(t) % BEATS_PER_BAR < CHORD_GRACE_BEATS
 
     def _reseed_now(self, t: int) -> None:
         """The reseed button: the drummer's last two bars become the centre now, and the pad's
         position is home again (knobs pick it up from there)."""
-        self.perf.reseed_requested = False
-        z = self.seeder.bar_line(self._beat_at(t, self.engine.status()))
+        z = self.seeder.bar_line(self.engine.status().beat_at(t))
         if z is None:
             log.info("reseed: the drummer played too little to seed from")
             return
-        self.perf.set_center(z)
-        for axis in ("drums.x", "drums.y"):
-            self.perf.values[axis] = 0.0
-            self.perf.scenes.release(axis)  # a scene glide in progress lets go too
-            self._knobs_pick_up(axis, 0.0)
+        self.perf.reseed(z)
 
     # ---------------------------------------------------------------------- bars, windows
     def _bar_lines(self, t: int) -> None:
         st = self.engine.status()
-        if not st.get("running"):
+        if not st.running:
             self._last_bar = None
             return
-        beat = self._beat_at(t, st)
+        beat = st.beat_at(t)
         bar = int(np.floor(beat / BEATS_PER_BAR))
         if self._last_bar is None or bar < self._last_bar:
             # first look after a start, or the song position jumped back (SPP, Link) while
             # playing: no bar line crossed, but the bar playing is this one
-            self._last_bar = self.perf.bar = bar
+            self._last_bar = bar
+            self.perf.locate(bar)
             return
         if bar == self._last_bar:
             return
@@ -416,7 +342,7 @@ class Daemon:
         z = self.seeder.bar_line(bar * BEATS_PER_BAR)
         if z is not None:
             self.perf.set_center(z)
-            bar_t = st["updated_ns"] + (bar * BEATS_PER_BAR - st["beat"]) * 60e9 / st["bpm"]
+            bar_t = st.time_at(bar * BEATS_PER_BAR)
             self._publish(t)
             self.latencies.add("seed_ms", (now_ns() - bar_t) / 1e6)
 
@@ -429,11 +355,11 @@ class Daemon:
 
     def _publish(self, t: int) -> None:
         if self.perf.held:
-            self.perf.dirty = False
-            return
+            return  # the window playing stays
         if self.model_guard.down:
             return  # the engine keeps its last good window; perf stays dirty for the restart
-        window = self.model_guard.render(lambda: self.perf.render(tuple(float(v) for v in self.slew.value)))
+        x, y = (float(v) for v in self.slew.value)
+        window = self.model_guard.render(lambda: self.perf.render((x, y)))
         if window is None:
             return
         duck = self.config.seed.duck
@@ -446,22 +372,17 @@ class Daemon:
         self.window = window
         self._published_t, self._published_xy = t, self.slew.value.copy()
         if self.recorder is not None:
-            self.recorder.walk(*(float(v) for v in self.slew.value), t)
+            self.recorder.walk(x, y, t)
 
     def _restart_model(self) -> None:
         """The model failed (`ModelGuard`): load it again from its checkpoint files, so a weight
         corrupted in memory is gone; a damaged file raises and the guard retries later."""
-        from jamd.model.bass import BassModel
-
-        drums = DrumModel.load(self.config.models.drums_path)
-        bass = BassModel.load(self.config.models.bass_path) if self.bass is not None else None
-        self.drums = self.perf.drums = drums
-        self.bass = self.perf.bass = bass
-        self.seeder.encode = drums.encode
+        self.drums, self.bass = self.config.models.load(bass=self.bass is not None)
+        self.perf.swap_models(self.drums, self.bass)
+        self.seeder.encode = self.drums.encode
         if not np.isfinite(self.perf.center).all():  # a seed the broken encoder made
             self.seeder.z_seed = None
             self.perf.set_center(self.perf.plane.center)
-        self.perf.dirty = True
 
     # --------------------------------------------------------------------- housekeeping
     def _housekeeping(self) -> None:
@@ -482,25 +403,25 @@ class Daemon:
             else:
                 self._publish(now_ns())
 
-    def _report(self, t: int) -> None:
+    def _report(self, osc: OscControl, t: int) -> None:
         """State to the OSC report targets (see docs/osc.md)."""
         st = self.engine.status()
-        beat = self._beat_at(t, st)
+        beat = st.beat_at(t)
         bar, beat_in_bar = divmod(int(beat), BEATS_PER_BAR)
         dropped = (
-            sum(m.ignored for m in self.mappers.values())
-            + self.osc.stats.rejected_message
-            + self.osc.stats.rejected_source
+            sum(m.ignored for m in self.controllers.mappers.values())
+            + osc.stats.rejected_message
+            + osc.stats.rejected_source
         )
-        self.osc.report("/jamd/state/tempo", float(st.get("bpm", 0.0)))
-        self.osc.report("/jamd/state/position", bar + 1, beat_in_bar + 1)
-        self.osc.report("/jamd/state/drums/xy", *(float(v) for v in self.slew.value))
-        self.osc.report("/jamd/state/bass/xy", self.perf.values["bass.x"], self.perf.values["bass.y"])
-        seed = self.seed_xy()
-        if seed is not None:
-            self.osc.report("/jamd/state/seed", *seed)
-            self.osc.report("/jamd/state/seed/z", *(float(v) for v in self.seeder.z_seed))
-        self.osc.report("/jamd/state/dropped", int(dropped))
+        osc.report("/jamd/state/tempo", st.bpm)
+        osc.report("/jamd/state/position", bar + 1, beat_in_bar + 1)
+        osc.report("/jamd/state/drums/xy", *(float(v) for v in self.slew.value))
+        osc.report("/jamd/state/bass/xy", self.perf.values["bass.x"], self.perf.values["bass.y"])
+        z = self.seeder.z_seed
+        if z is not None:
+            osc.report("/jamd/state/seed", *self.perf.plane.project(z))
+            osc.report("/jamd/state/seed/z", *(float(v) for v in z))
+        osc.report("/jamd/state/dropped", int(dropped))
 
     def _record_sent(self) -> None:
         """Copy the notes the engine sent (its timing records) into the recording."""
@@ -517,20 +438,16 @@ class Daemon:
         try:
             new = load_config(self.config.path or None)
             mappings = new.controller_mappings()
+            apply_logging(new.logging.level, new.logging.file)  # the engine's from its next start
         except Exception as e:  # a UserError with file:line, or an unreadable file
             log.error("reload refused, keeping the running config: %s", e)
             return
-        self.mappers = {
-            name: Mapper(select_mapping(mappings, name) or m.mapping, self.target_state)
-            for name, m in self.mappers.items()
-        }
+        self.controllers.reload(mappings)
         self.capture.settings = new.seed.settings(self.drums.steps)
         self.slew.rate = new.latent.slew
-        self.perf.scenes.glide_s = new.latent.scene_glide
-        self.perf.plane = self.drums.plane(new.latent.radius)
+        self.perf.set_latent(self.drums.plane(new.latent.radius), new.latent.scene_glide)
         if new.bass.chords != self.config.bass.chords:
-            self.perf.apply("chord", new.bass.progression(self.drums.steps))  # from the next bar
-        self.perf.dirty = True
+            self.perf.apply(CHORD_TARGET, new.bass.progression(self.drums.steps))  # from the next bar
         if rt_config(new) != self.engine.cfg:
             log.warning("reload: port and clock changes take effect at the next restart")
         self.config = new

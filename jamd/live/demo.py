@@ -5,6 +5,7 @@ and, with jamd's virtual ports connected to a synth, hears — seeding and laten
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +43,8 @@ class DemoDrummer:
 
     notes: list[NoteIn]
     length: float  # loop length, beats
-    play: callable
-    move: callable
+    play: Callable[[float, int, int], None]
+    move: Callable[[float, float], None]
     _done: float = 0.0  # clock position up to which notes have been played
 
     def tick(self, beat: float) -> None:

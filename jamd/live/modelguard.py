@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from jamd.engine.scheduler import Window
+from jamd.music.window import Window
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ class Notifier:
         address = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
         if address.startswith("@"):  # abstract namespace socket
             address = "\0" + address[1:]
-        self._address = address or None
+        self._address = address  # "" outside systemd: no socket then
         self._sock: socket.socket | None = None
-        if self._address:
+        if address:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
 
     @property

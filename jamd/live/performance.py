@@ -1,8 +1,12 @@
-"""The control side's musical state: what the controls have set, and the window it sounds like.
+"""The control side's musical state: the one store of control values, and the window it sounds like.
 
-Control events (``target, value`` from a mapping or OSC) update the state and return what the
+Every target's value is here and nowhere else: controller mappings write what their knobs set
+(:meth:`Performance.set`: this is their :class:`jamd.control.targets.TargetValues`) and read
+back what anything else moved, so a knob takes a value over again after OSC, a reseed or a scene
+glide moved it. Control events (``target, value`` from OSC, a keyboard, a mapping's triggers)
+go through :meth:`Performance.apply`, and :meth:`Performance.take_controls` says what the
 real-time process must be told (tempo, transport, part mutes, panic). ``render()`` decodes the
-current latent points into the next :class:`jamd.engine.scheduler.Window` (drums, then bass over those
+current latent points into the next :class:`jamd.music.window.Window` (drums, then bass over those
 drums and the current chords). Hardware-free: the daemon wires it to ports and the clock.
 """
 
@@ -10,19 +14,21 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
 from jamd.control.scenes import GLIDE_TARGET, Scenes, parse_target
-from jamd.control.targets import TARGETS, Kind
-from jamd.engine.ipc import Control
-from jamd.engine.scheduler import Window
+from jamd.control.targets import CHORD_TARGET, TARGETS, Kind, home_values
+from jamd.engine.ipc import Control, ControlKind
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.model.plane import LatentPlane
 from jamd.music.drumkit import VOICE_INDEX
 from jamd.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT
 from jamd.music.harmony import Chords
+from jamd.music.window import Part, Window
 
 log = logging.getLogger(__name__)
 
@@ -66,70 +72,99 @@ class Performance:
         scene_glide_s: float = 2.0,
     ):
         self.drums, self.plane, self.bass = drums, plane, bass
-        self.values = {name: t.home for name, t in TARGETS.items() if t.kind is not Kind.TRIGGER}
+        self._values = home_values()
+        #: every target's value, read-only: the methods below move them
+        self.values: Mapping[str, float] = MappingProxyType(self._values)
         self.chords = chords or Chords.constant(9, 1, drums.steps)  # A minor until told
         self.pending_chords: Chords | None = None
         self.bar = 0  # the bar playing now (from the daemon's clock), for chords
         self.center: np.ndarray = plane.center.copy()  # the seed, or home
         self.tapper = TapTempo()
-        self.dirty = True  # the window must be rendered again
-        self.reseed_requested = False
+        self._dirty = True
+        self._reseed_requested = False
+        self._to_engine: list[Control] = []
         self.scenes = Scenes(scene_glide_s)
 
     # ------------------------------------------------------------------ control events
-    def apply(self, target: str, value: float | str | Chords, t_s: float = 0.0) -> list[Control]:
-        """Take one control event; returns the messages for the real-time process. A chord
-        (a symbol, or :class:`Chords` for the window) waits for :meth:`bar_line`."""
-        if target == "chord":
-            self._queue_chords(
-                Chords.from_symbols([str(value)], self.drums.steps) if isinstance(value, str) else value
-            )
-            return []
-        if target == GLIDE_TARGET:
-            self.scenes.next_glide_s = float(value)
-            return []
+    def set(self, target: str, value: float) -> None:
+        """A control moved ``target`` (it holds a value: not a trigger) to ``value``."""
         spec = TARGETS[target]
-        if spec.kind is Kind.TRIGGER:
-            return self._trigger(target, t_s)
         self.scenes.release(target)
-        value = spec.clamp(float(value))
-        old, self.values[target] = self.values.get(target), value
+        value = spec.clamp(value)
+        old, self._values[target] = self._values[target], value
         if old == value:
-            return []
+            return
         if target == "tempo":
-            return [Control("tempo", value)]
-        if target in ("mute.drums", "mute.bass"):
-            return [Control("mute", value, target.split(".")[1])]
-        self.dirty = True
-        return []
+            self._to_engine.append(Control(ControlKind.TEMPO, value))
+        elif target in ("mute.drums", "mute.bass"):
+            self._to_engine.append(Control(ControlKind.MUTE, value, Part(target.split(".")[1])))
+        else:
+            self._dirty = True
 
-    def _trigger(self, target: str, t_s: float) -> list[Control]:
+    def apply(self, target: str, value: float | str | Chords, t_s: float = 0.0) -> None:
+        """Take one control event: a value, a trigger, or a chord (a symbol, or :class:`Chords`
+        for the window), which waits for :meth:`bar_line`."""
+        if target == CHORD_TARGET:
+            steps = self.drums.steps
+            self._queue_chords(
+                value if isinstance(value, Chords) else Chords.from_symbols([str(value)], steps)
+            )
+        elif isinstance(value, Chords):
+            raise ValueError(f"{target} takes a number, not chords")
+        elif target == GLIDE_TARGET:
+            self.scenes.next_glide_s = float(value)
+        elif TARGETS[target].kind is Kind.TRIGGER:
+            self._trigger(target, t_s)
+        else:
+            self.set(target, float(value))
+
+    def take_controls(self) -> list[Control]:
+        """What the real-time process must be told since the last call (tempo, part mutes,
+        transport, panic), in the order it happened."""
+        controls, self._to_engine = self._to_engine, []
+        return controls
+
+    def take_reseed(self) -> bool:
+        """Whether the reseed trigger came since the last call."""
+        requested, self._reseed_requested = self._reseed_requested, False
+        return requested
+
+    def _trigger(self, target: str, t_s: float) -> None:
         if target == "tap":
             bpm = self.tapper.tap(t_s)
-            if bpm is None:
-                return []
-            self.values["tempo"] = bpm
-            return [Control("tempo", bpm)]
-        if target == "reseed":
-            self.reseed_requested = True
-            return []
-        scene = parse_target(target)
-        if scene is not None:
+            if bpm is not None:  # told even when unchanged: the engine may run another tempo
+                self._values["tempo"] = bpm
+                self._to_engine.append(Control(ControlKind.TEMPO, bpm))
+        elif target == "reseed":
+            self._reseed_requested = True
+        elif (scene := parse_target(target)) is not None:
             self._scene(*scene, t_s)
-            return []
-        return [
-            {
-                "transport.play": Control("start"),
-                "transport.stop": Control("stop"),
-                "panic": Control("panic"),
-            }[target]
-        ]
+        else:
+            actions = {
+                "transport.play": ControlKind.START,
+                "transport.stop": ControlKind.STOP,
+                "panic": ControlKind.PANIC,
+            }
+            self._to_engine.append(Control(actions[target]))
 
     def set_center(self, z: np.ndarray) -> None:
         """A new seed from the drummer (or home): the same x, y now play around it."""
         self.scenes.release("center")
         self.center = np.asarray(z, np.float32)
-        self.dirty = True
+        self._dirty = True
+
+    def reseed(self, z: np.ndarray) -> None:
+        """The reseed trigger's seed: ``z`` is the centre now, and the drums pad is home on it
+        (knobs take it over from there; a scene glide under way lets go of it)."""
+        self.set_center(z)
+        for axis in ("drums.x", "drums.y"):
+            self._values[axis] = TARGETS[axis].home
+            self.scenes.release(axis)
+
+    def move_pad(self, x: float, y: float) -> None:
+        """The drums pad moved without a control (the demo's sweep): the slewed position the
+        daemon renders follows it, no window is rendered for the move itself."""
+        self._values["drums.x"], self._values["drums.y"] = x, y
 
     # ------------------------------------------------------------------------ scenes
     def _scene(self, action: str, n: int, t_s: float) -> None:
@@ -139,19 +174,16 @@ class Performance:
         elif not self.scenes.recall(n, self.values, self.center, t_s):
             log.info("scene %d is empty: nothing to recall", n)
 
-    def tick(self, t_s: float) -> list[tuple[str, float]]:
-        """Move a scene recall's glide on; returns the pad axes it moved (the knobs on them
-        must pick the values up again)."""
+    def tick(self, t_s: float) -> None:
+        """Move a scene recall's glide on (over the pad axes no control took since)."""
         step = self.scenes.step(t_s)
         if step is None:
-            return []
+            return
         scene, free = step
-        moved = [(k, v) for k, v in scene.values.items() if k not in free and v != self.values[k]]
-        self.values.update(moved)
+        self._values.update((k, v) for k, v in scene.values.items() if k not in free)
         if "center" not in free:
             self.center = scene.center
-        self.dirty = True
-        return moved
+        self._dirty = True
 
     def _queue_chords(self, new: Chords) -> None:
         """A chord change waits for the bar line, as a band would. The bar playing now keeps
@@ -165,14 +197,31 @@ class Performance:
         self.chords = Chords(
             np.where(now, self.chords.root, new.root), np.where(now, self.chords.quality, new.quality)
         )
-        self.dirty = True
+        self._dirty = True
 
     def bar_line(self, bar: int) -> None:
         """The clock crossed into ``bar``: a waiting chord change now holds for every bar."""
         self.bar = bar
         if self.pending_chords is not None:
             self.chords, self.pending_chords = self.pending_chords, None
-            self.dirty = True
+            self._dirty = True
+
+    def locate(self, bar: int) -> None:
+        """The clock is in ``bar`` without having crossed a bar line (a start, or the song
+        position jumped): a waiting chord change still waits."""
+        self.bar = bar
+
+    # ------------------------------------------------------------------------ set-up
+    def swap_models(self, drums: DrumModel, bass) -> None:
+        """The models loaded again (after a failure): the next window is theirs."""
+        self.drums, self.bass = drums, bass
+        self._dirty = True
+
+    def set_latent(self, plane: LatentPlane, scene_glide_s: float) -> None:
+        """The config's latent settings (a reload): the plane the pad spans and the scene glide
+        time. The window is rendered again."""
+        self.plane, self.scenes.glide_s = plane, scene_glide_s
+        self._dirty = True
 
     # ------------------------------------------------------------------------ rendering
     def drums_z(self, x: float | None = None, y: float | None = None) -> np.ndarray:
@@ -199,9 +248,15 @@ class Performance:
             from jamd.music.grid import BassLine
 
             line = BassLine.empty(self.drums.steps)
-        self.dirty = False
+        self._dirty = False
         return Window(pattern, line, self.chords.root.astype(np.int8))
 
     @property
+    def dirty(self) -> bool:
+        """The window must be rendered again: a control changed it (and hold is off: held, the
+        window playing stays until hold lets go)."""
+        return self._dirty and not self.held
+
+    @property
     def held(self) -> bool:
-        return self.values["hold"] >= 0.5
+        return self._values["hold"] >= 0.5

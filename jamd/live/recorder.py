@@ -29,11 +29,11 @@ class Recorder:
     path: Path
     bpm: float = 120.0
     t0: int | None = None
-    tracks: dict[str, list[tuple[int, object]]] = field(default_factory=dict)
+    tracks: dict[str, list[tuple[int, mido.Message | mido.MetaMessage]]] = field(default_factory=dict)
     count: int = 0
     saved: bool = False  # the file was written (a full disk drops it: see save)
 
-    def _add(self, track: str, t_ns: int, item) -> None:
+    def _add(self, track: str, t_ns: int, item: mido.Message | mido.MetaMessage) -> None:
         if self.count >= MAX_EVENTS:
             if self.count == MAX_EVENTS:
                 log.warning("recording is full (%d events): no more is recorded", MAX_EVENTS)
@@ -59,13 +59,14 @@ class Recorder:
     def to_midi(self) -> mido.MidiFile:
         mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
         tempo = mido.bpm2tempo(self.bpm)
+        t0 = self.t0 if self.t0 is not None else 0  # None only while there are no tracks
         for name, events in self.tracks.items():
             track = mido.MidiTrack(
                 [mido.MetaMessage("track_name", name=name), mido.MetaMessage("set_tempo", tempo=tempo)]
             )
             last = 0
             for t_ns, msg in sorted(events, key=lambda e: e[0]):
-                tick = round(mido.second2tick((t_ns - self.t0) / 1e9, TICKS_PER_BEAT, tempo))
+                tick = round(mido.second2tick((t_ns - t0) / 1e9, TICKS_PER_BEAT, tempo))
                 track.append(msg.copy(time=max(tick - last, 0)))
                 last = max(tick, last)
             mid.tracks.append(track)

@@ -21,8 +21,11 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 # A daemon must not start a JACK server behind the user's back (libjack does by default).
 os.environ.setdefault("JACK_NO_START_SERVER", "1")
@@ -72,10 +75,32 @@ def api_code(api: str) -> int:
     return APIS[api]
 
 
+@contextmanager
+def _c_stderr_to_log() -> Iterator[None]:
+    """libjack and alsa-lib print their own failures straight to fd 2 (five lines of "Cannot
+    connect to server socket", "JackShmReadWritePtr::..." when no JACK server runs), before
+    rtmidi raises the one line jamd reports. Whatever C code writes to fd 2 meanwhile goes to
+    the DEBUG log instead (a Python thread's line in those milliseconds goes there too)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as said:
+        os.dup2(said.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            said.seek(0)
+            text = " | ".join(said.read().decode(errors="replace").split("\n")).strip(" |")
+            if text:
+                log.debug("the MIDI library said: %s", text)
+
+
 def _make(kind: str, api: str, client: str) -> rtmidi.MidiIn | rtmidi.MidiOut:
     cls = rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut
     try:
-        return cls(rtapi=api_code(api), name=client)
+        with _c_stderr_to_log():
+            return cls(rtapi=api_code(api), name=client)
     except rtmidi.SystemError as e:
         hint = " (start jackd first)" if api == "jack" else ""
         raise PortError(f"cannot use MIDI API {api}: {e}{hint}") from e
@@ -153,6 +178,9 @@ class PortConfig:
     api: str = field(default_factory=default_api)
 
 
+_M = TypeVar("_M", bound="_Managed")
+
+
 class _Managed:
     kind = "output"
 
@@ -178,7 +206,7 @@ class _Managed:
     def _configure(self, dev) -> None:  # for inputs
         pass
 
-    def open(self, wait: bool = False) -> _Managed:
+    def open(self: _M, wait: bool = False) -> _M:
         """Open now; an unknown name raises :class:`PortError` listing the ports that exist.
 
         ``wait``: a name that matches nothing yet is not an error but a port to wait for
@@ -206,7 +234,7 @@ class _Managed:
         log.info("%s %s: %s (%s)", self.kind, self.cfg.role, self.name, self.cfg.api)
         return self
 
-    def _wait_for(self, dev: rtmidi.MidiIn | rtmidi.MidiOut, names: Sequence[str]) -> _Managed:
+    def _wait_for(self: _M, dev: rtmidi.MidiIn | rtmidi.MidiOut, names: Sequence[str]) -> _M:
         """Keep the device (its port list is what :meth:`check` polls) with no port open."""
         self._dev, self.name, self.lost = dev, None, True
         listing = ", ".join(repr(n) for n in names) or "none"
@@ -297,7 +325,7 @@ class ManagedInput(_Managed):
         """Every message waiting, with its arrival time (ns, perf_counter_ns clock)."""
         if self._dev is None:
             return []
-        out = []
+        out: list[tuple[list[int], int]] = []
         get = self._dev.get_message
         while True:
             ev = get()
@@ -312,8 +340,8 @@ class ManagedInput(_Managed):
 
 
 def open_output(cfg: PortConfig) -> ManagedOutput:
-    return ManagedOutput(cfg).open()  # type: ignore[return-value]
+    return ManagedOutput(cfg).open()
 
 
 def open_input(cfg: PortConfig) -> ManagedInput:
-    return ManagedInput(cfg).open()  # type: ignore[return-value]
+    return ManagedInput(cfg).open()

@@ -7,7 +7,7 @@ Channels are 1-16 everywhere in jamd's API (as printed on gear); the wire uses 0
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 #: MIDI clock resolution: timing clock messages per quarter note.
@@ -84,7 +84,17 @@ TRANSPORT = frozenset((CLOCK, START, CONTINUE, STOP))
 
 def spec_of(status: int) -> Spec | None:
     """The spec of a status byte (channel messages are looked up by their high nibble)."""
-    return SPEC_BY_STATUS.get(status & 0xF0 if status < 0xF0 else status)
+    return SPEC_BY_STATUS.get(kind_of(status) if status < SYSEX else status)
+
+
+def kind_of(status: int) -> int:
+    """The message type of a channel message's status byte (its high nibble: ``NOTE_ON`` ...)."""
+    return status & 0xF0
+
+
+def channel_of(status: int) -> int:
+    """The channel (1-16) of a channel message's status byte."""
+    return (status & 0x0F) + 1
 
 
 def _check_channel(channel: int) -> int:
@@ -117,9 +127,10 @@ def parse_song_position(data1: int, data2: int) -> int:
     return ((data2 & 0x7F) << 7 | (data1 & 0x7F)) * CLOCKS_PER_SPP_UNIT
 
 
-def is_note_on(msg: list[int] | tuple[int, ...]) -> bool:
-    return len(msg) == 3 and msg[0] & 0xF0 == NOTE_ON and msg[2] > 0
+def is_note_on(msg: Sequence[int]) -> bool:
+    return len(msg) == 3 and kind_of(msg[0]) == NOTE_ON and msg[2] > 0
 
 
-def is_note_off(msg: list[int] | tuple[int, ...]) -> bool:
-    return len(msg) == 3 and (msg[0] & 0xF0 == NOTE_OFF or (msg[0] & 0xF0 == NOTE_ON and msg[2] == 0))
+def is_note_off(msg: Sequence[int]) -> bool:
+    """A note-off, or a note-on with velocity 0 (which means the same)."""
+    return len(msg) == 3 and (kind_of(msg[0]) == NOTE_OFF or (kind_of(msg[0]) == NOTE_ON and msg[2] == 0))

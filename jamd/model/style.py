@@ -130,7 +130,7 @@ def train_on_corpus(model, corpus) -> tuple[StyleClassifier, dict]:
     z_va, s_va = corpus_codes(model, corpus, "validation")
     y_va = encode_labels(s_va, classes)
     scores = {l2: balanced_accuracy(confusion(fit(z_tr, y_tr, classes, l2), z_va, y_va)) for l2 in L2_CHOICES}
-    l2 = max(scores, key=scores.get)
+    l2 = max(scores, key=lambda k: scores[k])
     clf = fit(z_tr, y_tr, classes, l2)
     metrics = {"l2": l2, "validation_balanced_accuracy": {str(k): round(v, 4) for k, v in scores.items()}}
     if "test" in corpus.splits:

@@ -226,7 +226,7 @@ def bass_note(root_pc: int, pitch: int, rng: BassRange) -> int:
 
 
 def bass_to_events(
-    line: BassLine, roots: Sequence[int], rng: BassRange = BassRange(), start_beat: float = 0.0
+    line: BassLine, roots: Sequence[int] | np.ndarray, rng: BassRange = BassRange(), start_beat: float = 0.0
 ) -> list[NoteEvent]:
     """Bass line -> note events, monophonic: a note is cut where the next one starts."""
     onsets = list(line.onsets())
@@ -249,7 +249,7 @@ def bass_to_events(
 
 def bass_from_notes(
     notes: Iterable[tuple[float, float, int, int]],
-    roots: Sequence[int],
+    roots: Sequence[int] | np.ndarray,
     steps: int,
     rng: BassRange = BassRange(),
 ) -> BassLine:

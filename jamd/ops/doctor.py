@@ -17,13 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from jamd.engine.clock import ClockMode
 from jamd.live.config import Config, config_search_path, load_config
 from jamd.midi.ports import PortList, compiled_apis, default_api, list_ports, match_port
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 SEQ_DEVICE = Path("/dev/snd/seq")
 CPU_ROOT = Path("/sys/devices/system/cpu")
-#: What the engine asks for (``jamd.engine.process.RtConfig.rt_priority``).
+#: What the engine asks for (``jamd.engine.config.RtConfig.rt_priority``).
 RT_PRIORITY = 50
 _RT_PROBE = (
     "import os, sys\n"
@@ -166,11 +167,11 @@ def check_port(role: str, kind: str, pattern: str, listing: PortList) -> Check:
 
 def check_clock(config: Config, listing: PortList, link_importable: Callable[[], bool]) -> Check:
     mode = config.clock.mode
-    if mode == "internal":
+    if mode is ClockMode.INTERNAL:
         to = config.ports.clock_out
         sent = f"clock sent to {str(to)!r}" if config.clock.send_clock and to is not None else "no clock sent"
         return Check("clock source", PASS, f"internal: jamd is the master ({sent})")
-    if mode == "link":
+    if mode is ClockMode.LINK:
         if link_importable():
             return Check("clock source", PASS, "Ableton Link (aalink importable)")
         return Check(

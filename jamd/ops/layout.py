@@ -19,11 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jamd.engine.config import RtConfig
+from jamd.engine.handle import EngineHandle
 from jamd.engine.ipc import REC_NOTE_ON, REC_TICK, jitter_stats
-from jamd.engine.process import EngineHandle, RtConfig
-from jamd.engine.scheduler import Window
+from jamd.midi.null import null_port
 from jamd.midi.ports import PortConfig
 from jamd.music.grid import BassLine, DrumPattern
+from jamd.music.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ def decoder_load(stop: threading.Event, units: int = 256, steps: int = 32) -> in
     u = rng.standard_normal((3 * units, units)).astype(np.float32) * 0.05
     n = 0
     while not stop.is_set():
-        h = np.zeros(units, np.float32)
+        h: np.ndarray = np.zeros(units, np.float32)
         x = rng.standard_normal(units).astype(np.float32)
         for _ in range(steps):
             g = w @ x + u @ h
@@ -99,10 +101,8 @@ def measure_layout(
     port: PortConfig | None = None,
 ) -> LayoutResult:
     """Run the engine in ``layout`` ("process" or "thread") and return its send jitter."""
-    port = port or PortConfig("drums", "null", api="null")
-    cfg = RtConfig(
-        source="master", bpm=bpm, drums=port, clock_out=[port], autostart=True, rt_priority=rt_priority
-    )
+    port = port or null_port("drums")
+    cfg = RtConfig(bpm=bpm, drums=port, clock_out=[port], autostart=True, rt_priority=rt_priority)
     old_si = sys.getswitchinterval()
     if switch_interval is not None and layout == "thread":
         sys.setswitchinterval(switch_interval)
@@ -132,7 +132,7 @@ def measure_layout(
             else:
                 time.sleep(seconds)
             recs, _ = h.records(since)
-            prio = h.status().get("rt_priority", 0)
+            prio = h.status().rt_priority
     finally:
         stop.set()
         sys.setswitchinterval(old_si)
@@ -153,17 +153,17 @@ def compare_layouts(
     seconds: float = 10.0, bpm: float = 180.0, port: PortConfig | None = None
 ) -> list[LayoutResult]:
     """The candidates of docs/architecture.md, each under the same load."""
-    runs = [
-        ("thread", dict(switch_interval=0.005, rt_priority=0)),
-        ("thread", dict(switch_interval=0.001, rt_priority=0)),
-        ("thread", dict(switch_interval=0.0002, rt_priority=0)),
-        ("thread", dict(switch_interval=0.001, rt_priority=50)),
-        ("process", dict(rt_priority=0)),
-        ("process", dict(rt_priority=50)),
+    runs: list[tuple[str, float | None, int]] = [  # layout, switch interval, real-time priority
+        ("thread", 0.005, 0),
+        ("thread", 0.001, 0),
+        ("thread", 0.0002, 0),
+        ("thread", 0.001, 50),
+        ("process", None, 0),
+        ("process", None, 50),
     ]
     out = []
-    for layout, kw in runs:
-        r = measure_layout(layout, bpm, seconds, port=port, **kw)
+    for layout, switch, prio in runs:
+        r = measure_layout(layout, bpm, seconds, switch_interval=switch, rt_priority=prio, port=port)
         log.info("%s", r.line())
         out.append(r)
     return out

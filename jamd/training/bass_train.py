@@ -8,7 +8,6 @@ batches. Deterministic for a seed on the CPU (seeded shuffles and noise, one tor
 from __future__ import annotations
 
 import math
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -18,12 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from jamd import __version__
 from jamd.data.bass_corpus import BassWindows
 from jamd.model.bass import KIND, bass_features, cond_features, representation
 from jamd.model.checkpoint import save_checkpoint, update_card
 from jamd.training.bass_vae import BassLossConfig, BassVAE, BassVAEConfig, loss_terms, recon_terms, targets
-from jamd.training.drum_train import export_tensors, latent_plane
+from jamd.training.drum_train import export_tensors, latent_plane, machine_record
 
 
 @dataclass
@@ -202,11 +200,6 @@ def _record(splits, model_cfg, loss_cfg, settings, data_info, history, best_step
         "best_step": best_step,
         "stop_reason": stop,
         "wall_time_s": round(time.perf_counter() - t0, 1),
-        "machine": {
-            "cpu_threads": settings.threads,
-            "platform": platform.platform(),
-            "torch": torch.__version__,
-            "jamd": __version__,
-        },
+        "machine": machine_record(settings.threads),
         "history": history,
     }

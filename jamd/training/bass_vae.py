@@ -31,7 +31,7 @@ from jamd.music.grid import BASS_PITCH_MIN, BASS_PITCHES
 
 @dataclass
 class BassVAEConfig:
-    steps: int = 32  # 2 bars of 16ths: the shared window (DESIGN "Representation")
+    steps: int = 32  # 2 bars of 16ths: the shared window (docs/architecture.md, "The representation")
     latent: int = 2  # two knobs or one XY pad, straight onto the latent
     d_model: int = 48  # small on purpose: the numpy decode must stay far below 1 ms
     n_head: int = 4  # 12 dims per head is plenty for "where are the kicks"

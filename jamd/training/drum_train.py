@@ -19,7 +19,7 @@ import torch
 
 from jamd import __version__
 from jamd.data.corpus import Corpus, Windows
-from jamd.model.checkpoint import save_checkpoint
+from jamd.model.checkpoint import save_checkpoint, update_card
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT
 from jamd.training.drum_vae import DrumVAE, DrumVAEConfig, LossConfig, features, loss_terms, validation_loss
@@ -146,7 +146,13 @@ def train(
         max(loss_cfg.kl_warmup_epochs, loss_cfg.flat_start_epoch if loss_cfg.flat_weight > 0 else 0.0)
     )
     best, best_epoch, history, stop_reason = math.inf, -1, [], "epochs"
-    record: dict[str, Any] = {}
+
+    def record_of(stop: str) -> dict[str, Any]:
+        wall = time.perf_counter() - t0
+        return _record(
+            corpus, model_cfg, loss_cfg, settings, data_info, history, best_epoch, best, wall, stop
+        )
+
     for epoch in range(settings.epochs):
         perm = torch.from_numpy(rng.permutation(n))
         sums: dict[str, float] = {}
@@ -172,20 +178,7 @@ def train(
         improved = epoch + 1 >= first_eligible and val["loss"] < best
         if improved:
             best, best_epoch = val["loss"], epoch + 1
-            record = _record(
-                corpus,
-                model_cfg,
-                loss_cfg,
-                settings,
-                data_info,
-                history,
-                best_epoch,
-                best,
-                time.perf_counter() - t0,
-                "running",
-            )
-            plane = latent_plane(posterior_means(model, *train_t))
-            save_drum_model(out, model, plane, record)
+            save_drum_model(out, model, latent_plane(posterior_means(model, *train_t)), record_of("running"))
         if report:
             report({"event": "epoch", **entry, "best_epoch": best_epoch, "improved": improved})
         if best_epoch > 0 and epoch + 1 - best_epoch >= settings.patience:
@@ -196,36 +189,12 @@ def train(
             break
     if best_epoch < 0:  # fewer epochs than the warm-up: keep the last one
         best_epoch, best = len(history), history[-1]["validation"]["loss"]
-        record = _record(
-            corpus,
-            model_cfg,
-            loss_cfg,
-            settings,
-            data_info,
-            history,
-            best_epoch,
-            best,
-            time.perf_counter() - t0,
-            stop_reason,
-        )
+        record = record_of(stop_reason)
         save_drum_model(out, model, latent_plane(posterior_means(model, *train_t)), record)
     else:
         # rewrite only the card's training record (final wall time, stop reason); the weights
         # on disk are the best epoch's
-        from jamd.model.checkpoint import update_card
-
-        record = _record(
-            corpus,
-            model_cfg,
-            loss_cfg,
-            settings,
-            data_info,
-            history,
-            best_epoch,
-            best,
-            time.perf_counter() - t0,
-            stop_reason,
-        )
+        record = record_of(stop_reason)
         update_card(out, training=record)
     return record
 
@@ -260,11 +229,16 @@ def _record(
         "epochs_run": len(history),
         "stop_reason": stop_reason,
         "wall_time_s": round(wall, 1),
-        "machine": {
-            "cpu_threads": settings.threads,
-            "platform": platform.platform(),
-            "torch": torch.__version__,
-            "jamd": __version__,
-        },
+        "machine": machine_record(settings.threads),
         "history": history,
+    }
+
+
+def machine_record(threads: int) -> dict[str, Any]:
+    """Where a model was trained, for its card."""
+    return {
+        "cpu_threads": threads,
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "jamd": __version__,
     }

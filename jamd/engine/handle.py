@@ -1,0 +1,172 @@
+"""The control side's handle on the real-time engine (:class:`EngineHandle`): it starts the
+engine process (:mod:`jamd.engine.process`), publishes windows to it, sends it controls, reads
+its status (:class:`jamd.engine.ipc.EngineStatus`) and timing records, and ends the notes it
+left sounding if it dies."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from jamd.engine.config import RtConfig
+from jamd.engine.ipc import Control, ControlKind, EngineStatus, RtShared, WindowBuffer
+from jamd.engine.process import Engine, engine_main, set_realtime
+from jamd.midi import spec as ms
+from jamd.midi.null import NULL_API
+from jamd.midi.ports import ManagedOutput, PortConfig
+from jamd.music.window import Part, Window
+
+log = logging.getLogger(__name__)
+
+
+class EngineHandle:
+    """The control side's handle on the engine: start it, feed it, watch it, stop it.
+
+    ``mode="process"`` (the default, what ``jamd run`` uses) or ``"thread"`` (only for the
+    layout measurement in ``jamd.ops.layout``).
+    """
+
+    def __init__(
+        self, cfg: RtConfig, mode: str = "process", capacity: int = 1 << 16, log_level: int | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.mode = mode
+        self.capacity = capacity
+        self.windows = WindowBuffer.create()
+        self.shared = RtShared.create(capacity)
+        self._conn_rt, self._conn = mp.Pipe(duplex=False)
+        self.process: mp.process.BaseProcess | None = None
+        self.thread: threading.Thread | None = None
+        self._engine: Engine | None = None
+        self._log_level = log_level if log_level is not None else logging.getLogger().getEffectiveLevel()
+        self._rescued = False
+
+    def start(self, timeout: float = 10.0) -> EngineHandle:
+        if self.mode == "process":
+            ctx = mp.get_context("spawn")
+            self.process = ctx.Process(
+                target=engine_main,
+                name="jamd-rt",
+                daemon=True,
+                args=(
+                    self.cfg,
+                    self.windows.name,
+                    self.shared.name,
+                    self.capacity,
+                    self._conn_rt,
+                    self._log_level,
+                ),
+            )
+            self.process.start()
+        else:
+            shared = RtShared.attach(self.shared.name, self.capacity)
+            engine = self._engine = Engine(
+                self.cfg, WindowBuffer.attach(self.windows.name), shared, self._conn_rt
+            )
+
+            def run_thread() -> None:
+                # on Linux the policy is per thread: this makes only the engine thread FIFO
+                engine.rt_priority = set_realtime(self.cfg.rt_priority)
+                engine.run()
+
+            self.thread = threading.Thread(target=run_thread, name="jamd-rt", daemon=True)
+            self.thread.start()
+        deadline = time.monotonic() + timeout
+        while self.shared.get("alive") != 1:
+            if not self.is_alive():
+                raise RuntimeError("the real-time engine failed to start (see its log above)")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the real-time engine did not start in time")
+            time.sleep(0.005)
+        return self
+
+    def is_alive(self) -> bool:
+        if self.process is not None:
+            return self.process.is_alive()
+        return self.thread is not None and self.thread.is_alive()
+
+    def send(self, kind: ControlKind, value: float = 0.0, part: Part | None = None) -> None:
+        self._conn.send(Control(kind, value, part))
+
+    def publish(self, window: Window) -> int:
+        return self.windows.publish(window)
+
+    def status(self) -> EngineStatus:
+        return self.shared.read_status()
+
+    def records(self, since: int = 0) -> tuple[np.ndarray, int]:
+        """The timing records since count ``since``, and the new count (see ``RtShared``)."""
+        return self.shared.read_records(since)
+
+    def check(self) -> bool:
+        """Watchdog, for the parent to call now and then: True while the engine runs. If it
+        died without ending its notes (SIGKILL, a crash), end them from here."""
+        if self.is_alive():
+            return True
+        if not self._rescued:
+            self._rescued = True
+            self.rescue_notes()
+        return False
+
+    def rescue_notes(self) -> int:
+        """Send note-offs for the notes the engine's mirror says are sounding, through fresh
+        connections to the same ports (virtual ports died with the engine: nothing to do)."""
+        sounding = self.shared.sounding
+        sent = 0
+        for port, pcfg in enumerate(self.cfg.note_ports()):
+            hits = np.argwhere(sounding[port] > 0)
+            if not len(hits) or pcfg.virtual or pcfg.api == NULL_API:
+                continue
+            out = ManagedOutput(PortConfig(f"{pcfg.role}-rescue", pcfg.pattern, False, pcfg.api))
+            try:
+                out.open()
+                for ch, note in hits:
+                    out.send(ms.note_off(int(ch) + 1, int(note)))
+                    sent += 1
+                sounding[port] = 0
+            except Exception as e:
+                log.error("could not end %d hanging notes on %s: %s", len(hits), pcfg.pattern, e)
+            finally:
+                out.close()
+        if sent:
+            log.warning("engine died: ended %d notes it left sounding", sent)
+        return sent
+
+    def stop(self, timeout: float = 5.0, before_release: Callable[[], None] | None = None) -> None:
+        """Ask the engine to quit (it ends its notes), wait, and release the shared memory.
+        ``before_release`` runs once the engine is gone and its records are final (a
+        recording collects the last note-offs there)."""
+        try:
+            if self.is_alive():
+                try:
+                    self._conn.send(Control(ControlKind.QUIT))
+                except (BrokenPipeError, OSError):
+                    pass
+                if self.process is not None:
+                    self.process.join(timeout)
+                    if self.process.is_alive():
+                        self.process.terminate()
+                        self.process.join(timeout)
+                elif self.thread is not None:
+                    self.thread.join(timeout)
+            self.check()
+            if before_release is not None:
+                before_release()
+        finally:
+            if self._engine is not None:
+                self._engine.windows.close()
+                self._engine.shared.close()
+            self._conn.close()
+            self.windows.close()
+            self.shared.close()
+
+    def __enter__(self) -> EngineHandle:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

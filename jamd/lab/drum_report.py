@@ -1,0 +1,173 @@
+"""`jamd eval drums`: every figure of a drum model on the patterns the daemon plays, and the same
+figures of trivial players (copying, quantising, looking up the nearest training window, random
+placement), so that each one is read against what no model at all achieves. Numpy only, fixed
+seeds; the definitions (issue 15's contract) are in docs/models.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from jamd.data.corpus import Windows
+from jamd.lab.drum_eval import metric_cv, unevenness
+from jamd.lab.drum_pad import PadFigures, pad_figures, sweeps
+from jamd.lab.drum_played import Played, encode_means, encode_seeds, play, quantised, random_hits, snap
+from jamd.lab.drum_seed import others, seed_figures, style_nn
+from jamd.lab.realism import feature_distances, heldout_accuracy
+from jamd.lab.timing import decode_timing
+from jamd.model.drums import DrumModel
+
+SEED = 0
+N_REALISM = 1000  # generated patterns per realism test
+
+Figures = dict[str, object]
+
+
+@dataclass(frozen=True)
+class EvalData:
+    windows: Windows  # the split evaluated
+    train: Windows  # the lookup table of the baselines, and the style neighbours
+    reference: Windows | None  # real windows of another held-out split: the realism floor
+    styles: list[str]  # style of each corpus file ("" when unknown)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What every model is scored against, computed once."""
+
+    true: Played
+    train: Played
+    rivals: list[np.ndarray]  # seed_identification's other-file windows, per window
+    figures: Figures  # the model-free figures: realism_real, style_nn_raw
+
+
+@dataclass(frozen=True)
+class ModelPlay:
+    """What a model played: from each window's seed, along the pad sweeps, at random pad
+    positions around the seeds (with the seed window's file as group) and from the prior."""
+
+    seed: Played
+    sweeps: Played
+    sweep_shape: tuple[int, int]
+    pad: Played
+    pad_group: np.ndarray
+    prior: Played
+
+
+def reference(data: EvalData) -> Reference:
+    w, train = data.windows, data.train
+    true, table = Played.from_windows(w), Played.from_windows(train)
+    figures: Figures = {"style_nn_raw": style_nn(true.flat(), w.file, table.flat(), train.file, data.styles)}
+    ref = data.reference
+    if ref is not None and len(ref):
+        figures.update(_realism("real", Played.from_windows(ref), ref.file, true, w.file))
+    else:
+        figures.update({"realism_real": None, "features_real": None})
+    return Reference(true, table, others(w.file, seed=SEED), figures)
+
+
+def _realism(
+    name: str, fake: Played, fake_group: np.ndarray, true: Played, true_group: np.ndarray
+) -> Figures:
+    acc = heldout_accuracy(true.flat(), true_group, fake.flat(), fake_group, seed=SEED)
+    return {f"realism_{name}": acc, f"features_{name}": asdict(feature_distances(fake.hit, true.hit))}
+
+
+def _unique_groups(n: int) -> np.ndarray:
+    return -1 - np.arange(n)  # never a file index
+
+
+def play_model(model: DrumModel, data: EvalData, radius: float, n: int = N_REALISM) -> ModelPlay:
+    """Everything the figures need the model to play."""
+    w = data.windows
+    seeds = encode_seeds(model, w)
+    plane = model.plane(radius)
+    s = sweeps(plane, seeds, seed=SEED)
+    rng = np.random.default_rng(SEED)
+    at = rng.integers(len(w), size=n)
+    xy = rng.uniform(-1.0, 1.0, size=(n, 2))
+    pad_z = np.stack([plane.point(x, y, seeds[i]) for i, (x, y) in zip(at, xy, strict=True)])
+    prior_z = rng.standard_normal((n, model.latent_dim))
+    mp = ModelPlay(
+        seed=play(model, seeds),
+        sweeps=play(model, s.reshape(-1, model.latent_dim)),
+        sweep_shape=(s.shape[0], s.shape[1]),
+        pad=play(model, pad_z),
+        pad_group=w.file[at],
+        prior=play(model, prior_z),
+    )
+    return mp
+
+
+def _pad(sweep_played: Played, shape: tuple[int, int]) -> PadFigures:
+    """Pad figures of the patterns played along the sweeps, given flat (sweeps * points rows)."""
+    return pad_figures(sweep_played.hit.reshape(*shape, *sweep_played.hit.shape[1:]))
+
+
+def evaluate(
+    path: str, data: EvalData, ref: Reference, radius: float, timing: bool = True
+) -> tuple[Figures, ModelPlay]:
+    """The figures of one model, and what it played (for the lookup baselines)."""
+    model = DrumModel.load(path)
+    w = data.windows
+    mp = play_model(model, data, radius)
+    mu, logvar = encode_means(model, w)
+    train_mu, _ = encode_means(model, data.train)
+    out: Figures = {
+        **asdict(seed_figures(ref.true, mp.seed, ref.rivals)),
+        **asdict(_pad(mp.sweeps, mp.sweep_shape)),
+        **_realism("pad", mp.pad, mp.pad_group, ref.true, w.file),
+        **_realism("prior", mp.prior, _unique_groups(len(mp.prior)), ref.true, w.file),
+        "realism_real": ref.figures["realism_real"],
+        "style_nn": style_nn(mu, w.file, train_mu, data.train.file, data.styles),
+        "style_nn_raw": ref.figures["style_nn_raw"],
+        "features_real": ref.figures["features_real"],
+    }
+    if timing:
+        out.update(decode_timing("drums", path, encode=True))
+    kl = 0.5 * (mu**2 + np.exp(logvar) - 1 - logvar).mean(0)
+    out.update(
+        unevenness=unevenness(model, mu),
+        metric_cv=metric_cv(model, mu),
+        kl_per_dim=[float(k) for k in kl],
+        latent_dim=model.latent_dim,
+        windows=len(w),
+        radius=radius,
+    )
+    return out, mp
+
+
+def baselines(data: EvalData, ref: Reference, mp: ModelPlay) -> dict[str, Figures]:
+    """The trivial players' figures. The lookup's pad and realism rows snap what the model in
+    ``mp`` played to the nearest training windows; the rest need no model."""
+    w, true = data.windows, ref.true
+    rng = np.random.default_rng(SEED)
+    train_groups = data.train.file
+
+    def lookup(p: Played, group: np.ndarray | None = None) -> Played:
+        return snap(p, ref.train, None if group is None else (group, train_groups))
+
+    def seed_play(player: Callable[[Played], Played]) -> Figures:
+        return asdict(seed_figures(true, player(true), ref.rivals))
+
+    counts = ref.train.hit.sum((1, 2))
+    random_real = random_hits(rng.choice(counts, size=N_REALISM), ref.train, rng)
+    random_group = _unique_groups(N_REALISM)
+    return {
+        "copy": seed_play(lambda t: t),
+        "quantised": seed_play(quantised),
+        "nearest_train": {
+            **seed_play(lambda t: lookup(t, w.file)),
+            **asdict(_pad(lookup(mp.sweeps), mp.sweep_shape)),
+            **_realism("pad", lookup(mp.pad), mp.pad_group, true, w.file),
+            **_realism("prior", lookup(mp.prior), _unique_groups(len(mp.prior)), true, w.file),
+        },
+        "random": {
+            **seed_play(lambda t: random_hits(t.hit.sum((1, 2)), ref.train, rng)),
+            **_realism("pad", random_real, random_group, true, w.file),
+            **_realism("prior", random_real, random_group, true, w.file),
+        },
+    }
