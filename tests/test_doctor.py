@@ -28,6 +28,7 @@ from jamd.ops.doctor import (
     check_model,
     check_port,
     check_rt,
+    check_rtmidi,
     configured_ports,
     exit_code,
 )
@@ -43,6 +44,16 @@ def config(tmp_path: Path, text: str):
 
 
 # --------------------------------------------------------------------------- MIDI API
+
+
+def test_rtmidi_says_which_apis_it_was_built_with() -> None:
+    assert check_rtmidi(["alsa", "jack"], "linux").line() == "PASS  python-rtmidi: built with alsa, jack"
+    assert check_rtmidi(["coremidi"], "darwin").status == PASS
+
+
+def test_rtmidi_without_jack_on_linux_warns_with_the_rebuild() -> None:
+    c = check_rtmidi(["alsa"], "linux")
+    assert c.status == WARN and "without jack" in c.detail and "libjack-jackd2-dev" in c.fix
 
 
 def test_api_not_compiled_in_fails_with_what_is() -> None:

@@ -86,6 +86,23 @@ def configured_ports(config: Config) -> list[tuple[str, str, str]]:
 # ---------------------------------------------------------------------------------- MIDI
 
 
+def check_rtmidi(compiled: Sequence[str], platform: str = sys.platform) -> Check:
+    """The MIDI APIs python-rtmidi was built with: on Linux both ALSA and JACK, so switching
+    ``ports.api`` never needs a rebuild (a build from source without the JACK headers has none)."""
+    name = "python-rtmidi"
+    detail = f"built with {', '.join(compiled) or 'no MIDI API'}"
+    missing = [api for api in ("alsa", "jack") if api not in compiled]
+    if platform.startswith("linux") and missing:
+        return Check(
+            name,
+            WARN,
+            f"{detail}; without {', '.join(missing)}",
+            "apt-get install pkg-config libasound2-dev libjack-jackd2-dev, then "
+            "pip install --force-reinstall --no-deps --no-binary python-rtmidi python-rtmidi",
+        )
+    return Check(name, PASS, detail)
+
+
 def check_api(api: str, compiled: Sequence[str], listing: PortList, seq: Path = SEQ_DEVICE) -> Check:
     name = f"MIDI API {api}"
     if api not in compiled:
@@ -281,7 +298,7 @@ def check_governor(cpu_root: Path = CPU_ROOT) -> Check:
 def run_doctor(explicit: Path | None = None) -> list[Check]:
     """Every check, on this machine, for the config ``jamd run`` would read."""
     config_check, config = check_config(explicit)
-    checks = [config_check]
+    checks = [config_check, check_rtmidi(compiled_apis())]
     if config is not None:
         api = resolved_api(config)
         listing = list_ports(api)
