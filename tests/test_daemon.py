@@ -191,3 +191,10 @@ def test_a_jump_back_while_playing_moves_the_bar_the_chord_fill_keeps(daemon):
     assert set(daemon.perf.chords.root[:16]) == {9} and set(daemon.perf.chords.root[16:]) == {3}
     at(5.0)  # bar 1: the change holds everywhere
     assert set(daemon.perf.chords.root) == {3}
+
+
+def test_the_store_holds_the_tempo_the_engine_starts_at(daemon) -> None:
+    """A tempo knob picks up from the tempo playing (the config's 180 BPM), not the target's home
+    (120): the one store starts where the engine does, and nothing is sent for it."""
+    assert daemon.perf.values["tempo"] == 180.0
+    assert daemon.perf.take_controls() == []

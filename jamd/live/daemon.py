@@ -170,6 +170,7 @@ class Daemon:
             self.bass,
             config.bass.progression(self.drums.steps),
             config.latent.scene_glide,
+            config.clock.tempo,
         )
         self.capture = SeedCapture(config.drummer.table, config.seed.settings(self.drums.steps))
         self.seeder = Seeder(self.capture, self.drums.encode)

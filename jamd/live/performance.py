@@ -70,9 +70,12 @@ class Performance:
         bass=None,
         chords: Chords | None = None,
         scene_glide_s: float = 2.0,
+        tempo: float | None = None,
     ):
         self.drums, self.plane, self.bass = drums, plane, bass
         self._values = home_values()
+        if tempo is not None:  # the tempo the engine starts at, so a tempo knob picks up from it
+            self._values["tempo"] = TARGETS["tempo"].clamp(tempo)
         #: every target's value, read-only: the methods below move them
         self.values: Mapping[str, float] = MappingProxyType(self._values)
         self.chords = chords or Chords.constant(9, 1, drums.steps)  # A minor until told
