@@ -462,14 +462,14 @@ class Daemon:
         log.info("reloaded %s", new.path or "the built-in defaults")
 
     def shutdown(self) -> None:
-        """Every note ends (the engine does it before it exits), then ports close."""
+        """Inputs close first (see docs/reliability.md, crashes), the engine ends every note, exits."""
         self.notifier.stopping()
+        self.inputs.close()
         try:
             self.stop_outcome = self.engine.stop(before_release=self._record_sent)
         finally:
             if self.recorder is not None:
                 self.recorder.save()
-            self.inputs.close()
             if self.osc is not None:
                 self.osc.close()
             if self._alarm_armed:  # done in time: the bound must not fire later
