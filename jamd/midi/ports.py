@@ -363,7 +363,3 @@ class ManagedInput(_Managed):
 
 def open_output(cfg: PortConfig) -> ManagedOutput:
     return ManagedOutput(cfg).open()
-
-
-def open_input(cfg: PortConfig) -> ManagedInput:
-    return ManagedInput(cfg).open()
