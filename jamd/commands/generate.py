@@ -105,10 +105,11 @@ def run(args: argparse.Namespace) -> int:
         variance = args.variance or 0.0
     elif args.xy:
         z, variance = model.plane().point(*args.xy), args.variance or 0.0
-    else:  # a sample of the prior
-        z = np.zeros(model.latent_dim, np.float32)
+    else:  # a sample of the model's prior
+        z = model.prior()[0]
         variance = 1.0 if args.variance is None else args.variance
-    pattern = model.decode(vary(z, variance, args.seed), decode_controls(args, args.seed))
+    scale = model.prior()[1]
+    pattern = model.decode(vary(z, variance, args.seed, scale), decode_controls(args, args.seed))
     bass = _bass(args, pattern) if args.bass else None
     write_drums(pattern, args.out, args.bpm, bass)
     notes = f" and {len(bass[0].onsets())} bass notes" if bass else ""

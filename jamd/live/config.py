@@ -161,8 +161,9 @@ class SeedConfig:
 @dataclass
 class LatentConfig:
     # How far a full controller throw (x or y = +-1) reaches from the centre, in standard
-    # deviations of the training codes along the plane's axes: 2 covers what the model knows.
-    radius: Annotated[float, Between(0.01, 10)] = 2.0
+    # deviations of the training codes along the plane's axes; null: the model's own (its card's
+    # pad.radius, 2 for a card without one).
+    radius: Annotated[float, Between(0.01, 10)] | None = None
     slew: Annotated[float, Between(0, 1000, "plane units per second, 0 = no limit")] = 4.0
     # How long a scene recall takes to glide to the stored positions (OSC may give its own).
     scene_glide: Annotated[float, Between(0, 60, "seconds")] = 2.0

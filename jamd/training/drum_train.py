@@ -66,7 +66,8 @@ def posterior_means(model: DrumVAE, hit, velocity, offset, batch: int = 1024) ->
 
 def latent_plane(mu: np.ndarray) -> dict[str, Any]:
     """The plane the controller walks: the training codes' mean (home), their two principal axes
-    (unit vectors, sign fixed so the largest component is positive) and the std along each."""
+    (unit vectors, sign fixed so the largest component is positive) and the std along each; and
+    their covariance, the Gaussian a sample of the model is drawn from (`DrumModel.prior`)."""
     center = mu.mean(0)
     cov = np.cov((mu - center).T).reshape(mu.shape[1], mu.shape[1])
     vals, vecs = np.linalg.eigh(cov)
@@ -77,6 +78,7 @@ def latent_plane(mu: np.ndarray) -> dict[str, Any]:
         "center": center.astype(np.float32).tolist(),
         "axes": axes.astype(np.float32).tolist(),
         "spread": np.sqrt(np.maximum(vals[order], 0)).astype(np.float32).tolist(),
+        "covariance": cov.astype(np.float32).tolist(),
     }
 
 
