@@ -28,16 +28,16 @@ import pytest
 from test_daemon import root_playing
 from test_osc import osc_bytes, other_address
 
-from jamd.base.paths import MODELS_DIR, default_data_dir
+from jamd.base.paths import default_data_dir
 from jamd.data.corpus import WindowSettings, cut_windows, file_grid
 from jamd.engine.ipc import REC_NOTE_ON, EngineStatus, unpack_message
-from jamd.live.config import read_config
+from jamd.live.config import DEFAULT_DRUM_MODEL, read_config
 from jamd.live.daemon import Daemon
 from jamd.midi import spec as ms
 
 Sink = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers").Sink
 
-MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat")).resolve()
+MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", DEFAULT_DRUM_MODEL)).resolve()
 GMD = default_data_dir()
 FILE = "drummer1/session1/239_funk-purdieshuffle_130_beat_4-4.mid"
 BPM = 130.0

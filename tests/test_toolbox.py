@@ -12,17 +12,18 @@ import mido
 import numpy as np
 import pytest
 
-from jamd.base.paths import MODELS_DIR, default_data_dir
+from jamd.base.paths import default_data_dir
 from jamd.lab.latentmap import HIT, MapLayout, draw_map
 from jamd.lab.png import read_png_size, write_png
 from jamd.lab.toolbox import LibraryIndex, combine, encode_file, file_code, interpolate
+from jamd.live.config import DEFAULT_DRUM_MODEL
 from jamd.model.drums import DrumModel
 from jamd.model.plane import read_walk, walk_text
 from jamd.model.style import balanced_accuracy, confusion, fit
 from jamd.music.drumkit import GM
 from jamd.music.grid import drums_from_notes, read_midi
 
-MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
+MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", DEFAULT_DRUM_MODEL))
 GMD = default_data_dir()
 FILES = [
     "drummer1/session1/102_funk_95_beat_4-4.mid",

@@ -139,6 +139,9 @@ def _pad(path, args: argparse.Namespace):
 
 def _set_pad(path, pad, data, split: str) -> None:
     """``--set-pad``: the settings as the card's ``pad`` section; a prior if it has none."""
+    import shlex
+    import sys
+
     import numpy as np
 
     from jamd.lab.drum_played import encode_means
@@ -147,7 +150,13 @@ def _set_pad(path, pad, data, split: str) -> None:
 
     card = read_card(path)
     fields: dict = {
-        "pad": {"radius": pad.radius, "pace": pad.pacing.pace, "lag": pad.pacing.lag, "chosen_on": split}
+        "pad": {
+            "radius": pad.radius,
+            "pace": pad.pacing.pace,
+            "lag": pad.pacing.lag,
+            "chosen_on": split,
+            "command": "jamd " + shlex.join(sys.argv[1:]),
+        }
     }
     if "covariance" not in card.get("plane", {}):
         mu, _ = encode_means(DrumModel.load(path), data.train)

@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from jamd.live.seed import SeedSettings
 
 Share = Annotated[float, Between(0, 1)]
-#: The shipped drum model's checkpoint stem (``models/drums-flat.json`` + ``.safetensors``).
-DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-flat"
+#: The shipped drum model's checkpoint stem (``models/drums-v2.json`` + ``.safetensors``; the
+#: commands' default is `jamd.commands.common.DEFAULT_DRUM_MODEL`, the same name).
+DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-v2"
 DEFAULT_BASS_MODEL = MODELS_DIR / "bass"
 
 
@@ -170,7 +171,7 @@ class LatentConfig:
 
 
 def read_model_path(node: Node, what: str) -> Path:
-    """A checkpoint, written as its stem (``models/drums-flat``) or its ``.json`` card; relative
+    """A checkpoint, written as its stem (``models/drums-v2``) or its ``.json`` card; relative
     to the config file. Checked when the config is read, so a typo is one clear line."""
     text = build(str, node, what)
     path = Path(text).expanduser()
