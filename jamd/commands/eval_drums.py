@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jamd.base.errors import UserError
 from jamd.commands.common import add_data_argument, checkpoint_in, number, read_corpus, whole
 from jamd.data.corpus import Corpus
+
+if TYPE_CHECKING:
+    from jamd.lab.drum_report import EvalData
+    from jamd.model.drums import PadDefaults
 
 #: the contract's keys first, in this order (issue 15); the secondary figures after them
 KEYS = (
@@ -125,7 +131,7 @@ def _fmt(v: object) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def _pad(path, args: argparse.Namespace):
+def _pad(path: Path, args: argparse.Namespace) -> PadDefaults:
     """The model's own pad defaults, with what the options set instead."""
     from jamd.model.checkpoint import read_card
     from jamd.model.drums import PadDefaults, pad_defaults
@@ -137,7 +143,7 @@ def _pad(path, args: argparse.Namespace):
     return PadDefaults(own.radius if args.radius is None else args.radius, Pacing(pace, lag))
 
 
-def _set_pad(path, pad, data, split: str) -> None:
+def _set_pad(path: Path, pad: PadDefaults, data: EvalData, split: str) -> None:
     """``--set-pad``: the settings as the card's ``pad`` section; a prior if it has none."""
     import shlex
     import sys
