@@ -80,7 +80,9 @@ class PadMemory:
             # (the epsilon: travel summed in floats that should make a whole cell does)
             n = min(len(differ), max(int(self._budget + 1e-9), len(differ) - self.pacing.lag))
             self._budget = max(self._budget - n, 0.0)
-            if n:
+            if n == len(differ):
+                self._hit = target.copy()
+            elif n:
                 order = np.argsort(-np.abs(logits.ravel()[differ] - _boundary(target, logits)), kind="stable")
                 flip = differ[order[:n]]
                 self._hit = self._hit.copy()
