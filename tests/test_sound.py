@@ -245,3 +245,32 @@ def test_a_sound_that_cannot_be_is_one_line_exit_2(tmp_path, args, python, confi
     assert "Traceback" not in r.stderr
     if "soundfont" in (config or ""):
         assert "jamd.yaml:1: no soundfont 'nowhere.sf2'" in r.stderr
+
+
+def test_bench_with_sound_puts_the_clock_and_note_figures_with_the_synth_beside_those_without(tmp_path):
+    """`jamd bench --sound`: the figures and their targets, not their values (the bench's output,
+    not a timed unit test: see tests/test_bench.py)."""
+    import json
+
+    from jamd.ops.bench.report import TARGETS
+    from jamd.ops.bench.sound import SOUND_TARGETS
+
+    r = subprocess.run(
+        [sys.executable, "-m", "jamd", "bench", "--quick", "--sound", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout)
+    assert result["command"] == "jamd bench --json --quick --sound"
+    names = list(result["figures"])
+    assert names.index("sound_clock_jitter_us") == names.index("note_error_us") + 1
+    for name in ("sound_clock_jitter_us", "sound_note_error_us"):
+        figure = result["figures"][name]
+        assert figure["n"] > 0 and all(np.isfinite(v) for v in figure.values()), (name, figure)
+    assert [t["target"] for t in result["targets"]] == [t.text for t in TARGETS + SOUND_TARGETS]
+    assert any(
+        n.startswith("sound_*: the jamd phase again, its engine feeding FluidSynth") for n in result["notes"]
+    )

@@ -28,8 +28,9 @@ from jamd.ops.bench.conditions import (
 )
 from jamd.ops.bench.daemon_run import JamdRun, run_jamd
 from jamd.ops.bench.drift import Drift, follow_drift
-from jamd.ops.bench.report import check_targets
+from jamd.ops.bench.report import TARGETS, check_targets
 from jamd.ops.bench.rig import jack_reachable
+from jamd.ops.bench.sound import SOUND_TARGETS, bench_sound, beside, sound_figures
 from jamd.ops.bench.stats import control_excess_ms, error_us, ratios, stats
 from jamd.ops.layout import start_busy
 
@@ -39,6 +40,7 @@ class BenchOptions:
     seconds: float = SECONDS
     quick: bool = False
     load: bool = False
+    sound: bool = False  # the jamd phase again with FluidSynth playing (jamd.ops.bench.sound)
     command: str = "jamd bench"
 
 
@@ -52,6 +54,8 @@ class Measured:
     run: JamdRun
     baseline_records: np.ndarray
     baseline_windows: int
+    sound_run: JamdRun | None = None
+    sound_how: str = ""
 
 
 def machine() -> dict:
@@ -102,8 +106,9 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
         "cc_hz": CC_HZ,
         "controls_sent": measured.run.events_sent,
         "figures": figures,
-        "targets": check_targets(figures),
-        "notes": notes_of(jack, prio, measured.cold, drift),
+        "targets": check_targets(figures, TARGETS + (SOUND_TARGETS if opts.sound else ())),
+        "notes": notes_of(jack, prio, measured.cold, drift)
+        + ([f"sound_*: the jamd phase again, its engine feeding {measured.sound_how}"] if opts.sound else []),
     }
 
 
@@ -126,9 +131,14 @@ def measure(opts: BenchOptions, jack: bool, progress: Callable[[str], None]) -> 
         )
         progress(f"jamd: {opts.seconds:g} s at {BPM:g} BPM, CCs at {CC_HZ:g} Hz, a drummer playing")
         run = run_jamd(cfg_path, jack, opts.seconds)
+        sound_run, sound_how = None, ""
+        if opts.sound:
+            sound, sound_how = bench_sound(read_config(cfg_path), tmp)
+            progress(f"jamd with sound ({sound_how}): {opts.seconds:g} s")
+            sound_run = run_jamd(cfg_path, jack, opts.seconds, sound)
     progress(f"naive baseline: {opts.seconds:g} s")
     base_recs, base_windows = run_baseline(run.perf, run.sched_cfg, jack, opts.seconds)
-    return Measured(cold, drum_t, bass_t, run, base_recs, base_windows)
+    return Measured(cold, drum_t, bass_t, run, base_recs, base_windows, sound_run, sound_how)
 
 
 def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
@@ -143,7 +153,7 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
     excess = control_excess_ms(ctl_t - ctl_ms * 1e6, ctl_t, run.records, run.timeline)
     seeds = [ms_ for kind, _, ms_ in run.stamps if kind == "seed_ms"]
     drums, bass = m.decode_drums, m.decode_bass
-    return {
+    figures = {
         "clock_jitter_us": clock,
         "note_error_us": note,
         "control_latency_ms": stats(excess, ("p50", "max")),
@@ -167,6 +177,9 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
         "ratio_clock_jitter": ratios(clock, b_clock),
         "ratio_note_error": ratios(note, b_note),
     }
+    if m.sound_run is not None:  # beside the figures without it
+        figures = beside(figures, sound_figures(m.sound_run), after="note_error_us")
+    return figures
 
 
 def notes_of(jack: bool, prio: int, cold: ColdStart, drift: Drift) -> list[str]:
