@@ -274,3 +274,15 @@ def test_bench_with_sound_puts_the_clock_and_note_figures_with_the_synth_beside_
     assert any(
         n.startswith("sound_*: the jamd phase again, its engine feeding FluidSynth") for n in result["notes"]
     )
+
+
+def test_the_readme_links_a_rendered_demo_under_a_megabyte_in_ogg_opus():
+    from jamd.base.paths import CHECKOUT_DIR
+
+    demo = CHECKOUT_DIR / "docs" / "demo.opus"
+    data = demo.read_bytes()
+    assert len(data) <= 1_000_000
+    assert data[:4] == b"OggS" and b"OpusHead" in data[:100]
+    readme = (CHECKOUT_DIR / "README.md").read_text()
+    assert "(docs/demo.opus)" in readme and "scripts/render-demo" in readme
+    assert (CHECKOUT_DIR / "scripts" / "render-demo").stat().st_mode & 0o111

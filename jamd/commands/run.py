@@ -8,8 +8,12 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jamd.commands.common import add_config_argument, midi_in, output_file, whole
+
+if TYPE_CHECKING:
+    from jamd.live.soundplan import SoundPlan
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_ENGINE_FAILED if daemon.stop_outcome is StopOutcome.FAILED else 0
 
 
-def demo_line(record: Path | None, offline: str | None, sound) -> str | None:
+def demo_line(record: Path | None, offline: str | None, sound: SoundPlan) -> str | None:
     """What the demo says before it plays, in one line: where its MIDI goes (no ports here:
     to a recording, and why) and its sound (a device, a WAV file afterwards, or what to
     install)."""
