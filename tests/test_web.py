@@ -177,3 +177,33 @@ def test_the_demo_sweep_lets_go_of_the_pad_once_a_hand_moves_it():
     perf.apply("drums.y", -0.4)  # ... until the page (or a knob, or OSC) takes it
     perf.move_pad(0.7, 0.3)
     assert (perf.values["drums.x"], perf.values["drums.y"]) == (0.8, -0.4)
+
+
+def test_run_with_the_web_port_taken_is_one_line_exit_2(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        (tmp_path / "jamd.yaml").write_text(
+            f"ports: {{virtual: false}}\nosc: {{enabled: false}}\nweb: {{enabled: true, port: {port}}}\n"
+        )
+        env = dict(
+            os.environ, XDG_CONFIG_HOME=str(tmp_path), JACK_DEFAULT_SERVER=f"jamd-no-server-{os.getpid()}"
+        )
+        r = subprocess.run(
+            [sys.executable, "-m", "jamd", "run", "--bars", "1", "--config", str(tmp_path / "jamd.yaml")],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    assert r.returncode == 2
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"jamd run: cannot serve the page on 127.0.0.1:{port}")
+    assert "web.port" in lines[0]  # what to change; and nothing leaked (the engine's shared memory)
