@@ -145,7 +145,7 @@ def test_the_page_shows_the_engine_and_plays_it(tmp_path, browser):
         bass = reports.wait_for("/jamd/state/bass/xy", lambda a: abs(a[0] - 0.5) < 0.05)
         assert bass[1] == pytest.approx(-0.5, abs=0.05) and xy[0] < 0
         wait_until(lambda: not np.array_equal(page_pattern(browser), before), what="a new pattern")
-        time.sleep(4 * 60 / 100 * 4)  # four bars of the new pattern
+        time.sleep(6 * 60 / 100 * 4)  # six bars of the new pattern: the recording folds the last four
         shown = page_pattern(browser)
         assert browser.find_element("id", "tempo").text == "100.0"
         browser.execute_cdp_cmd(
