@@ -71,7 +71,7 @@ def test_jamd_run_and_the_public_api_load_no_torch():
     """Everything `jamd run` can import (its command, found through the CLI as ``jamd run`` does,
     every module of the subpackages it draws on) and every public name, without torch: the live
     engine and a Python session with a model must work where torch is not installed."""
-    packages = ("base", "midi", "music", "model", "control", "engine", "data", "live")
+    packages = ("base", "midi", "music", "model", "control", "engine", "data", "live", "web")
     modules = [
         m.name
         for p in packages

@@ -266,7 +266,8 @@ def test_bench_with_sound_puts_the_clock_and_note_figures_with_the_synth_beside_
     result = json.loads(r.stdout)
     assert result["command"] == "jamd bench --json --quick --sound"
     names = list(result["figures"])
-    assert names.index("sound_clock_jitter_us") == names.index("note_error_us") + 1
+    assert names.index("sound_clock_jitter_us") == names.index("web_clock_jitter_us") + 1
+    assert names.index("sound_note_error_us") == names.index("web_note_error_us") + 1
     for name in ("sound_clock_jitter_us", "sound_note_error_us"):
         figure = result["figures"][name]
         assert figure["n"] > 0 and all(np.isfinite(v) for v in figure.values()), (name, figure)

@@ -86,13 +86,18 @@ def run(args: argparse.Namespace) -> int:
     bars = args.bars if args.bars is not None else (16 if args.demo else 0)
     if bars:
         daemon.tickers.append(stop_after(daemon, bars))
+    web, banner = start_web(daemon, config.web) if config.web.enabled else (None, "")
     if sys.stdout.isatty() and not args.no_status:
-        daemon.tickers.append(status_screen(daemon))
+        daemon.tickers.append(status_screen(daemon, banner))
     daemon.install_signal_handlers()
     enable_crash_traces()
     if args.demo and (line := demo_line(record, offline, sound)):
         print(line, file=sys.stderr)
-    daemon.run()
+    try:
+        daemon.run()
+    finally:
+        if web is not None:
+            web.stop()
     if recorder is not None and recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
         if sound.render is not None:
@@ -159,7 +164,21 @@ def stop_after(daemon, bars: int):
     return tick
 
 
-def status_screen(daemon):
+def start_web(daemon, cfg):
+    """The page on the phone (``web.enabled``): its address with the token printed (and
+    logged, and kept under the status screen with its QR code)."""
+    from jamd.web.launch import serve
+
+    try:
+        web, banner = serve(daemon, cfg)
+    except BaseException:
+        daemon.engine.stop()  # not started: this releases its shared memory
+        raise
+    print(banner, flush=True)
+    return web, banner
+
+
+def status_screen(daemon, footer: str = ""):
     from jamd.live.status import CLEAR, Snapshot, render
 
     next_t = [0.0]
@@ -183,7 +202,7 @@ def status_screen(daemon):
             int(beat * 4) % daemon.window.steps,
             {"sounding": st.sounding, "late": st.dropped_late},
         )
-        sys.stdout.write(CLEAR + render(snap))
+        sys.stdout.write(CLEAR + render(snap) + footer)
         sys.stdout.flush()
 
     return tick

@@ -246,6 +246,46 @@ class OscConfig:
         return OscSettings(self.port, tuple(self.allow), tuple(self.report_to))
 
 
+class ListenAddress(str):
+    """The address the web page is served on: ``127.0.0.1`` (this machine only), ``0.0.0.0``
+    (every interface), or one interface's address."""
+
+    @classmethod
+    def from_yaml(cls, node: Node, what: str) -> ListenAddress:
+        text = build(str, node, what)
+        try:
+            return cls(str(ipaddress.ip_address(text)))
+        except ValueError:
+            raise node.error(f"{text!r} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)") from None
+
+
+class Token(str):
+    """The web page's access token: long enough that guessing it is hopeless."""
+
+    MIN_LENGTH = 12
+
+    @classmethod
+    def from_yaml(cls, node: Node, what: str) -> Token:
+        text = build(str, node, what)
+        if len(text) < cls.MIN_LENGTH or not text.isascii() or not text.isprintable() or " " in text:
+            raise node.error(
+                f"{what} must be at least {cls.MIN_LENGTH} printable ASCII characters, no spaces"
+            )
+        return cls(text)
+
+
+@dataclass
+class WebConfig:
+    """The page on the phone (``jamd.web``; docs/web.md)."""
+
+    enabled: bool = False
+    listen: ListenAddress = ListenAddress("127.0.0.1")  # 0.0.0.0: the LAN too (token always needed)
+    port: Annotated[int, Between(1024, 65535)] = 8080
+    token: Token | None = None  # null: a new random token at every start, printed and logged
+    allow: list[Network] = field(default_factory=lambda: [Network("127.0.0.1/32"), Network("::1/128")])
+    read_only: bool = False  # the page shows, nothing on it controls
+
+
 def read_log_file(node: Node, what: str) -> Path:
     """A log file, relative to the config file; its folder must exist (checked when the config
     is read, so a typo is one clear line, not a daemon that cannot start)."""
@@ -299,6 +339,7 @@ class Config:
     latent: LatentConfig = field(default_factory=LatentConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     osc: OscConfig = field(default_factory=OscConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     sound: SoundConfig = field(default_factory=SoundConfig)
     mappings: list[MappingRef] = field(default_factory=list)  # empty: every known mapping

@@ -11,6 +11,7 @@ late: the worst this side can do is publish a window a step later.
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
 import time
@@ -116,19 +117,6 @@ class Latencies:
         del series[:-1000]  # bounded: a daemon runs for days
 
 
-def _ended_why(engine: EngineHandle) -> str:
-    """How the engine process ended, for the log: a signal's name or the exit code."""
-    code = engine.process.exitcode if engine.process is not None else None
-    if code is None:
-        return "its thread ended" if engine.process is None else "no exit code"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
 class Daemon:
     def __init__(
         self,
@@ -160,6 +148,8 @@ class Daemon:
         self._last_bar: int | None = None
         self._drummer_t = 0
         self._pending_control_t: int | None = None
+        #: control events from other threads (the web page's server), applied by the loop
+        self._posted: queue.SimpleQueue[tuple[str, float | str]] = queue.SimpleQueue()
         self.keyboard = Keyboard(self.drums.steps)
         #: how the engine was stopped at the end (``jamd run``'s exit code says it)
         self.stop_outcome: StopOutcome | None = None
@@ -232,6 +222,8 @@ class Daemon:
             self._handle_inputs(t)
             if self.osc is not None:
                 self.osc.poll(0)
+            while not self._posted.empty():
+                self._control(*self._posted.get_nowait(), t)
             for ev in self.controllers.tick(t / 1e9):
                 self._control(ev.target, ev.value, t)
             self.perf.tick(t / 1e9)  # a scene recall gliding
@@ -298,6 +290,12 @@ class Daemon:
                 self.capture.add(self.engine.status().beat_at(t), msg[1], msg[2])
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
+
+    def post_control(self, target: str, value: float | str) -> None:
+        """A control event from another thread (the web page's server): the loop applies it
+        on its next turn, in order, on the path OSC's events take (:meth:`_control`)."""
+        self._posted.put((target, value))
+        self.wake.set()
 
     def _control(self, target: str, value: float | str | Chords, t: int) -> None:
         """One control event, from OSC, the keyboard or a mapping (a mapping has put its values
@@ -403,7 +401,7 @@ class Daemon:
         self.model_guard.tick()
         if not self.engine.check():
             log.error(
-                "the real-time engine stopped unexpectedly (%s); restarting it", _ended_why(self.engine)
+                "the real-time engine stopped unexpectedly (%s); restarting it", self.engine.ended_why()
             )
             self.engine.stop()
             self.engine = EngineHandle(self.engine.cfg, mode=self.engine.mode)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +31,9 @@ from jamd.ops.bench.daemon_run import JamdRun, run_jamd
 from jamd.ops.bench.drift import Drift, follow_drift
 from jamd.ops.bench.report import TARGETS, check_targets
 from jamd.ops.bench.rig import jack_reachable
-from jamd.ops.bench.sound import SOUND_TARGETS, bench_sound, beside, sound_figures
+from jamd.ops.bench.sound import SOUND_TARGETS, bench_sound, placed_after, sound_figures
 from jamd.ops.bench.stats import control_excess_ms, error_us, ratios, stats
+from jamd.ops.bench.web_load import PAD_HZ, WEB_CLIENTS, WebLoad, page_clients
 from jamd.ops.layout import start_busy
 
 
@@ -52,6 +54,8 @@ class Measured:
     decode_drums: dict[str, float]  # decode_ms_p50, decode_ms_p99
     decode_bass: dict[str, float]
     run: JamdRun
+    web_run: JamdRun  # the same, with the page's clients (``web_load``)
+    web_load: WebLoad
     baseline_records: np.ndarray
     baseline_windows: int
     sound_run: JamdRun | None = None
@@ -131,14 +135,27 @@ def measure(opts: BenchOptions, jack: bool, progress: Callable[[str], None]) -> 
         )
         progress(f"jamd: {opts.seconds:g} s at {BPM:g} BPM, CCs at {CC_HZ:g} Hz, a drummer playing")
         run = run_jamd(cfg_path, jack, opts.seconds)
+        progress(f"jamd again with {WEB_CLIENTS} page clients, one moving the pad at {PAD_HZ:g} Hz")
+        loads: list[WebLoad] = []
+        web_run = run_jamd(cfg_path, jack, opts.seconds, beside=lambda d: _kept(page_clients(d), loads))
         sound_run, sound_how = None, ""
         if opts.sound:
             sound, sound_how = bench_sound(read_config(cfg_path), tmp)
-            progress(f"jamd with sound ({sound_how}): {opts.seconds:g} s")
-            sound_run = run_jamd(cfg_path, jack, opts.seconds, sound)
+            progress(f"jamd again with sound ({sound_how}): {opts.seconds:g} s")
+            sound_run = run_jamd(cfg_path, jack, opts.seconds, sound=sound)
     progress(f"naive baseline: {opts.seconds:g} s")
     base_recs, base_windows = run_baseline(run.perf, run.sched_cfg, jack, opts.seconds)
-    return Measured(cold, drum_t, bass_t, run, base_recs, base_windows, sound_run, sound_how)
+    return Measured(
+        cold, drum_t, bass_t, run, web_run, loads[0], base_recs, base_windows, sound_run, sound_how
+    )
+
+
+@contextmanager
+def _kept(clients: AbstractContextManager[WebLoad], into: list[WebLoad]) -> Iterator[WebLoad]:
+    """``clients``, with what they saw kept in ``into`` for after the run."""
+    with clients as load:
+        into.append(load)
+        yield load
 
 
 def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
@@ -155,7 +172,10 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
     drums, bass = m.decode_drums, m.decode_bass
     figures = {
         "clock_jitter_us": clock,
+        # beside each: the same run again with the page's clients connected (web_load)
+        "web_clock_jitter_us": error_us(m.web_run.records, REC_TICK),
         "note_error_us": note,
+        "web_note_error_us": error_us(m.web_run.records, REC_NOTE_ON),
         "control_latency_ms": stats(excess, ("p50", "max")),
         "control_publish_ms": stats(ctl_ms, ("p50", "max")),
         "control_next_step_share": float(np.mean(excess < 1e-6)) if excess.size else float("nan"),
@@ -176,9 +196,13 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
         "baseline_windows_per_s": m.baseline_windows / (seconds + SETTLE_S),
         "ratio_clock_jitter": ratios(clock, b_clock),
         "ratio_note_error": ratios(note, b_note),
+        "web_states_per_s": m.web_load.states_per_s,
+        "web_pad_moves_per_s": m.web_load.pad_moves / max(m.web_load.seconds, 1e-9),
     }
-    if m.sound_run is not None:  # beside the figures without it
-        figures = beside(figures, sound_figures(m.sound_run), after="note_error_us")
+    if m.sound_run is not None:  # beside each: the same run again with the synth playing
+        sound = sound_figures(m.sound_run)
+        for name in ("clock_jitter_us", "note_error_us"):
+            figures = placed_after(figures, {f"sound_{name}": sound[f"sound_{name}"]}, after=f"web_{name}")
     return figures
 
 
@@ -207,4 +231,7 @@ def notes_of(jack: bool, prio: int, cold: ColdStart, drift: Drift) -> list[str]:
         "1% up to 3 ms late)",
         "baseline: time.sleep to absolute deadlines in a thread of one process, a decoder thread "
         "sharing its GIL; ratio = jamd / baseline (< 1: jamd tighter)",
+        f"web_*: the jamd run again, with the page's server on the daemon and {WEB_CLIENTS} WebSocket "
+        f"clients (aiohttp, a thread of this process), one moving the drums pad at {PAD_HZ:g} Hz; "
+        "web_states_per_s: the slowest client's state updates",
     ]

@@ -42,7 +42,7 @@ def sound_figures(run: JamdRun) -> dict:
     }
 
 
-def beside(figures: dict, extra: dict, after: str) -> dict:
+def placed_after(figures: dict, extra: dict, after: str) -> dict:
     """``figures`` with ``extra`` inserted after the figure ``after`` (the table's order)."""
     out: dict = {}
     for name, value in figures.items():
