@@ -75,7 +75,15 @@ def delayed(mid: mido.MidiFile, seconds: float) -> mido.MidiFile:
 def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """`jamd run --demo` where there are no MIDI ports and no sound device: 8 bars."""
     d = tmp_path_factory.mktemp("demo")
-    r = jamd(d, "run", "--demo", "--bars", "8", "--no-status", config="ports: {api: jack}\n" + NO_DEVICE)
+    r = jamd(
+        d,
+        "run",
+        "--demo",
+        "--bars",
+        "8",
+        "--no-status",
+        config="ports: {api: jack}\nosc: {enabled: false}\n" + NO_DEVICE,
+    )
     return d, r
 
 
@@ -191,7 +199,7 @@ def test_without_the_sound_extra_the_demo_plays_on_and_says_how_to_install_it(tm
         "--bars",
         "1",
         "--no-status",
-        config="ports: {api: jack}\n",
+        config="ports: {api: jack}\nosc: {enabled: false}\n",
         python=NO_EXTRA,
     )
     assert r.returncode == 0, r.stderr
