@@ -22,6 +22,7 @@ from jamd.base.paths import MODELS_DIR
 from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, Reader, build, load
 from jamd.control.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
 from jamd.engine.clock import ClockMode
+from jamd.live.soundconfig import SoundConfig
 from jamd.midi.portmatch import PortPattern
 from jamd.model.bass import BassModel
 from jamd.model.drums import DrumModel
@@ -340,6 +341,7 @@ class Config:
     osc: OscConfig = field(default_factory=OscConfig)
     web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    sound: SoundConfig = field(default_factory=SoundConfig)
     mappings: list[MappingRef] = field(default_factory=list)  # empty: every known mapping
     path: str = field(default="", init=False)  # where it was read from
 

@@ -41,6 +41,7 @@ from jamd.model.plane import Slew
 from jamd.music.grid import BEATS_PER_BAR
 from jamd.music.harmony import Chords
 from jamd.music.window import Window
+from jamd.sound.synth import SoundSettings
 
 if TYPE_CHECKING:
     from jamd.control.osc import OscControl  # imported only when OSC is on (liblo)
@@ -68,9 +69,10 @@ DRUMMER_ACTIVE_S = 2.0
 CHORD_GRACE_BEATS = 0.25
 
 
-def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
+def rt_config(cfg: Config, offline: bool = False, sound: SoundSettings | None = None) -> RtConfig:
     """What the engine process needs from the config: ports, clock, voice and bass tables.
-    ``offline``: no MIDI at all (notes go nowhere; `--demo` records them instead)."""
+    ``offline``: no MIDI at all (notes go nowhere; `--demo` records them instead); ``sound``:
+    FluidSynth plays the notes too (`jamd.live.soundplan` decides)."""
     api = "null" if offline else default_api() if cfg.ports.api == "auto" else cfg.ports.api
 
     def port(role: str, pattern) -> PortConfig | None:
@@ -98,6 +100,7 @@ def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
         drum_outputs=cfg.drums.outputs(),
         bass_range=cfg.bass.range(),
         autostart=cfg.clock.mode is not ClockMode.MIDI,
+        sound=sound,
     )
 
 
@@ -122,6 +125,7 @@ class Daemon:
         engine_mode: str = "process",
         offline: bool = False,
         recorder: Recorder | None = None,
+        sound: SoundSettings | None = None,
     ):
         self.config = config
         self.offline = offline
@@ -135,7 +139,7 @@ class Daemon:
         self.notifier = Notifier()
         self._load_models(config)
         self.model_guard = ModelGuard(self._restart_model)
-        self.engine = EngineHandle(rt_config(config, offline), mode=engine_mode)
+        self.engine = EngineHandle(rt_config(config, offline, sound), mode=engine_mode)
         self._records_seen = 0
         self._published_t, self._published_xy = 0, np.full(2, np.nan, np.float32)
         self.inputs = Inputs()
@@ -454,7 +458,7 @@ class Daemon:
         self.perf.set_latent(self.drums.plane(new.latent.radius), new.latent.scene_glide)
         if new.bass.chords != self.config.bass.chords:
             self.perf.apply(CHORD_TARGET, new.bass.progression(self.drums.steps))  # from the next bar
-        if rt_config(new) != self.engine.cfg:
+        if rt_config(new, sound=self.engine.cfg.sound) != self.engine.cfg:
             log.warning("reload: port and clock changes take effect at the next restart")
         self.config = new
         log.info("reloaded %s", new.path or "the built-in defaults")

@@ -33,9 +33,9 @@ TARGETS = (
 )
 
 
-def check_targets(figures: dict) -> list[dict]:
+def check_targets(figures: dict, targets: tuple[Target, ...] = TARGETS) -> list[dict]:
     out = []
-    for t in TARGETS:
+    for t in targets:
         v = figures[t.figure] if t.stat is None else figures[t.figure][t.stat]
         out.append(
             {

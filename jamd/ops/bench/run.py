@@ -29,8 +29,9 @@ from jamd.ops.bench.conditions import (
 )
 from jamd.ops.bench.daemon_run import JamdRun, run_jamd
 from jamd.ops.bench.drift import Drift, follow_drift
-from jamd.ops.bench.report import check_targets
+from jamd.ops.bench.report import TARGETS, check_targets
 from jamd.ops.bench.rig import jack_reachable
+from jamd.ops.bench.sound import SOUND_TARGETS, bench_sound, placed_after, sound_figures
 from jamd.ops.bench.stats import control_excess_ms, error_us, ratios, stats
 from jamd.ops.bench.web_load import PAD_HZ, WEB_CLIENTS, WebLoad, page_clients
 from jamd.ops.layout import start_busy
@@ -41,6 +42,7 @@ class BenchOptions:
     seconds: float = SECONDS
     quick: bool = False
     load: bool = False
+    sound: bool = False  # the jamd phase again with FluidSynth playing (jamd.ops.bench.sound)
     command: str = "jamd bench"
 
 
@@ -56,6 +58,8 @@ class Measured:
     web_load: WebLoad
     baseline_records: np.ndarray
     baseline_windows: int
+    sound_run: JamdRun | None = None
+    sound_how: str = ""
 
 
 def machine() -> dict:
@@ -106,8 +110,9 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
         "cc_hz": CC_HZ,
         "controls_sent": measured.run.events_sent,
         "figures": figures,
-        "targets": check_targets(figures),
-        "notes": notes_of(jack, prio, measured.cold, drift),
+        "targets": check_targets(figures, TARGETS + (SOUND_TARGETS if opts.sound else ())),
+        "notes": notes_of(jack, prio, measured.cold, drift)
+        + ([f"sound_*: the jamd phase again, its engine feeding {measured.sound_how}"] if opts.sound else []),
     }
 
 
@@ -133,9 +138,16 @@ def measure(opts: BenchOptions, jack: bool, progress: Callable[[str], None]) -> 
         progress(f"jamd again with {WEB_CLIENTS} page clients, one moving the pad at {PAD_HZ:g} Hz")
         loads: list[WebLoad] = []
         web_run = run_jamd(cfg_path, jack, opts.seconds, beside=lambda d: _kept(page_clients(d), loads))
+        sound_run, sound_how = None, ""
+        if opts.sound:
+            sound, sound_how = bench_sound(read_config(cfg_path), tmp)
+            progress(f"jamd again with sound ({sound_how}): {opts.seconds:g} s")
+            sound_run = run_jamd(cfg_path, jack, opts.seconds, sound=sound)
     progress(f"naive baseline: {opts.seconds:g} s")
     base_recs, base_windows = run_baseline(run.perf, run.sched_cfg, jack, opts.seconds)
-    return Measured(cold, drum_t, bass_t, run, web_run, loads[0], base_recs, base_windows)
+    return Measured(
+        cold, drum_t, bass_t, run, web_run, loads[0], base_recs, base_windows, sound_run, sound_how
+    )
 
 
 @contextmanager
@@ -158,7 +170,7 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
     excess = control_excess_ms(ctl_t - ctl_ms * 1e6, ctl_t, run.records, run.timeline)
     seeds = [ms_ for kind, _, ms_ in run.stamps if kind == "seed_ms"]
     drums, bass = m.decode_drums, m.decode_bass
-    return {
+    figures = {
         "clock_jitter_us": clock,
         # beside each: the same run again with the page's clients connected (web_load)
         "web_clock_jitter_us": error_us(m.web_run.records, REC_TICK),
@@ -187,6 +199,11 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
         "web_states_per_s": m.web_load.states_per_s,
         "web_pad_moves_per_s": m.web_load.pad_moves / max(m.web_load.seconds, 1e-9),
     }
+    if m.sound_run is not None:  # beside each: the same run again with the synth playing
+        sound = sound_figures(m.sound_run)
+        for name in ("clock_jitter_us", "note_error_us"):
+            figures = placed_after(figures, {f"sound_{name}": sound[f"sound_{name}"]}, after=f"web_{name}")
+    return figures
 
 
 def notes_of(jack: bool, prio: int, cold: ColdStart, drift: Drift) -> list[str]:
