@@ -6,6 +6,7 @@ limits and home values. The engine gives these names their meaning; this table i
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -31,6 +32,17 @@ class Target:
 
     def clamp(self, value: float) -> float:
         return min(max(value, self.lo), self.hi)
+
+    def accepts(self, value: object) -> bool:
+        """Whether a remote sender's ``value`` (OSC, the web page) is a number in range.
+        Out of range (or NaN) is refused, not clamped: a sender that sends 500 for a pad
+        position is broken, and guessing would move the music."""
+        return (
+            not isinstance(value, bool)
+            and isinstance(value, (int, float))
+            and math.isfinite(value)
+            and self.lo <= value <= self.hi
+        )
 
 
 def _continuous(name: str, lo: float, hi: float, home: float, doc: str) -> Target:

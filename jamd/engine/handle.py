@@ -107,6 +107,18 @@ class EngineHandle:
             return self.process.is_alive()
         return self.thread is not None and self.thread.is_alive()
 
+    def ended_why(self) -> str:
+        """How the engine process ended, for the log: a signal's name or the exit code."""
+        code = self.process.exitcode if self.process is not None else None
+        if code is None:
+            return "its thread ended" if self.process is None else "no exit code"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
+
     def send(self, kind: ControlKind, value: float = 0.0, part: Part | None = None) -> None:
         self._conn.send(Control(kind, value, part))
 

@@ -22,6 +22,7 @@ from jamd.base.paths import MODELS_DIR
 from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, Reader, build, load
 from jamd.control.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
 from jamd.engine.clock import ClockMode
+from jamd.live.soundconfig import SoundConfig
 from jamd.midi.portmatch import PortPattern
 from jamd.model.bass import BassModel
 from jamd.model.drums import DrumModel
@@ -247,6 +248,46 @@ class OscConfig:
         return OscSettings(self.port, tuple(self.allow), tuple(self.report_to))
 
 
+class ListenAddress(str):
+    """The address the web page is served on: ``127.0.0.1`` (this machine only), ``0.0.0.0``
+    (every interface), or one interface's address."""
+
+    @classmethod
+    def from_yaml(cls, node: Node, what: str) -> ListenAddress:
+        text = build(str, node, what)
+        try:
+            return cls(str(ipaddress.ip_address(text)))
+        except ValueError:
+            raise node.error(f"{text!r} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)") from None
+
+
+class Token(str):
+    """The web page's access token: long enough that guessing it is hopeless."""
+
+    MIN_LENGTH = 12
+
+    @classmethod
+    def from_yaml(cls, node: Node, what: str) -> Token:
+        text = build(str, node, what)
+        if len(text) < cls.MIN_LENGTH or not text.isascii() or not text.isprintable() or " " in text:
+            raise node.error(
+                f"{what} must be at least {cls.MIN_LENGTH} printable ASCII characters, no spaces"
+            )
+        return cls(text)
+
+
+@dataclass
+class WebConfig:
+    """The page on the phone (``jamd.web``; docs/web.md)."""
+
+    enabled: bool = False
+    listen: ListenAddress = ListenAddress("127.0.0.1")  # 0.0.0.0: the LAN too (token always needed)
+    port: Annotated[int, Between(1024, 65535)] = 8080
+    token: Token | None = None  # null: a new random token at every start, printed and logged
+    allow: list[Network] = field(default_factory=lambda: [Network("127.0.0.1/32"), Network("::1/128")])
+    read_only: bool = False  # the page shows, nothing on it controls
+
+
 def read_log_file(node: Node, what: str) -> Path:
     """A log file, relative to the config file; its folder must exist (checked when the config
     is read, so a typo is one clear line, not a daemon that cannot start)."""
@@ -300,7 +341,9 @@ class Config:
     latent: LatentConfig = field(default_factory=LatentConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     osc: OscConfig = field(default_factory=OscConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    sound: SoundConfig = field(default_factory=SoundConfig)
     mappings: list[MappingRef] = field(default_factory=list)  # empty: every known mapping
     path: str = field(default="", init=False)  # where it was read from
 

@@ -11,6 +11,7 @@ late: the worst this side can do is publish a window a step later.
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
 import time
@@ -40,6 +41,7 @@ from jamd.model.plane import Slew
 from jamd.music.grid import BEATS_PER_BAR
 from jamd.music.harmony import Chords
 from jamd.music.window import Window
+from jamd.sound.synth import SoundSettings
 
 if TYPE_CHECKING:
     from jamd.control.osc import OscControl  # imported only when OSC is on (liblo)
@@ -67,9 +69,10 @@ DRUMMER_ACTIVE_S = 2.0
 CHORD_GRACE_BEATS = 0.25
 
 
-def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
+def rt_config(cfg: Config, offline: bool = False, sound: SoundSettings | None = None) -> RtConfig:
     """What the engine process needs from the config: ports, clock, voice and bass tables.
-    ``offline``: no MIDI at all (notes go nowhere; `--demo` records them instead)."""
+    ``offline``: no MIDI at all (notes go nowhere; `--demo` records them instead); ``sound``:
+    FluidSynth plays the notes too (`jamd.live.soundplan` decides)."""
     api = "null" if offline else default_api() if cfg.ports.api == "auto" else cfg.ports.api
 
     def port(role: str, pattern) -> PortConfig | None:
@@ -97,6 +100,7 @@ def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
         drum_outputs=cfg.drums.outputs(),
         bass_range=cfg.bass.range(),
         autostart=cfg.clock.mode is not ClockMode.MIDI,
+        sound=sound,
     )
 
 
@@ -113,19 +117,6 @@ class Latencies:
         del series[:-1000]  # bounded: a daemon runs for days
 
 
-def _ended_why(engine: EngineHandle) -> str:
-    """How the engine process ended, for the log: a signal's name or the exit code."""
-    code = engine.process.exitcode if engine.process is not None else None
-    if code is None:
-        return "its thread ended" if engine.process is None else "no exit code"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
 class Daemon:
     def __init__(
         self,
@@ -134,6 +125,7 @@ class Daemon:
         engine_mode: str = "process",
         offline: bool = False,
         recorder: Recorder | None = None,
+        sound: SoundSettings | None = None,
     ):
         self.config = config
         self.offline = offline
@@ -147,7 +139,7 @@ class Daemon:
         self.notifier = Notifier()
         self._load_models(config)
         self.model_guard = ModelGuard(self._restart_model)
-        self.engine = EngineHandle(rt_config(config, offline), mode=engine_mode)
+        self.engine = EngineHandle(rt_config(config, offline, sound), mode=engine_mode)
         self._records_seen = 0
         self._published_t, self._published_xy = 0, np.full(2, np.nan, np.float32)
         self.inputs = Inputs()
@@ -156,6 +148,8 @@ class Daemon:
         self._last_bar: int | None = None
         self._drummer_t = 0
         self._pending_control_t: int | None = None
+        #: control events from other threads (the web page's server), applied by the loop
+        self._posted: queue.SimpleQueue[tuple[str, float | str]] = queue.SimpleQueue()
         self.keyboard = Keyboard(self.drums.steps)
         #: how the engine was stopped at the end (``jamd run``'s exit code says it)
         self.stop_outcome: StopOutcome | None = None
@@ -228,6 +222,8 @@ class Daemon:
             self._handle_inputs(t)
             if self.osc is not None:
                 self.osc.poll(0)
+            while not self._posted.empty():
+                self._control(*self._posted.get_nowait(), t)
             for ev in self.controllers.tick(t / 1e9):
                 self._control(ev.target, ev.value, t)
             self.perf.tick(t / 1e9)  # a scene recall gliding
@@ -294,6 +290,12 @@ class Daemon:
                 self.capture.add(self.engine.status().beat_at(t), msg[1], msg[2])
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
+
+    def post_control(self, target: str, value: float | str) -> None:
+        """A control event from another thread (the web page's server): the loop applies it
+        on its next turn, in order, on the path OSC's events take (:meth:`_control`)."""
+        self._posted.put((target, value))
+        self.wake.set()
 
     def _control(self, target: str, value: float | str | Chords, t: int) -> None:
         """One control event, from OSC, the keyboard or a mapping (a mapping has put its values
@@ -399,7 +401,7 @@ class Daemon:
         self.model_guard.tick()
         if not self.engine.check():
             log.error(
-                "the real-time engine stopped unexpectedly (%s); restarting it", _ended_why(self.engine)
+                "the real-time engine stopped unexpectedly (%s); restarting it", self.engine.ended_why()
             )
             self.engine.stop()
             self.engine = EngineHandle(self.engine.cfg, mode=self.engine.mode)
@@ -456,7 +458,7 @@ class Daemon:
         self.perf.set_latent(self.drums.plane(new.latent.radius), new.latent.scene_glide)
         if new.bass.chords != self.config.bass.chords:
             self.perf.apply(CHORD_TARGET, new.bass.progression(self.drums.steps))  # from the next bar
-        if rt_config(new) != self.engine.cfg:
+        if rt_config(new, sound=self.engine.cfg.sound) != self.engine.cfg:
             log.warning("reload: port and clock changes take effect at the next restart")
         self.config = new
         log.info("reloaded %s", new.path or "the built-in defaults")

@@ -230,6 +230,19 @@ class DrumModel:
             raise CheckpointError(f"{self.path.name}.json: latent plane unusable ({e})") from None
         return LatentPlane(center, axes[0], axes[1], radius)
 
+    def code_density(self):
+        """The training codes' density on the home plane (`jamd.model.plane.CodeDensity`), or
+        None for a card made before jamd kept it."""
+        from jamd.model.plane import CodeDensity
+
+        entry = self.card.get("plane", {}).get("density")
+        if entry is None:
+            return None
+        try:
+            return CodeDensity.from_card(entry)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{self.path.name}.json: code density unusable ({e})") from None
+
 
 def pad_defaults(card: dict, name: str) -> PadDefaults:
     """The ``pad`` section of a drum model card (absent: radius 2, no memory)."""
