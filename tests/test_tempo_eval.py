@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jamd.commands.eval_tempo import FIGURES
-from jamd.lab.tempo_eval import Curve, evaluate, performance
+from jamd.lab.tempo_eval import Curve, evaluate, feel_wander_ms, performance
 from jamd.music.grid import NoteIn
 
 KEYS = set(FIGURES)
@@ -43,6 +43,7 @@ def test_figures_per_curve_and_baseline():
         < result["baseline"]["curves"]["drift"]["beat_error_ms_p95"] / 4
     )
     assert base["max_tick_interval_change"] == 0.0
+    assert 0 < result["drummers"]["feel_wander_ms_p50"] <= result["drummers"]["feel_wander_ms_p95"]
 
 
 def test_feel_is_the_mean_offset_and_playing_starts_at_the_first_bar():
@@ -50,3 +51,14 @@ def test_feel_is_the_mean_offset_and_playing_starts_at_the_first_bar():
     assert perf is not None
     assert abs(perf.notes[0].beat - 0.05) < 1e-9
     assert abs(perf.feel_beats - 0.05) < 1e-9
+
+
+def test_feel_wander_is_zero_for_a_steady_feel_and_grows_with_a_wandering_one():
+    steady = performance("steady", 120.0, [NoteIn(b / 2 - 0.02, 42, 80) for b in range(64)])
+    wander = performance(
+        "wander", 120.0, [NoteIn(b / 2 + (0.05 if b % 16 < 8 else -0.05), 42, 80) for b in range(64)]
+    )
+    assert steady is not None and wander is not None
+    assert np.abs(feel_wander_ms(steady)).max() < 1e-6
+    # 0.05 beats at 120 BPM is 25 ms; a 4-beat window straddling the change averages it down
+    assert np.abs(feel_wander_ms(wander)).max() > 20

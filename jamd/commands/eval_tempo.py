@@ -57,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{key:>26} " + " ".join(cells))
     step = result["curves"].get("step", {}).get("step_tempo_error_pct_max")
     if step is not None:
-        print(f"{'tempo error 2 bars after the step (max %)':>26}: {step}")
+        print(f"tempo error two bars after the step, largest: {step} %")
+    d = result["drummers"]
+    print(
+        f"the drummers' own feel around their click (4-beat windows): {d['feel_wander_ms_p50']} ms p50, "
+        f"{d['feel_wander_ms_p95']} ms p95"
+    )
     return 0
 
 

@@ -89,6 +89,21 @@ def performance(name: str, bpm: float, drums: Sequence[NoteIn]) -> Performance |
     return Performance(name, bpm, moved, int(math.floor(moved[-1].beat)), feel)
 
 
+def feel_wander_ms(perf: Performance, half_beats: float = 2.0) -> np.ndarray:
+    """How far the drummer's own feel wanders around the click, per beat: the mean offset from
+    the 16th grid of the hits within ``half_beats`` of the beat (centred: not causal) less the
+    file's mean, in ms at the file's tempo. A clock that followed the drummer perfectly within
+    a bar would be this far from the shifted click."""
+    beats = np.array([n.beat for n in perf.notes])
+    offs = np.array([quantize(b)[1] for b in beats]) / STEPS_PER_BEAT
+    out = []
+    for n in range(perf.beats + 1):
+        near = np.abs(beats - n) < half_beats
+        if near.any():
+            out.append((float(np.mean(offs[near])) - perf.feel_beats) * 60_000.0 / perf.bpm)
+    return np.array(out)
+
+
 def tempo_factor(curve: Curve, perf: Performance, sign: float) -> Callable[[np.ndarray], np.ndarray]:
     """The curve as a tempo factor over beats from the one."""
     if curve is Curve.DRIFT:
@@ -293,4 +308,9 @@ def evaluate(
             "curves": {c.value: figures(rs) for c, rs in runs.items()},
         }
 
-    return {"files": len(perfs), **block(ours), "baseline": block(base)}
+    wander = np.abs(np.concatenate([feel_wander_ms(p) for p in perfs]))
+    drummers = {
+        "feel_wander_ms_p50": round(float(np.percentile(wander, 50)), 2),
+        "feel_wander_ms_p95": round(float(np.percentile(wander, 95)), 2),
+    }
+    return {"files": len(perfs), **block(ours), "baseline": block(base), "drummers": drummers}

@@ -13,9 +13,11 @@ the beat's period, takes it in. Why this shape:
 * The period is allowed to wander a little every beat, so gradual drift is followed; how far a
   hit may be from the prediction before it counts as "off the grid" grows with what the filter
   is unsure of.
-* A run of hits all early (or all late) is a tempo step: the filter then forgets how sure it
-  was of the period, and the next hits set the new tempo within a bar while the phase carries
-  on unbroken, so the grid never slips (which would lose a bar).
+* A tempo change shows first as hits that fall off the grid the same way, one after the other:
+  a cumulative sum of that makes the filter unsure of phase and tempo, so the next hits re-set
+  them before the grid slides off the drummer (which would lose an 8th, or a bar). When no hit
+  has fitted for a beat, every hit left out makes it less sure still, widening the gate until
+  hits are taken in again; but never so wide that a 16th is taken for an 8th.
 
 Nothing here reads the clock: times (seconds, monotonic) come with each call.
 """
@@ -71,19 +73,20 @@ class TrackerConfig:
     silence_beats: float = 2.0  # no hit for this long: holding
     hold_bars: float = 4.0  # holding this long: the tempo is let go (searching again)
     grid_beats: float = 0.5  # hits are matched to the nearest 8th
-    scatter_s: float = 0.02  # how far a (weight 1) hit is from the beat, typically
+    scatter_s: float = 0.03  # how far a (weight 1) hit is from the beat, typically
     phase_wander: float = 0.004  # how far the beat's phase may wander in a beat (beats)
-    tempo_wander: float = 0.004  # how far the period may wander in a beat (share of it)
+    tempo_wander: float = 0.006  # how far the period may wander in a beat (share of it)
     gate_beats: float = 0.12  # a hit further than this off its 8th (beats) is left out ...
     gate_sigmas: float = 3.0  # ... unless the filter is unsure by a third of that
+    #: ... but never one this far: a 16th (0.25) must not be taken for an 8th
+    gate_max: float = 0.2
+    drift_allow: float = 0.02  # a hit this far off (beats) is the drummer's feel, not a change
+    drift_beats: float = 0.15  # hits off the same way by this much more, summed: a change
+    drift_tempo: float = 0.04  # ... after which the tempo is this unsure (share)
+    lost_beats: float = 1.0  # no hit taken in for this long: the grid may have slid off
+    lost_phase: float = 0.04  # how much less sure of the phase (beats) a hit left out makes it
+    lost_tempo: float = 0.015  # ... and of the period (share)
     count_in_tempo: float = 0.025  # how unsure of the tempo a count-in leaves the filter
-    #: a second filter that lets the tempo wander this much faster follows a tempo step; when
-    #: the hits have fitted it better than the main one for a while, the main one takes its
-    #: state (an EMA of how far off the grid each finds the hits, over ``fit_hits`` hits)
-    fast_wander: float = 3.0
-    fit_hits: float = 8.0
-    switch_ratio: float = 0.5  # the fast filter's misfit below this share of the main one's ...
-    switch_beats: float = 0.04  # ... when the main one's is above this: switch
 
 
 @dataclass(frozen=True)
@@ -111,18 +114,15 @@ class Estimate:
 @dataclass
 class _Kalman:
     """Grid point ``grid`` (beats) is at ``t`` (s), a beat lasts ``period`` (s); ``cov`` is
-    the 2x2 covariance of (t, period); ``misfit`` a running mean of hits' squared distance
-    (beats) from their 8th; ``wander`` scales how fast phase and tempo may move."""
+    the 2x2 covariance of (t, period)."""
 
     grid: float
     t: float
     period: float
     cov: np.ndarray
-    wander: float = 1.0
-    misfit: float = 0.0
-
-    def copy(self, wander: float) -> _Kalman:
-        return _Kalman(self.grid, self.t, self.period, self.cov.copy(), wander, self.misfit)
+    rejected_from: float | None = None  # the grid point since which every hit was left out
+    early: float = 0.0  # cumulative sums of hits early / late beyond the allowance (beats)
+    late: float = 0.0
 
 
 class BeatTracker:
@@ -136,7 +136,6 @@ class BeatTracker:
         self.estimate: Estimate | None = None
         self.tempo_locked = False  # tempo.lock: the period is frozen, the phase still follows
         self._kf: _Kalman | None = None
-        self._fast: _Kalman | None = None  # follows tempo steps (see ``fast_wander``)
         self._scatter2 = 0.0  # a running mean of squared innovations (s^2): the confidence
         self._last_hit_s = -math.inf
 
@@ -163,9 +162,6 @@ class BeatTracker:
         self._last_hit_s = t_s
         weight = float(_WEIGHTS[voice]) * (0.25 + velocity / 127)
         self._hit(self._kf, t_s, weight)
-        if self._fast is not None:
-            self._hit(self._fast, t_s, weight)
-            self._switch()
         return self._publish(TrackState.LOCKED)
 
     def update(self, now_s: float) -> Estimate | None:
@@ -189,21 +185,24 @@ class BeatTracker:
 
     def reset(self) -> None:
         self.estimate = None
-        self._kf = self._fast = None
+        self._kf = None
         self.count_in.reset()
         self._last_hit_s = -math.inf
 
     # ------------------------------------------------------------------------------ inside
 
     def _start(self, found: CountInResult) -> Estimate:
-        # a count-in is a few hits: the filter starts unsure, and the first bars settle it
-        cov = np.diag([self.cfg.scatter_s**2, (self.cfg.count_in_tempo * found.period_s) ** 2])
-        self._kf = _Kalman(0.0, found.one_s, found.period_s, cov)
-        self._fast = self._kf.copy(self.cfg.fast_wander)
+        self._kf = self._new_filter(0.0, found.one_s, found.period_s)
         self._last_hit_s = found.times[-1]
         self._scatter2 = 0.0
         log.info("count-in: %.1f BPM, the one at %.3f s", 60.0 / found.period_s, found.one_s)
         return self._publish(TrackState.LOCKED)
+
+    def _new_filter(self, grid: float, t_s: float, period: float) -> _Kalman:
+        """A count-in is a few hits: the filter starts unsure of the tempo, and the first bars
+        settle it."""
+        cov = np.diag([self.cfg.scatter_s**2, (self.cfg.count_in_tempo * period) ** 2])
+        return _Kalman(grid, t_s, period, cov)
 
     def _hit(self, kf: _Kalman, t_s: float, weight: float) -> None:
         cfg = self.cfg
@@ -212,9 +211,7 @@ class BeatTracker:
         delta = grid - kf.grid
         if delta > 0:  # move the state on to the hit's grid point
             move = np.array([[1.0, delta], [0.0, 1.0]])
-            wander = (
-                np.diag([cfg.phase_wander**2, cfg.tempo_wander**2]) * (kf.period * kf.wander) ** 2 * delta
-            )
+            wander = np.diag([cfg.phase_wander**2, cfg.tempo_wander**2]) * kf.period**2 * delta
             if self.tempo_locked:
                 wander[1, 1] = 0.0
             kf.t += delta * kf.period
@@ -224,11 +221,19 @@ class BeatTracker:
         h = np.array([1.0, delta])  # a hit behind the state (a flam): seen from where it is
         innovation = t_s - (kf.t + delta * kf.period)
         off = innovation / kf.period
-        kf.misfit += (min(off * off, 0.0625) - kf.misfit) / cfg.fit_hits
         unsure = float(h @ kf.cov @ h)
-        width = max(cfg.gate_beats, cfg.gate_sigmas * math.sqrt(unsure) / kf.period)
+        width = min(max(cfg.gate_beats, cfg.gate_sigmas * math.sqrt(unsure) / kf.period), cfg.gate_max)
         if abs(off) >= width:
-            return  # off the grid: a swung 8th, a 16th, a triplet
+            # off the grid: a swung 8th, a 16th, a triplet; or, when no hit has been taken in
+            # for ``lost_beats``, the grid has slid off the drummer (a tempo change): then each
+            # hit left out makes the filter less sure, widening the gate until hits come in
+            if kf.rejected_from is None:
+                kf.rejected_from = kf.grid
+            elif kf.grid - kf.rejected_from >= cfg.lost_beats:
+                kf.cov += np.diag([cfg.lost_phase**2, cfg.lost_tempo**2]) * kf.period**2
+            return
+        kf.rejected_from = None
+        self._drifting(kf, off)
         u = off / width
         noise = cfg.scatter_s**2 / (weight * (1.0 - u * u) ** 2)
         gain = kf.cov @ h / (unsure + noise)
@@ -236,18 +241,24 @@ class BeatTracker:
             gain[1] = 0.0
         kf.t += gain[0] * innovation
         kf.period = min(max(kf.period + gain[1] * innovation, 60.0 / cfg.max_bpm), 60.0 / cfg.min_bpm)
-        kf.cov = kf.cov - np.outer(gain, h @ kf.cov)
+        # (the Joseph form: the covariance stays symmetric and positive however small it gets)
+        keep = np.eye(2) - np.outer(gain, h)
+        kf.cov = keep @ kf.cov @ keep.T + np.outer(gain, gain) * noise
         self._scatter2 += 0.1 * (innovation**2 - self._scatter2)
 
-    def _switch(self) -> None:
-        """A tempo step: the fast filter has fitted the hits much better for a while."""
-        main, fast = self._kf, self._fast
-        assert main is not None and fast is not None
+    def _drifting(self, kf: _Kalman, off: float) -> None:
+        """A tempo change shows as hits taken in that fall off the grid the same way, one after
+        the other (a cumulative sum, allowing ``drift_allow`` beats a hit): past
+        ``drift_beats`` the filter is made unsure of phase and tempo, so the next hits re-set
+        them, before the grid slides off the drummer."""
         cfg = self.cfg
-        if main.misfit > cfg.switch_beats**2 and fast.misfit < cfg.switch_ratio**2 * main.misfit:
-            log.debug("tempo step at beat %.2f: %.1f BPM", fast.grid, 60.0 / fast.period)
-            self._kf = fast.copy(1.0)
-            self._fast = fast
+        kf.early = max(0.0, kf.early - off - cfg.drift_allow)
+        kf.late = max(0.0, kf.late + off - cfg.drift_allow)
+        if max(kf.early, kf.late) > cfg.drift_beats:
+            log.debug("the drummer's tempo moves at beat %.1f", kf.grid)
+            kf.early = kf.late = 0.0
+            kf.cov[0, 0] = max(kf.cov[0, 0], (off * kf.period) ** 2)
+            kf.cov[1, 1] = max(kf.cov[1, 1], (cfg.drift_tempo * kf.period) ** 2)
 
     def _publish(self, state: TrackState) -> Estimate:
         kf = self._kf
