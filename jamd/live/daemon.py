@@ -29,6 +29,7 @@ from jamd.engine.handle import EngineHandle, StopOutcome
 from jamd.engine.ipc import sent_messages
 from jamd.live.config import Config, load_config
 from jamd.live.inputs import Controllers, Inputs, Keyboard
+from jamd.live.lead import DrummerLead
 from jamd.live.modelguard import ModelGuard
 from jamd.live.notify import Notifier, watchdog_interval_s
 from jamd.live.performance import Performance
@@ -96,7 +97,7 @@ def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
         clock_in=clock_in,
         drum_outputs=cfg.drums.outputs(),
         bass_range=cfg.bass.range(),
-        autostart=cfg.clock.mode is not ClockMode.MIDI,
+        autostart=cfg.clock.mode not in (ClockMode.MIDI, ClockMode.DRUMMER),
     )
 
 
@@ -155,6 +156,8 @@ class Daemon:
         self.osc: OscControl | None = None
         self._last_bar: int | None = None
         self._drummer_t = 0
+        self.lead = DrummerLead.on(self.engine, config)
+        self.tickers += [self.lead.tick] if self.lead is not None else []
         self._pending_control_t: int | None = None
         self.keyboard = Keyboard(self.drums.steps)
         #: how the engine was stopped at the end (``jamd run``'s exit code says it)
@@ -294,6 +297,8 @@ class Daemon:
                 self.capture.add(self.engine.status().beat_at(t), msg[1], msg[2])
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
+                if self.lead is not None:
+                    self.lead.note(msg[1], msg[2], t)
 
     def _control(self, target: str, value: float | str | Chords, t: int) -> None:
         """One control event, from OSC, the keyboard or a mapping (a mapping has put its values
@@ -430,6 +435,8 @@ class Daemon:
             osc.report("/jamd/state/seed", *self.perf.plane.project(z))
             osc.report("/jamd/state/seed/z", *(float(v) for v in z))
         osc.report("/jamd/state/dropped", int(dropped))
+        if self.lead is not None:
+            osc.report("/jamd/state/drummer", *self.lead.report())
 
     def _record_sent(self) -> None:
         """Copy the notes the engine sent (its timing records) into the recording."""
