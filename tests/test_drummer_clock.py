@@ -102,3 +102,13 @@ def test_the_lead_sends_the_grid_after_the_count_in_and_stop_when_the_drummer_is
     lead.tick(6 * S + S // 10)  # and a bar more: gone
     assert lead.state is TrackState.SEARCHING and stops == [True]
     assert "searching" in lead.status()
+
+
+def test_tempo_lock_from_the_store_of_control_values():
+    values = {"tempo.lock": 0.0}
+    lead = DrummerLead(DrummerConfig().tracker(), GM, lambda tl: None, lambda: None, values)
+    lead.tick(0)
+    assert not lead.tracker.tempo_locked
+    values["tempo.lock"] = 1.0
+    lead.tick(1)
+    assert lead.tracker.tempo_locked

@@ -156,7 +156,7 @@ class Daemon:
         self.osc: OscControl | None = None
         self._last_bar: int | None = None
         self._drummer_t = 0
-        self.lead = DrummerLead.on(self.engine, config)
+        self.lead = DrummerLead.on(self.engine, config, self.perf.values)
         self.tickers += [self.lead.tick] if self.lead is not None else []
         self._pending_control_t: int | None = None
         self.keyboard = Keyboard(self.drums.steps)

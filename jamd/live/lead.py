@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from jamd.engine.clock import ClockMode, Timeline
 from jamd.engine.handle import EngineHandle
@@ -35,19 +35,22 @@ class DrummerLead:
         table: dict[int, int],
         send_grid: Callable[[Timeline], None],
         send_stop: Callable[[], None],
+        values: Mapping[str, float] | None = None,
     ) -> None:
         self.tracker = BeatTracker(cfg, table)
         self.send_grid = send_grid
         self.send_stop = send_stop
+        self.values = values or {}
 
     @classmethod
-    def on(cls, engine: EngineHandle, cfg: Config) -> DrummerLead | None:
-        """In ``clock.mode: drummer``, a lead that tells ``engine``; else None."""
+    def on(cls, engine: EngineHandle, cfg: Config, values: Mapping[str, float]) -> DrummerLead | None:
+        """In ``clock.mode: drummer``, a lead that tells ``engine`` and reads ``tempo.lock`` in
+        ``values`` (the one store of control values); else None."""
         if cfg.clock.mode is not ClockMode.DRUMMER:
             return None
         send_grid = functools.partial(engine.send, ControlKind.GRID, 0.0, None)
         send_stop = functools.partial(engine.send, ControlKind.STOP)
-        return cls(cfg.drummer.tracker(), cfg.drummer.table, send_grid, send_stop)
+        return cls(cfg.drummer.tracker(), cfg.drummer.table, send_grid, send_stop, values)
 
     @property
     def state(self) -> TrackState:
@@ -61,6 +64,7 @@ class DrummerLead:
 
     def tick(self, now_ns: int) -> None:
         """Once a loop turn: the drummer's silence (holding, then gone: Stop)."""
+        self.tracker.lock_tempo(self.values.get("tempo.lock", 0.0) > 0.5)
         before = self.tracker.state
         est = self.tracker.update(now_ns / NS)
         if est is not None:
