@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -29,6 +27,8 @@ from jamd.live.daemon import Daemon
 from jamd.midi import spec as ms
 
 Sink = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers").Sink
+run_jack = pytest.importorskip("test_run_jack", reason="the end-to-end JACK test helpers")
+start_player, end_player, _wait = run_jack.start_player, run_jack.end_player, run_jack._wait
 
 GMD = default_data_dir()
 FILE = "drummer1/session2/35_punk_128_beat_4-4.mid"
@@ -80,16 +80,9 @@ def test_jamd_follows_the_drummer_end_to_end(jack_server, tmp_path):
     played = drummer()
     drums_sink, clock_sink = Sink("drums-sink"), Sink("clock-sink")
     sched = tmp_path / "schedule.json"
-    sched.write_text(json.dumps({"ports": ["drummer"], "events": []}))
-    player = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("_midi_player.py")), str(sched)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    player = start_player(sched, ["drummer"])
     daemon = None
     try:
-        assert player.stdout.readline().strip() == "ready"
         daemon = Daemon(read_config(write_config(tmp_path)))
         daemon.perf.apply("timing", 0.0)  # quantised: every drum note due on a 16th of jamd's grid
         ticks = Ticks(daemon)
@@ -118,14 +111,7 @@ def test_jamd_follows_the_drummer_end_to_end(jack_server, tmp_path):
     finally:
         if daemon is not None:
             daemon.stop_requested.set()
-        try:
-            player.stdin.write("bye\n")
-            player.stdin.flush()
-            player.wait(5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        player.kill()
-        player.wait()
+        end_player(player)
         drums_sink.close()
         clock_sink.close()
 
@@ -156,12 +142,3 @@ def test_jamd_follows_the_drummer_end_to_end(jack_server, tmp_path):
     nearest = np.abs(ons[:, None] - sixteenths[None, :]).min(axis=1) / 1e6
     assert np.percentile(nearest, 95) < 3, f"drums off jamd's grid by {np.round(nearest, 1).tolist()} ms"
     assert drums_sink.unmatched() == Counter()
-
-
-def _wait(cond, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return False
