@@ -30,6 +30,7 @@ from jamd.engine.handle import EngineHandle, StopOutcome
 from jamd.engine.ipc import sent_messages
 from jamd.live.config import Config, load_config
 from jamd.live.inputs import Controllers, Inputs, Keyboard
+from jamd.live.lead import DrummerLead
 from jamd.live.modelguard import ModelGuard
 from jamd.live.notify import Notifier, watchdog_interval_s
 from jamd.live.performance import Performance
@@ -99,7 +100,7 @@ def rt_config(cfg: Config, offline: bool = False, sound: SoundSettings | None = 
         clock_in=clock_in,
         drum_outputs=cfg.drums.outputs(),
         bass_range=cfg.bass.range(),
-        autostart=cfg.clock.mode is not ClockMode.MIDI,
+        autostart=cfg.clock.mode not in (ClockMode.MIDI, ClockMode.DRUMMER),
         sound=sound,
     )
 
@@ -147,6 +148,8 @@ class Daemon:
         self.osc: OscControl | None = None
         self._last_bar: int | None = None
         self._drummer_t = 0
+        self.lead = DrummerLead.on(self.engine, config, self.perf.values)
+        self.tickers += [self.lead.tick] if self.lead is not None else []
         self._pending_control_t: int | None = None
         #: control events from other threads (the web page's server), applied by the loop
         self._posted: queue.SimpleQueue[tuple[str, float | str]] = queue.SimpleQueue()
@@ -290,6 +293,8 @@ class Daemon:
                 self.capture.add(self.engine.status().beat_at(t), msg[1], msg[2])
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
+                if self.lead is not None:
+                    self.lead.note(msg[1], msg[2], t)
 
     def post_control(self, target: str, value: float | str) -> None:
         """A control event from another thread (the web page's server): the loop applies it
@@ -432,6 +437,8 @@ class Daemon:
             osc.report("/jamd/state/seed", *self.perf.plane.project(z))
             osc.report("/jamd/state/seed/z", *(float(v) for v in z))
         osc.report("/jamd/state/dropped", int(dropped))
+        if self.lead is not None:
+            osc.report("/jamd/state/drummer", *self.lead.report())
 
     def _record_sent(self) -> None:
         """Copy the notes the engine sent (its timing records) into the recording."""
