@@ -40,6 +40,7 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("eval", "drums"): ["--data", "{empty}"],
     ("eval", "bass"): [str(MODELS_DIR / "bass"), "--data", "{empty}"],
     ("render",): ["{good}", "-o", "{out}/r.wav"],
+    ("eval", "tempo"): ["--data", "{empty}"],
     ("ports",): [],
     ("doctor",): ["--config", "{good_config}"],
     # bench: flags only, nothing to feed a value to (and its shortest run takes 5 s)

@@ -201,6 +201,7 @@ def status_screen(daemon, footer: str = ""):
             daemon.window.drums,
             int(beat * 4) % daemon.window.steps,
             {"sounding": st.sounding, "late": st.dropped_late},
+            daemon.lead.status() if daemon.lead is not None else "",
         )
         sys.stdout.write(CLEAR + render(snap) + footer)
         sys.stdout.flush()

@@ -59,6 +59,11 @@ _ALL = [
     _continuous("timing", 0, 2, 1, "micro-timing amount (0 quantised, 1 as decoded, 2 exaggerated)"),
     _continuous("tempo", 20, 400, 120, "BPM of the internal clock"),
     Target("hold", Kind.SWITCH, doc="freeze: keep playing the current pattern, ignore the latent"),
+    Target(
+        "tempo.lock",
+        Kind.SWITCH,
+        doc="clock.mode drummer: freeze the tempo where it is (the phase still follows)",
+    ),
     Target("mute.drums", Kind.SWITCH, doc="mute the machine's drums"),
     Target("mute.bass", Kind.SWITCH, doc="mute the bass"),
     *(Target(f"mute.{v}", Kind.SWITCH, doc=f"mute the {v.replace('_', ' ')} voice") for v in VOICES),

@@ -1,6 +1,6 @@
 """What the engine process is told when it starts (:class:`RtConfig`): the clock mode, the
 ports, the sound, the voice and bass tables and the loop's pacing. The control side builds it from the
-config file (``jamd.live.daemon.rt_config``); it crosses the process boundary pickled."""
+config file (``jamd.live.rtplan.rt_config``); it crosses the process boundary pickled."""
 
 from __future__ import annotations
 

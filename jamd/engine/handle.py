@@ -15,6 +15,7 @@ from enum import Enum
 
 import numpy as np
 
+from jamd.engine.clock import Timeline
 from jamd.engine.config import RtConfig
 from jamd.engine.entry import engine_main, set_realtime
 from jamd.engine.ipc import Control, ControlKind, EngineStatus, RtShared, WindowBuffer
@@ -119,8 +120,14 @@ class EngineHandle:
                 return f"killed by signal {-code}"
         return f"exit code {code}"
 
-    def send(self, kind: ControlKind, value: float = 0.0, part: Part | None = None) -> None:
-        self._conn.send(Control(kind, value, part))
+    def send(
+        self,
+        kind: ControlKind,
+        value: float = 0.0,
+        part: Part | None = None,
+        timeline: Timeline | None = None,
+    ) -> None:
+        self._conn.send(Control(kind, value, part, timeline))
 
     def publish(self, window: Window) -> int:
         return self.windows.publish(window)

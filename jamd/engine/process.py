@@ -48,6 +48,7 @@ from jamd.engine.clock import (
     Timeline,
 )
 from jamd.engine.config import RtConfig, same_port
+from jamd.engine.drummer import DrummerClock
 from jamd.engine.follow import ClockFollower, FollowerConfig
 from jamd.engine.ipc import (
     REC_NOTE_OFF,
@@ -118,6 +119,8 @@ def make_source(mode: ClockMode, bpm: float = 120.0, now_ns: int | None = None) 
         return ClockFollower(FollowerConfig(default_bpm=bpm))
     if mode is ClockMode.LINK:
         return LinkClock(bpm)
+    if mode is ClockMode.DRUMMER:
+        return DrummerClock()
     raise ValueError(f"unknown clock mode {mode!r} (one of {', '.join(m.value for m in ClockMode)})")
 
 
@@ -278,6 +281,9 @@ class Engine:
                 src.cont(t)
             case ControlKind.LOCATE:
                 src.locate(c.value, t)
+            case ControlKind.GRID:
+                if isinstance(src, DrummerClock) and c.timeline is not None:
+                    src.follow(c.timeline, t)
 
     def _poll_control(self, t: int) -> None:
         try:

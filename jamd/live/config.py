@@ -29,6 +29,8 @@ from jamd.model.drums import DrumModel
 from jamd.music.drumkit import GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, VOICES, VoiceOut
 from jamd.music.grid import DEFAULT_STEPS, BassRange
 from jamd.music.harmony import Chords
+from jamd.tempo.countin import DEFAULT_COUNT_IN_NOTES, CountInConfig
+from jamd.tempo.tracker import TrackerConfig
 
 if TYPE_CHECKING:
     from jamd.control.osc import OscSettings
@@ -67,10 +69,21 @@ class PortsConfig:
 class DrummerConfig:
     kit: Literal["gm", "td11"] = "gm"  # how the e-kit's notes fold into voices
     channel: Channel | None = None  # null: listen on every channel
+    # clock.mode drummer (docs/tempo.md): the count-in, the silence policy, the tempo limits
+    count_in_hits: Annotated[int, Between(2, 16)] = 4
+    count_in_notes: list[Data7] = field(default_factory=lambda: list(DEFAULT_COUNT_IN_NOTES))
+    count_in_beats: Annotated[float, Between(0.25, 4, "beats")] = 1.0  # between two hits
+    hold_bars: Annotated[float, Between(0, 64, "bars")] = 4.0  # silence held before Stop
+    min_bpm: Annotated[float, Between(20, 400, "BPM")] = 50.0
+    max_bpm: Annotated[float, Between(20, 400, "BPM")] = 220.0
 
     @property
     def table(self) -> dict[int, int]:
         return INPUT_TABLES[self.kit]
+
+    def tracker(self) -> TrackerConfig:
+        count_in = CountInConfig(self.count_in_hits, tuple(self.count_in_notes), self.count_in_beats)
+        return TrackerConfig(count_in, self.min_bpm, self.max_bpm, hold_bars=self.hold_bars)
 
 
 @dataclass

@@ -24,18 +24,18 @@ import numpy as np
 from jamd.base.logsetup import apply_logging
 from jamd.base.signals import restart_interrupted_calls
 from jamd.control.targets import CHORD_TARGET
-from jamd.engine.clock import ClockMode
-from jamd.engine.config import RtConfig
 from jamd.engine.handle import EngineHandle, StopOutcome
 from jamd.engine.ipc import sent_messages
 from jamd.live.config import Config, load_config
 from jamd.live.inputs import Controllers, Inputs, Keyboard
+from jamd.live.lead import DrummerLead
 from jamd.live.modelguard import ModelGuard
 from jamd.live.notify import Notifier, watchdog_interval_s
 from jamd.live.performance import Performance
 from jamd.live.recorder import Recorder
+from jamd.live.rtplan import rt_config
 from jamd.live.seed import SeedCapture, Seeder
-from jamd.midi.ports import PortConfig, default_api
+from jamd.midi.ports import default_api
 from jamd.midi.spec import channel_of, is_note_on
 from jamd.model.plane import Slew
 from jamd.music.grid import BEATS_PER_BAR
@@ -67,41 +67,6 @@ SLEW_RENDER_S = 0.010
 DRUMMER_ACTIVE_S = 2.0
 #: A chord change this soon after a bar line applies to that bar (a 16th note).
 CHORD_GRACE_BEATS = 0.25
-
-
-def rt_config(cfg: Config, offline: bool = False, sound: SoundSettings | None = None) -> RtConfig:
-    """What the engine process needs from the config: ports, clock, voice and bass tables.
-    ``offline``: no MIDI at all (notes go nowhere; `--demo` records them instead); ``sound``:
-    FluidSynth plays the notes too (`jamd.live.soundplan` decides)."""
-    api = "null" if offline else default_api() if cfg.ports.api == "auto" else cfg.ports.api
-
-    def port(role: str, pattern) -> PortConfig | None:
-        if pattern is not None:
-            return PortConfig(role, str(pattern), False, api)
-        return PortConfig(role, None, True, api) if cfg.ports.virtual else None
-
-    clock_out = (
-        [PortConfig("clock", str(cfg.ports.clock_out), False, api)]
-        if cfg.clock.send_clock and cfg.ports.clock_out is not None
-        else []
-    )
-    clock_in = (
-        PortConfig("clock-in", str(cfg.ports.clock_in), False, api)
-        if cfg.clock.mode is ClockMode.MIDI and cfg.ports.clock_in is not None
-        else None
-    )
-    return RtConfig(
-        clock=cfg.clock.mode,
-        bpm=cfg.clock.tempo,
-        drums=port("drums", cfg.ports.drums),
-        bass=port("bass", cfg.ports.bass),
-        clock_out=clock_out,
-        clock_in=clock_in,
-        drum_outputs=cfg.drums.outputs(),
-        bass_range=cfg.bass.range(),
-        autostart=cfg.clock.mode is not ClockMode.MIDI,
-        sound=sound,
-    )
 
 
 @dataclass
@@ -147,6 +112,8 @@ class Daemon:
         self.osc: OscControl | None = None
         self._last_bar: int | None = None
         self._drummer_t = 0
+        self.lead = DrummerLead.on(self.engine, config, self.perf.values)
+        self.tickers += [self.lead.tick] if self.lead is not None else []
         self._pending_control_t: int | None = None
         #: control events from other threads (the web page's server), applied by the loop
         self._posted: queue.SimpleQueue[tuple[str, float | str]] = queue.SimpleQueue()
@@ -290,6 +257,8 @@ class Daemon:
                 self.capture.add(self.engine.status().beat_at(t), msg[1], msg[2])
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
+                if self.lead is not None:
+                    self.lead.note(msg[1], msg[2], t)
 
     def post_control(self, target: str, value: float | str) -> None:
         """A control event from another thread (the web page's server): the loop applies it
@@ -432,6 +401,8 @@ class Daemon:
             osc.report("/jamd/state/seed", *self.perf.plane.project(z))
             osc.report("/jamd/state/seed/z", *(float(v) for v in z))
         osc.report("/jamd/state/dropped", int(dropped))
+        if self.lead is not None:
+            osc.report("/jamd/state/drummer", *self.lead.report())
 
     def _record_sent(self) -> None:
         """Copy the notes the engine sent (its timing records) into the recording."""
