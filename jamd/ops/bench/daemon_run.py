@@ -92,8 +92,10 @@ def _drive(daemon: Daemon, rig: JackRig | FeederRig, seconds: float, drummer_lea
         daemon.start()
         started = True
         loop.start()
-        if drummer_leads:  # the one after a bar of count-in, from 0.2 s on
-            tl = Timeline(now_ns() + 200_000_000, -BEATS_PER_BAR, ns_per_beat(BPM), True)
+        if drummer_leads:
+            # a bar of count-in from 1 s on: by then the rig has its events (a JACK rig gets
+            # them over a pipe), so the count-in's hits are not sent late in a burst
+            tl = Timeline(now_ns() + 1_000_000_000, -BEATS_PER_BAR, ns_per_beat(BPM), True)
             t_begin = round(tl.time_at(0.0))
         else:
             tl = _running_timeline(daemon)
