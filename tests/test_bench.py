@@ -55,6 +55,8 @@ def test_quick_json_has_every_figure_as_a_finite_number():
         "ratio_note_error",
         "web_clock_jitter_us",
         "web_note_error_us",
+        "drummer_clock_jitter_us",
+        "drummer_note_error_us",
     ):
         assert {"p50", "p99", "max"} <= set(figures[name]), name
     for name in ("control_latency_ms", "seed_latency_ms"):
@@ -70,6 +72,8 @@ def test_quick_json_has_every_figure_as_a_finite_number():
     # the run with the page's clients: its own records, and the clients were served and moved the pad
     assert figures["web_clock_jitter_us"]["n"] > 0 and figures["web_note_error_us"]["n"] > 0
     assert figures["web_states_per_s"] > 0 and figures["web_pad_moves_per_s"] > 0
+    # the run with the drummer leading: the count-in started the clock, which sent ticks
+    assert figures["drummer_clock_jitter_us"]["n"] > 0
     assert figures["control_latency_ms"]["n"] > 0 and figures["seed_latency_ms"]["n"] > 0
     assert [t["target"] for t in result["targets"]] == [t.text for t in TARGETS]
     assert all(isinstance(t["ok"], bool) for t in result["targets"])

@@ -34,6 +34,7 @@ import numpy as np
 
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import BEATS_PER_BAR
+from jamd.tempo.barcheck import BarCheck, BarCheckConfig, Move
 from jamd.tempo.countin import CountIn, CountInConfig, CountInResult
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class TrackerConfig:
     lost_phase: float = 0.04  # how much less sure of the phase (beats) a hit left out makes it
     lost_tempo: float = 0.015  # ... and of the period (share)
     count_in_tempo: float = 0.025  # how unsure of the tempo a count-in leaves the filter
+    bar_check: BarCheckConfig = field(default_factory=BarCheckConfig)
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class BeatTracker:
         self.estimate: Estimate | None = None
         self.tempo_locked = False  # tempo.lock: the period is frozen, the phase still follows
         self._kf: _Kalman | None = None
+        self._bar = BarCheck(cfg.bar_check)
         self._scatter2 = 0.0  # a running mean of squared innovations (s^2): the confidence
         self._last_hit_s = -math.inf
 
@@ -161,7 +164,12 @@ class BeatTracker:
             return None
         self._last_hit_s = t_s
         weight = float(_WEIGHTS[voice]) * (0.25 + velocity / 127)
-        self._hit(self._kf, t_s, weight)
+        kf = self._kf
+        self._hit(kf, t_s, weight)
+        self._bar.hit(t_s, kf.grid + (t_s - kf.t) / kf.period, voice, weight)
+        move = self._bar.check(t_s, kf.grid + (t_s - kf.t) / kf.period, kf.period)
+        if move is not None:
+            self._move(move)
         return self._publish(TrackState.LOCKED)
 
     def update(self, now_s: float) -> Estimate | None:
@@ -193,10 +201,21 @@ class BeatTracker:
 
     def _start(self, found: CountInResult) -> Estimate:
         self._kf = self._new_filter(0.0, found.one_s, found.period_s)
+        self._bar = BarCheck(self.cfg.bar_check)
         self._last_hit_s = found.times[-1]
         self._scatter2 = 0.0
         log.info("count-in: %.1f BPM, the one at %.3f s", 60.0 / found.period_s, found.one_s)
         return self._publish(TrackState.LOCKED)
+
+    def _move(self, move: Move) -> None:
+        """The bar check found the groove on another grid: start the filter again on it."""
+        kf = self._kf
+        assert kf is not None
+        limits = 60.0 / self.cfg.max_bpm, 60.0 / self.cfg.min_bpm
+        period = kf.period if self.tempo_locked else min(max(move.period_s, limits[0]), limits[1])
+        grid = math.ceil(move.beat / self.cfg.grid_beats) * self.cfg.grid_beats
+        log.info("the groove fits another grid: beat %.2f, %.1f BPM", move.beat, 60.0 / period)
+        self._kf = self._new_filter(grid, move.t_s + (grid - move.beat) * period, period)
 
     def _new_filter(self, grid: float, t_s: float, period: float) -> _Kalman:
         """A count-in is a few hits: the filter starts unsure of the tempo, and the first bars

@@ -19,6 +19,8 @@ the bench starts it and stops it by its PID):
    latencies (see :func:`jamd.ops.bench.stats.control_excess_ms` for what exactly is measured).
    Then the same run again with the page on the phone served (`jamd.web`) and three WebSocket
    clients on it, one moving the drums pad at 60 Hz: its ``web_`` figures sit beside the first's.
+   Then once more in ``clock.mode: drummer``: the rig's drummer counts in a bar on the hi-hat
+   pedal and plays the groove, and the clock follows it (``drummer_`` figures).
 4. **Naive baseline**, same process tree, same load: one ``time.sleep`` loop (absolute
    deadlines, no spinning, no real-time priority) in a thread of this process, sending the
    same clock and the same scheduler's notes while a thread decodes the same model at the same

@@ -25,14 +25,15 @@ CC_KNOB = 1  # generic-two-knobs: CC 1 on channel 1 moves drums.x
 DRUMMER_CHANNEL = 10
 
 
-def bench_config_text(ports_api: str, clock_out: str, rig: bool) -> str:
+def bench_config_text(ports_api: str, clock_out: str, rig: bool, clock_mode: str = "internal") -> str:
     """A complete config (nothing read from the user's files). ``rig``: the main run's inputs
-    and outputs on the bench's ports; otherwise the cold-start ``run --demo`` config."""
+    and outputs on the bench's ports; otherwise the cold-start ``run --demo`` config.
+    ``clock_mode`` ``drummer``: the rig's drummer leads (counts in, then plays the groove)."""
     ports = f"{{api: {ports_api}, virtual: {str(not rig).lower()}, clock_out: {clock_out}"
     if rig:
         ports += f", drummer: {RIG_DRUMMER}, controllers: [{RIG_CTL}], drums: {RIG_SINK}, bass: {RIG_SINK}"
     return (
-        f"clock: {{mode: internal, tempo: {BPM:g}, send_clock: true}}\n"
+        f"clock: {{mode: {clock_mode}, tempo: {BPM:g}, send_clock: true}}\n"
         f"ports: {ports}}}\n"
         "drummer: {kit: gm}\n"
         "osc: {enabled: false}\n"  # no UDP port to collide with anyone's

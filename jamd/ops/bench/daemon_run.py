@@ -22,8 +22,8 @@ from jamd.live.config import read_config
 from jamd.live.daemon import Daemon, Latencies
 from jamd.live.demo import model_groove
 from jamd.music.grid import BEATS_PER_BAR
-from jamd.ops.bench.conditions import SETTLE_S, now_ns
-from jamd.ops.bench.rig import Event, FeederRig, JackRig, cc_events, drummer_events
+from jamd.ops.bench.conditions import BPM, SETTLE_S, now_ns
+from jamd.ops.bench.rig import Event, FeederRig, JackRig, cc_events, count_in_events, drummer_events
 from jamd.sound.synth import SoundSettings
 
 if TYPE_CHECKING:
@@ -62,24 +62,27 @@ def run_jamd(
     seconds: float,
     beside: Callable[[Daemon], AbstractContextManager[object]] | None = None,
     sound: SoundSettings | None = None,
+    drummer_leads: bool = False,
 ) -> JamdRun:
     """The real daemon for ``SETTLE_S + seconds``, with the CC stream and the drummer (and
     whatever ``beside`` runs on the daemon meanwhile: the page's clients; and its engine feeding
-    FluidSynth, with ``sound``)."""
+    FluidSynth, with ``sound``). ``drummer_leads`` (a ``clock.mode: drummer`` config): the
+    drummer counts in a bar on the hi-hat pedal at the bench's tempo, then plays the groove
+    steadily, and jamd's clock follows."""
     config = read_config(config_path)
     rig: JackRig | FeederRig = JackRig() if jack else FeederRig()
     try:
         daemon = Daemon(config, offline=not jack, sound=sound)
         rig.attach(daemon, config)
         with beside(daemon) if beside is not None else nullcontext():
-            run = _drive(daemon, rig, seconds)
+            run = _drive(daemon, rig, seconds, drummer_leads)
     finally:
         rig.close()
     run.events_sent = rig.sent  # known once the rig has stopped
     return run
 
 
-def _drive(daemon: Daemon, rig: JackRig | FeederRig, seconds: float) -> JamdRun:
+def _drive(daemon: Daemon, rig: JackRig | FeederRig, seconds: float, drummer_leads: bool) -> JamdRun:
     """Start the daemon, let the rig play, read the engine's records over the measured span."""
     lat = StampedLatencies()
     daemon.latencies = lat
@@ -89,10 +92,19 @@ def _drive(daemon: Daemon, rig: JackRig | FeederRig, seconds: float) -> JamdRun:
         daemon.start()
         started = True
         loop.start()
-        tl = _running_timeline(daemon)
-        t_begin = now_ns() + 100_000_000
+        if drummer_leads:
+            # a bar of count-in from 1 s on: by then the rig has its events (a JACK rig gets
+            # them over a pipe), so the count-in's hits are not sent late in a burst
+            tl = Timeline(now_ns() + 1_000_000_000, -BEATS_PER_BAR, ns_per_beat(BPM), True)
+            t_begin = round(tl.time_at(0.0))
+        else:
+            tl = _running_timeline(daemon)
+            t_begin = now_ns() + 100_000_000
         t_end = t_begin + int((SETTLE_S + seconds) * 1e9)
-        rig.play(_rig_events(daemon, tl, t_begin, t_end), daemon.stop_requested.is_set)
+        events = _rig_events(daemon, tl, t_begin, t_end)
+        if drummer_leads:
+            events = count_in_events(tl) + events
+        rig.play(events, daemon.stop_requested.is_set)
         _sleep_until(t_begin + int(SETTLE_S * 1e9))
         _, since = daemon.engine.records()
         span0, win0 = now_ns(), daemon.engine.windows.latest_id

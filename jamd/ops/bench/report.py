@@ -30,6 +30,9 @@ TARGETS = (
     Target("web_clock_jitter_us", "p99", 250.0, "with 3 page clients: clock jitter p99 <= 0.25 ms"),
     Target("web_note_error_us", "p99", 500.0, "with 3 page clients: note error p99 <= 0.5 ms"),
     Target("web_states_per_s", None, 15.0, "with 3 page clients: >= 15 states/s each", at_least=True),
+    Target("drummer_clock_jitter_us", "p99", 250.0, "the drummer leading: clock jitter p99 <= 0.25 ms"),
+    Target("drummer_clock_jitter_us", "max", 1000.0, "the drummer leading: clock jitter max <= 1 ms"),
+    Target("drummer_note_error_us", "p99", 500.0, "the drummer leading: note error p99 <= 0.5 ms"),
 )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import rtmidi
 
 from jamd.engine.clock import Timeline
+from jamd.music.grid import BEATS_PER_BAR
 from jamd.ops.bench.conditions import (
     CC_HZ,
     CC_KNOB,
@@ -52,6 +53,14 @@ def drummer_events(
                 out.append((t, "drummer", [0x90 | (DRUMMER_CHANNEL - 1), n.note, max(1, int(n.velocity))]))
         base += loop_beats
     return out
+
+
+def count_in_events(timeline: Timeline, note: int = 44) -> list[Event]:
+    """A bar of quarter notes on the hi-hat pedal (GM 44) before beat 0: the drummer's count-in."""
+    return [
+        (round(timeline.time_at(float(b))), "drummer", [0x90 | (DRUMMER_CHANNEL - 1), note, 90])
+        for b in range(-BEATS_PER_BAR, 0)
+    ]
 
 
 def play_events(

@@ -56,6 +56,7 @@ class Measured:
     run: JamdRun
     web_run: JamdRun  # the same, with the page's clients (``web_load``)
     web_load: WebLoad
+    drummer_run: JamdRun  # the same, the drummer leading (clock.mode drummer)
     baseline_records: np.ndarray
     baseline_windows: int
     sound_run: JamdRun | None = None
@@ -138,6 +139,10 @@ def measure(opts: BenchOptions, jack: bool, progress: Callable[[str], None]) -> 
         progress(f"jamd again with {WEB_CLIENTS} page clients, one moving the pad at {PAD_HZ:g} Hz")
         loads: list[WebLoad] = []
         web_run = run_jamd(cfg_path, jack, opts.seconds, beside=lambda d: _kept(page_clients(d), loads))
+        progress(f"jamd again, the drummer leading: a bar of count-in, then {opts.seconds:g} s of groove")
+        drummer_path = tmp / "bench-drummer.yaml"
+        drummer_path.write_text(bench_config_text("jack", RIG_SINK, rig=True, clock_mode="drummer"))
+        drummer_run = run_jamd(drummer_path, jack, opts.seconds, drummer_leads=True)
         sound_run, sound_how = None, ""
         if opts.sound:
             sound, sound_how = bench_sound(read_config(cfg_path), tmp)
@@ -146,7 +151,17 @@ def measure(opts: BenchOptions, jack: bool, progress: Callable[[str], None]) -> 
     progress(f"naive baseline: {opts.seconds:g} s")
     base_recs, base_windows = run_baseline(run.perf, run.sched_cfg, jack, opts.seconds)
     return Measured(
-        cold, drum_t, bass_t, run, web_run, loads[0], base_recs, base_windows, sound_run, sound_how
+        cold,
+        drum_t,
+        bass_t,
+        run,
+        web_run,
+        loads[0],
+        drummer_run,
+        base_recs,
+        base_windows,
+        sound_run,
+        sound_how,
     )
 
 
@@ -176,6 +191,9 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
         "web_clock_jitter_us": error_us(m.web_run.records, REC_TICK),
         "note_error_us": note,
         "web_note_error_us": error_us(m.web_run.records, REC_NOTE_ON),
+        # and the same run with the drummer leading: ticks steered to the drummer's grid
+        "drummer_clock_jitter_us": error_us(m.drummer_run.records, REC_TICK),
+        "drummer_note_error_us": error_us(m.drummer_run.records, REC_NOTE_ON),
         "control_latency_ms": stats(excess, ("p50", "max")),
         "control_publish_ms": stats(ctl_ms, ("p50", "max")),
         "control_next_step_share": float(np.mean(excess < 1e-6)) if excess.size else float("nan"),
@@ -234,4 +252,6 @@ def notes_of(jack: bool, prio: int, cold: ColdStart, drift: Drift) -> list[str]:
         f"web_*: the jamd run again, with the page's server on the daemon and {WEB_CLIENTS} WebSocket "
         f"clients (aiohttp, a thread of this process), one moving the drums pad at {PAD_HZ:g} Hz; "
         "web_states_per_s: the slowest client's state updates",
+        "drummer_*: the jamd run again in clock.mode drummer: the rig's drummer counts in a bar on "
+        "the hi-hat pedal, then plays the groove; the clock is steered to the drummer's grid",
     ]
