@@ -1,0 +1,298 @@
+"""The bass idioms of the procedural corpus, as data: which steps a bass player of each style
+plays, how the kick drum pulls the line, and which chord or scale degree each beat strength gets.
+
+:mod:`jamd.data.bass_lines` reads these tables; docs/bass.md shows them as a table of idioms.
+
+Two section knobs drive every idiom, and they are what the model's pad is trained to read:
+
+* ``busy`` (0..1): how many of the idiom's optional steps are played, in the idiom's order of
+  priority (and, in funk, how many ghost notes);
+* ``melodic`` (0..1): the *level* 0..3 that picks the degree ladders (level 0 stays on the
+  root, level 3 walks chord and scale tones and approaches the next chord), and the register
+  (the lower half of the knob plays an octave down: rooted and low <-> melodic and higher).
+
+Degrees are tokens, resolved against the chord quality in :mod:`jamd.data.bass_lines`:
+``R`` root, ``O`` octave above, ``5`` fifth, ``5v`` fifth below, ``3`` third, ``7`` seventh
+(b7 over min/dom7/min7, maj7 over maj), ``6`` sixth, ``2`` second, ``4`` fourth, ``A`` an
+approach to the next chord's root (a scale step next to it, or from ``chromatic`` level on a
+half step), ``N`` the next chord's root anticipated, ``=`` the previous note again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from jamd.music.harmony import DOM7, MAJ, MIN, MIN7
+
+BAR = 16
+LEVELS = 4  # melodic levels: 0 = root only ... 3 = chord tones, scale tones, approaches
+
+
+class KickRule(Enum):
+    """How the kick drum pulls the line (the syncopation that follows the drums)."""
+
+    ALL = "every kick step is a bass onset"
+    BEATS = "kicks on quarter-note steps are onsets"
+    LEAD = "the bar's first kick is an onset; the other kicks come first among the optional steps"
+    FIRST = "kicks come first among the optional steps"
+    NONE = "the line ignores the kick"
+
+
+class Strength(Enum):
+    """Where a step sits in the bar: what a bass player plays there depends on it."""
+
+    ONE = "a chord's first step"
+    MID = "beat 3"
+    BEAT = "beats 2 and 4"
+    OFF = "the off-beat 8ths"
+    SIXTEENTH = "the 16ths in between"
+
+
+def strength(step: int) -> Strength:
+    """Beat strength of a step that is not a chord's first step."""
+    if step % 8 == 0:
+        return Strength.MID
+    if step % 4 == 0:
+        return Strength.BEAT
+    return Strength.OFF if step % 2 == 0 else Strength.SIXTEENTH
+
+
+Ladder = tuple[tuple[str, ...], ...]  # one cycle of degree tokens per melodic level 0..3
+
+
+@dataclass(frozen=True)
+class Idiom:
+    name: str
+    says: str  # what a bass player would call it (docs/bass.md)
+    base: tuple[int, ...]  # steps always played
+    optional: tuple[int, ...]  # steps added by ``busy``, in order of priority
+    kicks: KickRule
+    ladders: dict[Strength, Ladder]  # degree cycle per strength and level (ONE: chord starts)
+    max_length: int  # longest note in steps (16: legato, held into the next onset)
+    velocity: float  # base velocity; kicks and chord starts are accented
+    feel: tuple[float, float]  # mean micro-timing offset in steps (laid back > 0) and spread
+    approach: int = LEVELS  # from this level on, the last onset before a chord change approaches it
+    approach_from: int = 4  # ... when it is at most this many steps before the change
+    chromatic: int = LEVELS  # from this level on, the approach is a half step (not in the scale)
+    ghosts: tuple[int, ...] = ()  # steps for muted ghost notes, in order of priority (by busy)
+    anticipate: int = -1  # a step whose note is the next chord's root, tied over the bar line
+
+
+ROOT: Ladder = (("R",), ("R",), ("R",), ("R",))
+
+IDIOMS_TABLE: tuple[Idiom, ...] = (
+    Idiom(
+        "rock",
+        "root-fifth-octave 8ths on the kick",
+        base=(0, 8),
+        optional=(12, 4, 14, 6, 10, 2),
+        kicks=KickRule.ALL,
+        ladders={
+            Strength.ONE: ROOT,
+            Strength.MID: (("R",), ("5",), ("5", "3"), ("3", "5")),
+            Strength.BEAT: (("5", "R"), ("5", "O"), ("3", "5", "O"), ("3", "6", "5")),
+            Strength.OFF: (("R", "5"), ("O", "5", "R"), ("O", "5", "3"), ("5", "3", "2", "O")),
+            Strength.SIXTEENTH: (("R",), ("5",), ("5", "O"), ("3", "5")),
+        },
+        max_length=3,
+        velocity=0.72,
+        feel=(-0.02, 0.05),
+        approach=2,
+        approach_from=2,
+    ),
+    Idiom(
+        "funk",
+        "16ths on the kick, octave pops, ghost notes, chromatic approaches",
+        base=(0,),
+        optional=(10, 6, 14, 3),
+        kicks=KickRule.ALL,
+        ladders={
+            Strength.ONE: ROOT,
+            Strength.MID: (("5",), ("O", "5"), ("7", "5"), ("5", "3")),
+            Strength.BEAT: (("O",), ("O", "7"), ("7", "O", "5"), ("3", "7", "O")),
+            Strength.OFF: (("O", "5"), ("O", "7", "5"), ("O", "4", "7"), ("7", "4", "3", "O")),
+            Strength.SIXTEENTH: (("R", "5"), ("5", "7"), ("7", "5", "O"), ("3", "7", "5", "2")),
+        },
+        max_length=2,
+        velocity=0.74,
+        feel=(0.0, 0.04),
+        approach=2,
+        approach_from=1,
+        chromatic=3,
+        ghosts=(5, 13, 9, 1),
+    ),
+    Idiom(
+        "disco",
+        "octaves: the root on the beat, the octave on every off-beat 8th",
+        base=(0, 2, 8, 10),
+        optional=(4, 6, 12, 14, 15, 7),
+        kicks=KickRule.NONE,
+        ladders={
+            Strength.ONE: ROOT,
+            Strength.MID: (("R",), ("5",), ("3", "5"), ("5", "3")),
+            Strength.BEAT: (("R",), ("5", "R"), ("5", "3"), ("3", "5", "6")),
+            Strength.OFF: (("O",), ("O",), ("O",), ("O",)),
+            Strength.SIXTEENTH: (("O",), ("5",), ("5", "7"), ("7", "6")),
+        },
+        max_length=2,
+        velocity=0.75,
+        feel=(0.0, 0.03),
+    ),
+    Idiom(
+        "jazz",
+        "walking quarters: chord tones on 1 and 3, passing and approach tones between",
+        base=(0, 4, 8, 12),
+        optional=(14, 6),
+        kicks=KickRule.NONE,
+        ladders={
+            Strength.ONE: ROOT,
+            Strength.MID: (("5",), ("5",), ("3", "5"), ("5", "3")),
+            Strength.BEAT: (("R", "5"), ("3", "6"), ("2", "4", "6"), ("3", "2", "6", "4")),
+            Strength.OFF: (("=",), ("=",), ("=",), ("=",)),
+            Strength.SIXTEENTH: (("=",),) * LEVELS,
+        },
+        max_length=16,
+        velocity=0.64,
+        feel=(0.03, 0.06),
+        approach=1,
+        chromatic=3,
+    ),
+    Idiom(
+        "reggae",
+        "one-drop: the one is a rest, the line lands on beat 3 with the kick",
+        base=(8,),
+        optional=(10, 14, 6, 4, 2, 12),
+        kicks=KickRule.FIRST,
+        ladders={
+            Strength.ONE: ROOT,
+            Strength.MID: (("R",), ("R",), ("R",), ("R",)),
+            Strength.BEAT: (("5",), ("5", "3"), ("3", "5"), ("5", "3", "6")),
+            Strength.OFF: (("R", "5"), ("5", "3"), ("3", "O", "5"), ("5", "3", "2", "O")),
+            Strength.SIXTEENTH: (("5",), ("3",), ("5",), ("3", "2")),
+        },
+        max_length=4,
+        velocity=0.78,
+        feel=(0.08, 0.05),
+    ),
+    Idiom(
+        "latin",
+        "tumbao: the fifth on the and of 2, the next chord's root anticipated on 4",
+        base=(6, 12),
+        optional=(3, 10, 14),
+        kicks=KickRule.FIRST,
+        ladders={
+            Strength.ONE: ROOT,
+            Strength.MID: (("R",), ("5",), ("3",), ("3", "5")),
+            Strength.BEAT: (("R",), ("R",), ("5",), ("3",)),
+            Strength.OFF: (("5",), ("5",), ("5", "3"), ("5", "7", "3")),
+            Strength.SIXTEENTH: (("R",), ("O",), ("3",), ("3", "2")),
+        },
+        max_length=16,
+        velocity=0.8,
+        feel=(0.0, 0.05),
+        anticipate=12,
+    ),
+    Idiom(
+        "hiphop",
+        "sparse sub notes that sit on the kick, held",
+        base=(),
+        optional=(),
+        kicks=KickRule.LEAD,
+        ladders={
+            Strength.ONE: ROOT,
+            Strength.MID: (("R",), ("5v",), ("5v", "3"), ("3", "5v")),
+            Strength.BEAT: (("R",), ("5",), ("O", "5"), ("7", "5")),
+            Strength.OFF: (("5",), ("O", "5"), ("5", "7"), ("7", "3", "O")),
+            Strength.SIXTEENTH: (("R",), ("5v",), ("3",), ("3", "4")),
+        },
+        max_length=8,
+        velocity=0.85,
+        feel=(0.06, 0.05),
+    ),
+    Idiom(
+        "ballad",
+        "half notes, legato; quarters and pickups as it gets busier",
+        base=(0, 8),
+        optional=(12, 4, 14, 6),
+        kicks=KickRule.BEATS,
+        ladders={
+            Strength.ONE: ROOT,
+            Strength.MID: (("5",), ("5",), ("3", "5"), ("3",)),
+            Strength.BEAT: (("R",), ("5",), ("5", "6"), ("2", "3", "6")),
+            Strength.OFF: (("R",), ("R",), ("O", "5"), ("4", "6", "7")),
+            Strength.SIXTEENTH: (("R",),) * LEVELS,
+        },
+        max_length=16,
+        velocity=0.6,
+        feel=(0.02, 0.04),
+        approach=2,
+    ),
+)
+IDIOM = {i.name: i for i in IDIOMS_TABLE}
+IDIOMS = tuple(IDIOM)
+
+#: GMD top-level style -> idiom. A style that is not listed (user files) plays rock.
+STYLE_IDIOM = {
+    "rock": "rock",
+    "punk": "rock",
+    "country": "rock",
+    "middleeastern": "rock",
+    "funk": "funk",
+    "soul": "funk",
+    "neworleans": "funk",
+    "afrobeat": "funk",
+    "dance": "disco",
+    "jazz": "jazz",
+    "blues": "jazz",
+    "reggae": "reggae",
+    "hiphop": "hiphop",
+    "latin": "latin",
+    "afrocuban": "latin",
+    "highlife": "latin",
+    "pop": "ballad",
+    "gospel": "ballad",
+}
+
+#: Progressions per idiom: a list of bars, each bar a list of (interval from the key, quality)
+#: that split the bar evenly. They loop for the whole piece.
+PROGRESSIONS = {
+    "rock": [
+        [[(0, MAJ)], [(5, MAJ)], [(7, MAJ)], [(5, MAJ)]],
+        [[(0, MAJ)], [(10, MAJ)], [(5, MAJ)], [(0, MAJ)]],
+        [[(0, MAJ)], [(7, MAJ)], [(9, MIN)], [(5, MAJ)]],
+        [[(0, MIN)], [(8, MAJ)], [(10, MAJ)], [(0, MIN)]],
+    ],
+    "funk": [[[(0, MIN7)], [(0, MIN7)]], [[(0, DOM7)], [(5, DOM7)]], [[(0, MIN7)], [(5, DOM7)]]],
+    "disco": [[[(0, MIN7)], [(5, MIN7)]], [[(0, MAJ)], [(9, MIN7)], [(2, MIN7)], [(7, DOM7)]]],
+    "jazz": [
+        [[(2, MIN7)], [(7, DOM7)], [(0, MAJ)], [(9, DOM7)]],
+        [[(0, MAJ)], [(9, MIN7)], [(2, MIN7), (7, DOM7)], [(0, MAJ)]],
+        [[(0, MIN7)], [(5, DOM7)], [(10, MAJ)], [(10, MAJ)]],
+        [[(0, DOM7)], [(5, DOM7)], [(0, DOM7)], [(7, DOM7)]],
+    ],
+    "reggae": [
+        [[(0, MAJ)], [(5, MAJ)]],
+        [[(0, MIN)], [(5, MIN)]],
+        [[(0, MAJ)], [(7, MAJ)], [(5, MAJ)], [(7, MAJ)]],
+    ],
+    "latin": [
+        [[(0, MIN)], [(5, MIN)], [(7, DOM7)], [(0, MIN)]],
+        [[(0, MAJ)], [(7, DOM7)]],
+        [[(0, MIN7)], [(5, DOM7)]],
+    ],
+    "hiphop": [
+        [[(0, MIN)], [(8, MAJ)]],
+        [[(0, MIN7)], [(5, MIN7)]],
+        [[(0, MIN)], [(0, MIN)], [(8, MAJ)], [(7, MIN)]],
+    ],
+    "ballad": [
+        [[(0, MAJ)], [(9, MIN)], [(5, MAJ)], [(7, MAJ)]],
+        [[(0, MAJ)], [(7, MAJ)], [(9, MIN)], [(5, MAJ)]],
+        [[(0, MAJ)], [(5, MAJ)], [(2, MIN7)], [(7, DOM7)]],
+    ],
+}
+
+
+def idiom_of(style: str) -> str:
+    return STYLE_IDIOM.get(style, "rock")
