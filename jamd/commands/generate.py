@@ -83,7 +83,6 @@ def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
 def _bass(args: argparse.Namespace, pattern):
     """The bass line over ``pattern`` and the chord root per step, as `jamd run` would play it
     with the bass pad at ``--bass-xy``."""
-    from jamd.live.performance import BASS_REACH
     from jamd.model.bass import BassModel
     from jamd.music.harmony import Chords
 
@@ -92,7 +91,7 @@ def _bass(args: argparse.Namespace, pattern):
     except ValueError as e:
         raise UserError(f"--chords: {e}") from e
     model = BassModel.load(args.bass_model)
-    return model.decode(BASS_REACH * np.asarray(args.bass_xy, np.float32), pattern, chords), chords.root
+    return model.decode(model.pad_point(*args.bass_xy), pattern, chords), chords.root
 
 
 def run(args: argparse.Namespace) -> int:

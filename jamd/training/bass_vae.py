@@ -14,6 +14,10 @@ smooth, deterministic function of (z, drums, chords) and a numpy re-implementati
 
 The loss adds to reconstruction + KL the stability penalty ``||mu_t - mu_{t+1}||^2`` over pairs of
 consecutive windows of one piece; ``stability=0`` trains the comparison model with the same code.
+It also names the two latent axes (attribute regularisation, Pati & Lerch 2020, "AR-VAE"): over
+every pair of windows in a batch, latent dimension ``k`` must order the windows as attribute
+``k`` does (:data:`jamd.model.bass.ATTRIBUTES`: onsets per window, then the share of notes off the root), so x
+on the pad reads busier <-> sparser and y rooted <-> melodic.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from jamd.model.bass import BASS_FEATURES, COND_FEATURES, MAX_LENGTH, OUT_FEATURES
+from jamd.model.bass import BASS_FEATURES, COND_FEATURES, MAX_LENGTH, OUT_FEATURES, attributes
 from jamd.music.grid import BASS_PITCH_MIN, BASS_PITCHES
 
 
@@ -51,6 +55,8 @@ class BassLossConfig:
     kl_warmup_steps: int = 1000  # KL weight ramps up from 0 so the decoder learns to read z first
     stability: float = 1.0  # weight of ||mu_t - mu_{t+1}||^2 (0 = the comparison model)
     onset_pos_weight: float = 1.5  # onsets are ~1/3 of steps; a nudge against playing too little
+    attribute: float = 1.0  # weight of the named-axes term (0 = axes left to chance)
+    attribute_sharpness: float = 10.0  # tanh slope of that term (Pati & Lerch's delta)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,6 +146,15 @@ def recon_terms(
     return {"onset": onset, "pitch": pitch, "velocity": vel, "length": length}
 
 
+def attribute_term(mu: torch.Tensor, attrs: torch.Tensor, sharpness: float) -> torch.Tensor:
+    """AR-VAE: ``tanh(sharpness * (mu_ik - mu_jk))`` should equal ``sign(a_ik - a_jk)`` for every
+    pair (i, j) of the batch and every named dimension ``k`` (mean absolute difference)."""
+    k = attrs.shape[1]
+    dz = mu[:, None, :k] - mu[None, :, :k]
+    da = attrs[:, None, :] - attrs[None, :, :]
+    return (torch.tanh(sharpness * dz) - torch.sign(da)).abs().mean()
+
+
 def loss_terms(
     model: BassVAE,
     batch: dict[str, torch.Tensor],
@@ -155,19 +170,22 @@ def loss_terms(
     kl = kl_dim.clamp(min=cfg.free_bits).sum()
     half = mu.shape[0] // 2
     stab = ((mu[:half] - mu[half:]) ** 2).sum(-1).mean()
+    attr = attribute_term(mu, batch["attrs"], cfg.attribute_sharpness)
     warm = min(1.0, step / max(cfg.kl_warmup_steps, 1))
-    loss = sum(terms.values()) + cfg.beta * warm * kl + cfg.stability * stab
+    loss = sum(terms.values()) + cfg.beta * warm * kl + cfg.stability * stab + cfg.attribute * attr
     report = {k: float(v.detach()) for k, v in terms.items()} | {
         "kl": float(kl_dim.detach().sum()),
         "stab": float(stab.detach()),
+        "attr": float(attr.detach()),
         "loss": float(loss.detach()),
     }
     return loss, report
 
 
 def targets(onset, pitch, velocity, length) -> dict[str, torch.Tensor]:
-    """Training targets from numpy bass arrays (B, T)."""
+    """Training targets from numpy bass arrays (B, T), with the named attributes per window."""
     return {
+        "attrs": torch.from_numpy(attributes(onset, pitch)),
         "onset": torch.from_numpy((onset > 0).astype(np.float32)),
         "pitch_idx": torch.from_numpy(np.clip(pitch.astype(np.int64) - BASS_PITCH_MIN, 0, BASS_PITCHES - 1)),
         "velocity": torch.from_numpy(velocity.astype(np.float32)),
