@@ -136,9 +136,9 @@ def test_training_is_deterministic_for_a_seed(data, tmp_path):
 
 
 def test_shipped_model_loads_with_numpy_and_says_what_it_learnt_from():
-    from jamd.base.paths import MODELS_DIR
+    from jamd.live.config import DEFAULT_BASS_MODEL
 
-    model = BassModel.load(MODELS_DIR / "bass")
+    model = BassModel.load(DEFAULT_BASS_MODEL)
     assert "procedural" in model.card["training"]["data"]["corpus"]
     assert "PROCEDURAL" in model.card["description"]
     drums = DrumPattern.empty()

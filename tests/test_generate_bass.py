@@ -6,6 +6,7 @@ import sys
 import mido
 
 from jamd.base.paths import MODELS_DIR
+from jamd.live.config import DEFAULT_BASS_MODEL
 from jamd.model.bass import BassModel
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.music.grid import BassRange, bass_to_events, beat_to_tick
@@ -36,7 +37,7 @@ def test_bass_track_is_the_bass_model_over_the_written_drums(tmp_path):
     drums = DrumModel.load(MODELS_DIR / "drums-flat")
     pattern = drums.decode(drums.plane().point(0.3, -0.2), DecodeControls(timing=1.0))
     chords = Chords.from_symbols(["Am7", "D7"], drums.steps)
-    bass = BassModel.load(MODELS_DIR / "bass")
+    bass = BassModel.load(DEFAULT_BASS_MODEL)
     line = bass.decode(bass.pad_point(0.5, -0.5), pattern, chords)
     expected = [
         (beat_to_tick(e.start_beat, mid.ticks_per_beat), e.note, e.velocity)

@@ -213,6 +213,8 @@ def progress_printer(label: str):
 
 
 DEFAULT_DRUM_MODEL = "drums-flat"
+#: The shipped bass model (issue 19: the idiom corpus, named pad axes); models/bass is the first.
+DEFAULT_BASS_MODEL = "bass-v2"
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:

@@ -76,11 +76,15 @@ def run(args: argparse.Namespace) -> int:
         "model": str(model),
         "split": args.split,
         **evaluate(
-            str(model), windows, args.drums or MODELS_DIR / DEFAULT_DRUM_MODEL, timing=not args.no_timing
+            str(model),
+            windows,
+            args.drums or MODELS_DIR / DEFAULT_DRUM_MODEL,
+            splits.get("train"),
+            timing=not args.no_timing,
         ),
     }
     if has_other:
-        ref = evaluate(str(other), windows, None, timing=False)
+        ref = evaluate(str(other), windows, timing=False)
         result["unpenalised"] = {
             "model": str(other),
             **{

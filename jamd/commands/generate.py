@@ -9,6 +9,7 @@ import numpy as np
 
 from jamd.base.errors import UserError
 from jamd.commands.common import (
+    DEFAULT_BASS_MODEL,
     add_decode_arguments,
     add_model_argument,
     checkpoint_in,
@@ -64,7 +65,7 @@ def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
     bass.add_argument(
         "--bass-model",
         type=checkpoint_in,
-        default=MODELS_DIR / "bass",
+        default=MODELS_DIR / DEFAULT_BASS_MODEL,
         help="bass model checkpoint (default: the shipped one)",
     )
     bass.add_argument(

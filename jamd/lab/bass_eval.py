@@ -14,7 +14,8 @@ the top-level keys; ``baselines`` holds the same figures for
 
 ``kick_lock_exact_random`` is the played lines' note count per window on random steps over the
 same drums; ``played_drums`` repeats the kick lock over the drums the drum model plays (at
-uniform pad positions of its own plane). The pad figures are :mod:`jamd.lab.bass_pad`'s.
+uniform pad positions of its own plane). The pad figures are :mod:`jamd.lab.bass_pad`'s;
+``pad_in_code_range`` is measured against the training split's codes when it is given.
 ``latent_stability`` is the mean ``||mu_t - mu_{t+1}||`` between consecutive windows of one
 piece, ``latent_stability_relative`` that over the mean distance between windows of different
 pieces; ``onset_f1`` / ``pitch_accuracy`` are reconstructions from the posterior mean.
@@ -47,6 +48,14 @@ def encode(model: BassModel, cond: np.ndarray, bass: np.ndarray, chunk: int = 25
     return np.concatenate(
         [model.encode_batch(cond[s : s + chunk], bass[s : s + chunk]) for s in range(0, len(cond), chunk)]
     )
+
+
+def _cond(bw: BassWindows) -> np.ndarray:
+    return cond_features(bw.drum_hit, bw.drum_velocity, bw.root, bw.quality)
+
+
+def _bass(bw: BassWindows) -> np.ndarray:
+    return bass_features(bw.onset, bw.pitch, bw.velocity, bw.length)
 
 
 def latent_figures(mu: np.ndarray, bw: BassWindows, rng: np.random.Generator) -> dict:
@@ -93,7 +102,7 @@ def played_drums_lock(
     cond = cond_features(hit, np.stack([p.velocity for p in pats]), bw.root[idx], bw.quality[idx])
     onset, _ = lines_at(model, rng.uniform(-1, 1, (len(idx), 2)), cond)
     return {
-        "drum_model": str(drums_path),
+        "drum_model": drums_path.name,
         "kick_lock_exact": kick_lock_exact(onset, hit),
         "kick_lock_exact_random": kick_lock_random(onset, hit, rng),
     }
@@ -121,17 +130,24 @@ def meets(out: dict) -> dict[str, bool]:
 
 
 def evaluate(
-    path: str, bw: BassWindows, drums_path: Path | None = None, seed: int = 0, timing: bool = True
+    path: str,
+    bw: BassWindows,
+    drums_path: Path | None = None,
+    train: BassWindows | None = None,
+    seed: int = 0,
+    timing: bool = True,
 ) -> dict:
     model = BassModel.load(path)
     rng = np.random.default_rng(seed)
-    cond = cond_features(bw.drum_hit, bw.drum_velocity, bw.root, bw.quality)
-    mu = encode(model, cond, bass_features(bw.onset, bw.pitch, bw.velocity, bw.length))
+    cond = _cond(bw)
+    mu = encode(model, cond, _bass(bw))
     onset, pitch = lines_at(model, rng.uniform(-1, 1, (len(bw), 2)), cond)
     fig = line_figures(onset, pitch, bw.root, bw.quality, bw.drum_hit).to_dict()
     base = {k: v.to_dict() for k, v in baselines(bw, rng).items()}
     pad = pad_figures(model, cond, rng).to_dict()
-    pad["pad_in_code_range"] = pad_in_code_range(model, mu)
+    # the pad must stay where the model was trained: the training codes when given
+    codes = mu if train is None else encode(model, _cond(train), _bass(train))
+    pad["pad_in_code_range"] = pad_in_code_range(model, codes)
     rec = to_lines(model.decode_batch(mu, cond))
     r_on = np.stack([ln.onset for ln in rec]) > 0.5
     r_pitch = np.stack([ln.pitch for ln in rec])

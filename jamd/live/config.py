@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 Share = Annotated[float, Between(0, 1)]
 #: The shipped drum model's checkpoint stem (``models/drums-flat.json`` + ``.safetensors``).
 DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-flat"
-DEFAULT_BASS_MODEL = MODELS_DIR / "bass"
+#: The shipped bass model (``models/bass-v2``: the idiom corpus and named pad axes of issue 19).
+DEFAULT_BASS_MODEL = MODELS_DIR / "bass-v2"
 
 
 @dataclass

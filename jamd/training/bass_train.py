@@ -203,9 +203,10 @@ def train_bass(
             record = _record(
                 splits, model_cfg, loss_cfg, settings, data_info, history, best_step, "running", t0
             )
-            save_bass_model(
-                out, model, named_plane(posterior_means(model, train), loss_cfg.attribute > 0), record
-            )
+            named = loss_cfg.attribute > 0
+            # named axes: every training code, so the pad's reach is their exact 95 % range
+            codes = posterior_means(model, train, limit=len(train.cond) if named else 4096)
+            save_bass_model(out, model, named_plane(codes, named), record)
         if report:
             report({"event": "eval", **entry, "improved": improved})
         if last:
