@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jamd.data.bass_corpus import IDIOMS, PROGRESSIONS, bass_windows, make_piece
-from jamd.data.bass_idioms import BAR, IDIOM, STYLE_IDIOM
+from jamd.data.bass_idioms import BAR, IDIOM, STYLE_IDIOM, roman
 from jamd.data.bass_lines import BarContext, Section, bar_line
 from jamd.data.corpus import Windows
 from jamd.lab.bass_lines import NoteRole, roles
-from jamd.music.harmony import DOM7, MAJ, MIN7, QUALITIES, in_scale
+from jamd.music.harmony import DOM7, MAJ, MIN, MIN7, QUALITIES, in_scale
 
 ROOTS = (0, 12, -12)  # the root in any octave
 
@@ -168,6 +168,23 @@ def test_a_higher_melodic_level_never_takes_a_note_back_to_the_root(idiom):
         for low, high in zip(ladder, ladder[1:]):
             for i in range(12):
                 assert low[i % len(low)] in ("R", "O") or high[i % len(high)] not in ("R", "O")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "chord"),
+    [
+        ("I", (0, MAJ)),
+        ("ii7", (2, MIN7)),
+        ("V7", (7, DOM7)),
+        ("bVII", (10, MAJ)),
+        ("bVI", (8, MAJ)),
+        ("iv", (5, MIN)),
+    ],
+)
+def test_roman_numerals(symbol, chord):
+    assert roman(symbol) == chord
+    with pytest.raises(ValueError):
+        roman("Vi")
 
 
 def test_every_style_has_an_idiom_and_a_progression():

@@ -181,3 +181,18 @@ def test_named_plane_spans_the_codes_central_95_percent():
     np.testing.assert_allclose(corners.max(0), hi, rtol=1e-5)
     assert plane["names"] == list(ATTRIBUTES)
     assert "names" not in named_plane(mu, named=False)  # principal axes, as the drum model's
+
+
+def test_the_invariance_term_keeps_the_rhythm_still_along_y(data, tmp_path):
+    st = BassTrainSettings(steps=150, batch=16, eval_every=150, lr=5e-3)
+    split = {"train": data, "validation": data}
+    cond = cond_features(data.drum_hit, data.drum_velocity, data.root, data.quality)
+    moved = {}
+    for w in (0.0, 100.0):
+        loss = BassLossConfig(kl_warmup_steps=20, invariance=w)
+        train_bass(split, tmp_path / f"i{w}", TINY, loss, st, {})
+        model = BassModel.load(tmp_path / f"i{w}")
+        ends = [np.tile(np.array([0.0, y], np.float32), (len(cond), 1)) for y in (-1.5, 1.5)]
+        p = [model.decode_batch(z, cond).onset_p for z in ends]
+        moved[w] = float(np.abs(p[0] - p[1]).mean())
+    assert moved[100.0] < 0.5 * moved[0.0]
