@@ -125,16 +125,9 @@ def bars_played(sink: Sink, st: EngineStatus, bars: range) -> list:
 def test_jamd_run_end_to_end(jack_server, tmp_path):
     drums_sink, bass_sink = Sink("drums-sink"), Sink("bass-sink")
     sched = tmp_path / "schedule.json"
-    sched.write_text(json.dumps({"ports": ["drummer", "ctl", "keys"], "events": []}))
-    player = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("_midi_player.py")), str(sched)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    player = start_player(sched, ["drummer", "ctl", "keys"])
     daemon = None
     try:
-        assert player.stdout.readline().strip() == "ready"
         osc_port = free_udp_port()
         daemon = Daemon(read_config(write_config(tmp_path, osc_port)))
         seeds, xs = [], []
@@ -199,14 +192,7 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     finally:
         if daemon is not None:
             daemon.stop_requested.set()
-        try:
-            player.stdin.write("bye\n")
-            player.stdin.flush()
-            player.wait(5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        player.kill()
-        player.wait()
+        end_player(player)
         drums_sink.close()
         bass_sink.close()
 
@@ -299,6 +285,32 @@ def _overlap(sink: Sink):
     for _, m in sink.notes():
         sounding += 1 if ms.is_note_on(m) else -1
         yield sounding
+
+
+def start_player(sched: Path, ports: list[str]) -> subprocess.Popen:
+    """The player process (``_midi_player.py``) with its ``ports`` open, waiting for "go"; it
+    plays the events written into ``sched`` by then."""
+    sched.write_text(json.dumps({"ports": ports, "events": []}))
+    player = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_midi_player.py")), str(sched)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert player.stdout is not None and player.stdout.readline().strip() == "ready"
+    return player
+
+
+def end_player(player: subprocess.Popen) -> None:
+    """Tell the player process jamd has stopped (it keeps its ports until then), and end it."""
+    try:
+        player.stdin.write("bye\n")
+        player.stdin.flush()
+        player.wait(5)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    player.kill()
+    player.wait()
 
 
 def _wait(cond, timeout: float) -> bool:

@@ -15,6 +15,7 @@ from enum import Enum
 
 import numpy as np
 
+from jamd.engine.clock import Timeline
 from jamd.engine.config import RtConfig
 from jamd.engine.entry import engine_main, set_realtime
 from jamd.engine.ipc import Control, ControlKind, EngineStatus, RtShared, WindowBuffer
@@ -107,8 +108,26 @@ class EngineHandle:
             return self.process.is_alive()
         return self.thread is not None and self.thread.is_alive()
 
-    def send(self, kind: ControlKind, value: float = 0.0, part: Part | None = None) -> None:
-        self._conn.send(Control(kind, value, part))
+    def ended_why(self) -> str:
+        """How the engine process ended, for the log: a signal's name or the exit code."""
+        code = self.process.exitcode if self.process is not None else None
+        if code is None:
+            return "its thread ended" if self.process is None else "no exit code"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
+
+    def send(
+        self,
+        kind: ControlKind,
+        value: float = 0.0,
+        part: Part | None = None,
+        timeline: Timeline | None = None,
+    ) -> None:
+        self._conn.send(Control(kind, value, part, timeline))
 
     def publish(self, window: Window) -> int:
         return self.windows.publish(window)

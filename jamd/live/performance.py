@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 DENSITY_OCTAVES = 2.0
 #: Taps further apart than this start a new tap-tempo count (nobody taps at 20 BPM).
 TAP_TIMEOUT_S = 2.0
+PAD_AXES = ("drums.x", "drums.y")
 
 
 def density_scale(density: float) -> float:
@@ -85,6 +86,8 @@ class Performance:
         self._reseed_requested = False
         self._to_engine: list[Control] = []
         self.scenes = Scenes(scene_glide_s)
+        #: a control moved the drums pad: the demo's sweep (:meth:`move_pad`) lets go of it
+        self.pad_taken = False
 
     # ------------------------------------------------------------------ control events
     def set(self, target: str, value: float) -> None:
@@ -93,6 +96,8 @@ class Performance:
         self.scenes.release(target)
         value = spec.clamp(value)
         old, self._values[target] = self._values[target], value
+        if target in PAD_AXES:
+            self.pad_taken = True
         if old == value:
             return
         if target == "tempo":
@@ -164,8 +169,10 @@ class Performance:
 
     def move_pad(self, x: float, y: float) -> None:
         """The drums pad moved without a control (the demo's sweep): the slewed position the
-        daemon renders follows it, no window is rendered for the move itself."""
-        self._values["drums.x"], self._values["drums.y"] = x, y
+        daemon renders follows it, no window is rendered for the move itself. Once a hand took
+        the pad (a knob, OSC, the web page), the sweep no longer fights it."""
+        if not self.pad_taken:
+            self._values["drums.x"], self._values["drums.y"] = x, y
 
     # ------------------------------------------------------------------------ scenes
     def _scene(self, action: str, n: int, t_s: float) -> None:

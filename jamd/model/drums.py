@@ -173,6 +173,19 @@ class DrumModel:
         except ValueError as e:
             raise CheckpointError(f"{self.path.name}.json: {e}") from None
 
+    def code_density(self):
+        """The training codes' density on the home plane (`jamd.model.plane.CodeDensity`), or
+        None for a card made before jamd kept it."""
+        from jamd.model.plane import CodeDensity
+
+        entry = self.card.get("plane", {}).get("density")
+        if entry is None:
+            return None
+        try:
+            return CodeDensity.from_card(entry)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{self.path.name}.json: code density unusable ({e})") from None
+
 
 def realise(logits: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeControls) -> DrumPattern:
     """Decoder outputs (T, V) -> DrumPattern under the decoding controls.

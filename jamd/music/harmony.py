@@ -3,7 +3,7 @@ implies. Pure numpy, shared by the procedural corpus, the bass runtime and its e
 
 Four qualities are enough for the idioms the bass plays (triads and the two common sevenths);
 each has one scale, the mode a bass player would reach for over it: major -> ionian,
-minor -> aeolian, dominant 7 -> mixolydian, minor 7 -> dorian. ``in_scale_rate`` in the bass
+minor -> aeolian, dominant 7 -> mixolydian, minor 7 -> dorian. ``in_scale_nonroot`` in the bass
 evaluation is measured against these scales.
 """
 
@@ -82,6 +82,15 @@ class Chords:
     @property
     def steps(self) -> int:
         return len(self.root)
+
+
+#: quality -> the suffix :func:`chord_symbol` writes (the shortest :func:`parse_chord` reads back)
+_SYMBOL_SUFFIX = {MAJ: "", MIN: "m", DOM7: "7", MIN7: "m7"}
+
+
+def chord_symbol(root: int, quality: int) -> str:
+    """``(9, MIN7)`` -> ``"Am7"``: what a musician reads (and :func:`parse_chord` takes back)."""
+    return NOTE_NAMES[root % 12] + _SYMBOL_SUFFIX[quality]
 
 
 def parse_chord(symbol: str) -> tuple[int, int]:

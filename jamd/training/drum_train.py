@@ -20,6 +20,7 @@ import torch
 from jamd import __version__
 from jamd.data.corpus import Corpus, Windows
 from jamd.model.checkpoint import save_checkpoint, update_card
+from jamd.model.plane import CodeDensity, LatentPlane, home_xy
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT
 from jamd.training.drum_vae import DrumVAE, DrumVAEConfig, LossConfig, features, loss_terms, validation_loss
@@ -73,10 +74,13 @@ def latent_plane(mu: np.ndarray) -> dict[str, Any]:
     order = np.argsort(vals)[::-1][:2]
     axes = vecs[:, order].T  # (2, d)
     axes *= np.sign(axes[np.arange(2), np.abs(axes).argmax(1)])[:, None]
+    spread = np.sqrt(np.maximum(vals[order], 0))
+    home = LatentPlane(center, axes[0] * spread[0], axes[1] * spread[1])
     return {
         "center": center.astype(np.float32).tolist(),
         "axes": axes.astype(np.float32).tolist(),
-        "spread": np.sqrt(np.maximum(vals[order], 0)).astype(np.float32).tolist(),
+        "spread": spread.astype(np.float32).tolist(),
+        "density": CodeDensity.of_codes(home_xy(home, mu)).to_card(),
     }
 
 
