@@ -5,8 +5,7 @@ import sys
 
 import mido
 
-from jamd.base.paths import MODELS_DIR
-from jamd.live.config import DEFAULT_BASS_MODEL
+from jamd.live.config import DEFAULT_BASS_MODEL, DEFAULT_DRUM_MODEL
 from jamd.model.bass import BassModel
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.music.grid import BassRange, bass_to_events, beat_to_tick
@@ -34,7 +33,7 @@ def test_bass_track_is_the_bass_model_over_the_written_drums(tmp_path):
     mid = mido.MidiFile(out)
     assert [t.name for t in mid.tracks] == ["drums", "bass"]
 
-    drums = DrumModel.load(MODELS_DIR / "drums-flat")
+    drums = DrumModel.load(DEFAULT_DRUM_MODEL)
     pattern = drums.decode(drums.plane().point(0.3, -0.2), DecodeControls(timing=1.0))
     chords = Chords.from_symbols(["Am7", "D7"], drums.steps)
     bass = BassModel.load(DEFAULT_BASS_MODEL)

@@ -17,6 +17,7 @@ import mido
 import numpy as np
 import pytest
 
+from jamd.base.paths import MODELS_DIR
 from jamd.lab.onsets import align, band_levels_db, detect_onsets
 from jamd.sound.render import read_wav, render_midi
 
@@ -25,6 +26,11 @@ TOLERANCE_MS = 10.0
 NO_JACK = "cannot use MIDI API jack: MidiInJack::initialize: JACK server not running? (start jackd first)"
 #: a device no machine has: the demo finds no sound device wherever the tests run
 NO_DEVICE = "sound: {driver: alsa, device: jamd-no-such-device}\n"
+#: The onset checks hear attacks with an energy detector, calibrated on drums-flat's demo. The
+#: default drums-v2 plays soft notes too (hats, snares and kicks at velocity 9-51 under the
+#: hats' ring): 15 of its 114 note groups have no onset the detector can find, however well
+#: timed. These tests are about the sound's timing, so they play drums-flat.
+FLAT_DRUMS = f"models: {{drums: {MODELS_DIR / 'drums-flat'}}}\n"
 
 
 def jamd(cwd: Path, *args: str, config: str | None = None, python: list[str] | None = None):
@@ -82,7 +88,7 @@ def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
         "--bars",
         "8",
         "--no-status",
-        config="ports: {api: jack}\nosc: {enabled: false}\n" + NO_DEVICE,
+        config="ports: {api: jack}\nosc: {enabled: false}\n" + NO_DEVICE + FLAT_DRUMS,
     )
     return d, r
 
@@ -168,7 +174,10 @@ def test_the_real_time_sound_plays_each_note_when_the_engine_sent_it(tmp_path):
     engine sent. The two files start at different moments (the engine's start, the first
     record), so one constant offset is taken out (the median); what must stay under the
     tolerance is everything else: the engine's timing, the hand-over, FluidSynth's blocks."""
-    config = f"osc: {{enabled: false}}\nports: {{api: jack}}\nsound: {{driver: file, device: {tmp_path / 'live.wav'}}}\n"
+    config = (
+        f"osc: {{enabled: false}}\nports: {{api: jack}}\nsound: {{driver: file, device: {tmp_path / 'live.wav'}}}\n"
+        + FLAT_DRUMS
+    )
     r = jamd(
         tmp_path,
         "run",

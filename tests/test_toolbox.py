@@ -11,16 +11,17 @@ import mido
 import numpy as np
 import pytest
 
-from jamd.base.paths import MODELS_DIR, default_data_dir
+from jamd.base.paths import default_data_dir
 from jamd.lab.latentmap import HIT, MapLayout, draw_map
-from jamd.lab.toolbox import LibraryIndex, combine, encode_file, file_code, interpolate
-from jamd.model.drums import DrumModel
+from jamd.lab.toolbox import LibraryIndex, combine, encode_file, file_code, interpolate, vary
+from jamd.live.config import DEFAULT_DRUM_MODEL
+from jamd.model.drums import DecodeControls, DrumModel
 from jamd.model.plane import read_walk, walk_text
 from jamd.model.style import balanced_accuracy, confusion, fit
 from jamd.music.drumkit import GM
 from jamd.music.grid import drums_from_notes, read_midi
 
-MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
+MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", DEFAULT_DRUM_MODEL))
 GMD = default_data_dir()
 FILES = [
     "drummer1/session1/102_funk_95_beat_4-4.mid",
@@ -91,6 +92,18 @@ def test_combining_one_file_with_weight_one_reproduces_its_encoding(model, tmp_p
     assert r.returncode == 0, r.stderr
     played = drums_from_notes(read_midi(mido.MidiFile(out)).drums, GM, model.steps)
     np.testing.assert_array_equal(played.hit, model.decode(z).hit)
+
+
+def test_a_random_pattern_is_drawn_from_the_models_prior(model, tmp_path):
+    out = tmp_path / "r.mid"
+    r = jamd("generate", "--seed", 4, "--model", MODEL, "-o", out)
+    assert r.returncode == 0, r.stderr
+    played = drums_from_notes(read_midi(mido.MidiFile(out)).drums, GM, model.steps)
+    mean, scale = model.prior()
+    controls = DecodeControls(seed=4)
+    np.testing.assert_array_equal(played.hit, model.decode(vary(mean, 1.0, 4, scale), controls).hit)
+    if scale is not None:  # a fitted prior is not N(0, I)
+        assert not np.array_equal(played.hit, model.decode(vary(np.zeros_like(mean), 1.0, 4), controls).hit)
 
 
 def test_latent_arithmetic_is_linear(model):

@@ -29,7 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
     parser.add_argument("--cells", type=whole(1, 64), default=7, help="patterns per side, 1..64 (default 7)")
     parser.add_argument(
-        "--radius", type=number(0.01, 10), default=2.0, help="plane reach in spreads, 0.01..10 (as jamd run)"
+        "--radius",
+        type=number(0.01, 10),
+        default=None,
+        help="plane reach in spreads, 0.01..10 (default: the model's, as jamd run)",
     )
     parser.add_argument("--mark", type=midi_in, nargs="*", default=[], help="MIDI files to mark on the plane")
     parser.add_argument("--session", type=midi_in, help="a `jamd run --record` file: draw its latent walk")

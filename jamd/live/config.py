@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from jamd.live.seed import SeedSettings
 
 Share = Annotated[float, Between(0, 1)]
-#: The shipped drum model's checkpoint stem (``models/drums-flat.json`` + ``.safetensors``).
-DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-flat"
+#: The shipped drum model's checkpoint stem (``models/drums-v2.json`` + ``.safetensors``; the
+#: commands' default is `jamd.commands.common.DEFAULT_DRUM_MODEL`, the same name).
+DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-v2"
 #: The shipped bass model (``models/bass-v2``: the idiom corpus and named pad axes of issue 19).
 DEFAULT_BASS_MODEL = MODELS_DIR / "bass-v2"
 
@@ -176,15 +177,16 @@ class SeedConfig:
 @dataclass
 class LatentConfig:
     # How far a full controller throw (x or y = +-1) reaches from the centre, in standard
-    # deviations of the training codes along the plane's axes: 2 covers what the model knows.
-    radius: Annotated[float, Between(0.01, 10)] = 2.0
+    # deviations of the training codes along the plane's axes; null: the model's own (its card's
+    # pad.radius, 2 for a card without one).
+    radius: Annotated[float, Between(0.01, 10)] | None = None
     slew: Annotated[float, Between(0, 1000, "plane units per second, 0 = no limit")] = 4.0
     # How long a scene recall takes to glide to the stored positions (OSC may give its own).
     scene_glide: Annotated[float, Between(0, 60, "seconds")] = 2.0
 
 
 def read_model_path(node: Node, what: str) -> Path:
-    """A checkpoint, written as its stem (``models/drums-flat``) or its ``.json`` card; relative
+    """A checkpoint, written as its stem (``models/drums-v2``) or its ``.json`` card; relative
     to the config file. Checked when the config is read, so a typo is one clear line."""
     text = build(str, node, what)
     path = Path(text).expanduser()

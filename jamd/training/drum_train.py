@@ -67,7 +67,9 @@ def posterior_means(model: DrumVAE, hit, velocity, offset, batch: int = 1024) ->
 
 def latent_plane(mu: np.ndarray) -> dict[str, Any]:
     """The plane the controller walks: the training codes' mean (home), their two principal axes
-    (unit vectors, sign fixed so the largest component is positive) and the std along each."""
+    (unit vectors, sign fixed so the largest component is positive) and the std along each;
+    their covariance, the Gaussian a sample of the model is drawn from (`DrumModel.prior`); and
+    their density on the home plane (what the map and the web page draw)."""
     center = mu.mean(0)
     cov = np.cov((mu - center).T).reshape(mu.shape[1], mu.shape[1])
     vals, vecs = np.linalg.eigh(cov)
@@ -80,6 +82,7 @@ def latent_plane(mu: np.ndarray) -> dict[str, Any]:
         "center": center.astype(np.float32).tolist(),
         "axes": axes.astype(np.float32).tolist(),
         "spread": spread.astype(np.float32).tolist(),
+        "covariance": cov.astype(np.float32).tolist(),
         "density": CodeDensity.of_codes(home_xy(home, mu)).to_card(),
     }
 
