@@ -4,11 +4,8 @@ import subprocess
 import sys
 
 import mido
-import numpy as np
 
-from jamd.base.paths import MODELS_DIR
-from jamd.live.config import DEFAULT_DRUM_MODEL
-from jamd.live.performance import BASS_REACH
+from jamd.live.config import DEFAULT_BASS_MODEL, DEFAULT_DRUM_MODEL
 from jamd.model.bass import BassModel
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.music.grid import BassRange, bass_to_events, beat_to_tick
@@ -39,9 +36,8 @@ def test_bass_track_is_the_bass_model_over_the_written_drums(tmp_path):
     drums = DrumModel.load(DEFAULT_DRUM_MODEL)
     pattern = drums.decode(drums.plane().point(0.3, -0.2), DecodeControls(timing=1.0))
     chords = Chords.from_symbols(["Am7", "D7"], drums.steps)
-    line = BassModel.load(MODELS_DIR / "bass").decode(
-        BASS_REACH * np.array([0.5, -0.5], np.float32), pattern, chords
-    )
+    bass = BassModel.load(DEFAULT_BASS_MODEL)
+    line = bass.decode(bass.pad_point(0.5, -0.5), pattern, chords)
     expected = [
         (beat_to_tick(e.start_beat, mid.ticks_per_beat), e.note, e.velocity)
         for e in bass_to_events(line, chords.root)

@@ -218,7 +218,9 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     for bars, scale, root in ((range(10, 12), EB_MAJOR, 3), (range(13, 15), D_MINOR, 2)):
         pcs = [n % 12 for _, n in bars_played(bass_sink, st, bars)]
         assert pcs and sum(pc in scale for pc in pcs) >= 0.8 * len(pcs), (bars, pcs)
-        assert Counter(pcs).most_common(1)[0][0] == root, (bars, pcs)  # the root leads
+        # the new chord's root is among the two pitch classes played most (the bass is no
+        # longer a root-only line: bass-v2's pad centre also plays fifths and thirds)
+        assert root in [pc for pc, _ in Counter(pcs).most_common(2)], (bars, Counter(pcs))
 
     # the seed tracked the drummer: at the bar line after file bars 2-3 (jamd bar 6), the seed
     # is the model's encoding of those two bars, nearer to it than to any other window's

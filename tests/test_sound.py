@@ -131,7 +131,8 @@ def test_the_demo_wav_is_neither_clipped_nor_silent(demo):
 def test_drums_and_bass_are_both_audible(demo):
     """Where the bass plays, the low band is louder than in the same render without the bass
     track - by 3 dB at least: the bass gives as much there as the kick drum and the rest together -
-    and where the drums hit, the high band than without the drums track."""
+    and where the drums hit (without a bass note starting), the high band than without the drums
+    track."""
     d, _ = demo
     mid = mido.MidiFile(d / "jamd-demo.mid")
     full, rate = read_wav(d / "jamd-demo.wav")
@@ -139,11 +140,16 @@ def test_drums_and_bass_are_both_audible(demo):
     drums = note_ons(mid, "drums out")
     assert len(bass) >= 8 and len(drums) >= 40
     bass_spans = np.stack([bass + 0.01, bass + 0.15], axis=1)
-    drum_spans = np.stack([drums, drums + 0.03], axis=1)
+    # hits where no bass note starts: a plucked attack is loud up there too, and the bass
+    # locks to the kick (docs/bass.md), so many kicks come with one
+    alone = drums[np.abs(drums[:, None] - bass[None, :]).min(1) > 0.03]
+    drum_spans = np.stack([alone, alone + 0.03], axis=1)
     no_bass = render_midi(without(mid, "bass out"))
     no_drums = render_midi(without(mid, "drums out"))
-    low_gain = band_levels_db(full, rate, 30, 250, bass_spans) - band_levels_db(
-        no_bass, rate, 30, 250, bass_spans
+    # up to 400 Hz: the bass range's top note (D#4, 311 Hz) is in the band; the melodic half of
+    # the bass pad plays that high
+    low_gain = band_levels_db(full, rate, 30, 400, bass_spans) - band_levels_db(
+        no_bass, rate, 30, 400, bass_spans
     )
     high_gain = band_levels_db(full, rate, 4000, 16000, drum_spans) - band_levels_db(
         no_drums, rate, 4000, 16000, drum_spans

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from jamd.base.errors import UserError
 from jamd.commands.common import (
+    DEFAULT_BASS_MODEL,
     add_decode_arguments,
     add_model_argument,
     checkpoint_in,
@@ -64,7 +63,7 @@ def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
     bass.add_argument(
         "--bass-model",
         type=checkpoint_in,
-        default=MODELS_DIR / "bass",
+        default=MODELS_DIR / DEFAULT_BASS_MODEL,
         help="bass model checkpoint (default: the shipped one)",
     )
     bass.add_argument(
@@ -83,7 +82,6 @@ def _add_bass_arguments(parser: argparse.ArgumentParser) -> None:
 def _bass(args: argparse.Namespace, pattern):
     """The bass line over ``pattern`` and the chord root per step, as `jamd run` would play it
     with the bass pad at ``--bass-xy``."""
-    from jamd.live.performance import BASS_REACH
     from jamd.model.bass import BassModel
     from jamd.music.harmony import Chords
 
@@ -92,7 +90,7 @@ def _bass(args: argparse.Namespace, pattern):
     except ValueError as e:
         raise UserError(f"--chords: {e}") from e
     model = BassModel.load(args.bass_model)
-    return model.decode(BASS_REACH * np.asarray(args.bass_xy, np.float32), pattern, chords), chords.root
+    return model.decode(model.pad_point(*args.bass_xy), pattern, chords), chords.root
 
 
 def run(args: argparse.Namespace) -> int:

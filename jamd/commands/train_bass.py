@@ -45,6 +45,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=number(1e-8, 1), default=None, help="peak learning rate (default 2e-3)")
     parser.add_argument("--beta", type=number(0), default=None, help="KL weight")
     parser.add_argument(
+        "--attribute",
+        type=number(0),
+        default=None,
+        help="weight of the term that names the pad's axes: x busier, y more melodic "
+        "(default 1; 0 = principal axes, unnamed)",
+    )
+    parser.add_argument(
+        "--invariance",
+        type=number(0),
+        default=None,
+        help="weight of the term that keeps the rhythm still along y (default 100; 0 = off)",
+    )
+    parser.add_argument(
         "--d-model", type=whole(4, 1024, step=4), default=None, help="transformer width (default 48)"
     )
     parser.add_argument("--eval-every", type=whole(1), default=None, help="steps between validations")
@@ -72,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         )
     mcfg, lcfg, st = BassVAEConfig(), BassLossConfig(), BassTrainSettings()
     set_from_args(mcfg, args, "d_model")
-    set_from_args(lcfg, args, "stability", "beta")
+    set_from_args(lcfg, args, "stability", "beta", "attribute", "invariance")
     set_from_args(st, args, "steps", "batch", "lr", "eval_every", "seed", "max_minutes")
     lcfg.kl_warmup_steps = min(lcfg.kl_warmup_steps, st.steps // 4)
     info["command"] = "jamd " + shlex.join(sys.argv[1:])

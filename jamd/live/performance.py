@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 DENSITY_OCTAVES = 2.0
 #: Taps further apart than this start a new tap-tempo count (nobody taps at 20 BPM).
 TAP_TIMEOUT_S = 2.0
-#: The bass latent is 2-D and maps straight onto two knobs: x, y = +-1 reach this far in z.
-BASS_REACH = 2.0
 PAD_AXES = ("drums.x", "drums.y")
 
 
@@ -263,7 +261,7 @@ class Performance:
             if self.values[f"mute.{voice}"] >= 0.5:
                 pattern.hit[:, i] = 0.0
         if self.bass is not None:
-            zb = BASS_REACH * np.array([self.values["bass.x"], self.values["bass.y"]], np.float32)
+            zb = self.bass.pad_point(self.values["bass.x"], self.values["bass.y"])
             line = self.bass.decode(zb, pattern, self.chords)
         else:
             from jamd.music.grid import BassLine

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from jamd.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from jamd.model.plane import card_plane
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import BASS_PITCH_MIN, BASS_PITCHES, BassLine, DrumPattern
 from jamd.music.harmony import Chords, chord_features, in_scale
@@ -30,6 +31,19 @@ COND_FEATURES = DRUM_FEATURES + chord_features(Chords.constant(0, 0, 1)).shape[1
 BASS_FEATURES = 1 + BASS_PITCHES + 1 + 1  # onset, pitch one-hot, velocity, length
 #: decoder output per step: onset logit, velocity logit, pitch logits, length logits
 OUT_FEATURES = 2 + BASS_PITCHES + MAX_LENGTH
+
+
+#: What the two latent axes are trained to mean (the pad's x and y), and the feature of a window
+#: each one orders (jamd.training.bass_vae's attribute term; the bass eval's sweeps).
+ATTRIBUTES = ("busier", "more melodic")
+
+
+def attributes(onset: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` float32 per window: onsets, and the share of notes off the root (any octave)."""
+    on = np.asarray(onset) > 0.5
+    count = on.sum(-1)
+    off_root = (on & (np.asarray(pitch) % 12 != 0)).sum(-1) / np.maximum(count, 1)
+    return np.stack([count, off_root], -1).astype(np.float32)
 
 
 def representation(steps: int) -> dict:
@@ -171,10 +185,20 @@ class BassModel:
                 f"{ckpt.path.name}: bass weights lack {e} (not a jamd bass model?)"
             ) from None
         self.card = ckpt.card
+        try:
+            self.pad = card_plane(ckpt.card, self.latent)
+        except ValueError as e:
+            raise CheckpointError(f"{ckpt.path.name}: {e}") from None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BassModel:
         return cls(load_checkpoint(Path(path), kind=KIND))
+
+    def pad_point(self, x: float, y: float) -> np.ndarray:
+        """The latent point under the pad's (x, y) in [-1, 1]^2: the card's plane, its axes
+        scaled by their spread (for a model with named axes, half the training codes' central
+        95 % range, so a full throw never leaves the codes the model was trained on)."""
+        return self.pad.point(x, y)
 
     # -- batched (training data, evaluation) --------------------------------------------
     def encode_batch(self, cond: np.ndarray, bass: np.ndarray) -> np.ndarray:

@@ -214,21 +214,14 @@ class DrumModel:
         """The card's latent plane as a `jamd.model.plane.LatentPlane`: axes scaled by their spread,
         so x, y = +-1 reach ``radius`` standard deviations of the training codes (None: the
         model's default, :attr:`pad`)."""
-        from jamd.model.plane import LatentPlane
+        from jamd.model.plane import card_plane
 
         radius = self.pad.radius if radius is None else radius
 
         try:
-            p = self.card["plane"]
-            axes = np.asarray(p["axes"], np.float32) * np.asarray(p["spread"], np.float32)[:, None]
-            center = np.asarray(p["center"], np.float32)
-            if axes.shape != (2, self.latent_dim) or center.shape != (self.latent_dim,):
-                raise ValueError(
-                    f"axes {axes.shape} / center {center.shape} for a {self.latent_dim}-d latent"
-                )
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise CheckpointError(f"{self.path.name}.json: latent plane unusable ({e})") from None
-        return LatentPlane(center, axes[0], axes[1], radius)
+            return card_plane(self.card, self.latent_dim, radius)
+        except ValueError as e:
+            raise CheckpointError(f"{self.path.name}.json: {e}") from None
 
     def code_density(self):
         """The training codes' density on the home plane (`jamd.model.plane.CodeDensity`), or

@@ -42,6 +42,22 @@ class LatentPlane:
         return float(xy[0]), float(xy[1])
 
 
+def card_plane(card: dict, dim: int, radius: float = 1.0) -> LatentPlane:
+    """A model card's ``plane`` as a :class:`LatentPlane`, its axes scaled by their ``spread``.
+    Raises ValueError (with what is wrong) when the card's plane does not fit a ``dim``-d latent."""
+    try:
+        p = card["plane"]
+        axes = np.asarray(p["axes"], np.float32) * np.asarray(p["spread"], np.float32)[:, None]
+        center = np.asarray(p["center"], np.float32)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ValueError(f"latent plane unusable ({e!r})") from None
+    if axes.shape != (2, dim) or center.shape != (dim,):
+        raise ValueError(
+            f"latent plane unusable (axes {axes.shape} / center {center.shape} for a {dim}-d latent)"
+        )
+    return LatentPlane(center, axes[0], axes[1], radius)
+
+
 @dataclass
 class Slew:
     """Moves a value towards its target by at most ``rate`` per second, so a jump of the

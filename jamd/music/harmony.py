@@ -3,7 +3,7 @@ implies. Pure numpy, shared by the procedural corpus, the bass runtime and its e
 
 Four qualities are enough for the idioms the bass plays (triads and the two common sevenths);
 each has one scale, the mode a bass player would reach for over it: major -> ionian,
-minor -> aeolian, dominant 7 -> mixolydian, minor 7 -> dorian. ``in_scale_rate`` in the bass
+minor -> aeolian, dominant 7 -> mixolydian, minor 7 -> dorian. ``in_scale_nonroot`` in the bass
 evaluation is measured against these scales.
 """
 

@@ -18,9 +18,17 @@ import numpy as np
 import torch
 
 from jamd.data.bass_corpus import BassWindows
-from jamd.model.bass import KIND, bass_features, cond_features, representation
+from jamd.model.bass import ATTRIBUTES, KIND, bass_features, cond_features, representation
 from jamd.model.checkpoint import save_checkpoint, update_card
-from jamd.training.bass_vae import BassLossConfig, BassVAE, BassVAEConfig, loss_terms, recon_terms, targets
+from jamd.training.bass_vae import (
+    BassLossConfig,
+    BassVAE,
+    BassVAEConfig,
+    attribute_term,
+    loss_terms,
+    recon_terms,
+    targets,
+)
 from jamd.training.drum_train import export_tensors, latent_plane, machine_record
 
 
@@ -74,6 +82,7 @@ def validate(model: BassVAE, data: Arrays, loss_cfg: BassLossConfig, chunk: int 
         terms = recon_terms(model.decode(mu, batch["cond"]), batch, loss_cfg)
         terms["kl"] = (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).sum(-1).mean()
         terms["stab"] = ((mu[: len(p)] - mu[len(p) :]) ** 2).sum(-1).mean()
+        terms["attr"] = attribute_term(mu, batch["attrs"], loss_cfg.attribute_sharpness)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(p)
     model.train()
@@ -93,6 +102,23 @@ def posterior_means(model: BassVAE, data: Arrays, limit: int = 4096, chunk: int 
     ]
     model.train()
     return torch.cat(mus).numpy()
+
+
+def named_plane(mu: np.ndarray, named: bool) -> dict[str, Any]:
+    """The pad's plane. With named axes (the attribute term on): x and y are latent dimensions 0
+    and 1 themselves, centred in and spread over the middle 95 % of the training codes, so a
+    full throw reaches the 2.5th and 97.5th percentiles and never extrapolates. Without: the
+    principal axes (as the drum model)."""
+    if not named:
+        return latent_plane(mu)
+    lo, hi = np.percentile(mu, [2.5, 97.5], axis=0)
+    return {
+        "center": ((lo + hi) / 2).astype(np.float32).tolist(),
+        "axes": np.eye(2, mu.shape[1], dtype=np.float32).tolist(),
+        "spread": ((hi - lo) / 2)[:2].astype(np.float32).tolist(),
+        "names": list(ATTRIBUTES),
+        "range": "central 95 % of the training codes",
+    }
 
 
 def save_bass_model(path: Path, model: BassVAE, plane: dict, training: dict) -> Path:
@@ -177,7 +203,10 @@ def train_bass(
             record = _record(
                 splits, model_cfg, loss_cfg, settings, data_info, history, best_step, "running", t0
             )
-            save_bass_model(out, model, latent_plane(posterior_means(model, train)), record)
+            named = loss_cfg.attribute > 0
+            # named axes: every training code, so the pad's reach is their exact 95 % range
+            codes = posterior_means(model, train, limit=len(train.cond) if named else 4096)
+            save_bass_model(out, model, named_plane(codes, named), record)
         if report:
             report({"event": "eval", **entry, "improved": improved})
         if last:

@@ -14,6 +14,12 @@ smooth, deterministic function of (z, drums, chords) and a numpy re-implementati
 
 The loss adds to reconstruction + KL the stability penalty ``||mu_t - mu_{t+1}||^2`` over pairs of
 consecutive windows of one piece; ``stability=0`` trains the comparison model with the same code.
+It also names the two latent axes (attribute regularisation, Pati & Lerch 2020, "AR-VAE"): over
+every pair of windows in a batch, latent dimension ``k`` must order the windows as attribute
+``k`` does (:data:`jamd.model.bass.ATTRIBUTES`: onsets per window, then the share of notes off the root), so x
+on the pad reads busier <-> sparser and y rooted <-> melodic; and the onsets are kept
+independent of dimension 1 (:func:`onset_invariance`), as the corpus's notes are of its melodic
+knob, so a move along y changes pitches, not the rhythm.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from jamd.model.bass import BASS_FEATURES, COND_FEATURES, MAX_LENGTH, OUT_FEATURES
+from jamd.model.bass import BASS_FEATURES, COND_FEATURES, MAX_LENGTH, OUT_FEATURES, attributes
 from jamd.music.grid import BASS_PITCH_MIN, BASS_PITCHES
 
 
@@ -51,6 +57,11 @@ class BassLossConfig:
     kl_warmup_steps: int = 1000  # KL weight ramps up from 0 so the decoder learns to read z first
     stability: float = 1.0  # weight of ||mu_t - mu_{t+1}||^2 (0 = the comparison model)
     onset_pos_weight: float = 1.5  # onsets are ~1/3 of steps; a nudge against playing too little
+    attribute: float = 1.0  # weight of the named-axes term (0 = axes left to chance)
+    attribute_sharpness: float = 10.0  # tanh slope of that term (Pati & Lerch's delta)
+    # weight of the term that keeps the onsets deaf to latent dim 1 (0 = off): in the corpus the
+    # melodic knob never moves a note, so a y sweep must not either (else "more melodic" wobbles)
+    invariance: float = 100.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,6 +151,26 @@ def recon_terms(
     return {"onset": onset, "pitch": pitch, "velocity": vel, "length": length}
 
 
+def attribute_term(mu: torch.Tensor, attrs: torch.Tensor, sharpness: float) -> torch.Tensor:
+    """AR-VAE: ``tanh(sharpness * (mu_ik - mu_jk))`` should equal ``sign(a_ik - a_jk)`` for every
+    pair (i, j) of the batch and every named dimension ``k`` (mean absolute difference)."""
+    k = attrs.shape[1]
+    dz = mu[:, None, :k] - mu[None, :, :k]
+    da = attrs[:, None, :] - attrs[None, :, :]
+    return (torch.tanh(sharpness * dz) - torch.sign(da)).abs().mean()
+
+
+def onset_invariance(
+    model: BassVAE, z: torch.Tensor, cond: torch.Tensor, out: torch.Tensor, gen: torch.Generator | None
+) -> torch.Tensor:
+    """Mean squared change of the onset probabilities when latent dim 1 is swapped between the
+    windows of the batch (dim 0 and the drums and chords kept)."""
+    swapped = z.clone()
+    swapped[:, 1] = z[torch.randperm(len(z), generator=gen), 1]
+    other = model.decode(swapped, cond)[..., 0]
+    return ((torch.sigmoid(out[..., 0]) - torch.sigmoid(other)) ** 2).mean()
+
+
 def loss_terms(
     model: BassVAE,
     batch: dict[str, torch.Tensor],
@@ -150,24 +181,37 @@ def loss_terms(
     """``batch`` holds 2B windows: rows [0, B) and [B, 2B) are consecutive pairs (t, t+1)."""
     mu, logvar = model.encode(batch["cond"], batch["bass"])
     z = mu + torch.randn(mu.shape, generator=gen) * (0.5 * logvar).exp()
-    terms = recon_terms(model.decode(z, batch["cond"]), batch, cfg)
+    out = model.decode(z, batch["cond"])
+    terms = recon_terms(out, batch, cfg)
     kl_dim = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)  # (latent,)
     kl = kl_dim.clamp(min=cfg.free_bits).sum()
     half = mu.shape[0] // 2
     stab = ((mu[:half] - mu[half:]) ** 2).sum(-1).mean()
+    attr = attribute_term(mu, batch["attrs"], cfg.attribute_sharpness)
     warm = min(1.0, step / max(cfg.kl_warmup_steps, 1))
-    loss = sum(terms.values()) + cfg.beta * warm * kl + cfg.stability * stab
-    report = {k: float(v.detach()) for k, v in terms.items()} | {
-        "kl": float(kl_dim.detach().sum()),
-        "stab": float(stab.detach()),
-        "loss": float(loss.detach()),
-    }
+    loss = sum(terms.values()) + cfg.beta * warm * kl + cfg.stability * stab + cfg.attribute * attr
+    extra = {}
+    if cfg.invariance:
+        inv = onset_invariance(model, z, batch["cond"], out, gen)
+        loss = loss + cfg.invariance * inv
+        extra["inv"] = float(inv.detach())
+    report = (
+        extra
+        | {k: float(v.detach()) for k, v in terms.items()}
+        | {
+            "kl": float(kl_dim.detach().sum()),
+            "stab": float(stab.detach()),
+            "attr": float(attr.detach()),
+            "loss": float(loss.detach()),
+        }
+    )
     return loss, report
 
 
 def targets(onset, pitch, velocity, length) -> dict[str, torch.Tensor]:
-    """Training targets from numpy bass arrays (B, T)."""
+    """Training targets from numpy bass arrays (B, T), with the named attributes per window."""
     return {
+        "attrs": torch.from_numpy(attributes(onset, pitch)),
         "onset": torch.from_numpy((onset > 0).astype(np.float32)),
         "pitch_idx": torch.from_numpy(np.clip(pitch.astype(np.int64) - BASS_PITCH_MIN, 0, BASS_PITCHES - 1)),
         "velocity": torch.from_numpy(velocity.astype(np.float32)),
