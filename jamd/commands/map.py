@@ -44,10 +44,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="store the training codes' density in the model card (plane.density), for the web page",
     )
-    parser.add_argument("-o", "--out", type=output_file, required=True, help="PNG file to write")
+    parser.add_argument(
+        "-o",
+        "--out",
+        type=output_file,
+        required=True,
+        help="picture to write: .png (or .svg, .pdf, .jpg, .webp)",
+    )
+
+
+#: What the map can be written as (matplotlib's formats that a reader opens), by file suffix.
+PICTURE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out.suffix.lower() not in PICTURE_SUFFIXES:
+        raise UserError(f"-o/--out: {args.out} is not a picture; name it {' or '.join(PICTURE_SUFFIXES)}")
     model = load_drum_model(args)
     plane = model.plane(args.radius)
     has_data = args.data is not None or args.midi_dir is not None
