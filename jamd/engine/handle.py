@@ -41,15 +41,22 @@ class StopOutcome(Enum):
     FAILED = "failed"  # it had died already or exited with an error; notes ended from the mirror
 
 
-class EngineHandle:
-    """The control side's handle on the engine: start it, feed it, watch it, stop it.
+class EngineLayout(Enum):
+    """Where the engine runs (docs/architecture.md measures both)."""
 
-    ``mode="process"`` (the default, what ``jamd run`` uses) or ``"thread"`` (only for the
-    layout measurement in ``jamd.ops.layout``).
-    """
+    PROCESS = "process"  # its own process, free of the control side's GIL: what `jamd run` uses
+    THREAD = "thread"  # a thread of the control process: only for `jamd.ops.layout`'s comparison
+
+
+class EngineHandle:
+    """The control side's handle on the engine: start it, feed it, watch it, stop it."""
 
     def __init__(
-        self, cfg: RtConfig, mode: str = "process", capacity: int = 1 << 16, log_level: int | None = None
+        self,
+        cfg: RtConfig,
+        mode: EngineLayout = EngineLayout.PROCESS,
+        capacity: int = 1 << 16,
+        log_level: int | None = None,
     ) -> None:
         self.cfg = cfg
         self.mode = mode
@@ -64,7 +71,7 @@ class EngineHandle:
         self._rescued = False
 
     def start(self, timeout: float = 10.0) -> EngineHandle:
-        if self.mode == "process":
+        if self.mode is EngineLayout.PROCESS:
             ctx = mp.get_context("spawn")
             self.process = ctx.Process(
                 target=engine_main,

@@ -25,7 +25,7 @@ from jamd.base.signals import restart_interrupted_calls
 from jamd.control.targets import CHORD_TARGET
 from jamd.engine.clock import ClockMode
 from jamd.engine.config import RtConfig
-from jamd.engine.handle import EngineHandle, StopOutcome
+from jamd.engine.handle import EngineHandle, EngineLayout, StopOutcome
 from jamd.engine.ipc import sent_messages
 from jamd.live.config import Config, load_config
 from jamd.live.inputs import Controllers, Inputs, Keyboard
@@ -131,7 +131,7 @@ class Daemon:
         self,
         config: Config,
         *,
-        engine_mode: str = "process",
+        engine_mode: EngineLayout = EngineLayout.PROCESS,
         offline: bool = False,
         recorder: Recorder | None = None,
     ):
