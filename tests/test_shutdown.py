@@ -26,6 +26,52 @@ from jamd.engine.handle import KILL_TIMEOUT_S, EngineHandle, StopOutcome
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: A signal sent at one chosen call inside ``Wakeup.wait`` (every place a real one may land:
+#: the handler runs at the next call boundary), for each call in turn.
+_SIGNAL_INSIDE_WAIT = """
+import os, signal, sys
+from jamd.base.signals import Wakeup
+
+wake = Wakeup()
+signal.signal(signal.SIGUSR1, lambda signum, frame: wake.set())
+calls, at = 0, -1
+here = sys._getframe().f_code
+
+def hook(frame, event, arg):
+    global calls
+    if event == "call" or (event == "c_call" and frame.f_code is not here):
+        if calls == at:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        calls += 1
+
+sys.setprofile(hook)
+wake.wait(0.01)
+sys.setprofile(None)
+woken, places = 0, calls
+for at in range(places):
+    calls = 0
+    sys.setprofile(hook)
+    woken += wake.wait(5)
+    sys.setprofile(None)
+print(places, woken)
+"""
+
+
+def test_a_signal_anywhere_in_the_loops_wait_wakes_it() -> None:
+    """The daemon's Ctrl-C/SIGTERM handler wakes its loop. With a ``threading.Event`` a signal
+    landing inside ``Event.wait`` (the Event's lock held) hung for good: ``set`` waits for that
+    lock (seen in the soak: jamd hung until its 15 s shutdown bound; this script with an Event
+    hangs). ``Wakeup`` takes no lock: each place wakes the wait at once."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    t0 = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_INSIDE_WAIT], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert run.returncode == 0, run.stderr
+    places, woken = map(int, run.stdout.split())
+    assert places >= 3 and woken == places and time.monotonic() - t0 < 5
+
+
 def test_a_stuck_engine_is_killed_within_the_deadline() -> None:
     h = EngineHandle(RtConfig(rt_priority=0, autostart=True)).start()
     assert h.process is not None and h.process.pid is not None
