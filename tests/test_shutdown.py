@@ -21,7 +21,8 @@ import pytest
 from jamd.commands.run import EXIT_ENGINE_KILLED
 from jamd.engine.config import RtConfig
 from jamd.engine.entry import CLOSE_BOUND_S
-from jamd.engine.handle import KILL_TIMEOUT_S, EngineHandle, StopOutcome
+from jamd.engine.handle import KILL_TIMEOUT_S, EngineHandle, EngineStartError, StopOutcome
+from jamd.midi.ports import PortConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,6 +71,20 @@ def test_a_signal_anywhere_in_the_loops_wait_wakes_it() -> None:
     assert run.returncode == 0, run.stderr
     places, woken = map(int, run.stdout.split())
     assert places >= 3 and woken == places and time.monotonic() - t0 < 5
+
+
+def test_an_engine_that_cannot_open_its_port_says_why_in_a_line(capfd) -> None:
+    """A port the engine cannot open (here an API that does not exist) is its one error line
+    and exit code 2, and the control side's error says how the engine ended: before, two
+    tracebacks (the engine process's, then the control side's RuntimeError)."""
+    h = EngineHandle(RtConfig(rt_priority=0, drums=PortConfig("drums", "synth", api="nowhere")))
+    try:
+        with pytest.raises(EngineStartError, match=r"failed to start \(exit code 2\)"):
+            h.start()
+    finally:
+        assert h.stop() is StopOutcome.FAILED  # and its shared memory is freed
+    err = capfd.readouterr().err
+    assert "unknown MIDI API 'nowhere'" in err and "Traceback" not in err, err
 
 
 def test_a_stuck_engine_is_killed_within_the_deadline() -> None:
@@ -193,7 +208,7 @@ def test_the_last_messages_before_a_close_reach_the_receiver(jack_server) -> Non
     """Note-offs sent just before a port closes (the panic on the way out, the parent's
     rescue) arrive: a JACK port unregistered before its readers' process cycle loses them.
     The sender runs at SCHED_FIFO as the engine does (it gets to the close at once)."""
-    from test_rt_jack import Sink
+    from test_rt_jack import Sink, wait_for
 
     from jamd.midi.ports import ManagedOutput, PortConfig
 
@@ -212,7 +227,9 @@ def test_the_last_messages_before_a_close_reach_the_receiver(jack_server) -> Non
             out.send([0x99, 36 + i % 8, 100])
             out.send([0x89, 36 + i % 8, 0])
             out.close()
-            time.sleep(0.03)
+            # lost at the close they never come; on time they may still be on their way to the
+            # sink's poll thread (a loaded machine): wait for them, with a deadline
+            wait_for(lambda n=n: len(sink.got) - n >= 2, 2.0)
             got_all.append(len(sink.got) - n)
 
     t = threading.Thread(target=sender)

@@ -8,8 +8,13 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from jamd.base.errors import UserError
 from jamd.commands.common import add_config_argument, midi_in, output_file, whole
+
+if TYPE_CHECKING:
+    from jamd.live.config import PortsConfig
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +22,7 @@ STATUS_EVERY_S = 0.1
 DEMO_RECORDING = Path("jamd-demo.mid")
 #: Exit codes of a stopped `jamd run` (README, "Stopping"): 0 the engine ended its notes and
 #: stopped; 3 it had to be killed (it hung, e.g. closing a JACK client), its notes ended from
-#: here; 4 it had died or ended with an error. A second signal ends jamd at once (killed by
+#: here; 4 it had died or ended with an error (at start too). A second signal ends jamd at once (killed by
 #: SIGINT/SIGTERM: 130/143 in a shell); a shutdown past its bound by SIGALRM (142).
 EXIT_ENGINE_KILLED = 3
 EXIT_ENGINE_FAILED = 4
@@ -56,12 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from jamd.base.logsetup import apply_logging
     from jamd.base.signals import enable_crash_traces
-    from jamd.engine.handle import StopOutcome
+    from jamd.engine.handle import EngineStartError, StopOutcome
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder
 
     config = load_config(args.config)
+    if not args.demo and (error := midi_api_error(config.ports)) is not None:
+        raise UserError(error)  # no JACK server: one line, before an engine is started
     # before the engine starts: its process takes the level and the file from here
     apply_logging(config.logging.level, config.logging.file)
     offline: str | None = None  # why the demo can make no MIDI ports here
@@ -81,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
     enable_crash_traces()
     if offline:
         print(f"the demo is recorded to {record}, no MIDI ports here: {offline}", file=sys.stderr)
-    daemon.run()
+    try:
+        daemon.run()
+    except EngineStartError as e:  # why is in the engine's log, just above
+        print(f"jamd run: {e}", file=sys.stderr)
+        return EXIT_ENGINE_FAILED
     if recorder is not None and recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
     if daemon.stop_outcome is StopOutcome.KILLED:
@@ -94,7 +105,6 @@ def demo_config(config):
     else no MIDI at all (and a recording: the second value says why). Nor OSC: when its port
     is taken, the demo says so and goes on without it."""
     from jamd.control.osc import port_free
-    from jamd.midi.ports import default_api, list_ports
 
     ports = dataclasses.replace(config.ports, drummer=None, controllers=[], virtual=True)
     drummer = dataclasses.replace(config.drummer, kit="gm", channel=None)
@@ -103,8 +113,18 @@ def demo_config(config):
         print(f"UDP port {osc.port} is taken by another program: the demo runs without OSC", file=sys.stderr)
         osc = dataclasses.replace(osc, enabled=False)
     config = dataclasses.replace(config, ports=ports, drummer=drummer, osc=osc)
-    api = default_api() if ports.api == "auto" else ports.api
-    return config, list_ports(api).error
+    return config, midi_api_error(ports)
+
+
+def midi_api_error(ports: PortsConfig) -> str | None:
+    """Why the MIDI API the config names cannot be used here (no JACK server, ...), or None;
+    None too when the config opens no MIDI port at all."""
+    from jamd.midi.ports import default_api, list_ports
+
+    named = [ports.drummer, ports.keyboard, ports.drums, ports.bass, ports.clock_in, ports.clock_out]
+    if not ports.virtual and not ports.controllers and all(p is None for p in named):
+        return None
+    return list_ports(default_api() if ports.api == "auto" else ports.api).error
 
 
 def add_demo_drummer(daemon, path: Path | None) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from jamd.base.errors import UserError
 from jamd.base.logsetup import setup_child_logging
 from jamd.base.signals import enable_crash_traces, restart_interrupted_calls
 from jamd.engine.config import RtConfig
@@ -61,6 +62,9 @@ def engine_main(
     sys.setswitchinterval(cfg.switch_interval_s)
     try:
         engine.run()
+    except UserError as e:  # a port that cannot be opened: one line, not a traceback
+        log.error("%s", e)
+        sys.exit(2)
     finally:
         windows.close()
         shared.close()

@@ -41,6 +41,10 @@ class StopOutcome(Enum):
     FAILED = "failed"  # it had died already or exited with an error; notes ended from the mirror
 
 
+class EngineStartError(RuntimeError):
+    """The engine ended, or had not come up, before it was running (its log says why)."""
+
+
 class EngineLayout(Enum):
     """Where the engine runs (docs/architecture.md measures both)."""
 
@@ -103,11 +107,23 @@ class EngineHandle:
         deadline = time.monotonic() + timeout
         while self.shared.get("alive") != 1:
             if not self.is_alive():
-                raise RuntimeError("the real-time engine failed to start (see its log above)")
+                raise EngineStartError(f"the real-time engine failed to start ({self.ended_why()})")
             if time.monotonic() > deadline:
-                raise RuntimeError("the real-time engine did not start in time")
+                raise EngineStartError(f"the real-time engine did not start within {timeout:g} s")
             time.sleep(0.005)
         return self
+
+    def ended_why(self) -> str:
+        """How the engine process ended, for the log: a signal's name or the exit code."""
+        code = self.process.exitcode if self.process is not None else None
+        if code is None:
+            return "its thread ended" if self.process is None else "no exit code"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
 
     def is_alive(self) -> bool:
         if self.process is not None:

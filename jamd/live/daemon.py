@@ -113,19 +113,6 @@ class Latencies:
         del series[:-1000]  # bounded: a daemon runs for days
 
 
-def _ended_why(engine: EngineHandle) -> str:
-    """How the engine process ended, for the log: a signal's name or the exit code."""
-    code = engine.process.exitcode if engine.process is not None else None
-    if code is None:
-        return "its thread ended" if engine.process is None else "no exit code"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
 class Daemon:
     def __init__(
         self,
@@ -399,7 +386,7 @@ class Daemon:
         self.model_guard.tick()
         if not self.engine.check():
             log.error(
-                "the real-time engine stopped unexpectedly (%s); restarting it", _ended_why(self.engine)
+                "the real-time engine stopped unexpectedly (%s); restarting it", self.engine.ended_why()
             )
             self.engine.stop()
             self.engine = EngineHandle(self.engine.cfg, mode=self.engine.mode)
