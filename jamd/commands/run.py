@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jamd.base.errors import UserError
 from jamd.commands.common import add_config_argument, midi_in, output_file, whole
 
 if TYPE_CHECKING:
@@ -61,14 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from jamd.base.logsetup import apply_logging
     from jamd.base.signals import enable_crash_traces
+    from jamd.engine.entry import EXIT_BAD_INPUT
     from jamd.engine.handle import EngineStartError, StopOutcome
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder
 
     config = load_config(args.config)
-    if not args.demo and (error := midi_api_error(config.ports)) is not None:
-        raise UserError(error)  # no JACK server: one line, before an engine is started
     # before the engine starts: its process takes the level and the file from here
     apply_logging(config.logging.level, config.logging.file)
     offline: str | None = None  # why the demo can make no MIDI ports here
@@ -90,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"the demo is recorded to {record}, no MIDI ports here: {offline}", file=sys.stderr)
     try:
         daemon.run()
-    except EngineStartError as e:  # why is in the engine's log, just above
+    except EngineStartError as e:  # why is the engine's log line just above
         print(f"jamd run: {e}", file=sys.stderr)
-        return EXIT_ENGINE_FAILED
+        return EXIT_BAD_INPUT if e.exitcode == EXIT_BAD_INPUT else EXIT_ENGINE_FAILED
     if recorder is not None and recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
     if daemon.stop_outcome is StopOutcome.KILLED:
@@ -117,13 +115,9 @@ def demo_config(config):
 
 
 def midi_api_error(ports: PortsConfig) -> str | None:
-    """Why the MIDI API the config names cannot be used here (no JACK server, ...), or None;
-    None too when the config opens no MIDI port at all."""
+    """Why the MIDI API the config names cannot be used here (no JACK server, ...), or None."""
     from jamd.midi.ports import default_api, list_ports
 
-    named = [ports.drummer, ports.keyboard, ports.drums, ports.bass, ports.clock_in, ports.clock_out]
-    if not ports.virtual and not ports.controllers and all(p is None for p in named):
-        return None
     return list_ports(default_api() if ports.api == "auto" else ports.api).error
 
 

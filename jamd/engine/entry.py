@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 #: The engine process's bound on closing its ports, once its notes are off (s): SIGALRM
 #: ends it after this (the parent waits ``QUIT_TIMEOUT_S``, longer, before it kills).
 CLOSE_BOUND_S = 2.0
+#: The engine's exit code when the config cannot work here (a port or MIDI API it cannot
+#: open: its one log line says why); `jamd run` then exits with it too, as for a bad config.
+EXIT_BAD_INPUT = 2
 
 
 def set_realtime(priority: int) -> int:
@@ -64,7 +67,7 @@ def engine_main(
         engine.run()
     except UserError as e:  # a port that cannot be opened: one line, not a traceback
         log.error("%s", e)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     finally:
         windows.close()
         shared.close()

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from enum import Enum
+from typing import NoReturn
 
 import numpy as np
 
@@ -43,6 +44,10 @@ class StopOutcome(Enum):
 
 class EngineStartError(RuntimeError):
     """The engine ended, or had not come up, before it was running (its log says why)."""
+
+    def __init__(self, message: str, exitcode: int | None) -> None:
+        super().__init__(message)
+        self.exitcode = exitcode
 
 
 class EngineLayout(Enum):
@@ -107,11 +112,20 @@ class EngineHandle:
         deadline = time.monotonic() + timeout
         while self.shared.get("alive") != 1:
             if not self.is_alive():
-                raise EngineStartError(f"the real-time engine failed to start ({self.ended_why()})")
+                self._give_up(f"the real-time engine failed to start ({self.ended_why()})")
             if time.monotonic() > deadline:
-                raise EngineStartError(f"the real-time engine did not start within {timeout:g} s")
+                self._give_up(f"the real-time engine did not start within {timeout:g} s")
             time.sleep(0.005)
         return self
+
+    def _give_up(self, message: str) -> NoReturn:
+        """The engine did not come up: none is left running, its shared memory is freed."""
+        proc = self.process
+        if proc is not None and proc.is_alive():
+            proc.kill()
+            proc.join(KILL_TIMEOUT_S)
+        self._release()
+        raise EngineStartError(message, proc.exitcode if proc is not None else None)
 
     def ended_why(self) -> str:
         """How the engine process ended, for the log: a signal's name or the exit code."""
@@ -192,12 +206,15 @@ class EngineHandle:
                 before_release()
             return outcome
         finally:
-            if self._engine is not None:
-                self._engine.windows.close()
-                self._engine.shared.close()
-            self._conn.close()
-            self.windows.close()
-            self.shared.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._engine is not None:
+            self._engine.windows.close()
+            self._engine.shared.close()
+        self._conn.close()
+        self.windows.close()
+        self.shared.close()
 
     def _end(self, timeout: float) -> StopOutcome:
         was_alive = self.is_alive()

@@ -166,8 +166,8 @@ class Daemon:
 
     def start(self) -> None:
         self.engine.start()
-        self._publish(now_ns())
         try:
+            self._publish(now_ns())
             if not self.offline:
                 self._open_inputs()
             self._open_osc()
