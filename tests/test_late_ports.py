@@ -90,7 +90,7 @@ def test_every_port_that_appears_late_is_used_within_2_s(mode, jack_server, tmp_
     ext = None
     try:
         assert wait_for(lambda: d.engine.is_alive() and d.engine.status().alive, 30)
-        assert wait_for(lambda: len(d.inputs.ports) == 2, 10)  # both waited for
+        assert wait_for(lambda: len(d.inputs.ports) == 2, 30)  # both waited for (slow under load)
         assert all(p.lost for _, p in d.inputs.ports)
         time.sleep(1.0)  # the loop runs a while with nothing there
         t0 = time.perf_counter_ns()
