@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("jamd.commands.map", "draw the latent plane as a PNG: what the XY pad plays where"),
     "learn": ("jamd.commands.learn", "MIDI learn: move each control in turn, get a mapping file"),
     "eval": ("jamd.commands.eval", "evaluate a model (drums, bass) on the test split"),
+    "render": (
+        "jamd.commands.render",
+        "a MIDI file rendered to a WAV file by FluidSynth, to listen without gear",
+    ),
     "ports": ("jamd.commands.ports", "list the MIDI inputs and outputs per API (ALSA, JACK, ...)"),
     "bench": (
         "jamd.commands.bench",

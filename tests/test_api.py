@@ -59,19 +59,19 @@ def test_import_jamd_loads_nothing_heavy():
 
 def test_the_engine_process_loads_only_real_time_code():
     """The engine process (spawned) imports ``jamd.engine.process``, so jamd/__init__.py and what
-    the engine needs: base, midi, music, engine (the import-linter contract, checked at run time,
-    where the package's lazy names could reach past it)."""
+    the engine needs: base, midi, music, sound, engine (the import-linter contract, checked at run
+    time, where the package's lazy names could reach past it); FluidSynth only when a sound is on."""
     loaded = loaded_after("import jamd.engine.process")
     jamd_parts = {m.split(".")[1] for m in loaded if m.startswith("jamd.")}
-    assert jamd_parts <= {"base", "midi", "music", "engine"}
-    assert "torch" not in loaded
+    assert jamd_parts <= {"base", "midi", "music", "sound", "engine"}
+    assert "torch" not in loaded and "fluidsynth" not in loaded
 
 
 def test_jamd_run_and_the_public_api_load_no_torch():
     """Everything `jamd run` can import (its command, found through the CLI as ``jamd run`` does,
     every module of the subpackages it draws on) and every public name, without torch: the live
     engine and a Python session with a model must work where torch is not installed."""
-    packages = ("base", "midi", "music", "model", "control", "engine", "data", "live")
+    packages = ("base", "midi", "music", "model", "control", "engine", "data", "live", "web")
     modules = [
         m.name
         for p in packages

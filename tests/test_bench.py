@@ -53,6 +53,8 @@ def test_quick_json_has_every_figure_as_a_finite_number():
         "baseline_note_error_us",
         "ratio_clock_jitter",
         "ratio_note_error",
+        "web_clock_jitter_us",
+        "web_note_error_us",
     ):
         assert {"p50", "p99", "max"} <= set(figures[name]), name
     for name in ("control_latency_ms", "seed_latency_ms"):
@@ -65,6 +67,9 @@ def test_quick_json_has_every_figure_as_a_finite_number():
     for path, v in leaves(figures):
         assert isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v), (path, v)
     assert figures["clock_jitter_us"]["n"] > 0 and figures["note_error_us"]["n"] > 0
+    # the run with the page's clients: its own records, and the clients were served and moved the pad
+    assert figures["web_clock_jitter_us"]["n"] > 0 and figures["web_note_error_us"]["n"] > 0
+    assert figures["web_states_per_s"] > 0 and figures["web_pad_moves_per_s"] > 0
     assert figures["control_latency_ms"]["n"] > 0 and figures["seed_latency_ms"]["n"] > 0
     assert [t["target"] for t in result["targets"]] == [t.text for t in TARGETS]
     assert all(isinstance(t["ok"], bool) for t in result["targets"])

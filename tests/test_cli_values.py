@@ -39,6 +39,8 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("learn",): ["--port", "no-such-controller", "--api", "jack", "-o", "{out}/l.yaml"],
     ("eval", "drums"): ["--data", "{empty}"],
     ("eval", "bass"): [str(MODELS_DIR / "bass"), "--data", "{empty}"],
+    ("render",): ["{good}", "-o", "{out}/r.wav"],
+    ("eval", "tempo"): ["--data", "{empty}"],
     ("ports",): [],
     ("doctor",): ["--config", "{good_config}"],
     # bench: flags only, nothing to feed a value to (and its shortest run takes 5 s)

@@ -13,16 +13,15 @@ import numpy as np
 import pyliblo3 as liblo
 import pytest
 
-from jamd.base.paths import MODELS_DIR
 from jamd.engine.ipc import EngineStatus
-from jamd.live.config import load_config
+from jamd.live.config import DEFAULT_DRUM_MODEL, load_config
 from jamd.live.daemon import Daemon
 from jamd.live.demo import DemoDrummer, model_groove
 from jamd.live.recorder import Recorder
 from jamd.music.drumkit import GM
 from jamd.music.grid import drums_from_notes
 
-MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
+MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", DEFAULT_DRUM_MODEL))
 
 
 def free_udp_port() -> int:
@@ -114,10 +113,9 @@ def test_osc_moves_the_latent_and_output_follows(daemon):
     run_for(daemon, 4, poke)
     assert daemon.perf.values["drums.x"] == pytest.approx(0.9)
     assert daemon.perf.values["drums.y"] == pytest.approx(-0.9)
-    np.testing.assert_allclose(
-        daemon.window.drums.hit,
-        daemon.drums.decode(daemon.perf.drums_z(0.9, -0.9), daemon.perf.decode_controls()).hit,
-    )
+    fresh = daemon.drums.decode(daemon.perf.drums_z(0.9, -0.9), daemon.perf.decode_controls()).hit
+    # the pad glided there (latent.slew) and the model's memory followed it: at most its lag behind
+    assert (daemon.window.drums.hit != fresh).sum() <= daemon.drums.pad.pacing.lag
     assert daemon.latencies.control_ms  # the OSC move was rendered and published
     listener.free()
     assert reports["/jamd/state/tempo"] == [pytest.approx(180.0)]

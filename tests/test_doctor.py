@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from jamd.base.paths import MODELS_DIR
 from jamd.cli import main
-from jamd.live.config import read_config
+from jamd.live.config import DEFAULT_DRUM_MODEL, read_config
 from jamd.midi.ports import PortList
 from jamd.model.drums import DrumModel
 from jamd.ops.doctor import (
@@ -140,7 +139,7 @@ def test_clock_sources(tmp_path) -> None:
 
 
 def test_shipped_model_loads_and_a_damaged_one_fails(tmp_path) -> None:
-    good = MODELS_DIR / "drums-flat"
+    good = DEFAULT_DRUM_MODEL
     assert check_model("drums", good, DrumModel.load).status == PASS
     for suffix in (".json", ".safetensors"):
         shutil.copy(good.with_suffix(suffix), tmp_path / f"drums{suffix}")

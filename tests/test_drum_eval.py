@@ -12,7 +12,7 @@ from _corpus_fixtures import rock_beat, to_track, write_midi
 
 from jamd.cli import main
 from jamd.lab.drum_pad import pad_figures, sweeps
-from jamd.lab.drum_played import Played, nearest, play, quantised, random_hits, snap
+from jamd.lab.drum_played import Played, nearest, play, play_walks, quantised, random_hits, snap
 from jamd.lab.drum_seed import f1, identification, others, seed_figures, style_nn
 from jamd.lab.realism import feature_distances, fit_logistic, heldout_accuracy, wasserstein, window_features
 from jamd.model.plane import LatentPlane
@@ -148,9 +148,10 @@ def test_an_even_pad_and_a_jumpy_one():
 def test_sweeps_follow_the_pad_mapping():
     plane = LatentPlane(np.zeros(3), np.array([1.0, 0, 0]), np.array([0, 2.0, 0]), radius=1.5)
     centers = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
-    z = sweeps(plane, centers, n=4, points=33)
-    assert z.shape == (4, 33, 3)
-    for s in z:
+    z, xy = sweeps(plane, centers, n=4, points=33)
+    assert z.shape == (4, 33, 3) and xy.shape == (4, 33, 2)
+    for s, p in zip(z, xy, strict=True):
+        np.testing.assert_allclose(s, [plane.point(x, y, s[16]) for x, y in p], atol=1e-5)
         assert any(np.allclose(s[16], c) for c in centers)  # t = 0 is the seed
         np.testing.assert_allclose(np.diff(s, axis=0), np.diff(s, axis=0)[:1].repeat(32, 0), atol=1e-5)
         x, y = plane.project(s[-1], s[16])
@@ -233,6 +234,87 @@ def test_played_is_what_the_daemon_renders(tiny_model):
         np.testing.assert_array_equal(played.hit[k], window.drums.hit > 0)
         np.testing.assert_array_equal(played.velocity[k], window.drums.velocity)
         np.testing.assert_array_equal(played.offset[k], window.drums.offset)
+
+
+@pytest.fixture
+def paced_model(tiny_model, tmp_path):
+    """The tiny model with pad defaults in its card: radius 1.5, a slow pace, a short lag."""
+    from jamd.model.checkpoint import update_card
+    from jamd.model.drums import DrumModel
+
+    path = tmp_path / "paced"
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(tiny_model[0].with_suffix(suffix), path.with_suffix(suffix))
+    update_card(path, pad={"radius": 1.5, "pace": 8.0, "lag": 3})
+    return path, DrumModel.load(path)
+
+
+def test_a_pad_walk_is_what_the_daemon_renders_with_its_memory(paced_model):
+    from jamd.live.performance import Performance
+
+    _, model = paced_model
+    assert model.pad.radius == 1.5 and model.pad.pacing.pace == 8.0 and model.pad.pacing.lag == 3
+    plane = model.plane()  # the model's own radius
+    assert plane.radius == 1.5
+    perf = Performance(model, plane)
+    seed = np.array([0.4, -0.3, 0.2], np.float32)
+    perf.set_center(seed)
+    xy = np.stack([np.linspace(-1, 1, 33), np.linspace(0.5, -0.5, 33)], axis=1)
+    z = np.stack([plane.point(x, y, seed) for x, y in xy])
+    walked = play_walks(model, z[None], xy[None], model.pad.pacing)
+    fresh = play(model, z)
+    assert (walked.hit != fresh.hit).any()  # the memory is at work along this walk
+    for k, (x, y) in enumerate(xy):
+        window = perf.render((x, y))
+        np.testing.assert_array_equal(walked.hit[k], window.drums.hit > 0)
+        np.testing.assert_array_equal(walked.velocity[k], window.drums.velocity)
+    perf.set_center(seed + 0.1)  # a new seed: afresh
+    x, y = xy[-1]
+    window = perf.render((x, y))
+    np.testing.assert_array_equal(
+        play(model, plane.point(x, y, seed + 0.1)[None]).hit[0], window.drums.hit > 0
+    )
+
+
+def test_the_card_holds_the_pad_defaults_and_the_prior(paced_model, tiny_model):
+    from jamd.model.checkpoint import CheckpointError, read_card, update_card
+    from jamd.model.drums import DrumModel
+
+    path, model = paced_model
+    assert DrumModel.load(tiny_model[0]).pad.radius == 2.0 and not tiny_model[1].pad.pacing.on
+    mean, chol = model.prior()
+    plane = read_card(path)["plane"]
+    np.testing.assert_allclose(mean, plane["center"])
+    np.testing.assert_allclose(chol @ chol.T, plane["covariance"], atol=1e-5)
+    update_card(path, pad={"radius": 1.5, "pace": "fast", "lag": 3})
+    with pytest.raises(CheckpointError, match="pad defaults"):
+        _ = DrumModel.load(path).pad
+    update_card(path, pad={"radius": 1.5, "pace": 8.0, "lag": 3}, plane={**plane, "covariance": [[1.0]]})
+    with pytest.raises(CheckpointError, match="prior covariance"):
+        DrumModel.load(path).prior()
+
+
+def test_set_pad_stores_what_was_evaluated(paced_model, tmp_path, capsys):
+    from jamd.model.checkpoint import read_card, update_card
+
+    path, _ = paced_model
+    card = read_card(path)
+    update_card(path, pad=None, plane={k: v for k, v in card["plane"].items() if k != "covariance"})
+    root = tmp_path / "grooves"
+    for i in range(6):
+        write_midi(root / f"g{i}.mid", [to_track(rock_beat(4 + i % 3, 480), bpm=100)])
+    args = ["eval", "drums", str(path), "--midi-dir", str(root), "--split", "train", "--json", "--no-timing"]
+    assert main([*args, "--radius", "1.25", "--pace", "20", "--lag", "2", "--set-pad"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["radius"], out["pace"], out["lag"]) == (1.25, 20.0, 2) and out["pad_lag"] >= 0
+    card = read_card(path)
+    assert {k: card["pad"][k] for k in ("radius", "pace", "lag", "chosen_on")} == {
+        "radius": 1.25,
+        "pace": 20.0,
+        "lag": 2,
+        "chosen_on": "train",
+    }
+    assert np.asarray(card["plane"]["covariance"]).shape == (3, 3)
 
 
 def test_eval_command_on_a_small_folder(tiny_model, tmp_path, capsys):

@@ -17,6 +17,7 @@ from jamd.data.corpus import Corpus, Windows, load_corpus
 from jamd.lab.drum_eval import jacobian_fd, unevenness
 from jamd.lab.drum_played import encode_means
 from jamd.model.drums import DecodeControls, DrumModel
+from jamd.model.plane import CodeDensity
 from jamd.training.drum_train import TrainSettings, latent_plane, save_drum_model, train
 from jamd.training.drum_vae import (
     Decoder,
@@ -289,6 +290,8 @@ def test_latent_plane_is_principal_axes():
     np.testing.assert_allclose(np.abs(p["axes"][0]), [1, 0, 0, 0], atol=0.02)
     np.testing.assert_allclose(np.abs(p["axes"][1]), [0, 0, 1, 0], atol=0.02)
     np.testing.assert_allclose(p["spread"], [3.0, 1.0], rtol=0.05)
+    density = CodeDensity.from_card(p["density"])  # the codes' density, kept for the web page
+    assert density.counts.sum() >= 0.99 * len(mu)  # all but the far tail inside +-4 spreads
 
 
 # --------------------------------------------------------------------- evaluation helpers

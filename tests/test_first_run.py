@@ -47,7 +47,8 @@ def test_ports_without_a_jack_server_is_quiet(tmp_path):
 
 
 def test_demo_without_jack_and_with_the_osc_port_taken_plays_and_says_both_in_a_line(tmp_path, busy_udp_port):
-    config = f"ports: {{api: jack}}\nosc: {{port: {busy_udp_port}}}\n"
+    # no sound: its line is tests/test_sound.py's
+    config = f"ports: {{api: jack}}\nosc: {{port: {busy_udp_port}}}\nsound: {{enabled: false}}\n"
     r = jamd(tmp_path, "run", "--demo", "--bars", "1", "--no-status", config=config)
     assert r.returncode == 0, r.stderr
     no_noise(r.stderr)

@@ -7,6 +7,7 @@ import mido
 import numpy as np
 
 from jamd.base.paths import MODELS_DIR
+from jamd.live.config import DEFAULT_DRUM_MODEL
 from jamd.live.performance import BASS_REACH
 from jamd.model.bass import BassModel
 from jamd.model.drums import DecodeControls, DrumModel
@@ -35,7 +36,7 @@ def test_bass_track_is_the_bass_model_over_the_written_drums(tmp_path):
     mid = mido.MidiFile(out)
     assert [t.name for t in mid.tracks] == ["drums", "bass"]
 
-    drums = DrumModel.load(MODELS_DIR / "drums-flat")
+    drums = DrumModel.load(DEFAULT_DRUM_MODEL)
     pattern = drums.decode(drums.plane().point(0.3, -0.2), DecodeControls(timing=1.0))
     chords = Chords.from_symbols(["Am7", "D7"], drums.steps)
     line = BassModel.load(MODELS_DIR / "bass").decode(

@@ -4,7 +4,7 @@ the bar playing keeps its chord, the next bar is decoded with the new one ahead 
 import numpy as np
 import pytest
 
-from jamd.base.paths import MODELS_DIR
+from jamd.live.config import DEFAULT_DRUM_MODEL
 from jamd.live.performance import Performance
 from jamd.model.drums import DrumModel
 from jamd.music.harmony import DOM7, MAJ, MIN, MIN7, NOTE_NAMES, Chords, HeldChord, chord_from_notes
@@ -54,7 +54,7 @@ def test_held_chord_reports_changes_only_and_keeps_the_last_chord_when_released(
 
 @pytest.fixture(scope="module")
 def perf():
-    drums = DrumModel.load(MODELS_DIR / "drums-flat")
+    drums = DrumModel.load(DEFAULT_DRUM_MODEL)
     return Performance(drums, drums.plane(2.0), chords=Chords.constant(9, MIN, drums.steps))
 
 

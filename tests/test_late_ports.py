@@ -22,16 +22,15 @@ from pathlib import Path
 import pytest
 from test_rt_jack import ExternalClock, Sink, wait_for
 
-from jamd.base.paths import MODELS_DIR
 from jamd.engine.config import RtConfig
 from jamd.engine.process import HOUSEKEEPING_MIN_SLACK_NS, HOUSEKEEPING_SLACK_NS, Deadlines, Engine, Next
-from jamd.live.config import load_config
+from jamd.live.config import DEFAULT_DRUM_MODEL, load_config
 from jamd.live.daemon import Daemon
 from jamd.midi import spec as ms
 
 rtmidi = pytest.importorskip("rtmidi")
 
-MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat")).resolve()
+MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", DEFAULT_DRUM_MODEL)).resolve()
 APPEAR_S = 2.0  # what the issue asks: in use within 2 s of appearing
 
 

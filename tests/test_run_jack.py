@@ -28,16 +28,16 @@ import pytest
 from test_daemon import root_playing
 from test_osc import osc_bytes, other_address
 
-from jamd.base.paths import MODELS_DIR, default_data_dir
+from jamd.base.paths import default_data_dir
 from jamd.data.corpus import WindowSettings, cut_windows, file_grid
 from jamd.engine.ipc import REC_NOTE_ON, EngineStatus, unpack_message
-from jamd.live.config import read_config
+from jamd.live.config import DEFAULT_DRUM_MODEL, read_config
 from jamd.live.daemon import Daemon
 from jamd.midi import spec as ms
 
 Sink = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers").Sink
 
-MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat")).resolve()
+MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", DEFAULT_DRUM_MODEL)).resolve()
 GMD = default_data_dir()
 FILE = "drummer1/session1/239_funk-purdieshuffle_130_beat_4-4.mid"
 BPM = 130.0
@@ -125,16 +125,9 @@ def bars_played(sink: Sink, st: EngineStatus, bars: range) -> list:
 def test_jamd_run_end_to_end(jack_server, tmp_path):
     drums_sink, bass_sink = Sink("drums-sink"), Sink("bass-sink")
     sched = tmp_path / "schedule.json"
-    sched.write_text(json.dumps({"ports": ["drummer", "ctl", "keys"], "events": []}))
-    player = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("_midi_player.py")), str(sched)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    player = start_player(sched, ["drummer", "ctl", "keys"])
     daemon = None
     try:
-        assert player.stdout.readline().strip() == "ready"
         osc_port = free_udp_port()
         daemon = Daemon(read_config(write_config(tmp_path, osc_port)))
         seeds, xs = [], []
@@ -199,14 +192,7 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     finally:
         if daemon is not None:
             daemon.stop_requested.set()
-        try:
-            player.stdin.write("bye\n")
-            player.stdin.flush()
-            player.wait(5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        player.kill()
-        player.wait()
+        end_player(player)
         drums_sink.close()
         bass_sink.close()
 
@@ -242,8 +228,11 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
     z = at_bar6[0]
     dist = {bar: float(np.linalg.norm(z - c)) for bar, c in codes.items()}
     assert min(dist, key=dist.get) == 2, dist
-    others = [d for bar, d in dist.items() if bar != 2]
-    # below 0.25 in quiet runs; 0.47 seen with both cores saturated (the player then plays late)
+    # the margin is held against the windows that share no bar with it (hop: one bar); with
+    # drums-flat the ratio was below 0.25 in quiet runs, 0.47 with both cores saturated (the
+    # player then plays late). drums-v2's 16-d code also holds the late timing, which moves it
+    # towards its neighbours 1 and 3 (0.79 of the distance to window 3 seen under load)
+    others = [d for bar, d in dist.items() if abs(bar - 2) > 1]
     assert dist[2] < 0.5 * min(others), dist
 
     # OSC from this machine moved x; from elsewhere it did not move y
@@ -297,6 +286,32 @@ def _overlap(sink: Sink):
     for _, m in sink.notes():
         sounding += 1 if ms.is_note_on(m) else -1
         yield sounding
+
+
+def start_player(sched: Path, ports: list[str]) -> subprocess.Popen:
+    """The player process (``_midi_player.py``) with its ``ports`` open, waiting for "go"; it
+    plays the events written into ``sched`` by then."""
+    sched.write_text(json.dumps({"ports": ports, "events": []}))
+    player = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_midi_player.py")), str(sched)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert player.stdout is not None and player.stdout.readline().strip() == "ready"
+    return player
+
+
+def end_player(player: subprocess.Popen) -> None:
+    """Tell the player process jamd has stopped (it keeps its ports until then), and end it."""
+    try:
+        player.stdin.write("bye\n")
+        player.stdin.flush()
+        player.wait(5)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    player.kill()
+    player.wait()
 
 
 def _wait(cond, timeout: float) -> bool:

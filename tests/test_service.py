@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jamd.base.paths import MODELS_DIR
+from jamd.live.config import DEFAULT_DRUM_MODEL
 from jamd.midi import spec as ms
 
 _helpers = pytest.importorskip("test_rt_jack", reason="the real-time JACK test helpers")
@@ -34,7 +34,7 @@ rtmidi = pytest.importorskip("rtmidi")
 pytestmark = [pytest.mark.jack]
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat")).resolve()
+MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", DEFAULT_DRUM_MODEL)).resolve()
 BPM = 120.0
 TICK_S = 60 / BPM / 24
 WATCHDOG_USEC = 1_000_000  # jamd feeds it every 0.5 s

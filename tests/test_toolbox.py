@@ -5,24 +5,23 @@ import os
 import shutil
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import mido
 import numpy as np
 import pytest
 
-from jamd.base.paths import MODELS_DIR, default_data_dir
+from jamd.base.paths import default_data_dir
 from jamd.lab.latentmap import HIT, MapLayout, draw_map
-from jamd.lab.png import read_png_size, write_png
-from jamd.lab.toolbox import LibraryIndex, combine, encode_file, file_code, interpolate
-from jamd.model.drums import DrumModel
+from jamd.lab.toolbox import LibraryIndex, combine, encode_file, file_code, interpolate, vary
+from jamd.live.config import DEFAULT_DRUM_MODEL
+from jamd.model.drums import DecodeControls, DrumModel
 from jamd.model.plane import read_walk, walk_text
 from jamd.model.style import balanced_accuracy, confusion, fit
 from jamd.music.drumkit import GM
 from jamd.music.grid import drums_from_notes, read_midi
 
-MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", MODELS_DIR / "drums-flat"))
+MODEL = Path(os.environ.get("JAMD_TEST_DRUM_MODEL", DEFAULT_DRUM_MODEL))
 GMD = default_data_dir()
 FILES = [
     "drummer1/session1/102_funk_95_beat_4-4.mid",
@@ -95,6 +94,18 @@ def test_combining_one_file_with_weight_one_reproduces_its_encoding(model, tmp_p
     np.testing.assert_array_equal(played.hit, model.decode(z).hit)
 
 
+def test_a_random_pattern_is_drawn_from_the_models_prior(model, tmp_path):
+    out = tmp_path / "r.mid"
+    r = jamd("generate", "--seed", 4, "--model", MODEL, "-o", out)
+    assert r.returncode == 0, r.stderr
+    played = drums_from_notes(read_midi(mido.MidiFile(out)).drums, GM, model.steps)
+    mean, scale = model.prior()
+    controls = DecodeControls(seed=4)
+    np.testing.assert_array_equal(played.hit, model.decode(vary(mean, 1.0, 4, scale), controls).hit)
+    if scale is not None:  # a fitted prior is not N(0, I)
+        assert not np.array_equal(played.hit, model.decode(vary(np.zeros_like(mean), 1.0, 4), controls).hit)
+
+
 def test_latent_arithmetic_is_linear(model):
     za, zb = (file_code(model, Path(GMD) / f, "td11") for f in FILES[:2])
     np.testing.assert_allclose(combine([za, zb], [0.7, 0.3]), 0.7 * za + 0.3 * zb, rtol=1e-6)
@@ -131,25 +142,28 @@ def test_interpolate_command_writes_the_bars(tmp_path):
     assert notes and max(n.beat for n in notes) < 6 * 4
 
 
-def test_map_png_has_the_layout_size_and_shows_patterns(model, tmp_path):
-    layout = MapLayout(cells=5)
-    img = draw_map(
-        model, model.plane(), layout, scatter=np.zeros((10, 2)), marks=[(0.5, 0.5)], walk=[(-1, -1), (1, 1)]
-    )
+def test_map_picture_shows_patterns_contours_and_the_home_point(model, tmp_path):
+    from matplotlib.image import imread
+
+    layout = MapLayout(cells=5, inches=6, dpi=100)
+    density = model.code_density()
+    assert density is not None, "the shipped model's card keeps its training codes' density"
+    fig = draw_map(model, model.plane(), layout, density, marks=[(0.5, 0.5)], walk=[(-1, -1), (1, 1)])
     path = tmp_path / "map.png"
-    write_png(path, img)
-    assert read_png_size(path) == layout.size()
-    hit_pixels = (img.astype(int) - HIT.astype(int)).__abs__().sum(-1) < 120
-    assert hit_pixels.sum() > 50  # decoded hits drawn, not a blank picture
+    fig.savefig(path, facecolor=fig.get_facecolor())
+    img = (imread(path)[..., :3] * 255).astype(int)
+    assert img.shape[:2] == (round(6 * 0.78 * 100), 600)
 
+    def pixels(rgb) -> int:
+        return int((np.abs(img - np.asarray(rgb)).sum(-1) < 40).sum())
 
-def test_png_pixels_round_trip(tmp_path):
-    img = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
-    write_png(tmp_path / "x.png", img)
-    data = (tmp_path / "x.png").read_bytes()
-    idat = data[data.index(b"IDAT") + 4 : data.index(b"IEND") - 8]
-    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(7, 1 + 15)
-    np.testing.assert_array_equal(rows[:, 1:].reshape(7, 5, 3), img)
+    assert pixels(HIT * 255) > 50  # decoded hits drawn, not a blank picture
+    assert pixels([0x8F, 0xB4, 0xF0]) > 200  # the contours
+    assert pixels([0x50, 0xE6, 0x78]) > 10  # the marked file
+    texts = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+    assert "kick" in texts and "ride" in texts  # the key names the voice rows
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("50%" in t for t in labels) and any("home" in t for t in labels)
 
 
 def test_recorded_walk_is_read_back():

@@ -15,6 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the other core busy with a process of the bench's own during the run",
     )
+    parser.add_argument(
+        "--sound",
+        action="store_true",
+        help="run jamd a second time with its FluidSynth sound playing, figures beside the run without",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,11 +28,21 @@ def run(args: argparse.Namespace) -> int:
     from jamd.ops.bench.report import format_table, to_json
     from jamd.ops.bench.run import BenchOptions, run_bench
 
-    flags = [f for f, on in (("--json", args.json), ("--quick", args.quick), ("--load", args.load)) if on]
+    flags = [
+        f
+        for f, on in (
+            ("--json", args.json),
+            ("--quick", args.quick),
+            ("--load", args.load),
+            ("--sound", args.sound),
+        )
+        if on
+    ]
     opts = BenchOptions(
         seconds=QUICK_SECONDS if args.quick else SECONDS,
         quick=args.quick,
         load=args.load,
+        sound=args.sound,
         command=" ".join(["jamd bench", *flags]),
     )
     # progress on stderr: stdout stays one JSON object (or the table)

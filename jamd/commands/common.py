@@ -212,7 +212,8 @@ def progress_printer(label: str):
     return show
 
 
-DEFAULT_DRUM_MODEL = "drums-flat"
+#: the shipped default drum model (as `jamd.live.config.DEFAULT_DRUM_MODEL`, which the daemon uses)
+DEFAULT_DRUM_MODEL = "drums-v2"
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -222,7 +223,7 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
         "--model",
         type=checkpoint_in,
         default=MODELS_DIR / DEFAULT_DRUM_MODEL,
-        help="drum model checkpoint (default: the shipped flat model)",
+        help=f"drum model checkpoint (default: the shipped {DEFAULT_DRUM_MODEL})",
     )
     parser.add_argument(
         "--kit",

@@ -17,6 +17,10 @@ KINDS: dict[str, tuple[str, str]] = {
         "jamd.commands.eval_bass",
         "evaluate a bass model (in scale, kick lock, latent stability, speed)",
     ),
+    "tempo": (
+        "jamd.commands.eval_tempo",
+        "how closely clock.mode drummer follows a drummer (GMD test beats through tempo curves)",
+    ),
 }
 
 add_arguments = functools.partial(add_kind_subcommands, kinds=KINDS)

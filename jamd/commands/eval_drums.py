@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jamd.base.errors import UserError
-from jamd.commands.common import add_data_argument, checkpoint_in, number, read_corpus
+from jamd.commands.common import add_data_argument, checkpoint_in, number, read_corpus, whole
 from jamd.data.corpus import Corpus
+
+if TYPE_CHECKING:
+    from jamd.lab.drum_report import EvalData
+    from jamd.model.drums import PadDefaults
 
 #: the contract's keys first, in this order (issue 15); the secondary figures after them
 KEYS = (
@@ -22,6 +28,7 @@ KEYS = (
     "pad_jump_share",
     "pad_total_change",
     "pad_dead_share",
+    "pad_lag",
     "realism_pad",
     "realism_prior",
     "realism_real",
@@ -63,7 +70,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--radius",
         type=number(0.01, 10),
         default=None,
-        help="pad reach in spreads, as latent.radius in the config (default: the config's default)",
+        help="pad reach in spreads, as latent.radius in the config (default: the model's own)",
+    )
+    parser.add_argument(
+        "--pace",
+        type=number(0, 1000),
+        default=None,
+        help="decoding memory along pad moves: cells per unit of pad travel, 0 = none "
+        "(default: the model's own; docs/models.md)",
+    )
+    parser.add_argument(
+        "--lag",
+        type=whole(0, 288),
+        default=None,
+        help="decoding memory: most cells the played pattern may trail the fresh decode (default: the model's)",
+    )
+    parser.add_argument(
+        "--set-pad",
+        action="store_true",
+        help="store the pad settings evaluated (radius, pace, lag) in the model card as its defaults, "
+        "and the covariance of its training codes as its prior if the card has none",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-timing", action="store_true", help="skip the decode timing")
@@ -105,11 +131,48 @@ def _fmt(v: object) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def _pad(path: Path, args: argparse.Namespace) -> PadDefaults:
+    """The model's own pad defaults, with what the options set instead."""
+    from jamd.model.checkpoint import read_card
+    from jamd.model.drums import PadDefaults, pad_defaults
+    from jamd.model.pacing import Pacing
+
+    own = pad_defaults(read_card(path), path.name)
+    pace = own.pacing.pace if args.pace is None else args.pace
+    lag = own.pacing.lag if args.lag is None else args.lag
+    return PadDefaults(own.radius if args.radius is None else args.radius, Pacing(pace, lag))
+
+
+def _set_pad(path: Path, pad: PadDefaults, data: EvalData, split: str) -> None:
+    """``--set-pad``: the settings as the card's ``pad`` section; a prior if it has none."""
+    import shlex
+    import sys
+
+    import numpy as np
+
+    from jamd.lab.drum_played import encode_means
+    from jamd.model.checkpoint import read_card, update_card
+    from jamd.model.drums import DrumModel
+
+    card = read_card(path)
+    fields: dict = {
+        "pad": {
+            "radius": pad.radius,
+            "pace": pad.pacing.pace,
+            "lag": pad.pacing.lag,
+            "chosen_on": split,
+            "command": "jamd " + shlex.join(sys.argv[1:]),
+        }
+    }
+    if "covariance" not in card.get("plane", {}):
+        mu, _ = encode_means(DrumModel.load(path), data.train)
+        fields["plane"] = {**card["plane"], "covariance": np.cov(mu.T).astype(np.float32)}
+    update_card(path, **fields)
+
+
 def run(args: argparse.Namespace) -> int:
     from jamd.lab.drum_report import baselines, evaluate, reference
-    from jamd.live.config import LatentConfig
 
-    radius = LatentConfig().radius if args.radius is None else args.radius
     models = list(args.compare) if args.compare else [args.model] if args.model else []
     if not models:
         raise UserError("name a MODEL, or --compare MODEL_A MODEL_B")
@@ -118,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     ref = reference(data)
     results, plays = {}, []
     for m in models:
-        r, played = evaluate(str(m), data, ref, radius, timing=not args.no_timing)
+        pad = _pad(m, args)
+        r, played = evaluate(str(m), data, ref, pad, timing=not args.no_timing)
         r["split"] = args.split
         results[str(m)] = r
         plays.append(played)
@@ -128,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
             metrics = read_card(m).get("metrics", {})
             metrics[args.split] = r
             update_card(m, metrics=metrics)
+        if args.set_pad:
+            _set_pad(m, pad, data, args.split)
     base = baselines(data, ref, plays[0]) if args.baselines or args.compare else {}
     if args.json:
         out: dict = results[str(models[0])] if len(models) == 1 else dict(results)

@@ -97,6 +97,7 @@ def _bass(args: argparse.Namespace, pattern):
 
 def run(args: argparse.Namespace) -> int:
     model = load_drum_model(args)
+    prior_mean, prior_scale = model.prior()
     if args.sources:
         try:
             z = combine(file_codes(model, args.sources, args.kit), args.weights)
@@ -105,10 +106,10 @@ def run(args: argparse.Namespace) -> int:
         variance = args.variance or 0.0
     elif args.xy:
         z, variance = model.plane().point(*args.xy), args.variance or 0.0
-    else:  # a sample of the prior
-        z = np.zeros(model.latent_dim, np.float32)
+    else:  # a sample of the model's prior
+        z = prior_mean
         variance = 1.0 if args.variance is None else args.variance
-    pattern = model.decode(vary(z, variance, args.seed), decode_controls(args, args.seed))
+    pattern = model.decode(vary(z, variance, args.seed, prior_scale), decode_controls(args, args.seed))
     bass = _bass(args, pattern) if args.bass else None
     write_drums(pattern, args.out, args.bpm, bass)
     notes = f" and {len(bass[0].onsets())} bass notes" if bass else ""

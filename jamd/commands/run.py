@@ -14,6 +14,7 @@ from jamd.commands.common import add_config_argument, midi_in, output_file, whol
 
 if TYPE_CHECKING:
     from jamd.live.config import PortsConfig
+    from jamd.live.soundplan import SoundPlan
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no hardware needed: a groove plays as the drummer and the pad sweeps",
     )
     parser.add_argument(
+        "--sound",
+        action="store_true",
+        help="play drums and bass on this machine's sound device too (FluidSynth, the sound extra)",
+    )
+    parser.add_argument(
         "--drummer",
         type=midi_in,
         default=None,
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder
+    from jamd.live.soundplan import plan_sound
 
     config = load_config(args.config)
     # before the engine starts: its process takes the level and the file from here
@@ -72,30 +79,60 @@ def run(args: argparse.Namespace) -> int:
     offline: str | None = None  # why the demo can make no MIDI ports here
     if args.demo:
         config, offline = demo_config(config)
-    record = args.record or (DEMO_RECORDING if offline else None)
+    sound = plan_sound(config, args.demo, args.sound)
+    record = args.record or (DEMO_RECORDING if offline or sound.render else None)
     recorder = Recorder(record, config.clock.tempo) if record else None
-    daemon = Daemon(config, offline=offline is not None, recorder=recorder)
+    daemon = Daemon(config, offline=offline is not None, recorder=recorder, sound=sound.play)
     if args.demo:
         add_demo_drummer(daemon, args.drummer)
     bars = args.bars if args.bars is not None else (16 if args.demo else 0)
     if bars:
         daemon.tickers.append(stop_after(daemon, bars))
+    web, banner = start_web(daemon, config.web) if config.web.enabled else (None, "")
     if sys.stdout.isatty() and not args.no_status:
-        daemon.tickers.append(status_screen(daemon))
+        daemon.tickers.append(status_screen(daemon, banner))
     daemon.install_signal_handlers()
     enable_crash_traces()
-    if offline:
-        print(f"the demo is recorded to {record}, no MIDI ports here: {offline}", file=sys.stderr)
+    if args.demo and (line := demo_line(record, offline, sound)):
+        print(line, file=sys.stderr)
     try:
         daemon.run()
     except EngineStartError as e:  # why is the engine's log line just above
         print(f"jamd run: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT if e.exitcode == EXIT_BAD_INPUT else EXIT_ENGINE_FAILED
+    finally:
+        if web is not None:
+            web.stop()
     if recorder is not None and recorder.saved:  # a dropped recording was already said (log)
         print(f"recording: {record}")
+        if sound.render is not None:
+            from jamd.sound.render import render_file
+
+            render_file(recorder.path, recorder.path.with_suffix(".wav"), sound.render)
+            print(f"sound: {recorder.path.with_suffix('.wav')}")
     if daemon.stop_outcome is StopOutcome.KILLED:
         return EXIT_ENGINE_KILLED
     return EXIT_ENGINE_FAILED if daemon.stop_outcome is StopOutcome.FAILED else 0
+
+
+def demo_line(record: Path | None, offline: str | None, sound: SoundPlan) -> str | None:
+    """What the demo says before it plays, in one line: where its MIDI goes (no ports here:
+    to a recording, and why) and its sound (a device, a WAV file afterwards, or what to
+    install)."""
+    parts = []
+    if sound.play is not None:
+        parts.append(f"the demo plays through FluidSynth ({sound.play.driver})")
+    if sound.render is not None and record is not None:
+        parts.append(
+            f"no sound device: the demo is recorded to {record} and rendered to {record.with_suffix('.wav')}"
+        )
+    elif offline and record is not None:
+        parts.append(f"the demo is recorded to {record}")
+    if offline:
+        parts[-1] += f", no MIDI ports here: {offline}"
+    if sound.missing is not None:
+        parts.append(sound.missing)
+    return "; ".join(parts) or None
 
 
 def demo_config(config):
@@ -137,7 +174,21 @@ def stop_after(daemon, bars: int):
     return tick
 
 
-def status_screen(daemon):
+def start_web(daemon, cfg):
+    """The page on the phone (``web.enabled``): its address with the token printed (and
+    logged, and kept under the status screen with its QR code)."""
+    from jamd.web.launch import serve
+
+    try:
+        web, banner = serve(daemon, cfg)
+    except BaseException:
+        daemon.engine.stop()  # not started: this releases its shared memory
+        raise
+    print(banner, flush=True)
+    return web, banner
+
+
+def status_screen(daemon, footer: str = ""):
     from jamd.live.status import CLEAR, Snapshot, render
 
     next_t = [0.0]
@@ -160,8 +211,9 @@ def status_screen(daemon):
             daemon.window.drums,
             int(beat * 4) % daemon.window.steps,
             {"sounding": st.sounding, "late": st.dropped_late},
+            daemon.lead.status() if daemon.lead is not None else "",
         )
-        sys.stdout.write(CLEAR + render(snap))
+        sys.stdout.write(CLEAR + render(snap) + footer)
         sys.stdout.flush()
 
     return tick

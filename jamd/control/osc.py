@@ -181,12 +181,7 @@ def _values(targets: tuple[str, ...], args: list) -> list[float] | None:
         return None
     values = []
     for target, a in zip(targets, args):
-        if not _number(a):
-            return None
-        # Out of range (or NaN) is dropped, not clamped: a sender that sends 500 for a pad
-        # position is broken, and guessing would move the music.
-        spec = TARGETS[target]
-        if not spec.lo <= a <= spec.hi:
+        if not TARGETS[target].accepts(a):
             return None
         values.append(float(a))
     return values

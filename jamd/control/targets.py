@@ -6,6 +6,7 @@ limits and home values. The engine gives these names their meaning; this table i
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,6 +33,17 @@ class Target:
     def clamp(self, value: float) -> float:
         return min(max(value, self.lo), self.hi)
 
+    def accepts(self, value: object) -> bool:
+        """Whether a remote sender's ``value`` (OSC, the web page) is a number in range.
+        Out of range (or NaN) is refused, not clamped: a sender that sends 500 for a pad
+        position is broken, and guessing would move the music."""
+        return (
+            not isinstance(value, bool)
+            and isinstance(value, (int, float))
+            and math.isfinite(value)
+            and self.lo <= value <= self.hi
+        )
+
 
 def _continuous(name: str, lo: float, hi: float, home: float, doc: str) -> Target:
     return Target(name, Kind.CONTINUOUS, float(lo), float(hi), float(home), doc)
@@ -47,6 +59,11 @@ _ALL = [
     _continuous("timing", 0, 2, 1, "micro-timing amount (0 quantised, 1 as decoded, 2 exaggerated)"),
     _continuous("tempo", 20, 400, 120, "BPM of the internal clock"),
     Target("hold", Kind.SWITCH, doc="freeze: keep playing the current pattern, ignore the latent"),
+    Target(
+        "tempo.lock",
+        Kind.SWITCH,
+        doc="clock.mode drummer: freeze the tempo where it is (the phase still follows)",
+    ),
     Target("mute.drums", Kind.SWITCH, doc="mute the machine's drums"),
     Target("mute.bass", Kind.SWITCH, doc="mute the bass"),
     *(Target(f"mute.{v}", Kind.SWITCH, doc=f"mute the {v.replace('_', ' ')} voice") for v in VOICES),

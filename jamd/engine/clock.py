@@ -116,6 +116,7 @@ class ClockMode(Enum):
     INTERNAL = "internal"  # jamd is the master and sends MIDI clock
     MIDI = "midi"  # jamd follows MIDI clock
     LINK = "link"  # jamd joins an Ableton Link session
+    DRUMMER = "drummer"  # jamd follows a human drummer's playing and sends MIDI clock
 
     def __str__(self) -> str:
         return self.value

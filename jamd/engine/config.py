@@ -1,6 +1,6 @@
 """What the engine process is told when it starts (:class:`RtConfig`): the clock mode, the
-ports, the voice and bass tables and the loop's pacing. The control side builds it from the
-config file (``jamd.live.daemon.rt_config``); it crosses the process boundary pickled."""
+ports, the sound, the voice and bass tables and the loop's pacing. The control side builds it from the
+config file (``jamd.live.rtplan.rt_config``); it crosses the process boundary pickled."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from jamd.midi.null import null_port
 from jamd.midi.ports import PortConfig
 from jamd.music.drumkit import GM_OUTPUT, VoiceOut
 from jamd.music.grid import BassRange
+from jamd.sound.synth import SoundSettings
 
 
 @dataclass
@@ -27,6 +28,7 @@ class RtConfig:
     bass_range: BassRange = BassRange(channel=1)
     autostart: bool = False  # internal/Link: start the transport at once
     clock_when_stopped: bool = True
+    sound: SoundSettings | None = None  # FluidSynth plays every note too (None: MIDI only)
     spin_us: int = 1000  # spin this long before each deadline
     max_sleep_ms: float = 2.0  # longest sleep: how often controls/inputs are looked at
     commit_lead_ms: float = 2.0  # commit a step this much (+ the recent swap cost) early

@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from jamd.engine.clock import Timeline
 from jamd.engine.config import RtConfig
 from jamd.engine.entry import engine_main, set_realtime
 from jamd.engine.ipc import Control, ControlKind, EngineStatus, RtShared, WindowBuffer
@@ -127,6 +128,11 @@ class EngineHandle:
         self._release()
         raise EngineStartError(message, proc.exitcode if proc is not None else None)
 
+    def is_alive(self) -> bool:
+        if self.process is not None:
+            return self.process.is_alive()
+        return self.thread is not None and self.thread.is_alive()
+
     def ended_why(self) -> str:
         """How the engine process ended, for the log: a signal's name or the exit code."""
         code = self.process.exitcode if self.process is not None else None
@@ -139,13 +145,14 @@ class EngineHandle:
                 return f"killed by signal {-code}"
         return f"exit code {code}"
 
-    def is_alive(self) -> bool:
-        if self.process is not None:
-            return self.process.is_alive()
-        return self.thread is not None and self.thread.is_alive()
-
-    def send(self, kind: ControlKind, value: float = 0.0, part: Part | None = None) -> None:
-        self._conn.send(Control(kind, value, part))
+    def send(
+        self,
+        kind: ControlKind,
+        value: float = 0.0,
+        part: Part | None = None,
+        timeline: Timeline | None = None,
+    ) -> None:
+        self._conn.send(Control(kind, value, part, timeline))
 
     def publish(self, window: Window) -> int:
         return self.windows.publish(window)

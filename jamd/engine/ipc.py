@@ -24,6 +24,7 @@ Three channels, chosen so the real-time side never waits for the other:
 from __future__ import annotations
 
 import logging
+import math
 import typing
 from dataclasses import dataclass, fields
 from enum import Enum
@@ -31,6 +32,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
+from jamd.engine.clock import Timeline
 from jamd.music.grid import BassLine, DrumPattern
 from jamd.music.window import Part, Window
 
@@ -195,6 +197,7 @@ class ControlKind(Enum):
     DENSITY = "density"  # value in [0, 1]: 1 = every drum hit, lower drops the quietest first
     MUTE = "mute"  # part; value 1 = mute, 0 = unmute
     PANIC = "panic"  # end every sounding note now
+    GRID = "grid"  # timeline = the drummer's grid as the tracker hears it (clock.mode drummer)
     QUIT = "quit"
 
 
@@ -213,12 +216,19 @@ class Control:
     kind: ControlKind
     value: float = 0.0
     part: Part | None = None  # MUTE: which part
+    timeline: Timeline | None = None  # GRID: the drummer's grid
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, ControlKind):
             raise TypeError(f"a control's kind is a ControlKind, not {self.kind!r}")
         if (self.kind is ControlKind.MUTE) != isinstance(self.part, Part):
             raise ValueError(f"a part goes with mute, and only with mute: {self.kind} {self.part!r}")
+        if (self.kind is ControlKind.GRID) != isinstance(self.timeline, Timeline):
+            raise ValueError(f"a timeline goes with grid, and only with grid: {self.kind} {self.timeline!r}")
+        if self.timeline is not None and not (
+            self.timeline.ns_per_beat > 0 and math.isfinite(self.timeline.anchor_beat)
+        ):
+            raise ValueError(f"not a grid: {self.timeline!r}")
 
 
 # -------------------------------------------------------------------- engine -> anyone

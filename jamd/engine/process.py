@@ -33,7 +33,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from enum import Enum
 from typing import NamedTuple
 
@@ -48,6 +48,7 @@ from jamd.engine.clock import (
     Timeline,
 )
 from jamd.engine.config import RtConfig, same_port
+from jamd.engine.drummer import DrummerClock
 from jamd.engine.follow import ClockFollower, FollowerConfig
 from jamd.engine.ipc import (
     REC_NOTE_OFF,
@@ -68,6 +69,8 @@ from jamd.midi import spec as ms
 from jamd.midi.null import NULL_API, NullOutput
 from jamd.midi.ports import ManagedInput, ManagedOutput, PortChange, PortConfig
 from jamd.music.grid import STEPS_PER_BEAT
+from jamd.sound.output import SoundOutput
+from jamd.sound.synth import SoundSettings, SoundUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,15 @@ def _open_output(cfg: PortConfig) -> Output:
     return NullOutput(cfg.role) if cfg.api == NULL_API else ManagedOutput(cfg).open(wait=True)
 
 
+def _open_sound(settings: SoundSettings, engine_priority: int) -> SoundOutput | None:
+    """The synth, or None when it cannot start here: the MIDI ports play on without it."""
+    try:
+        return SoundOutput(settings).open(engine_priority)
+    except SoundUnavailable as e:
+        log.error("%s: playing without sound", e)
+        return None
+
+
 def make_source(mode: ClockMode, bpm: float = 120.0, now_ns: int | None = None) -> PositionSource:
     """The position source of a clock mode."""
     now = time.perf_counter_ns() if now_ns is None else now_ns
@@ -107,6 +119,8 @@ def make_source(mode: ClockMode, bpm: float = 120.0, now_ns: int | None = None) 
         return ClockFollower(FollowerConfig(default_bpm=bpm))
     if mode is ClockMode.LINK:
         return LinkClock(bpm)
+    if mode is ClockMode.DRUMMER:
+        return DrummerClock()
     raise ValueError(f"unknown clock mode {mode!r} (one of {', '.join(m.value for m in ClockMode)})")
 
 
@@ -150,6 +164,7 @@ class Engine:
         self.outputs: list[Output] = []
         self.clock_outs: list[Output] = []
         self.inputs: list[ManagedInput] = []
+        self.sound: SoundOutput | None = None  # FluidSynth, fed every note the ports get
         #: a source that never runs until :meth:`_setup` makes the configured one
         self.source = PositionSource()
         bass_port = len(cfg.note_ports()) - 1
@@ -177,6 +192,8 @@ class Engine:
             self.clock_outs.append(same[0] if same else _open_output(c))
         if cfg.clock_in is not None:
             self.inputs.append(ManagedInput(cfg.clock_in).open(wait=True))
+        if cfg.sound is not None:
+            self.sound = _open_sound(cfg.sound, self.rt_priority)
         for idx, out in enumerate(self.outputs):
             if out.lost:  # waited for: nothing goes to it until it appears
                 self.sched.port_lost(idx)
@@ -216,9 +233,12 @@ class Engine:
         t = self.clock()
         self.shared.record(REC_TICK if msg[0] == ms.CLOCK else REC_TRANSPORT, target_ns, t, msg[0])
 
-    def _send_all(self, msgs: Iterable[Msg], target_ns: int) -> None:
+    def _send_all(self, msgs: list[Msg], target_ns: int) -> None:
         for port, m in msgs:
             self._send(port, m, target_ns)
+        if self.sound is not None:  # after the ports: handing notes to the synth never delays them
+            for _, m in msgs:
+                self.sound.send(m)
 
     # ---------------------------------------------------------------------- handling
     def _on_clock_event(self, ev: ClockEvent, t: int) -> None:
@@ -261,6 +281,9 @@ class Engine:
                 src.cont(t)
             case ControlKind.LOCATE:
                 src.locate(c.value, t)
+            case ControlKind.GRID:
+                if isinstance(src, DrummerClock) and c.timeline is not None:
+                    src.follow(c.timeline, t)
 
     def _poll_control(self, t: int) -> None:
         try:
@@ -450,6 +473,8 @@ class Engine:
         finally:
             if self.close_bound_s > 0:
                 signal.alarm(math.ceil(self.close_bound_s))
+            if self.sound is not None:
+                self.sound.close()
             for p in [*self.outputs, *self.clock_outs, *self.inputs]:
                 try:
                     p.close()

@@ -25,22 +25,20 @@ class PadFigures:
 
 def sweeps(
     plane: LatentPlane, centers: np.ndarray, n: int = N_SWEEPS, points: int = N_POINTS, seed: int = 0
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` straight sweeps, each centred on a random row of ``centers`` in a random direction,
     through (x, y) = t (cos a, sin a), t evenly spaced in [-1, 1], mapped to the latent by the
     plane as the daemon maps the pad (``LatentPlane.point`` with the seed as the centre).
-    Returns z: (n, points, d)."""
+    Returns z: (n, points, d) and the pad positions x, y: (n, points, 2)."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(len(centers), size=n)
     angle = rng.uniform(0.0, 2 * np.pi, size=n)
     t = np.linspace(-1.0, 1.0, points)
+    xy = t[None, :, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)[:, None, :]
     z = np.stack(
-        [
-            np.stack([plane.point(ti * np.cos(a), ti * np.sin(a), centers[i]) for ti in t])
-            for i, a in zip(idx, angle, strict=True)
-        ]
+        [np.stack([plane.point(x, y, centers[i]) for x, y in p]) for i, p in zip(idx, xy, strict=True)]
     )
-    return z.astype(np.float32)
+    return z.astype(np.float32), xy
 
 
 def pad_figures(hits: np.ndarray, jump: int = JUMP_CELLS) -> PadFigures:

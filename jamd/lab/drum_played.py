@@ -4,7 +4,8 @@ decoder probabilities: the musician hears the played pattern.
 
 The model plays through ``DrumModel.encode`` / ``DrumModel.decode(z, DecodeControls())``, one
 window at a time, exactly the calls the daemon makes for a seed and for a pad position (the pad
-itself maps through ``DrumModel.plane(radius).point``, see `jamd.lab.drum_pad`).
+itself maps through ``DrumModel.plane(radius).point``, see `jamd.lab.drum_pad`); along a pad
+walk with the model's memory (`jamd.model.pacing`), point after point, as the daemon renders it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from jamd.data.corpus import Windows
 from jamd.model.drums import DecodeControls, DrumModel
+from jamd.model.pacing import Pacing, PadMemory
 
 #: rows of a query compared at once by :func:`nearest` (bounds the distance block's memory)
 CHUNK = 512
@@ -50,7 +52,23 @@ class Played:
 
 def play(model: DrumModel, z: np.ndarray) -> Played:
     """The live default decoding of each row of ``z`` (n, d), one ``decode`` call each."""
-    pats = [model.decode(zi, DecodeControls()) for zi in np.asarray(z, np.float32)]
+    return _stack(model, [model.decode(zi, DecodeControls()) for zi in np.asarray(z, np.float32)])
+
+
+def play_walks(model: DrumModel, z: np.ndarray, xy: np.ndarray, pacing: Pacing) -> Played:
+    """Each walk of ``z`` (n, points, d) at pad positions ``xy`` (n, points, 2) played point after
+    point with a memory of ``pacing`` that starts afresh at each walk's first point: (n * points) rows."""
+    pats = []
+    for walk_z, walk_xy in zip(np.asarray(z, np.float32), xy, strict=True):
+        memory = PadMemory(pacing)
+        pats += [
+            model.decode(zi, DecodeControls(), memory, (x, y))
+            for zi, (x, y) in zip(walk_z, walk_xy, strict=True)
+        ]
+    return _stack(model, pats)
+
+
+def _stack(model: DrumModel, pats: list) -> Played:
     if not pats:
         shape = (0, model.steps, model.voices)
         return Played(np.zeros(shape, bool), np.zeros(shape, np.float32), np.zeros(shape, np.float32))

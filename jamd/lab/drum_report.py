@@ -14,11 +14,20 @@ import numpy as np
 from jamd.data.corpus import Windows
 from jamd.lab.drum_eval import metric_cv, unevenness
 from jamd.lab.drum_pad import PadFigures, pad_figures, sweeps
-from jamd.lab.drum_played import Played, encode_means, encode_seeds, play, quantised, random_hits, snap
+from jamd.lab.drum_played import (
+    Played,
+    encode_means,
+    encode_seeds,
+    play,
+    play_walks,
+    quantised,
+    random_hits,
+    snap,
+)
 from jamd.lab.drum_seed import others, seed_figures, style_nn
 from jamd.lab.realism import feature_distances, heldout_accuracy
 from jamd.lab.timing import decode_timing
-from jamd.model.drums import DrumModel
+from jamd.model.drums import DrumModel, PadDefaults
 
 SEED = 0
 N_REALISM = 1000  # generated patterns per realism test
@@ -46,11 +55,13 @@ class Reference:
 
 @dataclass(frozen=True)
 class ModelPlay:
-    """What a model played: from each window's seed, along the pad sweeps, at random pad
-    positions around the seeds (with the seed window's file as group) and from the prior."""
+    """What a model played: from each window's seed, along the pad sweeps (with its memory, and
+    each point decoded afresh), at random pad positions around the seeds (afresh, with the seed
+    window's file as group) and from its prior."""
 
     seed: Played
     sweeps: Played
+    sweeps_fresh: Played
     sweep_shape: tuple[int, int]
     pad: Played
     pad_group: np.ndarray
@@ -80,20 +91,24 @@ def _unique_groups(n: int) -> np.ndarray:
     return -1 - np.arange(n)  # never a file index
 
 
-def play_model(model: DrumModel, data: EvalData, radius: float, n: int = N_REALISM) -> ModelPlay:
-    """Everything the figures need the model to play."""
+def play_model(model: DrumModel, data: EvalData, pad: PadDefaults, n: int = N_REALISM) -> ModelPlay:
+    """Everything the figures need the model to play, with the pad's radius and memory ``pad``."""
     w = data.windows
     seeds = encode_seeds(model, w)
-    plane = model.plane(radius)
-    s = sweeps(plane, seeds, seed=SEED)
+    plane = model.plane(pad.radius)
+    s, s_xy = sweeps(plane, seeds, seed=SEED)
     rng = np.random.default_rng(SEED)
     at = rng.integers(len(w), size=n)
     xy = rng.uniform(-1.0, 1.0, size=(n, 2))
     pad_z = np.stack([plane.point(x, y, seeds[i]) for i, (x, y) in zip(at, xy, strict=True)])
-    prior_z = rng.standard_normal((n, model.latent_dim))
+    mean, chol = model.prior()
+    eps = rng.standard_normal((n, model.latent_dim))
+    prior_z = mean + (eps if chol is None else eps @ chol.T)
+    fresh = play(model, s.reshape(-1, model.latent_dim))
     mp = ModelPlay(
         seed=play(model, seeds),
-        sweeps=play(model, s.reshape(-1, model.latent_dim)),
+        sweeps=play_walks(model, s, s_xy, pad.pacing) if pad.pacing.on else fresh,
+        sweeps_fresh=fresh,
         sweep_shape=(s.shape[0], s.shape[1]),
         pad=play(model, pad_z),
         pad_group=w.file[at],
@@ -108,17 +123,25 @@ def _pad(sweep_played: Played, shape: tuple[int, int]) -> PadFigures:
 
 
 def evaluate(
-    path: str, data: EvalData, ref: Reference, radius: float, timing: bool = True
+    path: str,
+    data: EvalData,
+    ref: Reference,
+    pad: PadDefaults | None = None,
+    timing: bool = True,
 ) -> tuple[Figures, ModelPlay]:
-    """The figures of one model, and what it played (for the lookup baselines)."""
+    """The figures of one model, and what it played (for the lookup baselines). ``pad``: the
+    pad's radius and memory (None: the model's own, as the daemon plays it by default)."""
     model = DrumModel.load(path)
+    pad = model.pad if pad is None else pad
     w = data.windows
-    mp = play_model(model, data, radius)
+    mp = play_model(model, data, pad)
     mu, logvar = encode_means(model, w)
     train_mu, _ = encode_means(model, data.train)
     out: Figures = {
         **asdict(seed_figures(ref.true, mp.seed, ref.rivals)),
         **asdict(_pad(mp.sweeps, mp.sweep_shape)),
+        # how many cells the memory keeps the played pattern away from the fresh decode
+        "pad_lag": float((mp.sweeps.hit != mp.sweeps_fresh.hit).sum((1, 2)).mean()),
         **_realism("pad", mp.pad, mp.pad_group, ref.true, w.file),
         **_realism("prior", mp.prior, _unique_groups(len(mp.prior)), ref.true, w.file),
         "realism_real": ref.figures["realism_real"],
@@ -135,7 +158,9 @@ def evaluate(
         kl_per_dim=[float(k) for k in kl],
         latent_dim=model.latent_dim,
         windows=len(w),
-        radius=radius,
+        radius=pad.radius,
+        pace=pad.pacing.pace,
+        lag=pad.pacing.lag,
     )
     return out, mp
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from jamd.model.bass import BassModel
-from jamd.model.drums import DrumModel
+from jamd.model.drums import DecodeControls, DrumModel
+from jamd.model.pacing import PadMemory
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import DrumPattern
 from jamd.music.harmony import Chords
@@ -55,8 +56,15 @@ def decode_timing(kind: str, path: str, n: int = N_TIMING, encode: bool = False)
 
 
 def _drums(path: str) -> Timed:
+    """As the daemon decodes: with the model's memory along pad moves, if it has one (each
+    random point a move to a new position, so the memory has cells to choose among)."""
     model = DrumModel.load(path)
-    return Timed(model.latent_dim, model.decode, model.encode)
+    memory = PadMemory(model.pad.pacing) if model.pad.pacing.on else None
+
+    def decode(z: np.ndarray) -> DrumPattern:
+        return model.decode(z, DecodeControls(), memory, (float(z[0]), float(z[1])))
+
+    return Timed(model.latent_dim, decode, model.encode)
 
 
 def _bass(path: str) -> Timed:

@@ -58,11 +58,14 @@ def combine(codes: Sequence[np.ndarray], weights: Sequence[float] | None = None)
     return np.sum([w * np.asarray(z, np.float32) for w, z in zip(weights, codes)], axis=0)
 
 
-def vary(z: np.ndarray, variance: float, seed: int | None) -> np.ndarray:
-    """``z`` plus Gaussian noise of the given variance (in the prior's units: the prior is N(0, I))."""
+def vary(z: np.ndarray, variance: float, seed: int | None, scale: np.ndarray | None = None) -> np.ndarray:
+    """``z`` plus Gaussian noise of the given variance, in the prior's units: N(0, I), or shaped
+    by ``scale``, the Cholesky factor of the model's prior covariance (`DrumModel.prior`)."""
     if variance <= 0:
         return np.asarray(z, np.float32)
     noise = np.random.default_rng(seed).normal(size=np.shape(z)) * np.sqrt(variance)
+    if scale is not None:
+        noise = noise @ scale.T
     return (z + noise).astype(np.float32)
 
 

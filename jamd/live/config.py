@@ -22,20 +22,24 @@ from jamd.base.paths import MODELS_DIR
 from jamd.base.yamlload import Between, Channel, ConfigError, Data7, Node, Reader, build, load
 from jamd.control.mapping import Mapping, all_mapping_paths, find_mapping, load_mapping
 from jamd.engine.clock import ClockMode
+from jamd.live.soundconfig import SoundConfig
 from jamd.midi.portmatch import PortPattern
 from jamd.model.bass import BassModel
 from jamd.model.drums import DrumModel
 from jamd.music.drumkit import GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, VOICES, VoiceOut
 from jamd.music.grid import DEFAULT_STEPS, BassRange
 from jamd.music.harmony import Chords
+from jamd.tempo.countin import DEFAULT_COUNT_IN_NOTES, CountInConfig
+from jamd.tempo.tracker import TrackerConfig
 
 if TYPE_CHECKING:
     from jamd.control.osc import OscSettings
     from jamd.live.seed import SeedSettings
 
 Share = Annotated[float, Between(0, 1)]
-#: The shipped drum model's checkpoint stem (``models/drums-flat.json`` + ``.safetensors``).
-DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-flat"
+#: The shipped drum model's checkpoint stem (``models/drums-v2.json`` + ``.safetensors``; the
+#: commands' default is `jamd.commands.common.DEFAULT_DRUM_MODEL`, the same name).
+DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-v2"
 DEFAULT_BASS_MODEL = MODELS_DIR / "bass"
 
 
@@ -65,10 +69,21 @@ class PortsConfig:
 class DrummerConfig:
     kit: Literal["gm", "td11"] = "gm"  # how the e-kit's notes fold into voices
     channel: Channel | None = None  # null: listen on every channel
+    # clock.mode drummer (docs/tempo.md): the count-in, the silence policy, the tempo limits
+    count_in_hits: Annotated[int, Between(2, 16)] = 4
+    count_in_notes: list[Data7] = field(default_factory=lambda: list(DEFAULT_COUNT_IN_NOTES))
+    count_in_beats: Annotated[float, Between(0.25, 4, "beats")] = 1.0  # between two hits
+    hold_bars: Annotated[float, Between(0, 64, "bars")] = 4.0  # silence held before Stop
+    min_bpm: Annotated[float, Between(20, 400, "BPM")] = 50.0
+    max_bpm: Annotated[float, Between(20, 400, "BPM")] = 220.0
 
     @property
     def table(self) -> dict[int, int]:
         return INPUT_TABLES[self.kit]
+
+    def tracker(self) -> TrackerConfig:
+        count_in = CountInConfig(self.count_in_hits, tuple(self.count_in_notes), self.count_in_beats)
+        return TrackerConfig(count_in, self.min_bpm, self.max_bpm, hold_bars=self.hold_bars)
 
 
 @dataclass
@@ -161,15 +176,16 @@ class SeedConfig:
 @dataclass
 class LatentConfig:
     # How far a full controller throw (x or y = +-1) reaches from the centre, in standard
-    # deviations of the training codes along the plane's axes: 2 covers what the model knows.
-    radius: Annotated[float, Between(0.01, 10)] = 2.0
+    # deviations of the training codes along the plane's axes; null: the model's own (its card's
+    # pad.radius, 2 for a card without one).
+    radius: Annotated[float, Between(0.01, 10)] | None = None
     slew: Annotated[float, Between(0, 1000, "plane units per second, 0 = no limit")] = 4.0
     # How long a scene recall takes to glide to the stored positions (OSC may give its own).
     scene_glide: Annotated[float, Between(0, 60, "seconds")] = 2.0
 
 
 def read_model_path(node: Node, what: str) -> Path:
-    """A checkpoint, written as its stem (``models/drums-flat``) or its ``.json`` card; relative
+    """A checkpoint, written as its stem (``models/drums-v2``) or its ``.json`` card; relative
     to the config file. Checked when the config is read, so a typo is one clear line."""
     text = build(str, node, what)
     path = Path(text).expanduser()
@@ -245,6 +261,46 @@ class OscConfig:
         return OscSettings(self.port, tuple(self.allow), tuple(self.report_to))
 
 
+class ListenAddress(str):
+    """The address the web page is served on: ``127.0.0.1`` (this machine only), ``0.0.0.0``
+    (every interface), or one interface's address."""
+
+    @classmethod
+    def from_yaml(cls, node: Node, what: str) -> ListenAddress:
+        text = build(str, node, what)
+        try:
+            return cls(str(ipaddress.ip_address(text)))
+        except ValueError:
+            raise node.error(f"{text!r} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)") from None
+
+
+class Token(str):
+    """The web page's access token: long enough that guessing it is hopeless."""
+
+    MIN_LENGTH = 12
+
+    @classmethod
+    def from_yaml(cls, node: Node, what: str) -> Token:
+        text = build(str, node, what)
+        if len(text) < cls.MIN_LENGTH or not text.isascii() or not text.isprintable() or " " in text:
+            raise node.error(
+                f"{what} must be at least {cls.MIN_LENGTH} printable ASCII characters, no spaces"
+            )
+        return cls(text)
+
+
+@dataclass
+class WebConfig:
+    """The page on the phone (``jamd.web``; docs/web.md)."""
+
+    enabled: bool = False
+    listen: ListenAddress = ListenAddress("127.0.0.1")  # 0.0.0.0: the LAN too (token always needed)
+    port: Annotated[int, Between(1024, 65535)] = 8080
+    token: Token | None = None  # null: a new random token at every start, printed and logged
+    allow: list[Network] = field(default_factory=lambda: [Network("127.0.0.1/32"), Network("::1/128")])
+    read_only: bool = False  # the page shows, nothing on it controls
+
+
 def read_log_file(node: Node, what: str) -> Path:
     """A log file, relative to the config file; its folder must exist (checked when the config
     is read, so a typo is one clear line, not a daemon that cannot start)."""
@@ -298,7 +354,9 @@ class Config:
     latent: LatentConfig = field(default_factory=LatentConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     osc: OscConfig = field(default_factory=OscConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    sound: SoundConfig = field(default_factory=SoundConfig)
     mappings: list[MappingRef] = field(default_factory=list)  # empty: every known mapping
     path: str = field(default="", init=False)  # where it was read from
 

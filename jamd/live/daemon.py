@@ -11,6 +11,7 @@ late: the worst this side can do is publish a window a step later.
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
 import time
@@ -23,23 +24,24 @@ import numpy as np
 from jamd.base.logsetup import apply_logging
 from jamd.base.signals import Wakeup, restart_interrupted_calls
 from jamd.control.targets import CHORD_TARGET
-from jamd.engine.clock import ClockMode
-from jamd.engine.config import RtConfig
 from jamd.engine.handle import EngineHandle, EngineLayout, StopOutcome
 from jamd.engine.ipc import sent_messages
 from jamd.live.config import Config, load_config
 from jamd.live.inputs import Controllers, Inputs, Keyboard
+from jamd.live.lead import DrummerLead
 from jamd.live.modelguard import ModelGuard
 from jamd.live.notify import Notifier, watchdog_interval_s
 from jamd.live.performance import Performance
 from jamd.live.recorder import Recorder
+from jamd.live.rtplan import rt_config
 from jamd.live.seed import SeedCapture, Seeder
-from jamd.midi.ports import PortConfig, default_api
+from jamd.midi.ports import default_api
 from jamd.midi.spec import channel_of, is_note_on
 from jamd.model.plane import Slew
 from jamd.music.grid import BEATS_PER_BAR
 from jamd.music.harmony import Chords
 from jamd.music.window import Window
+from jamd.sound.synth import SoundSettings
 
 if TYPE_CHECKING:
     from jamd.control.osc import OscControl  # imported only when OSC is on (liblo)
@@ -67,39 +69,6 @@ DRUMMER_ACTIVE_S = 2.0
 CHORD_GRACE_BEATS = 0.25
 
 
-def rt_config(cfg: Config, offline: bool = False) -> RtConfig:
-    """What the engine process needs from the config: ports, clock, voice and bass tables.
-    ``offline``: no MIDI at all (notes go nowhere; `--demo` records them instead)."""
-    api = "null" if offline else default_api() if cfg.ports.api == "auto" else cfg.ports.api
-
-    def port(role: str, pattern) -> PortConfig | None:
-        if pattern is not None:
-            return PortConfig(role, str(pattern), False, api)
-        return PortConfig(role, None, True, api) if cfg.ports.virtual else None
-
-    clock_out = (
-        [PortConfig("clock", str(cfg.ports.clock_out), False, api)]
-        if cfg.clock.send_clock and cfg.ports.clock_out is not None
-        else []
-    )
-    clock_in = (
-        PortConfig("clock-in", str(cfg.ports.clock_in), False, api)
-        if cfg.clock.mode is ClockMode.MIDI and cfg.ports.clock_in is not None
-        else None
-    )
-    return RtConfig(
-        clock=cfg.clock.mode,
-        bpm=cfg.clock.tempo,
-        drums=port("drums", cfg.ports.drums),
-        bass=port("bass", cfg.ports.bass),
-        clock_out=clock_out,
-        clock_in=clock_in,
-        drum_outputs=cfg.drums.outputs(),
-        bass_range=cfg.bass.range(),
-        autostart=cfg.clock.mode is not ClockMode.MIDI,
-    )
-
-
 @dataclass
 class Latencies:
     """What `jamd bench` and the status report read: how quickly this side reacts."""
@@ -121,6 +90,7 @@ class Daemon:
         engine_mode: EngineLayout = EngineLayout.PROCESS,
         offline: bool = False,
         recorder: Recorder | None = None,
+        sound: SoundSettings | None = None,
     ):
         self.config = config
         self.offline = offline
@@ -135,7 +105,7 @@ class Daemon:
         self.notifier = Notifier()
         self._load_models(config)
         self.model_guard = ModelGuard(self._restart_model)
-        self.engine = EngineHandle(rt_config(config, offline), mode=engine_mode)
+        self.engine = EngineHandle(rt_config(config, offline, sound), mode=engine_mode)
         self._records_seen = 0
         self._published_t, self._published_xy = 0, np.full(2, np.nan, np.float32)
         self.inputs = Inputs()
@@ -143,7 +113,11 @@ class Daemon:
         self.osc: OscControl | None = None
         self._last_bar: int | None = None
         self._drummer_t = 0
+        self.lead = DrummerLead.on(self.engine, config, self.perf.values)
+        self.tickers += [self.lead.tick] if self.lead is not None else []
         self._pending_control_t: int | None = None
+        #: control events from other threads (the web page's server), applied by the loop
+        self._posted: queue.SimpleQueue[tuple[str, float | str]] = queue.SimpleQueue()
         self.keyboard = Keyboard(self.drums.steps)
         #: how the engine was stopped at the end (``jamd run``'s exit code says it)
         self.stop_outcome: StopOutcome | None = None
@@ -216,6 +190,8 @@ class Daemon:
             self._handle_inputs(t)
             if self.osc is not None:
                 self.osc.poll(0)
+            while not self._posted.empty():
+                self._control(*self._posted.get_nowait(), t)
             for ev in self.controllers.tick(t / 1e9):
                 self._control(ev.target, ev.value, t)
             self.perf.tick(t / 1e9)  # a scene recall gliding
@@ -281,6 +257,14 @@ class Daemon:
                 self.capture.add(self.engine.status().beat_at(t), msg[1], msg[2])
                 self._drummer_t = t
                 log.debug("drummer note %d vel %d", msg[1], msg[2])
+                if self.lead is not None:
+                    self.lead.note(msg[1], msg[2], t)
+
+    def post_control(self, target: str, value: float | str) -> None:
+        """A control event from another thread (the web page's server): the loop applies it
+        on its next turn, in order, on the path OSC's events take (:meth:`_control`)."""
+        self._posted.put((target, value))
+        self.wake.set()
 
     def _control(self, target: str, value: float | str | Chords, t: int) -> None:
         """One control event, from OSC, the keyboard or a mapping (a mapping has put its values
@@ -417,6 +401,8 @@ class Daemon:
             osc.report("/jamd/state/seed", *self.perf.plane.project(z))
             osc.report("/jamd/state/seed/z", *(float(v) for v in z))
         osc.report("/jamd/state/dropped", int(dropped))
+        if self.lead is not None:
+            osc.report("/jamd/state/drummer", *self.lead.report())
 
     def _record_sent(self) -> None:
         """Copy the notes the engine sent (its timing records) into the recording."""
@@ -443,7 +429,7 @@ class Daemon:
         self.perf.set_latent(self.drums.plane(new.latent.radius), new.latent.scene_glide)
         if new.bass.chords != self.config.bass.chords:
             self.perf.apply(CHORD_TARGET, new.bass.progression(self.drums.steps))  # from the next bar
-        if rt_config(new) != self.engine.cfg:
+        if rt_config(new, sound=self.engine.cfg.sound) != self.engine.cfg:
             log.warning("reload: port and clock changes take effect at the next restart")
         self.config = new
         log.info("reloaded %s", new.path or "the built-in defaults")

@@ -24,6 +24,7 @@ from jamd.control.scenes import GLIDE_TARGET, Scenes, parse_target
 from jamd.control.targets import CHORD_TARGET, TARGETS, Kind, home_values
 from jamd.engine.ipc import Control, ControlKind
 from jamd.model.drums import DecodeControls, DrumModel
+from jamd.model.pacing import PadMemory
 from jamd.model.plane import LatentPlane
 from jamd.music.drumkit import VOICE_INDEX
 from jamd.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT
@@ -39,6 +40,7 @@ DENSITY_OCTAVES = 2.0
 TAP_TIMEOUT_S = 2.0
 #: The bass latent is 2-D and maps straight onto two knobs: x, y = +-1 reach this far in z.
 BASS_REACH = 2.0
+PAD_AXES = ("drums.x", "drums.y")
 
 
 def density_scale(density: float) -> float:
@@ -73,6 +75,8 @@ class Performance:
         tempo: float | None = None,
     ):
         self.drums, self.plane, self.bass = drums, plane, bass
+        # the pad's played pattern moves on from the last one (the model's pacing, if any)
+        self.memory = PadMemory(drums.pad.pacing)
         self._values = home_values()
         if tempo is not None:  # the tempo the engine starts at, so a tempo knob picks up from it
             self._values["tempo"] = TARGETS["tempo"].clamp(tempo)
@@ -87,6 +91,8 @@ class Performance:
         self._reseed_requested = False
         self._to_engine: list[Control] = []
         self.scenes = Scenes(scene_glide_s)
+        #: a control moved the drums pad: the demo's sweep (:meth:`move_pad`) lets go of it
+        self.pad_taken = False
 
     # ------------------------------------------------------------------ control events
     def set(self, target: str, value: float) -> None:
@@ -95,6 +101,8 @@ class Performance:
         self.scenes.release(target)
         value = spec.clamp(value)
         old, self._values[target] = self._values[target], value
+        if target in PAD_AXES:
+            self.pad_taken = True
         if old == value:
             return
         if target == "tempo":
@@ -166,8 +174,10 @@ class Performance:
 
     def move_pad(self, x: float, y: float) -> None:
         """The drums pad moved without a control (the demo's sweep): the slewed position the
-        daemon renders follows it, no window is rendered for the move itself."""
-        self._values["drums.x"], self._values["drums.y"] = x, y
+        daemon renders follows it, no window is rendered for the move itself. Once a hand took
+        the pad (a knob, OSC, the web page), the sweep no longer fights it."""
+        if not self.pad_taken:
+            self._values["drums.x"], self._values["drums.y"] = x, y
 
     # ------------------------------------------------------------------------ scenes
     def _scene(self, action: str, n: int, t_s: float) -> None:
@@ -218,12 +228,14 @@ class Performance:
     def swap_models(self, drums: DrumModel, bass) -> None:
         """The models loaded again (after a failure): the next window is theirs."""
         self.drums, self.bass = drums, bass
+        self.memory = PadMemory(drums.pad.pacing)
         self._dirty = True
 
     def set_latent(self, plane: LatentPlane, scene_glide_s: float) -> None:
         """The config's latent settings (a reload): the plane the pad spans and the scene glide
         time. The window is rendered again."""
         self.plane, self.scenes.glide_s = plane, scene_glide_s
+        self.memory.reset()  # the same x, y now mean other codes
         self._dirty = True
 
     # ------------------------------------------------------------------------ rendering
@@ -239,8 +251,14 @@ class Performance:
         )
 
     def render(self, drums_xy: tuple[float, float] | None = None) -> Window:
-        """The window for the current state (``drums_xy``: the slewed position, if any)."""
-        pattern = self.drums.decode(self.drums_z(*(drums_xy or (None, None))), self.decode_controls())
+        """The window for the current state (``drums_xy``: the slewed position, if any). The drum
+        pattern moves on from the last one rendered at the model's pace; a new seed or other
+        decoding controls start it afresh."""
+        xy = (self.values["drums.x"], self.values["drums.y"]) if drums_xy is None else drums_xy
+        controls = self.decode_controls()
+        pattern = self.drums.decode(
+            self.drums_z(*xy), controls, self.memory, xy, context=(self.center, controls)
+        )
         for voice, i in VOICE_INDEX.items():
             if self.values[f"mute.{voice}"] >= 0.5:
                 pattern.hit[:, i] = 0.0

@@ -25,6 +25,7 @@ class Snapshot:
     pattern: DrumPattern
     step: int  # the step now playing, 0..steps-1
     counters: dict[str, float]
+    drummer: str = ""  # clock.mode drummer: the tracker's state, tempo and confidence
 
 
 def xy_map(xy: tuple[float, float], seed: tuple[float, float] | None) -> list[str]:
@@ -66,6 +67,8 @@ def render(s: Snapshot) -> str:
         f"drums xy ({s.xy[0]:+.2f}, {s.xy[1]:+.2f})  "
         + "  ".join(f"{k} {v:g}" for k, v in s.counters.items()),
     ]
+    if s.drummer:
+        head.append(s.drummer)
     left = xy_map(s.xy, s.seed_xy)
     right = pattern_rows(s.pattern, s.step)
     body = [

@@ -22,10 +22,8 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
@@ -35,6 +33,7 @@ os.environ.setdefault("JACK_NO_START_SERVER", "1")
 
 import rtmidi  # noqa: E402
 
+from jamd.base.cstderr import c_stderr_to_log  # noqa: E402
 from jamd.base.errors import UserError  # noqa: E402
 from jamd.midi.portmatch import PortPattern  # noqa: E402
 
@@ -78,31 +77,10 @@ def api_code(api: str) -> int:
     return APIS[api]
 
 
-@contextmanager
-def _c_stderr_to_log() -> Iterator[None]:
-    """libjack and alsa-lib print their own failures straight to fd 2 (five lines of "Cannot
-    connect to server socket", "JackShmReadWritePtr::..." when no JACK server runs), before
-    rtmidi raises the one line jamd reports. Whatever C code writes to fd 2 meanwhile goes to
-    the DEBUG log instead (a Python thread's line in those milliseconds goes there too)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as said:
-        os.dup2(said.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            said.seek(0)
-            text = " | ".join(said.read().decode(errors="replace").split("\n")).strip(" |")
-            if text:
-                log.debug("the MIDI library said: %s", text)
-
-
 def _make(kind: str, api: str, client: str) -> rtmidi.MidiIn | rtmidi.MidiOut:
     cls = rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut
     try:
-        with _c_stderr_to_log():
+        with c_stderr_to_log(log, "MIDI"):
             return cls(rtapi=api_code(api), name=client)
     except rtmidi.SystemError as e:
         hint = " (start jackd first)" if api == "jack" else ""

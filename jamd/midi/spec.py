@@ -7,8 +7,7 @@ Channels are 1-16 everywhere in jamd's API (as printed on gear); the wire uses 0
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 #: MIDI clock resolution: timing clock messages per quarter note.
 PPQN = 24
@@ -45,46 +44,8 @@ CC_RESET_ALL_CONTROLLERS = 121
 CC_ALL_NOTES_OFF = 123
 
 
-@dataclass(frozen=True)
-class Spec:
-    """One message type: status byte (channel 0 for channel messages) and total length."""
-
-    name: str
-    status: int
-    length: int
-    channel: bool
-
-
-SPECS: tuple[Spec, ...] = (
-    Spec("note_off", NOTE_OFF, 3, True),
-    Spec("note_on", NOTE_ON, 3, True),
-    Spec("polytouch", POLY_AFTERTOUCH, 3, True),
-    Spec("control_change", CONTROL_CHANGE, 3, True),
-    Spec("program_change", PROGRAM_CHANGE, 2, True),
-    Spec("aftertouch", CHANNEL_AFTERTOUCH, 2, True),
-    Spec("pitchwheel", PITCH_BEND, 3, True),
-    Spec("sysex", SYSEX, -1, False),
-    Spec("quarter_frame", MTC_QUARTER_FRAME, 2, False),
-    Spec("songpos", SONG_POSITION, 3, False),
-    Spec("song_select", SONG_SELECT, 2, False),
-    Spec("tune_request", TUNE_REQUEST, 1, False),
-    Spec("clock", CLOCK, 1, False),
-    Spec("start", START, 1, False),
-    Spec("continue", CONTINUE, 1, False),
-    Spec("stop", STOP, 1, False),
-    Spec("active_sensing", ACTIVE_SENSING, 1, False),
-    Spec("reset", RESET, 1, False),
-)
-SPEC_BY_NAME: Mapping[str, Spec] = {s.name: s for s in SPECS}
-SPEC_BY_STATUS: Mapping[int, Spec] = {s.status: s for s in SPECS}
-
 #: Real-time messages a clock follower reacts to.
 TRANSPORT = frozenset((CLOCK, START, CONTINUE, STOP))
-
-
-def spec_of(status: int) -> Spec | None:
-    """The spec of a status byte (channel messages are looked up by their high nibble)."""
-    return SPEC_BY_STATUS.get(kind_of(status) if status < SYSEX else status)
 
 
 def kind_of(status: int) -> int:

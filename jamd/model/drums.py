@@ -18,10 +18,22 @@ from pathlib import Path
 import numpy as np
 
 from jamd.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from jamd.model.pacing import Pacing, PadMemory
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT, DrumPattern
 
 KIND = "drums"
+#: the pad's reach (``latent.radius``) for a model whose card names none
+DEFAULT_RADIUS = 2.0
+
+
+@dataclass(frozen=True)
+class PadDefaults:
+    """How the daemon's pad plays this model unless the config says otherwise: the card's
+    ``pad`` section (chosen on the validation split, docs/models.md), else radius 2, no memory."""
+
+    radius: float = DEFAULT_RADIUS  # x, y = +-1 reach this many spreads of the training codes
+    pacing: Pacing = Pacing()  # decoding with memory along pad moves (jamd.model.pacing)
 
 
 @dataclass
@@ -157,16 +169,54 @@ class DrumModel:
         p = _sigmoid(self.decode_raw(z)[0])
         return p[0] if z.ndim == 1 else p
 
-    def decode(self, z: np.ndarray, controls: DecodeControls = DecodeControls()) -> DrumPattern:
-        """One z (d,) -> a playable pattern, shaped by ``controls``."""
+    def decode(
+        self,
+        z: np.ndarray,
+        controls: DecodeControls = DecodeControls(),
+        memory: PadMemory | None = None,
+        xy: tuple[float, float] = (0.0, 0.0),
+        context: object = None,
+    ) -> DrumPattern:
+        """One z (d,) -> a playable pattern, shaped by ``controls``. With a ``memory`` the hits
+        follow the last pattern it played at its pace (``xy``: the pad position of ``z``;
+        ``context``: what, when it changes, starts the memory afresh; `jamd.model.pacing`)."""
         logits, vel, off = (a[0] for a in self.decode_raw(np.asarray(z, np.float32).reshape(1, -1)))
-        return realise(logits, vel, off, controls)
+        hit = choose_hits(logits, controls)
+        if memory is not None:
+            hit = memory.step(hit, logits, xy, context)
+        return shape_pattern(hit, vel, off, controls)
 
-    # -------------------------------------------------------------------------------- plane
-    def plane(self, radius: float = 2.0):
+    # ------------------------------------------------------------------------- pad, prior
+    @property
+    def pad(self) -> PadDefaults:
+        """The card's pad defaults (radius, pacing), or radius 2 without memory."""
+        return pad_defaults(self.card, self.path.name)
+
+    def prior(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Where to draw codes from: the mean and a Cholesky factor of the covariance of the
+        training codes when the card holds it (``plane.covariance``), else N(0, I): (0, None).
+        A model trained with a small KL weight does not fill N(0, I) (docs/models.md)."""
+        p = self.card.get("plane", {})
+        if "covariance" not in p:
+            return np.zeros(self.latent_dim, np.float32), None
+        try:
+            cov, mean = np.asarray(p["covariance"], np.float64), np.asarray(p["center"], np.float32)
+            if cov.shape != (self.latent_dim, self.latent_dim) or mean.shape != (self.latent_dim,):
+                raise ValueError(
+                    f"covariance {cov.shape} / center {mean.shape} for a {self.latent_dim}-d latent"
+                )
+            # a dimension the codes hardly use still gets a sliver of variance, so the factor exists
+            return mean, np.linalg.cholesky(cov + 1e-6 * np.eye(self.latent_dim)).astype(np.float32)
+        except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as e:
+            raise CheckpointError(f"{self.path.name}.json: prior covariance unusable ({e})") from None
+
+    def plane(self, radius: float | None = None):
         """The card's latent plane as a `jamd.model.plane.LatentPlane`: axes scaled by their spread,
-        so x, y = +-1 reach ``radius`` standard deviations of the training codes."""
+        so x, y = +-1 reach ``radius`` standard deviations of the training codes (None: the
+        model's default, :attr:`pad`)."""
         from jamd.model.plane import LatentPlane
+
+        radius = self.pad.radius if radius is None else radius
 
         try:
             p = self.card["plane"]
@@ -180,6 +230,30 @@ class DrumModel:
             raise CheckpointError(f"{self.path.name}.json: latent plane unusable ({e})") from None
         return LatentPlane(center, axes[0], axes[1], radius)
 
+    def code_density(self):
+        """The training codes' density on the home plane (`jamd.model.plane.CodeDensity`), or
+        None for a card made before jamd kept it."""
+        from jamd.model.plane import CodeDensity
+
+        entry = self.card.get("plane", {}).get("density")
+        if entry is None:
+            return None
+        try:
+            return CodeDensity.from_card(entry)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{self.path.name}.json: code density unusable ({e})") from None
+
+
+def pad_defaults(card: dict, name: str) -> PadDefaults:
+    """The ``pad`` section of a drum model card (absent: radius 2, no memory)."""
+    p = card.get("pad")
+    if p is None:
+        return PadDefaults()
+    try:
+        return PadDefaults(float(p["radius"]), Pacing(float(p["pace"]), int(p["lag"])))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{name}.json: pad defaults unusable ({e})") from None
+
 
 def realise(logits: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeControls) -> DrumPattern:
     """Decoder outputs (T, V) -> DrumPattern under the decoding controls.
@@ -190,6 +264,11 @@ def realise(logits: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeContr
     and decodes of prior samples fall below the plausibility filter 3-6x as often. Playing the
     expected number of hits on the most probable cells keeps the density right and scored a
     higher hit F1 on the validation split (docs/models.md)."""
+    return shape_pattern(choose_hits(logits, c), vel, off, c)
+
+
+def choose_hits(logits: np.ndarray, c: DecodeControls) -> np.ndarray:
+    """Which cells are hit (0/1 float32, (T, V)) under the controls (see :func:`realise`)."""
     if c.temperature > 0:
         rng = np.random.default_rng(c.seed)
         noise = rng.logistic(size=logits.shape).astype(np.float32)  # logit + logistic noise > 0 == Bernoulli
@@ -206,6 +285,12 @@ def realise(logits: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeContr
         hit = np.full(score.shape, 1.0 if c.threshold <= 0 else 0.0, np.float32)
     else:
         hit = (score >= np.log(c.threshold / (1 - c.threshold))).astype(np.float32)
+    return hit
+
+
+def shape_pattern(hit: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeControls) -> DrumPattern:
+    """The pattern of the chosen ``hit`` cells with the decoded velocities and offsets, shaped
+    by the dynamics and timing controls."""
     velocity = vel * hit
     if hit.any() and c.velocity != 1.0:
         mean = velocity.sum() / hit.sum()

@@ -80,3 +80,72 @@ def read_walk(mid) -> list[tuple[float, float]]:
                 x, y = (float(v) for v in msg.text[len(WALK_TEXT_PREFIX) :].split())
                 points.append((x, y))
     return points
+
+
+#: The training codes' density is kept over +-DENSITY_EXTENT spreads on each axis of the home
+#: plane (radius 1), DENSITY_BINS cells a side: room for any radius the pad may reach.
+DENSITY_EXTENT = 4.0
+DENSITY_BINS = 48
+#: The contours drawn: the smallest regions holding these shares of the training codes.
+CONTOUR_SHARES = (0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass(frozen=True)
+class CodeDensity:
+    """How many training codes fell in each cell of a square grid over the home plane, in
+    spreads (x, y = the plane's axes at radius 1): where the model has heard grooves. Stored in
+    the model card (``plane.density``), so a box without the training data can draw it."""
+
+    counts: np.ndarray  # (bins, bins): row = y from -extent up, column = x from -extent right
+    extent: float = DENSITY_EXTENT
+
+    @classmethod
+    def of_codes(
+        cls, xy: np.ndarray, extent: float = DENSITY_EXTENT, bins: int = DENSITY_BINS
+    ) -> CodeDensity:
+        """The histogram of codes already projected on the home plane: ``xy`` (n, 2)."""
+        edges = np.linspace(-extent, extent, bins + 1)
+        counts, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=(edges, edges))
+        return cls(counts.astype(np.int64), extent)
+
+    @classmethod
+    def from_card(cls, entry: dict) -> CodeDensity:
+        counts = np.array([[int(c) for c in row.split()] for row in entry["counts"]], np.int64)
+        if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or (counts < 0).any():
+            raise ValueError(f"density counts must be a square grid of counts, got shape {counts.shape}")
+        return cls(counts, float(entry["extent"]))
+
+    def to_card(self) -> dict:
+        """A row of counts per line (a card stays readable: one number a line would be 2,300)."""
+        return {"extent": self.extent, "counts": [" ".join(str(int(c)) for c in row) for row in self.counts]}
+
+    def centers(self) -> np.ndarray:
+        """The cells' centres along either axis, in spreads."""
+        bins = self.counts.shape[0]
+        return (np.arange(bins) + 0.5) / bins * 2 * self.extent - self.extent
+
+    def smoothed(self, sigma_cells: float = 1.2) -> np.ndarray:
+        """The counts blurred by a Gaussian (the histogram's cell edges are not the data's
+        shape), as shares of all codes per cell."""
+        half = int(np.ceil(3 * sigma_cells))
+        k = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_cells) ** 2)
+        k /= k.sum()
+        grid = self.counts.astype(np.float64)
+        grid = np.apply_along_axis(np.convolve, 0, grid, k, mode="same")
+        grid = np.apply_along_axis(np.convolve, 1, grid, k, mode="same")
+        return grid / max(grid.sum(), 1e-12)
+
+    def levels(self, shares: tuple[float, ...] = CONTOUR_SHARES) -> list[float]:
+        """For each share, the density above which the cells hold that share of the codes (the
+        contour around the smallest region holding it), highest density first."""
+        grid = self.smoothed()
+        values = np.sort(grid.ravel())[::-1]
+        mass = np.cumsum(values)
+        return [float(values[min(int(np.searchsorted(mass, s)), len(values) - 1)]) for s in shares]
+
+
+def home_xy(plane: LatentPlane, codes: np.ndarray) -> np.ndarray:
+    """Codes (n, d) projected on the plane's home (its centre) at radius 1: (n, 2) in spreads."""
+    basis = np.stack([plane.axis_a, plane.axis_b], axis=1)  # (d, 2)
+    xy, *_ = np.linalg.lstsq(basis, (np.asarray(codes, np.float32) - plane.center).T, rcond=None)
+    return xy.T

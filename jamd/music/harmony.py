@@ -84,6 +84,15 @@ class Chords:
         return len(self.root)
 
 
+#: quality -> the suffix :func:`chord_symbol` writes (the shortest :func:`parse_chord` reads back)
+_SYMBOL_SUFFIX = {MAJ: "", MIN: "m", DOM7: "7", MIN7: "m7"}
+
+
+def chord_symbol(root: int, quality: int) -> str:
+    """``(9, MIN7)`` -> ``"Am7"``: what a musician reads (and :func:`parse_chord` takes back)."""
+    return NOTE_NAMES[root % 12] + _SYMBOL_SUFFIX[quality]
+
+
 def parse_chord(symbol: str) -> tuple[int, int]:
     """ "C", "F#m", "Bb7", "Dm7", "Ebmaj7" -> (root pitch class, quality index)."""
     m = re.fullmatch(r"([A-G])([#b]?)(.*)", symbol.strip())

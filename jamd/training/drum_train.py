@@ -20,6 +20,7 @@ import torch
 from jamd import __version__
 from jamd.data.corpus import Corpus, Windows
 from jamd.model.checkpoint import save_checkpoint, update_card
+from jamd.model.plane import CodeDensity, LatentPlane, home_xy
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT
 from jamd.training.drum_vae import DrumVAE, DrumVAEConfig, LossConfig, features, loss_terms, validation_loss
@@ -66,17 +67,23 @@ def posterior_means(model: DrumVAE, hit, velocity, offset, batch: int = 1024) ->
 
 def latent_plane(mu: np.ndarray) -> dict[str, Any]:
     """The plane the controller walks: the training codes' mean (home), their two principal axes
-    (unit vectors, sign fixed so the largest component is positive) and the std along each."""
+    (unit vectors, sign fixed so the largest component is positive) and the std along each;
+    their covariance, the Gaussian a sample of the model is drawn from (`DrumModel.prior`); and
+    their density on the home plane (what the map and the web page draw)."""
     center = mu.mean(0)
     cov = np.cov((mu - center).T).reshape(mu.shape[1], mu.shape[1])
     vals, vecs = np.linalg.eigh(cov)
     order = np.argsort(vals)[::-1][:2]
     axes = vecs[:, order].T  # (2, d)
     axes *= np.sign(axes[np.arange(2), np.abs(axes).argmax(1)])[:, None]
+    spread = np.sqrt(np.maximum(vals[order], 0))
+    home = LatentPlane(center, axes[0] * spread[0], axes[1] * spread[1])
     return {
         "center": center.astype(np.float32).tolist(),
         "axes": axes.astype(np.float32).tolist(),
-        "spread": np.sqrt(np.maximum(vals[order], 0)).astype(np.float32).tolist(),
+        "spread": spread.astype(np.float32).tolist(),
+        "covariance": cov.astype(np.float32).tolist(),
+        "density": CodeDensity.of_codes(home_xy(home, mu)).to_card(),
     }
 
 

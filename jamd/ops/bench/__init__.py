@@ -17,6 +17,8 @@ the bench starts it and stops it by its PID):
    drummer plays a 2-bar groove (so each bar line seeds). The engine's timing records give the
    clock and note errors; the daemon's :class:`jamd.live.daemon.Latencies` the control and seed
    latencies (see :func:`jamd.ops.bench.stats.control_excess_ms` for what exactly is measured).
+   Then the same run again with the page on the phone served (`jamd.web`) and three WebSocket
+   clients on it, one moving the drums pad at 60 Hz: its ``web_`` figures sit beside the first's.
 4. **Naive baseline**, same process tree, same load: one ``time.sleep`` loop (absolute
    deadlines, no spinning, no real-time priority) in a thread of this process, sending the
    same clock and the same scheduler's notes while a thread decodes the same model at the same
@@ -31,7 +33,7 @@ sinks what jamd sends. Without JACK, outputs are in-process null ports and the C
 notes are handed to the daemon's input polling directly (a feeder thread), which the output says.
 
 Modules: ``run`` (the phases in order, the result), ``conditions`` (tempo, durations, port names,
-the config jamd gets), ``coldstart``, ``daemon_run`` (phase 3), ``rig`` (the controller and drummer
+the config jamd gets), ``coldstart``, ``daemon_run`` (phase 3), ``web_load`` (its page clients), ``rig`` (the controller and drummer
 around it), ``baseline``, ``drift``, ``stats`` (percentiles, errors, control latency) and
 ``report`` (targets, table, JSON).
 """

@@ -36,6 +36,7 @@ def bench_config_text(ports_api: str, clock_out: str, rig: bool) -> str:
         f"ports: {ports}}}\n"
         "drummer: {kit: gm}\n"
         "osc: {enabled: false}\n"  # no UDP port to collide with anyone's
+        "sound: {enabled: false}\n"  # the synth runs only in `--sound`'s own phase
         "latent: {slew: 0}\n"  # a move is the new latent at once, not a glide
         "mappings: [generic-two-knobs]\n"
     )

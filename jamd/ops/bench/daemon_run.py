@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,7 @@ from jamd.live.demo import model_groove
 from jamd.music.grid import BEATS_PER_BAR
 from jamd.ops.bench.conditions import SETTLE_S, now_ns
 from jamd.ops.bench.rig import Event, FeederRig, JackRig, cc_events, drummer_events
+from jamd.sound.synth import SoundSettings
 
 if TYPE_CHECKING:
     from jamd.live.performance import Performance
@@ -53,14 +56,23 @@ class JamdRun:
     perf: Performance
 
 
-def run_jamd(config_path: Path, jack: bool, seconds: float) -> JamdRun:
-    """The real daemon for ``SETTLE_S + seconds``, with the CC stream and the drummer."""
+def run_jamd(
+    config_path: Path,
+    jack: bool,
+    seconds: float,
+    beside: Callable[[Daemon], AbstractContextManager[object]] | None = None,
+    sound: SoundSettings | None = None,
+) -> JamdRun:
+    """The real daemon for ``SETTLE_S + seconds``, with the CC stream and the drummer (and
+    whatever ``beside`` runs on the daemon meanwhile: the page's clients; and its engine feeding
+    FluidSynth, with ``sound``)."""
     config = read_config(config_path)
     rig: JackRig | FeederRig = JackRig() if jack else FeederRig()
     try:
-        daemon = Daemon(config, offline=not jack)
+        daemon = Daemon(config, offline=not jack, sound=sound)
         rig.attach(daemon, config)
-        run = _drive(daemon, rig, seconds)
+        with beside(daemon) if beside is not None else nullcontext():
+            run = _drive(daemon, rig, seconds)
     finally:
         rig.close()
     run.events_sent = rig.sent  # known once the rig has stopped

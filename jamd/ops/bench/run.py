@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,11 @@ from jamd.ops.bench.conditions import (
 )
 from jamd.ops.bench.daemon_run import JamdRun, run_jamd
 from jamd.ops.bench.drift import Drift, follow_drift
-from jamd.ops.bench.report import check_targets
+from jamd.ops.bench.report import TARGETS, check_targets
 from jamd.ops.bench.rig import jack_reachable
+from jamd.ops.bench.sound import SOUND_TARGETS, bench_sound, placed_after, sound_figures
 from jamd.ops.bench.stats import control_excess_ms, error_us, ratios, stats
+from jamd.ops.bench.web_load import PAD_HZ, WEB_CLIENTS, WebLoad, page_clients
 from jamd.ops.layout import start_busy
 
 
@@ -39,6 +42,7 @@ class BenchOptions:
     seconds: float = SECONDS
     quick: bool = False
     load: bool = False
+    sound: bool = False  # the jamd phase again with FluidSynth playing (jamd.ops.bench.sound)
     command: str = "jamd bench"
 
 
@@ -50,8 +54,12 @@ class Measured:
     decode_drums: dict[str, float]  # decode_ms_p50, decode_ms_p99
     decode_bass: dict[str, float]
     run: JamdRun
+    web_run: JamdRun  # the same, with the page's clients (``web_load``)
+    web_load: WebLoad
     baseline_records: np.ndarray
     baseline_windows: int
+    sound_run: JamdRun | None = None
+    sound_how: str = ""
 
 
 def machine() -> dict:
@@ -102,8 +110,9 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] = lambda s: No
         "cc_hz": CC_HZ,
         "controls_sent": measured.run.events_sent,
         "figures": figures,
-        "targets": check_targets(figures),
-        "notes": notes_of(jack, prio, measured.cold, drift),
+        "targets": check_targets(figures, TARGETS + (SOUND_TARGETS if opts.sound else ())),
+        "notes": notes_of(jack, prio, measured.cold, drift)
+        + ([f"sound_*: the jamd phase again, its engine feeding {measured.sound_how}"] if opts.sound else []),
     }
 
 
@@ -126,9 +135,27 @@ def measure(opts: BenchOptions, jack: bool, progress: Callable[[str], None]) -> 
         )
         progress(f"jamd: {opts.seconds:g} s at {BPM:g} BPM, CCs at {CC_HZ:g} Hz, a drummer playing")
         run = run_jamd(cfg_path, jack, opts.seconds)
+        progress(f"jamd again with {WEB_CLIENTS} page clients, one moving the pad at {PAD_HZ:g} Hz")
+        loads: list[WebLoad] = []
+        web_run = run_jamd(cfg_path, jack, opts.seconds, beside=lambda d: _kept(page_clients(d), loads))
+        sound_run, sound_how = None, ""
+        if opts.sound:
+            sound, sound_how = bench_sound(read_config(cfg_path), tmp)
+            progress(f"jamd again with sound ({sound_how}): {opts.seconds:g} s")
+            sound_run = run_jamd(cfg_path, jack, opts.seconds, sound=sound)
     progress(f"naive baseline: {opts.seconds:g} s")
     base_recs, base_windows = run_baseline(run.perf, run.sched_cfg, jack, opts.seconds)
-    return Measured(cold, drum_t, bass_t, run, base_recs, base_windows)
+    return Measured(
+        cold, drum_t, bass_t, run, web_run, loads[0], base_recs, base_windows, sound_run, sound_how
+    )
+
+
+@contextmanager
+def _kept(clients: AbstractContextManager[WebLoad], into: list[WebLoad]) -> Iterator[WebLoad]:
+    """``clients``, with what they saw kept in ``into`` for after the run."""
+    with clients as load:
+        into.append(load)
+        yield load
 
 
 def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
@@ -143,9 +170,12 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
     excess = control_excess_ms(ctl_t - ctl_ms * 1e6, ctl_t, run.records, run.timeline)
     seeds = [ms_ for kind, _, ms_ in run.stamps if kind == "seed_ms"]
     drums, bass = m.decode_drums, m.decode_bass
-    return {
+    figures = {
         "clock_jitter_us": clock,
+        # beside each: the same run again with the page's clients connected (web_load)
+        "web_clock_jitter_us": error_us(m.web_run.records, REC_TICK),
         "note_error_us": note,
+        "web_note_error_us": error_us(m.web_run.records, REC_NOTE_ON),
         "control_latency_ms": stats(excess, ("p50", "max")),
         "control_publish_ms": stats(ctl_ms, ("p50", "max")),
         "control_next_step_share": float(np.mean(excess < 1e-6)) if excess.size else float("nan"),
@@ -166,7 +196,14 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
         "baseline_windows_per_s": m.baseline_windows / (seconds + SETTLE_S),
         "ratio_clock_jitter": ratios(clock, b_clock),
         "ratio_note_error": ratios(note, b_note),
+        "web_states_per_s": m.web_load.states_per_s,
+        "web_pad_moves_per_s": m.web_load.pad_moves / max(m.web_load.seconds, 1e-9),
     }
+    if m.sound_run is not None:  # beside each: the same run again with the synth playing
+        sound = sound_figures(m.sound_run)
+        for name in ("clock_jitter_us", "note_error_us"):
+            figures = placed_after(figures, {f"sound_{name}": sound[f"sound_{name}"]}, after=f"web_{name}")
+    return figures
 
 
 def notes_of(jack: bool, prio: int, cold: ColdStart, drift: Drift) -> list[str]:
@@ -194,4 +231,7 @@ def notes_of(jack: bool, prio: int, cold: ColdStart, drift: Drift) -> list[str]:
         "1% up to 3 ms late)",
         "baseline: time.sleep to absolute deadlines in a thread of one process, a decoder thread "
         "sharing its GIL; ratio = jamd / baseline (< 1: jamd tighter)",
+        f"web_*: the jamd run again, with the page's server on the daemon and {WEB_CLIENTS} WebSocket "
+        f"clients (aiohttp, a thread of this process), one moving the drums pad at {PAD_HZ:g} Hz; "
+        "web_states_per_s: the slowest client's state updates",
     ]

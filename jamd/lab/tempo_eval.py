@@ -1,0 +1,316 @@
+"""``jamd eval tempo``: how well the drummer-mode clock follows a drummer, measured.
+
+Groove MIDI Dataset test performances (4/4 beats, at least 16 bars) were played to a click, so
+where their beats are is known. Each is played through four tempo curves (constant at the
+file's tempo; a linear drift of 10 % over 32 bars, up for every other file and down for the
+rest; a +8 % step at the bar nearest halfway; a slow +-4 % sinusoid over 32 bars) after a one-bar
+count-in on the hi-hat pedal, into the beat tracker (:mod:`jamd.tempo.tracker`), whose estimates
+reach the tick steering (:mod:`jamd.engine.steer`) a little later, as in ``jamd run``. The beats
+of the clock it would send are set against the true beats, shifted by the file's mean hit offset
+(the drummer's own feel: GMD drummers play a little ahead of their click). A baseline in the
+same run keeps the count-in's tempo fixed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from jamd.data.corpus import gmd_files
+from jamd.engine.clock import Timeline
+from jamd.engine.steer import SteerConfig, TickSteer
+from jamd.midi import spec as ms
+from jamd.music.drumkit import TD11
+from jamd.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT, NoteIn, quantize, read_midi
+from jamd.tempo.countin import CountIn
+from jamd.tempo.tracker import BeatTracker, Estimate, TrackerConfig
+
+MIN_BARS = 16
+DRIFT, DRIFT_BARS = 0.10, 32
+STEP = 0.08
+SINE, SINE_BARS = 0.04, 32
+#: one bar of hi-hat pedal (GM/TD-11 note 44) counts in, with a little human scatter (s)
+COUNT_IN_NOTE, COUNT_IN_VELOCITY, COUNT_IN_SCATTER_S = 44, 90, 0.005
+#: from a hit's arrival to the engine steering by it: the control loop's poll and the pipe
+LATENCY_S = 0.005
+NS = 1e9
+_WARP_RES = 48  # integration steps per beat of the tempo curve
+
+
+class Curve(Enum):
+    CONSTANT = "constant"
+    DRIFT = "drift"
+    STEP = "step"
+    SINE = "sine"
+
+
+@dataclass(frozen=True)
+class Performance:
+    """One GMD file from its first played bar: notes in beats from that bar's one."""
+
+    name: str
+    bpm: float
+    notes: tuple[NoteIn, ...]
+    beats: int  # the last whole beat played
+    feel_beats: float  # the mean hit offset from the 16th grid, in beats
+
+    @property
+    def bars(self) -> int:
+        return self.beats // BEATS_PER_BAR
+
+
+def load_performances(root: Path) -> list[Performance]:
+    """The test split's 4/4 beats (not fills) of at least :data:`MIN_BARS` bars."""
+    out = []
+    for f in gmd_files(root):
+        if f.split != "test" or not re.search(r"_beat_", f.path):
+            continue
+        perf = performance(f.path, f.bpm, read_midi(mido.MidiFile(root / f.path)).drums)
+        if perf is not None and perf.bars >= MIN_BARS:
+            out.append(perf)
+    return out
+
+
+def performance(name: str, bpm: float, drums: Sequence[NoteIn]) -> Performance | None:
+    notes = [n for n in drums if n.note in TD11 and n.velocity > 0]
+    if not notes:
+        return None
+    # the first bar played (a pickup up to half a beat early still belongs to it)
+    start = BEATS_PER_BAR * math.floor((notes[0].beat + 0.5) / BEATS_PER_BAR)
+    moved = tuple(NoteIn(n.beat - start, n.note, n.velocity) for n in notes)
+    feel = float(np.mean([quantize(n.beat)[1] for n in moved])) / STEPS_PER_BEAT
+    return Performance(name, bpm, moved, int(math.floor(moved[-1].beat)), feel)
+
+
+def feel_wander_ms(perf: Performance, half_beats: float = 2.0) -> np.ndarray:
+    """How far the drummer's own feel wanders around the click, per beat: the mean offset from
+    the 16th grid of the hits within ``half_beats`` of the beat (centred: not causal) less the
+    file's mean, in ms at the file's tempo. A clock that followed the drummer perfectly within
+    a bar would be this far from the shifted click."""
+    beats = np.array([n.beat for n in perf.notes])
+    offs = np.array([quantize(b)[1] for b in beats]) / STEPS_PER_BEAT
+    out = []
+    for n in range(perf.beats + 1):
+        near = np.abs(beats - n) < half_beats
+        if near.any():
+            out.append((float(np.mean(offs[near])) - perf.feel_beats) * 60_000.0 / perf.bpm)
+    return np.array(out)
+
+
+def tempo_factor(curve: Curve, perf: Performance, sign: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The curve as a tempo factor over beats from the one."""
+    if curve is Curve.DRIFT:
+        span = DRIFT_BARS * BEATS_PER_BAR
+        return lambda x: 1.0 + sign * DRIFT * np.clip(x / span, 0.0, 1.0)
+    if curve is Curve.STEP:
+        at = step_beat(perf)
+        return lambda x: np.where(x >= at, 1.0 + STEP, 1.0)
+    if curve is Curve.SINE:
+        span = SINE_BARS * BEATS_PER_BAR
+        return lambda x: 1.0 + SINE * np.sin(2 * np.pi * np.clip(x, 0.0, None) / span)
+    return lambda x: np.ones_like(x)
+
+
+def step_beat(perf: Performance) -> int:
+    return BEATS_PER_BAR * round(perf.bars / 2)
+
+
+class Warp:
+    """Beats -> seconds through a tempo curve (before the one: the starting tempo)."""
+
+    def __init__(self, bpm: float, factor: Callable[[np.ndarray], np.ndarray], beats: float) -> None:
+        self.lead = 2 * BEATS_PER_BAR
+        self.grid = np.arange(-self.lead * _WARP_RES, (beats + self.lead) * _WARP_RES + 1) / _WARP_RES
+        sec = 60.0 / (bpm * factor(self.grid[:-1] + 0.5 / _WARP_RES)) / _WARP_RES
+        self.times = np.concatenate([[0.0], np.cumsum(sec)])
+        self.times -= np.interp(0.0, self.grid, self.times)
+        self.bpm = bpm
+        self.factor = factor
+
+    def time(self, beats: np.ndarray | float) -> np.ndarray:
+        return np.interp(beats, self.grid, self.times)
+
+
+@dataclass
+class RunResult:
+    curve: Curve
+    locked_by_bar2: bool
+    beat_error_ms: np.ndarray  # signed, per beat after lock
+    tempo_error_pct: np.ndarray  # per bar: the clock's tempo against the true
+    bars_lost_or_gained: int
+    max_tick_interval_change: float
+    step_tempo_error_pct: float | None = None  # step curve: the bar two bars after the step
+
+
+@dataclass
+class Played:
+    """A performance through a curve: what the tracker hears and where the true beats are."""
+
+    onsets: list[tuple[float, int, int]]  # (s, note, velocity) in time order
+    true_beats: np.ndarray  # s of beats 0..perf.beats, shifted by the drummer's feel
+    warp: Warp
+    count_in: list[float] = field(default_factory=list)
+
+
+def play(perf: Performance, curve: Curve, index: int) -> Played:
+    sign = 1.0 if index % 2 == 0 else -1.0
+    warp = Warp(perf.bpm, tempo_factor(curve, perf, sign), perf.beats + 1)
+    rng = np.random.default_rng(index)
+    count_beats = np.arange(-BEATS_PER_BAR, 0) + perf.feel_beats
+    count_in = list(warp.time(count_beats) + rng.normal(0, COUNT_IN_SCATTER_S, BEATS_PER_BAR))
+    hits = warp.time(np.array([n.beat for n in perf.notes]))
+    onsets = [(t, COUNT_IN_NOTE, COUNT_IN_VELOCITY) for t in count_in]
+    onsets += [(float(t), n.note, n.velocity) for t, n in zip(hits, perf.notes)]
+    onsets.sort(key=lambda o: o[0])
+    true_beats = warp.time(np.arange(perf.beats + 1) + perf.feel_beats)
+    return Played(onsets, true_beats, warp, count_in)
+
+
+def track(played: Played, cfg: TrackerConfig) -> list[tuple[float, Estimate]]:
+    """The tracker's estimates, each with when the engine would have it."""
+    tracker = BeatTracker(cfg, TD11)
+    out = []
+    for t, note, vel in played.onsets:
+        for est in (tracker.update(t), tracker.onset(t, note, vel)):
+            if est is not None:
+                out.append((t + LATENCY_S, est))
+    return out
+
+
+def timeline(est: Estimate) -> Timeline:
+    return Timeline(round(est.anchor_s * NS), est.anchor_beat, est.period_s * NS, True)
+
+
+def clock_ticks(
+    estimates: list[tuple[float, Estimate]], until_s: float, steer_cfg: SteerConfig
+) -> np.ndarray:
+    """The tick times (s) of the clock steered by the estimates as they arrive, from the one."""
+    steer = TickSteer(steer_cfg)
+    target = timeline(estimates[0][1])
+    i = 1
+    due = steer.begin(target)
+    ticks = []
+    while due / NS < until_s:
+        while i < len(estimates) and estimates[i][0] * NS <= due:
+            target = timeline(estimates[i][1])
+            i += 1
+            due = steer.plan(target)
+        ticks.append(steer.advance(target) / NS)
+        due = steer.plan(target)
+    return np.array(ticks)
+
+
+def measure(
+    played: Played,
+    perf: Performance,
+    curve: Curve,
+    beat_times: np.ndarray,
+    lock_s: float,
+    ticks: np.ndarray | None,
+) -> RunResult:
+    true = played.true_beats
+    n = min(len(beat_times), len(true))
+    after = true[:n] >= lock_s
+    err = (beat_times[:n] - true[:n])[after] * 1000.0
+    clock_bpm = 60.0 * BEATS_PER_BAR / np.diff(beat_times[:n:BEATS_PER_BAR])
+    true_bpm = 60.0 * BEATS_PER_BAR / np.diff(true[:n:BEATS_PER_BAR])
+    tempo_err = np.abs(clock_bpm / true_bpm - 1.0) * 100.0
+    # where the clock is when the drummer plays the last beat, against where the drummer is
+    pos = np.interp(true[-1], beat_times, np.arange(len(beat_times)))
+    lost = abs(round((pos - perf.beats) / BEATS_PER_BAR))
+    change = 0.0
+    if ticks is not None and len(ticks) > 2:
+        iv = np.diff(ticks)
+        change = float(np.max(np.abs(iv[1:] / iv[:-1] - 1.0)))
+    step_err = None
+    if curve is Curve.STEP:
+        bar = step_beat(perf) // BEATS_PER_BAR + 2
+        step_err = float(tempo_err[bar]) if bar < len(tempo_err) else None
+    return RunResult(curve, lock_s <= true[2 * BEATS_PER_BAR], err, tempo_err, lost, change, step_err)
+
+
+def run_tracker(
+    perf: Performance, curve: Curve, index: int, cfg: TrackerConfig, steer: SteerConfig
+) -> RunResult:
+    played = play(perf, curve, index)
+    estimates = track(played, cfg)
+    if not estimates:
+        return RunResult(curve, False, np.array([]), np.array([]), perf.bars, 0.0)
+    until = played.true_beats[-1] + 60.0 / perf.bpm
+    ticks = clock_ticks(estimates, until, steer)
+    return measure(played, perf, curve, ticks[:: ms.PPQN], estimates[0][0], ticks)
+
+
+def run_baseline(perf: Performance, curve: Curve, index: int, cfg: TrackerConfig) -> RunResult:
+    """A fixed tempo taken from the count-in."""
+    played = play(perf, curve, index)
+    count_in = CountIn(cfg.count_in, 1.0, 1000.0)
+    found = None
+    for t in played.count_in:
+        found = count_in.feed(t, COUNT_IN_NOTE) or found
+    assert found is not None, "the eval's own count-in is always steady"
+    beats = found.one_s + found.period_s * np.arange(perf.beats + 2)
+    return measure(played, perf, curve, beats, played.count_in[-1], None)
+
+
+def figures(runs: Sequence[RunResult]) -> dict[str, float | int | None]:
+    """The JSON figures of a set of runs (pooled beats and bars)."""
+    err = np.abs(np.concatenate([r.beat_error_ms for r in runs] or [np.zeros(0)]))
+    tempo = np.concatenate([r.tempo_error_pct for r in runs] or [np.zeros(0)])
+    steps = [r.step_tempo_error_pct for r in runs if r.step_tempo_error_pct is not None]
+
+    def stat(a: np.ndarray, f: Callable[[np.ndarray], float]) -> float | None:
+        return round(float(f(a)), 2) if len(a) else None
+
+    out: dict[str, float | int | None] = {
+        "runs": len(runs),
+        "locked_by_bar2_share": round(sum(r.locked_by_bar2 for r in runs) / max(len(runs), 1), 4),
+        "beat_error_ms_p50": stat(err, lambda a: np.percentile(a, 50)),
+        "beat_error_ms_p95": stat(err, lambda a: np.percentile(a, 95)),
+        "beat_error_ms_max": stat(err, np.max),
+        "tempo_error_pct": stat(tempo, np.median),
+        "bars_lost_or_gained": int(sum(r.bars_lost_or_gained for r in runs)),
+        "runs_with_bars_lost_or_gained": int(sum(r.bars_lost_or_gained > 0 for r in runs)),
+        "max_tick_interval_change": round(max((r.max_tick_interval_change for r in runs), default=0.0), 5),
+    }
+    if steps:
+        out["step_tempo_error_pct_max"] = round(max(steps), 3)
+    return out
+
+
+def evaluate(
+    perfs: Sequence[Performance],
+    cfg: TrackerConfig | None = None,
+    steer: SteerConfig | None = None,
+    curves: Sequence[Curve] = tuple(Curve),
+) -> dict:
+    """Every performance through every curve: figures per curve and overall, for the tracker and
+    for the baseline."""
+    cfg = cfg or TrackerConfig()
+    steer = steer or SteerConfig()
+    ours: dict[Curve, list[RunResult]] = {c: [] for c in curves}
+    base: dict[Curve, list[RunResult]] = {c: [] for c in curves}
+    for i, perf in enumerate(perfs):
+        for c in curves:
+            ours[c].append(run_tracker(perf, c, i, cfg, steer))
+            base[c].append(run_baseline(perf, c, i, cfg))
+
+    def block(runs: dict[Curve, list[RunResult]]) -> dict:
+        return {
+            "overall": figures([r for rs in runs.values() for r in rs]),
+            "curves": {c.value: figures(rs) for c, rs in runs.items()},
+        }
+
+    wander = np.abs(np.concatenate([feel_wander_ms(p) for p in perfs]))
+    drummers = {
+        "feel_wander_ms_p50": round(float(np.percentile(wander, 50)), 2),
+        "feel_wander_ms_p95": round(float(np.percentile(wander, 95)), 2),
+    }
+    return {"files": len(perfs), **block(ours), "baseline": block(base), "drummers": drummers}
