@@ -68,3 +68,15 @@ def test_run_with_the_osc_port_taken_is_one_line_exit_2(tmp_path, busy_udp_port)
         f"jamd run: cannot listen for OSC on UDP port {busy_udp_port}: another program uses it "
         "(choose another osc.port in the config, or osc.enabled: false)"
     ]
+
+
+def test_run_without_a_jack_server_says_why_in_a_line_exit_2(tmp_path):
+    """Not the engine process's traceback and then the control side's (before the fix)."""
+    r = jamd(tmp_path, "run", "--bars", "1", config="ports: {api: jack}\nosc: {enabled: false}\n")
+    assert r.returncode == 2, r.stderr
+    no_noise(r.stderr)
+    assert r.stderr.splitlines()[-2:] == [
+        "ERROR jamd.engine.entry[rt]: cannot use MIDI API jack: MidiOutJack::initialize: "
+        "JACK server not running? (start jackd first)",
+        "jamd run: the real-time engine failed to start (exit code 2)",
+    ]

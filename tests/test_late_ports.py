@@ -89,7 +89,7 @@ def test_every_port_that_appears_late_is_used_within_2_s(mode, jack_server, tmp_
     ext = None
     try:
         assert wait_for(lambda: d.engine.is_alive() and d.engine.status().alive, 30)
-        assert wait_for(lambda: len(d.inputs.ports) == 2, 10)  # both waited for
+        assert wait_for(lambda: len(d.inputs.ports) == 2, 30)  # both waited for (slow under load)
         assert all(p.lost for _, p in d.inputs.ports)
         time.sleep(1.0)  # the loop runs a while with nothing there
         t0 = time.perf_counter_ns()
@@ -118,10 +118,15 @@ def test_every_port_that_appears_late_is_used_within_2_s(mode, jack_server, tmp_
             late["clock in"] = followed
             late.pop("drums"), late.pop("bass")
             ext.cmd("start")
-            time.sleep(1.0)
-            start = next(t for k, t in ext.events() if k == "start")
-            late["drums"] = first_after(sinks["drums"], start, ms.is_note_on)
-            late["bass"] = first_after(sinks["bass"], start, ms.is_note_on)
+
+            def after_start(role: str) -> float | None:
+                start = next((t for k, t in ext.events() if k == "start"), None)
+                return None if start is None else first_after(sinks[role], start, ms.is_note_on)
+
+            # the first notes after Start, waited for up to the budget (not a fixed sleep:
+            # on a loaded machine the sender may log its Start late)
+            wait_for(lambda: after_start("drums") is not None and after_start("bass") is not None, APPEAR_S)
+            late["drums"], late["bass"] = after_start("drums"), after_start("bass")
         assert all(v is not None and v < APPEAR_S for v in late.values()), late
         assert all(not p.lost for _, p in d.inputs.ports), "drummer/controller not opened"
         assert "late-knobs:out" in d.controllers.mappers, "the controller got no mapping"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jamd.engine.config import RtConfig
-from jamd.engine.handle import EngineHandle
+from jamd.engine.handle import EngineHandle, EngineLayout
 from jamd.engine.ipc import (
     REC_NOTE_OFF,
     REC_NOTE_ON,
@@ -124,7 +124,8 @@ def test_engine_thread_plays_and_ends_notes() -> None:
     """The whole loop without MIDI: null ports, master clock at 300 BPM, half a second."""
     null = null_port("drums")
     h = EngineHandle(
-        RtConfig(bpm=300.0, drums=null, clock_out=[null], autostart=True, rt_priority=0), mode="thread"
+        RtConfig(bpm=300.0, drums=null, clock_out=[null], autostart=True, rt_priority=0),
+        mode=EngineLayout.THREAD,
     )
     h.publish(random_window(4))
     with h:

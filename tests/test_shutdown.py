@@ -21,9 +21,68 @@ import pytest
 from jamd.commands.run import EXIT_ENGINE_KILLED
 from jamd.engine.config import RtConfig
 from jamd.engine.entry import CLOSE_BOUND_S
-from jamd.engine.handle import KILL_TIMEOUT_S, EngineHandle, StopOutcome
+from jamd.engine.handle import KILL_TIMEOUT_S, EngineHandle, EngineStartError, StopOutcome
+from jamd.midi.ports import PortConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+#: A signal sent at one chosen call inside ``Wakeup.wait`` (every place a real one may land:
+#: the handler runs at the next call boundary), for each call in turn.
+_SIGNAL_INSIDE_WAIT = """
+import os, signal, sys
+from jamd.base.signals import Wakeup
+
+wake = Wakeup()
+signal.signal(signal.SIGUSR1, lambda signum, frame: wake.set())
+calls, at = 0, -1
+here = sys._getframe().f_code
+
+def hook(frame, event, arg):
+    global calls
+    if event == "call" or (event == "c_call" and frame.f_code is not here):
+        if calls == at:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        calls += 1
+
+sys.setprofile(hook)
+wake.wait(0.01)
+sys.setprofile(None)
+woken, places = 0, calls
+for at in range(places):
+    calls = 0
+    sys.setprofile(hook)
+    woken += wake.wait(5)
+    sys.setprofile(None)
+print(places, woken)
+"""
+
+
+def test_a_signal_anywhere_in_the_loops_wait_wakes_it() -> None:
+    """The daemon's Ctrl-C/SIGTERM handler wakes its loop. With a ``threading.Event`` a signal
+    landing inside ``Event.wait`` (the Event's lock held) hung for good: ``set`` waits for that
+    lock (seen in the soak: jamd hung until its 15 s shutdown bound; this script with an Event
+    hangs). ``Wakeup`` takes no lock: each place wakes the wait at once."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    t0 = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_INSIDE_WAIT], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert run.returncode == 0, run.stderr
+    places, woken = map(int, run.stdout.split())
+    assert places >= 3 and woken == places and time.monotonic() - t0 < 5
+
+
+def test_an_engine_that_cannot_open_its_port_says_why_in_a_line(capfd) -> None:
+    """A port the engine cannot open (here an API that does not exist) is its one error line
+    and exit code 2, and the control side's error says how the engine ended: before, two
+    tracebacks (the engine process's, then the control side's RuntimeError)."""
+    h = EngineHandle(RtConfig(rt_priority=0, drums=PortConfig("drums", "synth", api="nowhere")))
+    with pytest.raises(EngineStartError, match=r"failed to start \(exit code 2\)"):
+        h.start()  # and nothing is left: no process, no shared memory
+    assert not h.is_alive() and h.shared.status is None  # released
+    err = capfd.readouterr().err
+    assert "unknown MIDI API 'nowhere'" in err and "Traceback" not in err, err
 
 
 def test_a_stuck_engine_is_killed_within_the_deadline() -> None:
@@ -147,7 +206,7 @@ def test_the_last_messages_before_a_close_reach_the_receiver(jack_server) -> Non
     """Note-offs sent just before a port closes (the panic on the way out, the parent's
     rescue) arrive: a JACK port unregistered before its readers' process cycle loses them.
     The sender runs at SCHED_FIFO as the engine does (it gets to the close at once)."""
-    from test_rt_jack import Sink
+    from test_rt_jack import Sink, wait_for
 
     from jamd.midi.ports import ManagedOutput, PortConfig
 
@@ -166,7 +225,9 @@ def test_the_last_messages_before_a_close_reach_the_receiver(jack_server) -> Non
             out.send([0x99, 36 + i % 8, 100])
             out.send([0x89, 36 + i % 8, 0])
             out.close()
-            time.sleep(0.03)
+            # lost at the close they never come; on time they may still be on their way to the
+            # sink's poll thread (a loaded machine): wait for them, with a deadline
+            wait_for(lambda n=n: len(sink.got) - n >= 2, 2.0)
             got_all.append(len(sink.got) - n)
 
     t = threading.Thread(target=sender)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from jamd.commands.common import add_config_argument, midi_in, output_file, whole
 
 if TYPE_CHECKING:
+    from jamd.live.config import PortsConfig
     from jamd.live.soundplan import SoundPlan
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ STATUS_EVERY_S = 0.1
 DEMO_RECORDING = Path("jamd-demo.mid")
 #: Exit codes of a stopped `jamd run` (README, "Stopping"): 0 the engine ended its notes and
 #: stopped; 3 it had to be killed (it hung, e.g. closing a JACK client), its notes ended from
-#: here; 4 it had died or ended with an error. A second signal ends jamd at once (killed by
+#: here; 4 it had died or ended with an error (at start too). A second signal ends jamd at once (killed by
 #: SIGINT/SIGTERM: 130/143 in a shell); a shutdown past its bound by SIGALRM (142).
 EXIT_ENGINE_KILLED = 3
 EXIT_ENGINE_FAILED = 4
@@ -65,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from jamd.base.logsetup import apply_logging
     from jamd.base.signals import enable_crash_traces
-    from jamd.engine.handle import StopOutcome
+    from jamd.engine.entry import EXIT_BAD_INPUT
+    from jamd.engine.handle import EngineStartError, StopOutcome
     from jamd.live.config import load_config
     from jamd.live.daemon import Daemon
     from jamd.live.recorder import Recorder
@@ -95,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     try:
         daemon.run()
+    except EngineStartError as e:  # why is the engine's log line just above
+        print(f"jamd run: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT if e.exitcode == EXIT_BAD_INPUT else EXIT_ENGINE_FAILED
     finally:
         if web is not None:
             web.stop()
@@ -135,7 +140,6 @@ def demo_config(config):
     else no MIDI at all (and a recording: the second value says why). Nor OSC: when its port
     is taken, the demo says so and goes on without it."""
     from jamd.control.osc import port_free
-    from jamd.midi.ports import default_api, list_ports
 
     ports = dataclasses.replace(config.ports, drummer=None, controllers=[], virtual=True)
     drummer = dataclasses.replace(config.drummer, kit="gm", channel=None)
@@ -144,8 +148,14 @@ def demo_config(config):
         print(f"UDP port {osc.port} is taken by another program: the demo runs without OSC", file=sys.stderr)
         osc = dataclasses.replace(osc, enabled=False)
     config = dataclasses.replace(config, ports=ports, drummer=drummer, osc=osc)
-    api = default_api() if ports.api == "auto" else ports.api
-    return config, list_ports(api).error
+    return config, midi_api_error(ports)
+
+
+def midi_api_error(ports: PortsConfig) -> str | None:
+    """Why the MIDI API the config names cannot be used here (no JACK server, ...), or None."""
+    from jamd.midi.ports import default_api, list_ports
+
+    return list_ports(default_api() if ports.api == "auto" else ports.api).error
 
 
 def add_demo_drummer(daemon, path: Path | None) -> None:

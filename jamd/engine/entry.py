@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from jamd.base.errors import UserError
 from jamd.base.logsetup import setup_child_logging
 from jamd.base.signals import enable_crash_traces, restart_interrupted_calls
 from jamd.engine.config import RtConfig
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 #: The engine process's bound on closing its ports, once its notes are off (s): SIGALRM
 #: ends it after this (the parent waits ``QUIT_TIMEOUT_S``, longer, before it kills).
 CLOSE_BOUND_S = 2.0
+#: The engine's exit code when the config cannot work here (a port or MIDI API it cannot
+#: open: its one log line says why); `jamd run` then exits with it too, as for a bad config.
+EXIT_BAD_INPUT = 2
 
 
 def set_realtime(priority: int) -> int:
@@ -61,6 +65,9 @@ def engine_main(
     sys.setswitchinterval(cfg.switch_interval_s)
     try:
         engine.run()
+    except UserError as e:  # a port that cannot be opened: one line, not a traceback
+        log.error("%s", e)
+        sys.exit(EXIT_BAD_INPUT)
     finally:
         windows.close()
         shared.close()

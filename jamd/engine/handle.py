@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from enum import Enum
+from typing import NoReturn
 
 import numpy as np
 
@@ -42,15 +43,30 @@ class StopOutcome(Enum):
     FAILED = "failed"  # it had died already or exited with an error; notes ended from the mirror
 
 
-class EngineHandle:
-    """The control side's handle on the engine: start it, feed it, watch it, stop it.
+class EngineStartError(RuntimeError):
+    """The engine ended, or had not come up, before it was running (its log says why)."""
 
-    ``mode="process"`` (the default, what ``jamd run`` uses) or ``"thread"`` (only for the
-    layout measurement in ``jamd.ops.layout``).
-    """
+    def __init__(self, message: str, exitcode: int | None) -> None:
+        super().__init__(message)
+        self.exitcode = exitcode
+
+
+class EngineLayout(Enum):
+    """Where the engine runs (docs/architecture.md measures both)."""
+
+    PROCESS = "process"  # its own process, free of the control side's GIL: what `jamd run` uses
+    THREAD = "thread"  # a thread of the control process: only for `jamd.ops.layout`'s comparison
+
+
+class EngineHandle:
+    """The control side's handle on the engine: start it, feed it, watch it, stop it."""
 
     def __init__(
-        self, cfg: RtConfig, mode: str = "process", capacity: int = 1 << 16, log_level: int | None = None
+        self,
+        cfg: RtConfig,
+        mode: EngineLayout = EngineLayout.PROCESS,
+        capacity: int = 1 << 16,
+        log_level: int | None = None,
     ) -> None:
         self.cfg = cfg
         self.mode = mode
@@ -65,7 +81,7 @@ class EngineHandle:
         self._rescued = False
 
     def start(self, timeout: float = 10.0) -> EngineHandle:
-        if self.mode == "process":
+        if self.mode is EngineLayout.PROCESS:
             ctx = mp.get_context("spawn")
             self.process = ctx.Process(
                 target=engine_main,
@@ -97,11 +113,20 @@ class EngineHandle:
         deadline = time.monotonic() + timeout
         while self.shared.get("alive") != 1:
             if not self.is_alive():
-                raise RuntimeError("the real-time engine failed to start (see its log above)")
+                self._give_up(f"the real-time engine failed to start ({self.ended_why()})")
             if time.monotonic() > deadline:
-                raise RuntimeError("the real-time engine did not start in time")
+                self._give_up(f"the real-time engine did not start within {timeout:g} s")
             time.sleep(0.005)
         return self
+
+    def _give_up(self, message: str) -> NoReturn:
+        """The engine did not come up: none is left running, its shared memory is freed."""
+        proc = self.process
+        if proc is not None and proc.is_alive():
+            proc.kill()
+            proc.join(KILL_TIMEOUT_S)
+        self._release()
+        raise EngineStartError(message, proc.exitcode if proc is not None else None)
 
     def is_alive(self) -> bool:
         if self.process is not None:
@@ -188,12 +213,15 @@ class EngineHandle:
                 before_release()
             return outcome
         finally:
-            if self._engine is not None:
-                self._engine.windows.close()
-                self._engine.shared.close()
-            self._conn.close()
-            self.windows.close()
-            self.shared.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._engine is not None:
+            self._engine.windows.close()
+            self._engine.shared.close()
+        self._conn.close()
+        self.windows.close()
+        self.shared.close()
 
     def _end(self, timeout: float) -> StopOutcome:
         was_alive = self.is_alive()

@@ -67,7 +67,7 @@ from jamd.engine.link import LinkClock
 from jamd.engine.scheduler import Msg, SchedulerConfig, StepScheduler
 from jamd.midi import spec as ms
 from jamd.midi.null import NULL_API, NullOutput
-from jamd.midi.ports import ManagedInput, ManagedOutput, PortConfig
+from jamd.midi.ports import ManagedInput, ManagedOutput, PortChange, PortConfig
 from jamd.music.grid import STEPS_PER_BEAT
 from jamd.sound.output import SoundOutput
 from jamd.sound.synth import SoundSettings, SoundUnavailable
@@ -312,11 +312,11 @@ class Engine:
         if change is None or p not in self.outputs:
             return
         idx = self.outputs.index(p)
-        if change == "lost":
+        if change is PortChange.LOST:
             self.sched.port_lost(idx)
             self.shared.sounding[idx] = 0
             self.shared.set("ports_lost", self.shared.get("ports_lost") + 1)
-        elif change == "back":
+        elif change is PortChange.BACK:
             self._send_all(self.sched.port_back(idx), t)
 
     def _status(self, t: int) -> None:

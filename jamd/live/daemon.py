@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jamd.base.logsetup import apply_logging
-from jamd.base.signals import restart_interrupted_calls
+from jamd.base.signals import Wakeup, restart_interrupted_calls
 from jamd.control.targets import CHORD_TARGET
-from jamd.engine.handle import EngineHandle, StopOutcome
+from jamd.engine.handle import EngineHandle, EngineLayout, StopOutcome
 from jamd.engine.ipc import sent_messages
 from jamd.live.config import Config, load_config
 from jamd.live.inputs import Controllers, Inputs, Keyboard
@@ -87,16 +87,17 @@ class Daemon:
         self,
         config: Config,
         *,
-        engine_mode: str = "process",
+        engine_mode: EngineLayout = EngineLayout.PROCESS,
         offline: bool = False,
         recorder: Recorder | None = None,
         sound: SoundSettings | None = None,
     ):
         self.config = config
         self.offline = offline
-        self.wake = threading.Event()
+        self.wake = Wakeup()
         self.stop_requested = threading.Event()
-        self.reload_requested = threading.Event()
+        # what a signal handler asked: plain flags, as a handler must take no lock (Wakeup)
+        self._stop_signal = self._reload_signal = False
         self.latencies = Latencies()
         self.recorder = recorder
         self.tickers: list[Callable[[int], None]] = []  # called once per loop turn (demo, screen)
@@ -139,8 +140,8 @@ class Daemon:
 
     def start(self) -> None:
         self.engine.start()
-        self._publish(now_ns())
         try:
+            self._publish(now_ns())
             if not self.offline:
                 self._open_inputs()
             self._open_osc()
@@ -184,7 +185,7 @@ class Daemon:
         watchdog = watchdog_interval_s()
         next_dog = 0.0
         last = now_ns()
-        while not self.stop_requested.is_set():
+        while not (self._stop_signal or self.stop_requested.is_set()):
             t = now_ns()
             self._handle_inputs(t)
             if self.osc is not None:
@@ -208,11 +209,10 @@ class Daemon:
             if watchdog and t / 1e9 >= next_dog and self._engine_fresh(t):
                 next_dog = t / 1e9 + watchdog
                 self.notifier.watchdog()
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
+            if self._reload_signal:
+                self._reload_signal = False
                 self.reload()
             self.wake.wait(self._wait_s(t))
-            self.wake.clear()
 
     def _wait_s(self, t: int) -> float:
         """Until the next bar line, but never longer than an idle tick."""
@@ -460,11 +460,11 @@ class Daemon:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.alarm(SHUTDOWN_BOUND_S)
             self._alarm_armed = True
-            self.stop_requested.set()
+            self._stop_signal = True
             self.wake.set()
 
         def hup(_signum, _frame) -> None:
-            self.reload_requested.set()
+            self._reload_signal = True
             self.wake.set()
 
         signal.signal(signal.SIGTERM, stop)

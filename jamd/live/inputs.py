@@ -16,7 +16,7 @@ from jamd.control.mapper import ControlEvent, Mapper
 from jamd.control.mapping import Mapping, select_mapping
 from jamd.control.targets import TargetValues
 from jamd.live.config import PortsConfig
-from jamd.midi.ports import ManagedInput, PortConfig
+from jamd.midi.ports import ManagedInput, PortChange, PortConfig
 from jamd.music.harmony import NOTE_NAMES, QUALITIES, Chords, HeldChord
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,8 @@ class InputPort(Protocol):
         """(message, arrival ns) of everything received up to ``now_ns``."""
         ...
 
-    def check(self) -> str | None:
-        """``"back"`` when a lost port was re-opened (see ManagedInput.check)."""
+    def check(self) -> PortChange | None:
+        """:attr:`PortChange.BACK` when a lost port was re-opened (see ManagedInput.check)."""
         ...
 
     def close(self) -> None: ...
@@ -79,7 +79,7 @@ class Inputs:
 
     def check(self) -> None:
         for role, port in self.ports:
-            if port.check() == "back":
+            if port.check() is PortChange.BACK:
                 self._found(role, port)
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TypeVar
 
 # A daemon must not start a JACK server behind the user's back (libjack does by default).
@@ -86,6 +87,24 @@ def _make(kind: str, api: str, client: str) -> rtmidi.MidiIn | rtmidi.MidiOut:
         raise PortError(f"cannot use MIDI API {api}: {e}{hint}") from e
 
 
+#: How often a port list is read again when it changed while being read (next function).
+LIST_TRIES = 3
+
+
+def port_names(dev: rtmidi.MidiIn | rtmidi.MidiOut) -> list[str]:
+    """The ports ``dev`` can connect to. rtmidi counts them, then asks each one's name: a port
+    that goes away in between raises ``InvalidPortError`` (seen over JACK: 11 in 74,000
+    listings while another client registered and closed ports; for jamd, a device unplugged
+    at the moment it polls, and the exception ended the engine's loop or the daemon's). So a
+    list that changed is read again."""
+    for _ in range(LIST_TRIES - 1):
+        try:
+            return dev.get_ports()
+        except rtmidi.InvalidPortError:
+            log.debug("the port list changed while it was read; reading it again")
+    return dev.get_ports()
+
+
 @dataclass
 class PortList:
     api: str
@@ -104,8 +123,8 @@ def list_ports(api: str) -> PortList:
         out.error = str(e)
         return out
     try:
-        out.inputs = list(midi_in.get_ports())
-        out.outputs = list(midi_out.get_ports())
+        out.inputs = port_names(midi_in)
+        out.outputs = port_names(midi_out)
     finally:
         midi_in.delete()
         midi_out.delete()
@@ -158,6 +177,13 @@ class PortConfig:
     api: str = field(default_factory=default_api)
 
 
+class PortChange(Enum):
+    """What :meth:`ManagedOutput.check` / :meth:`ManagedInput.check` found in the port list."""
+
+    LOST = "lost"  # our port went away: nothing is sent to it until it is back
+    BACK = "back"  # re-found by its pattern and re-opened (or, waited for since start, appeared)
+
+
 _M = TypeVar("_M", bound="_Managed")
 
 
@@ -201,7 +227,7 @@ class _Managed:
                 dev.open_virtual_port(port)
                 self.name = f"{self.client_name}:{port}"
             else:
-                names = dev.get_ports()
+                names = port_names(dev)
                 if wait and not match_port(names, self.cfg.pattern or ""):
                     return self._wait_for(dev, names)
                 self.name = find_port(names, self.cfg.pattern or "", self.kind, self.cfg.api)
@@ -229,12 +255,13 @@ class _Managed:
         )
         return self
 
-    def check(self) -> str | None:
-        """Poll the port list: ``"lost"`` when our port went away, ``"back"`` when it was
-        re-found and re-opened, else None. Virtual ports are ours and never go away."""
+    def check(self) -> PortChange | None:
+        """Poll the port list: :attr:`PortChange.LOST` when our port went away,
+        :attr:`PortChange.BACK` when it was re-found and re-opened, else None. Virtual ports
+        are ours and never go away."""
         if self.cfg.virtual or self._dev is None:
             return None
-        names = self._dev.get_ports()
+        names = port_names(self._dev)
         if not self.lost:
             if self.name in names:
                 return None
@@ -246,7 +273,7 @@ class _Managed:
                 self.name,
                 self.cfg.pattern,
             )
-            return "lost"
+            return PortChange.LOST
         found = match_port(names, self.cfg.pattern or "")
         if len(found) != 1:
             return None
@@ -259,7 +286,7 @@ class _Managed:
         first = self.name is None  # waited for since start (``open(wait=True)``)
         self.name, self.lost = found[0], False
         log.info("%s %s: %s %s", self.kind, self.cfg.role, self.name, "appeared" if first else "is back")
-        return "back"
+        return PortChange.BACK
 
     def close(self) -> None:
         if self._dev is not None:

@@ -1,8 +1,8 @@
 """Measure where the real-time engine should live: clock jitter per process layout, under load.
 
-``measure_layout("process" | "thread", ...)`` runs the real engine (master clock, a 2-bar
-pattern) for a while with a numpy "decoder" running flat out in the control process and a
-pure-Python busy loop on the other core, then reads the engine's own timing records: for every
+``measure_layout(EngineLayout.PROCESS | EngineLayout.THREAD, ...)`` runs the real engine
+(master clock, a 2-bar pattern) for a while with a numpy "decoder" running flat out in the
+control process and a pure-Python busy loop on the other core, then reads the engine's own timing records: for every
 clock tick and note, the time it was due vs the time the send call returned ("where jamd
 sends"). ``jamd bench`` can call it; the figures in docs/architecture.md come from
 :func:`compare_layouts`.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jamd.engine.config import RtConfig
-from jamd.engine.handle import EngineHandle
+from jamd.engine.handle import EngineHandle, EngineLayout
 from jamd.engine.ipc import REC_NOTE_ON, REC_TICK, jitter_stats
 from jamd.midi.null import null_port
 from jamd.midi.ports import PortConfig
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LayoutResult:
-    layout: str
+    layout: EngineLayout
     detail: str
     ticks: dict
     notes: dict
@@ -40,7 +40,7 @@ class LayoutResult:
     def line(self) -> str:
         t, n = self.ticks, self.notes
         return (
-            f"{self.layout:8s} {self.detail:36s} clock p50 {t['p50_ms']:.3f} p99 {t['p99_ms']:.3f} "
+            f"{self.layout.value:8s} {self.detail:36s} clock p50 {t['p50_ms']:.3f} p99 {t['p99_ms']:.3f} "
             f"max {t['max_ms']:.3f} ms (n={t['n']}) | notes p50 {n['p50_ms']:.3f} p99 {n['p99_ms']:.3f} "
             f"max {n['max_ms']:.3f} ms (n={n['n']})"
         )
@@ -92,7 +92,7 @@ def _pattern() -> Window:
 
 
 def measure_layout(
-    layout: str,
+    layout: EngineLayout,
     bpm: float = 180.0,
     seconds: float = 10.0,
     load: bool = True,
@@ -100,11 +100,11 @@ def measure_layout(
     rt_priority: int = 50,
     port: PortConfig | None = None,
 ) -> LayoutResult:
-    """Run the engine in ``layout`` ("process" or "thread") and return its send jitter."""
+    """Run the engine in ``layout`` and return its send jitter."""
     port = port or null_port("drums")
     cfg = RtConfig(bpm=bpm, drums=port, clock_out=[port], autostart=True, rt_priority=rt_priority)
     old_si = sys.getswitchinterval()
-    if switch_interval is not None and layout == "thread":
+    if switch_interval is not None and layout is EngineLayout.THREAD:
         sys.setswitchinterval(switch_interval)
     busy = None
     stop = threading.Event()
@@ -119,7 +119,7 @@ def measure_layout(
             end = time.monotonic() + seconds
             if load:
                 t = threading.Thread(target=decoder_load, args=(stop,), daemon=True)
-                if layout == "thread":
+                if layout is EngineLayout.THREAD:
                     t.start()  # same process as the engine: the GIL is shared
                     while time.monotonic() < end:
                         time.sleep(0.05)
@@ -141,7 +141,7 @@ def measure_layout(
             busy.join(5)
     detail = (
         f"switch {sys.getswitchinterval() * 1e3 if switch_interval is None else switch_interval * 1e3:.1f} ms, "
-        if layout == "thread"
+        if layout is EngineLayout.THREAD
         else ""
     )
     detail += f"SCHED_FIFO {int(prio)}" if prio else "normal priority"
@@ -153,13 +153,14 @@ def compare_layouts(
     seconds: float = 10.0, bpm: float = 180.0, port: PortConfig | None = None
 ) -> list[LayoutResult]:
     """The candidates of docs/architecture.md, each under the same load."""
-    runs: list[tuple[str, float | None, int]] = [  # layout, switch interval, real-time priority
-        ("thread", 0.005, 0),
-        ("thread", 0.001, 0),
-        ("thread", 0.0002, 0),
-        ("thread", 0.001, 50),
-        ("process", None, 0),
-        ("process", None, 50),
+    thread, process = EngineLayout.THREAD, EngineLayout.PROCESS
+    runs: list[tuple[EngineLayout, float | None, int]] = [  # layout, switch interval, priority
+        (thread, 0.005, 0),
+        (thread, 0.001, 0),
+        (thread, 0.0002, 0),
+        (thread, 0.001, 50),
+        (process, None, 0),
+        (process, None, 50),
     ]
     out = []
     for layout, switch, prio in runs:
