@@ -8,7 +8,9 @@ that needs the C library, Debian's ``libfluidsynth3``) with a General MIDI sound
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import logging
 import os
 import sys
@@ -74,7 +76,10 @@ class SoundSettings:
 def load_fluidsynth() -> ModuleType:
     """The pyfluidsynth module with FluidSynth's own log silenced, or :class:`SoundUnavailable`."""
     try:
-        import fluidsynth
+        # pyfluidsynth prints where it found the library when the environment has CI set (as
+        # CI and some shells do): that line is not the user's, and it broke `--json` output.
+        with contextlib.redirect_stdout(io.StringIO()):
+            import fluidsynth
     except ModuleNotFoundError as e:
         if e.name != "fluidsynth":
             raise
