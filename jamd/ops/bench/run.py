@@ -31,7 +31,7 @@ from jamd.ops.bench.daemon_run import JamdRun, run_jamd
 from jamd.ops.bench.drift import Drift, follow_drift
 from jamd.ops.bench.report import TARGETS, check_targets
 from jamd.ops.bench.rig import jack_reachable
-from jamd.ops.bench.sound import SOUND_TARGETS, bench_sound, placed_after, sound_figures
+from jamd.ops.bench.sound import SOUND_TARGETS, bench_sound
 from jamd.ops.bench.stats import control_excess_ms, error_us, ratios, stats
 from jamd.ops.bench.web_load import PAD_HZ, WEB_CLIENTS, WebLoad, page_clients
 from jamd.ops.layout import start_busy
@@ -185,12 +185,14 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
     excess = control_excess_ms(ctl_t - ctl_ms * 1e6, ctl_t, run.records, run.timeline)
     seeds = [ms_ for kind, _, ms_ in run.stamps if kind == "seed_ms"]
     drums, bass = m.decode_drums, m.decode_bass
-    figures = {
+    # beside each timing figure: the same run again with the page's clients connected
+    # (web_load) and, with --sound, with the synth playing
+    again = {"web_": m.web_run, **({"sound_": m.sound_run} if m.sound_run is not None else {})}
+    return {
         "clock_jitter_us": clock,
-        # beside each: the same run again with the page's clients connected (web_load)
-        "web_clock_jitter_us": error_us(m.web_run.records, REC_TICK),
+        **{f"{p}clock_jitter_us": error_us(r.records, REC_TICK) for p, r in again.items()},
         "note_error_us": note,
-        "web_note_error_us": error_us(m.web_run.records, REC_NOTE_ON),
+        **{f"{p}note_error_us": error_us(r.records, REC_NOTE_ON) for p, r in again.items()},
         # and the same run with the drummer leading: ticks steered to the drummer's grid
         "drummer_clock_jitter_us": error_us(m.drummer_run.records, REC_TICK),
         "drummer_note_error_us": error_us(m.drummer_run.records, REC_NOTE_ON),
@@ -217,11 +219,6 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
         "web_states_per_s": m.web_load.states_per_s,
         "web_pad_moves_per_s": m.web_load.pad_moves / max(m.web_load.seconds, 1e-9),
     }
-    if m.sound_run is not None:  # beside each: the same run again with the synth playing
-        sound = sound_figures(m.sound_run)
-        for name in ("clock_jitter_us", "note_error_us"):
-            figures = placed_after(figures, {f"sound_{name}": sound[f"sound_{name}"]}, after=f"web_{name}")
-    return figures
 
 
 def notes_of(jack: bool, prio: int, cold: ColdStart, drift: Drift) -> list[str]:
