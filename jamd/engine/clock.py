@@ -87,6 +87,12 @@ class Timeline:
     def time_at(self, beat: float) -> int:
         return self.anchor_ns + round((beat - self.anchor_beat) * self.ns_per_beat)
 
+    @classmethod
+    def of_seconds(cls, anchor_s: float, anchor_beat: float, period_s: float) -> Timeline:
+        """A running timeline from a beat's time and the beat period in seconds (the drummer's
+        grid as the tracker, which counts in seconds, hears it)."""
+        return cls(round(anchor_s * NS_PER_S), anchor_beat, period_s * NS_PER_S, True)
+
 
 def wait_until(
     deadline_ns: int, spin_ns: int = 1_000_000, clock: Callable[[], int] = time.perf_counter_ns

@@ -24,7 +24,7 @@ import mido
 import numpy as np
 
 from jamd.data.corpus import gmd_files
-from jamd.engine.clock import Timeline
+from jamd.engine.clock import NS_PER_S, Timeline
 from jamd.engine.steer import SteerConfig, TickSteer
 from jamd.midi import spec as ms
 from jamd.music.drumkit import TD11
@@ -40,7 +40,6 @@ SINE, SINE_BARS = 0.04, 32
 COUNT_IN_NOTE, COUNT_IN_VELOCITY, COUNT_IN_SCATTER_S = 44, 90, 0.005
 #: from a hit's arrival to the engine steering by it: the control loop's poll and the pipe
 LATENCY_S = 0.005
-NS = 1e9
 _WARP_RES = 48  # integration steps per beat of the tempo curve
 
 
@@ -184,25 +183,22 @@ def track(played: Played, cfg: TrackerConfig) -> list[tuple[float, Estimate]]:
     return out
 
 
-def timeline(est: Estimate) -> Timeline:
-    return Timeline(round(est.anchor_s * NS), est.anchor_beat, est.period_s * NS, True)
-
-
 def clock_ticks(
     estimates: list[tuple[float, Estimate]], until_s: float, steer_cfg: SteerConfig
 ) -> np.ndarray:
     """The tick times (s) of the clock steered by the estimates as they arrive, from the one."""
     steer = TickSteer(steer_cfg)
-    target = timeline(estimates[0][1])
+    grids = [Timeline.of_seconds(e.anchor_s, e.anchor_beat, e.period_s) for _, e in estimates]
+    target = grids[0]
     i = 1
     due = steer.begin(target)
     ticks = []
-    while due / NS < until_s:
-        while i < len(estimates) and estimates[i][0] * NS <= due:
-            target = timeline(estimates[i][1])
+    while due / NS_PER_S < until_s:
+        while i < len(estimates) and estimates[i][0] * NS_PER_S <= due:
+            target = grids[i]
             i += 1
             due = steer.plan(target)
-        ticks.append(steer.advance(target) / NS)
+        ticks.append(steer.advance(target) / NS_PER_S)
         due = steer.plan(target)
     return np.array(ticks)
 

@@ -9,7 +9,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 
-from jamd.engine.clock import ClockMode, Timeline
+from jamd.engine.clock import NS_PER_S, ClockMode, Timeline
 from jamd.engine.handle import EngineHandle
 from jamd.engine.ipc import ControlKind
 from jamd.live.config import Config
@@ -17,12 +17,10 @@ from jamd.tempo.tracker import BeatTracker, Estimate, TrackerConfig, TrackState
 
 log = logging.getLogger(__name__)
 
-NS = 1_000_000_000
-
 
 def grid_timeline(est: Estimate) -> Timeline:
     """The tracker's estimate as the engine's timeline (ns of the monotonic clock)."""
-    return Timeline(round(est.anchor_s * NS), est.anchor_beat, est.period_s * NS, True)
+    return Timeline.of_seconds(est.anchor_s, est.anchor_beat, est.period_s)
 
 
 class DrummerLead:
@@ -58,7 +56,7 @@ class DrummerLead:
 
     def note(self, note: int, velocity: int, t_ns: int) -> None:
         """A note-on from the drummer, stamped on arrival."""
-        est = self.tracker.onset(t_ns / NS, note, velocity)
+        est = self.tracker.onset(t_ns / NS_PER_S, note, velocity)
         if est is not None:
             self.send_grid(grid_timeline(est))
 
@@ -66,7 +64,7 @@ class DrummerLead:
         """Once a loop turn: the drummer's silence (holding, then gone: Stop)."""
         self.tracker.lock_tempo(self.values.get("tempo.lock", 0.0) > 0.5)
         before = self.tracker.state
-        est = self.tracker.update(now_ns / NS)
+        est = self.tracker.update(now_ns / NS_PER_S)
         if est is not None:
             self.send_grid(grid_timeline(est))
         if before is not TrackState.SEARCHING and self.tracker.state is TrackState.SEARCHING:
