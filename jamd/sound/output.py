@@ -14,8 +14,14 @@ import logging
 from typing import Any
 
 from jamd.base.cstderr import c_stderr_to_log
-from jamd.midi import spec as ms
-from jamd.sound.synth import SoundSettings, SoundUnavailable, drivers_to_try, load_fluidsynth, new_synth
+from jamd.sound.synth import (
+    SoundSettings,
+    SoundUnavailable,
+    drivers_to_try,
+    load_fluidsynth,
+    new_synth,
+    play,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +92,8 @@ class SoundOutput:
         return self
 
     def send(self, msg: list[int]) -> None:
-        """One message as the MIDI ports got it (channels 1-16 on the wire are 0-15 here)."""
-        status = msg[0]
-        kind, channel, synth = status & 0xF0, status & 0x0F, self._synth.synth
-        if kind == ms.NOTE_ON:
-            self._fl.fluid_synth_noteon(synth, channel, msg[1], msg[2])
-        elif kind == ms.NOTE_OFF:
-            self._fl.fluid_synth_noteoff(synth, channel, msg[1])
-        elif kind == ms.CONTROL_CHANGE:
-            self._fl.fluid_synth_cc(synth, channel, msg[1], msg[2])
+        """One message as the MIDI ports got it."""
+        play(self._fl, self._synth.synth, msg)
 
     def close(self) -> None:
         """Stop the driver (its thread ends) and free the synth; safe to call twice."""

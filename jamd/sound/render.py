@@ -14,8 +14,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from jamd.midi import spec as ms
-from jamd.sound.synth import SoundSettings, new_synth
+from jamd.sound.synth import SoundSettings, load_fluidsynth, new_synth, play
 
 #: After the last event, the release tails and the reverb ring out this long.
 TAIL_S = 1.5
@@ -41,6 +40,7 @@ def played_events(mid: mido.MidiFile) -> list[tuple[float, mido.Message]]:
 
 def render_midi(mid: mido.MidiFile, settings: SoundSettings = SoundSettings()) -> np.ndarray:
     """The file as 16-bit stereo samples, shape (n, 2), at ``settings.sample_rate``."""
+    fl = load_fluidsynth()
     synth = new_synth(settings, {"synth.cpu-cores": 1})
     rate = settings.sample_rate
     chunks: list[np.ndarray] = []
@@ -49,7 +49,7 @@ def render_midi(mid: mido.MidiFile, settings: SoundSettings = SoundSettings()) -
         events = played_events(mid)
         for t, msg in events:
             done += _render_to(synth, round(t * rate) - done, chunks)
-            _apply(synth, msg)
+            play(fl, synth.synth, msg.bytes())
         end = round(((events[-1][0] if events else 0.0) + TAIL_S) * rate)
         _render_to(synth, end - done, chunks)
     finally:
@@ -65,21 +65,6 @@ def _render_to(synth, n: int, chunks: list[np.ndarray]) -> int:
         chunks.append(synth.get_samples(k))
         left -= k
     return max(n, 0)
-
-
-def _apply(synth, msg: mido.Message) -> None:
-    """One channel message to the synth (FluidSynth's channels count from 0, as mido's)."""
-    kind = ms.kind_of(msg.bytes()[0])
-    if kind == ms.NOTE_ON:
-        synth.noteon(msg.channel, msg.note, msg.velocity)
-    elif kind == ms.NOTE_OFF:
-        synth.noteoff(msg.channel, msg.note)
-    elif kind == ms.CONTROL_CHANGE:
-        synth.cc(msg.channel, msg.control, msg.value)
-    elif kind == ms.PROGRAM_CHANGE:
-        synth.program_change(msg.channel, msg.program)
-    elif kind == ms.PITCH_BEND:
-        synth.pitch_bend(msg.channel, msg.pitch)
 
 
 def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:

@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +22,7 @@ from typing import Any
 
 from jamd.base.cstderr import c_stderr_to_log
 from jamd.base.errors import UserError
+from jamd.midi import spec as ms
 
 # FluidSynth's JACK driver would start a JACK server behind the user's back, as libjack does
 # for rtmidi (see jamd.midi.ports).
@@ -134,6 +136,23 @@ def new_synth(settings: SoundSettings, fluid: dict[str, str | int | float] | Non
             synth.cc(channel, 7, BASS_VOLUME)
     log.debug("FluidSynth %s with %s", fl.api_version, soundfont)
     return synth
+
+
+def play(fl: ModuleType, synth: Any, msg: Sequence[int]) -> None:
+    """One channel message, as bytes on the wire, to a FluidSynth synth (``synth``: its C
+    handle; FluidSynth's channels count from 0): what the engine sends live, and what a MIDI
+    file holds besides (program changes, pitch bends) when it is rendered."""
+    kind, channel = ms.kind_of(msg[0]), ms.channel_of(msg[0]) - 1
+    if kind == ms.NOTE_ON:
+        fl.fluid_synth_noteon(synth, channel, msg[1], msg[2])
+    elif kind == ms.NOTE_OFF:
+        fl.fluid_synth_noteoff(synth, channel, msg[1])
+    elif kind == ms.CONTROL_CHANGE:
+        fl.fluid_synth_cc(synth, channel, msg[1], msg[2])
+    elif kind == ms.PROGRAM_CHANGE:
+        fl.fluid_synth_program_change(synth, channel, msg[1])
+    elif kind == ms.PITCH_BEND:
+        fl.fluid_synth_pitch_bend(synth, channel, msg[1] | msg[2] << 7)
 
 
 #: The audio drivers "auto" tries, in turn, per platform (PipeWire serves the PulseAudio API).
