@@ -72,10 +72,11 @@ def hello(daemon: Daemon, read_only: bool) -> Hello:
     density = daemon.drums.code_density()
     dmap = None
     if density is not None:
-        peak = float(density.smoothed().max()) or 1.0
+        smooth = density.smoothed()
+        peak = float(smooth.max()) or 1.0
         dmap = DensityMap(
             density.extent,
-            np.round(density.smoothed() / peak, 4).tolist(),
+            np.round(smooth / peak, 4).tolist(),
             [round(v / peak, 5) for v in density.levels()],
         )
     return Hello(
