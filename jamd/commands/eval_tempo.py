@@ -25,6 +25,11 @@ FIGURES = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--runs",
+        action="store_true",
+        help="also each run's own figures (file, curve): where the pooled ones come from",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     perfs = load_performances(args.data)
     if not perfs:
         raise UserError(f"{args.data}: no test-split 4/4 beats of 16 bars or more")
-    result = evaluate(perfs)
+    result = evaluate(perfs, per_run=args.runs)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -61,8 +66,17 @@ def run(args: argparse.Namespace) -> int:
     d = result["drummers"]
     print(
         f"the drummers' own feel around their click (4-beat windows): {d['feel_wander_ms_p50']} ms p50, "
-        f"{d['feel_wander_ms_p95']} ms p95"
+        f"{d['feel_wander_ms_p95']} ms p95; a causal line through their last 4 bars of hits: "
+        f"{d['trailing_fit_ms_p50']} ms p50, {d['trailing_fit_ms_p95']} ms p95"
     )
+    if "runs" in result:
+        print(f"{'curve':>8} {'p50 ms':>7} {'p95 ms':>8} {'mean ms':>8} {'bars':>4} {'step %':>6}  file")
+    for run in result.get("runs", []):
+        print(
+            f"{run['curve']:>8} {_fmt(run['beat_error_ms_p50']):>7} {_fmt(run['beat_error_ms_p95']):>8} "
+            f"{_fmt(run['beat_error_ms_mean']):>8} {run['bars_lost_or_gained']:>4} "
+            f"{_fmt(run['step_tempo_error_pct']):>6}  {run['file']}"
+        )
     return 0
 
 

@@ -41,6 +41,7 @@ COUNT_IN_NOTE, COUNT_IN_VELOCITY, COUNT_IN_SCATTER_S = 44, 90, 0.005
 #: from a hit's arrival to the engine steering by it: the control loop's poll and the pipe
 LATENCY_S = 0.005
 _WARP_RES = 48  # integration steps per beat of the tempo curve
+FIT_BEATS = 16.0  # the memory of the causal line fit the figures are set beside (4 bars)
 
 
 class Curve(Enum):
@@ -103,6 +104,23 @@ def feel_wander_ms(perf: Performance, half_beats: float = 2.0) -> np.ndarray:
     return np.array(out)
 
 
+def trailing_fit_ms(perf: Performance, window_beats: float = FIT_BEATS) -> np.ndarray:
+    """How far a causal line through the last ``window_beats`` of the drummer's hits, each on
+    its true 16th and all weighing alike, puts each beat from the shifted click, in ms at the
+    file's tempo (no tempo curve). A tracker that follows the drummer with that much memory,
+    never misplacing a hit, would be this far off: a floor under the beat error."""
+    beats = np.array([n.beat for n in perf.notes])
+    steps = np.array([quantize(b)[0] for b in beats]) / STEPS_PER_BEAT
+    offs = beats - steps - perf.feel_beats
+    out = []
+    for n in range(int(window_beats), perf.beats + 1):
+        near = (steps >= n - window_beats) & (steps < n)
+        if np.count_nonzero(near) >= 4 and np.ptp(steps[near]) > 0:
+            at_n = np.polyfit(steps[near] - n, offs[near], 1)[1]
+            out.append(at_n * 60_000.0 / perf.bpm)
+    return np.array(out)
+
+
 def tempo_factor(curve: Curve, perf: Performance, sign: float) -> Callable[[np.ndarray], np.ndarray]:
     """The curve as a tempo factor over beats from the one."""
     if curve is Curve.DRIFT:
@@ -139,6 +157,7 @@ class Warp:
 
 @dataclass
 class RunResult:
+    file: str
     curve: Curve
     locked_by_bar2: bool
     beat_error_ms: np.ndarray  # signed, per beat after lock
@@ -229,7 +248,8 @@ def measure(
     if curve is Curve.STEP:
         bar = step_beat(perf) // BEATS_PER_BAR + 2
         step_err = float(tempo_err[bar]) if bar < len(tempo_err) else None
-    return RunResult(curve, lock_s <= true[2 * BEATS_PER_BAR], err, tempo_err, lost, change, step_err)
+    locked = lock_s <= true[2 * BEATS_PER_BAR]
+    return RunResult(perf.name, curve, locked, err, tempo_err, lost, change, step_err)
 
 
 def run_tracker(
@@ -238,7 +258,7 @@ def run_tracker(
     played = play(perf, curve, index)
     estimates = track(played, cfg)
     if not estimates:
-        return RunResult(curve, False, np.array([]), np.array([]), perf.bars, 0.0)
+        return RunResult(perf.name, curve, False, np.array([]), np.array([]), perf.bars, 0.0)
     until = played.true_beats[-1] + 60.0 / perf.bpm
     ticks = clock_ticks(estimates, until, steer)
     return measure(played, perf, curve, ticks[:: ms.PPQN], estimates[0][0], ticks)
@@ -281,14 +301,32 @@ def figures(runs: Sequence[RunResult]) -> dict[str, float | int | None]:
     return out
 
 
+def run_figures(run: RunResult) -> dict[str, str | float | int | None]:
+    """One run's own figures, to see where the pooled ones come from: ``beat_error_ms_mean`` is
+    signed (negative: jamd's beats come early)."""
+    err = run.beat_error_ms
+    return {
+        "file": run.file,
+        "curve": run.curve.value,
+        "beat_error_ms_p50": round(float(np.percentile(np.abs(err), 50)), 2) if len(err) else None,
+        "beat_error_ms_p95": round(float(np.percentile(np.abs(err), 95)), 2) if len(err) else None,
+        "beat_error_ms_mean": round(float(np.mean(err)), 2) if len(err) else None,
+        "bars_lost_or_gained": run.bars_lost_or_gained,
+        "step_tempo_error_pct": None
+        if run.step_tempo_error_pct is None
+        else round(run.step_tempo_error_pct, 3),
+    }
+
+
 def evaluate(
     perfs: Sequence[Performance],
     cfg: TrackerConfig | None = None,
     steer: SteerConfig | None = None,
     curves: Sequence[Curve] = tuple(Curve),
+    per_run: bool = False,
 ) -> dict:
     """Every performance through every curve: figures per curve and overall, for the tracker and
-    for the baseline."""
+    for the baseline (and each of the tracker's runs, with ``per_run``)."""
     cfg = cfg or TrackerConfig()
     steer = steer or SteerConfig()
     ours: dict[Curve, list[RunResult]] = {c: [] for c in curves}
@@ -305,8 +343,14 @@ def evaluate(
         }
 
     wander = np.abs(np.concatenate([feel_wander_ms(p) for p in perfs]))
+    fit = np.abs(np.concatenate([trailing_fit_ms(p) for p in perfs]))
     drummers = {
         "feel_wander_ms_p50": round(float(np.percentile(wander, 50)), 2),
         "feel_wander_ms_p95": round(float(np.percentile(wander, 95)), 2),
+        "trailing_fit_ms_p50": round(float(np.percentile(fit, 50)), 2),
+        "trailing_fit_ms_p95": round(float(np.percentile(fit, 95)), 2),
     }
-    return {"files": len(perfs), **block(ours), "baseline": block(base), "drummers": drummers}
+    out = {"files": len(perfs), **block(ours), "baseline": block(base), "drummers": drummers}
+    if per_run:
+        out["runs"] = [run_figures(r) for rs in ours.values() for r in rs]
+    return out
