@@ -54,8 +54,8 @@ class PortError(UserError):
 
 
 #: The local version label scripts/bootstrap gives python-rtmidi built with jamd's JACK input fix
-#: (requirements/patches/python-rtmidi-jack-event-get.patch; docs/reliability.md).
-JACK_FIX_LABEL = "+jamd"
+#: (requirements/patches/python-rtmidi-jack.patch; docs/reliability.md).
+JACK_FIX_LABEL = "+jamd2"
 
 
 def rtmidi_version() -> str:

@@ -112,18 +112,19 @@ def check_rtmidi(compiled: Sequence[str], platform: str = sys.platform) -> Check
 
 
 def check_jack_fix(compiled: Sequence[str], version: str) -> Check:
-    """Whether python-rtmidi carries jamd's fix of RtMidi's JACK input, which otherwise can crash
-    jamd on an asynchronous JACK server (docs/reliability.md)."""
-    name = "python-rtmidi JACK input"
+    """Whether python-rtmidi carries jamd's fixes of RtMidi's JACK backend: without them an
+    input can crash jamd on an asynchronous JACK server, and an output whose server died spins
+    the engine forever (docs/reliability.md)."""
+    name = "python-rtmidi JACK fixes"
     if "jack" not in compiled:
         return Check(name, SKIP, "no JACK in this python-rtmidi")
-    if JACK_FIX_LABEL in version:
-        return Check(name, PASS, f"{version}, with jamd's fix")
+    if version.endswith(JACK_FIX_LABEL):
+        return Check(name, PASS, f"{version}, with jamd's fixes")
     return Check(
         name,
         WARN,
-        f"{version} without jamd's fix: on an asynchronous JACK server an input can crash jamd",
-        "install with scripts/bootstrap (it builds python-rtmidi with the fix), or run jackd -S",
+        f"{version} without jamd's fixes: over JACK an input can crash jamd, a dead server hang it",
+        "install with scripts/bootstrap (it builds python-rtmidi with the fixes), or use ALSA",
     )
 
 
