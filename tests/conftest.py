@@ -76,6 +76,25 @@ def _stop_jackd(proc) -> None:
             proc.wait(5)
 
 
+def _start_jackd(jackd: str, name: str, log_path) -> subprocess.Popen | None:
+    """A JACK server of this name (dummy driver, 48 kHz, 32-frame periods, ``-S``), running and
+    reachable; None (and nothing left running) if it did not come up in 10 s."""
+    # its log goes to a file, never a pipe: nobody reads a pipe during the run, and once its
+    # 64 KiB fill up with xrun reports jackd's driver thread blocks on the write and every
+    # client's next JACK call hangs with it
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [jackd, "-n", name, "-t", "500", "-r", "-S", "-d", "dummy", "-r", "48000", "-p", "32"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+    if _jack_ready(proc, 10.0):
+        return proc
+    _stop_jackd(proc)
+    return None
+
+
 @pytest.fixture(scope="session")
 def jack_server(tmp_path_factory):
     """The name of a running JACK server (dummy driver, 48 kHz, 32-frame periods).
@@ -101,22 +120,11 @@ def jack_server(tmp_path_factory):
             if name in busy:
                 continue
             os.environ["JACK_DEFAULT_SERVER"] = name
-            # its log goes to a file, never a pipe: nobody reads a pipe during the run, and
-            # once its 64 KiB fill up with xrun reports jackd's driver thread blocks on the
-            # write and every client's next JACK call hangs with it
             log_path = tmp_path_factory.mktemp("jackd") / f"{name}.log"
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen(
-                    [jackd, "-n", name, "-t", "500", "-r", "-S", "-d", "dummy", "-r", "48000", "-p", "32"],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
-                )
-            if _jack_ready(proc, 10.0):
+            proc = _start_jackd(jackd, name, log_path)
+            if proc is not None:
                 break
-            _stop_jackd(proc)
             errors.append(log_path.read_text(errors="replace")[-200:])
-            proc = None
         if proc is None:
             pytest.fail("jackd did not come up: " + " | ".join(errors[-2:]))
         yield name

@@ -11,7 +11,7 @@ import pytest
 
 from jamd.cli import main
 from jamd.live.config import DEFAULT_DRUM_MODEL, read_config
-from jamd.midi.ports import PortList
+from jamd.midi.ports import PortList, compiled_apis, rtmidi_version
 from jamd.model.drums import DrumModel
 from jamd.ops.doctor import (
     FAIL,
@@ -24,6 +24,7 @@ from jamd.ops.doctor import (
     check_clock,
     check_config,
     check_governor,
+    check_jack_fix,
     check_model,
     check_port,
     check_rt,
@@ -53,6 +54,21 @@ def test_rtmidi_says_which_apis_it_was_built_with() -> None:
 def test_rtmidi_without_jack_on_linux_warns_with_the_rebuild() -> None:
     c = check_rtmidi(["alsa"], "linux")
     assert c.status == WARN and "without jack" in c.detail and "libjack-jackd2-dev" in c.fix
+
+
+def test_rtmidi_without_jamds_jack_fixes_warns_with_the_ways_out() -> None:
+    assert check_jack_fix(["alsa", "jack"], "1.5.8+jamd2").line() == (
+        "PASS  python-rtmidi JACK fixes: 1.5.8+jamd2, with jamd's fixes"
+    )
+    for older in ("1.5.8", "1.5.8+jamd1"):  # the release, and a build with the first fix only
+        c = check_jack_fix(["alsa", "jack"], older)
+        assert c.status == WARN and "scripts/bootstrap" in c.fix and "ALSA" in c.fix
+    assert check_jack_fix(["alsa"], "1.5.8").status == SKIP
+
+
+def test_the_installed_rtmidi_is_the_one_bootstrap_patched() -> None:
+    """CI installs with scripts/bootstrap, like a user: this fails if it stops patching RtMidi."""
+    assert check_jack_fix(compiled_apis(), rtmidi_version()).status == PASS
 
 
 def test_api_not_compiled_in_fails_with_what_is() -> None:

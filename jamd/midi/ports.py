@@ -17,6 +17,7 @@ says anything when a device is unplugged. So jamd
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import math
 import os
@@ -50,6 +51,15 @@ CLIENT = "jamd"
 
 class PortError(UserError):
     """A port could not be found or opened: the message says which ports exist."""
+
+
+#: The local version label scripts/bootstrap gives python-rtmidi built with jamd's JACK input fix
+#: (requirements/patches/python-rtmidi-jack.patch; docs/reliability.md).
+JACK_FIX_LABEL = "+jamd2"
+
+
+def rtmidi_version() -> str:
+    return importlib.metadata.version("python-rtmidi")
 
 
 def compiled_apis() -> list[str]:

@@ -19,7 +19,15 @@ from pathlib import Path
 
 from jamd.engine.clock import ClockMode
 from jamd.live.config import Config, config_search_path, load_config
-from jamd.midi.ports import PortList, compiled_apis, default_api, list_ports, match_port
+from jamd.midi.ports import (
+    JACK_FIX_LABEL,
+    PortList,
+    compiled_apis,
+    default_api,
+    list_ports,
+    match_port,
+    rtmidi_version,
+)
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 SEQ_DEVICE = Path("/dev/snd/seq")
@@ -101,6 +109,23 @@ def check_rtmidi(compiled: Sequence[str], platform: str = sys.platform) -> Check
             "pip install --force-reinstall --no-deps --no-binary python-rtmidi python-rtmidi",
         )
     return Check(name, PASS, detail)
+
+
+def check_jack_fix(compiled: Sequence[str], version: str) -> Check:
+    """Whether python-rtmidi carries jamd's fixes of RtMidi's JACK backend: without them an
+    input can crash jamd on an asynchronous JACK server, and an output whose server died spins
+    the engine forever (docs/reliability.md)."""
+    name = "python-rtmidi JACK fixes"
+    if "jack" not in compiled:
+        return Check(name, SKIP, "no JACK in this python-rtmidi")
+    if version.endswith(JACK_FIX_LABEL):
+        return Check(name, PASS, f"{version}, with jamd's fixes")
+    return Check(
+        name,
+        WARN,
+        f"{version} without jamd's fixes: over JACK an input can crash jamd, a dead server hang it",
+        "install with scripts/bootstrap (it builds python-rtmidi with the fixes), or use ALSA",
+    )
 
 
 def check_api(api: str, compiled: Sequence[str], listing: PortList, seq: Path = SEQ_DEVICE) -> Check:
@@ -298,7 +323,7 @@ def check_governor(cpu_root: Path = CPU_ROOT) -> Check:
 def run_doctor(explicit: Path | None = None) -> list[Check]:
     """Every check, on this machine, for the config ``jamd run`` would read."""
     config_check, config = check_config(explicit)
-    checks = [config_check, check_rtmidi(compiled_apis())]
+    checks = [config_check, check_rtmidi(compiled_apis()), check_jack_fix(compiled_apis(), rtmidi_version())]
     if config is not None:
         api = resolved_api(config)
         listing = list_ports(api)
