@@ -17,6 +17,7 @@ from jamd.engine.clock import ClockMode
 from jamd.live.config import Config, find_config, load_config, read_config
 from jamd.music.drumkit import GM_OUTPUT, VOICES, VoiceOut
 from jamd.music.grid import BassRange
+from jamd.tempo.autostart import Start
 
 EXAMPLE = CHECKOUT_DIR / "jamd.example.yaml"
 
@@ -125,7 +126,7 @@ ports:
   bass: /TB-03|Bass Station/
   clock_in: TR-8S
   clock_out: null
-drummer: {kit: td11, channel: 10}
+drummer: {kit: td11, channel: 10, start: auto}
 bass: {channel: 2, root_low: 36, low: 24, high: 60}
 seed: {mode: blend, min_hits: 4, blend: 0.25, duck: 0.5}
 latent: {radius: 1.5, slew: 0}
@@ -141,6 +142,7 @@ mappings: [korg-kaoss-pad-kp3, generic-two-knobs]
     )
     assert c.ports.bass.matches("Novation Bass Station II") and c.ports.keyboard.matches("port 010")
     assert c.drummer.table[58] == VOICES.index("low_tom")  # TD-11: 58 is the floor tom rim
+    assert c.drummer.tracker().start is Start.AUTO and Config().drummer.tracker().start is Start.COUNT_IN
     assert c.bass.range() == BassRange(36, 24, 60, 2)
     assert c.seed.settings().blend == 0.25 and c.seed.settings().mode.value == "blend"
     assert c.models.drums == models / "mine" and c.models.bass == models / "mine"
@@ -170,6 +172,7 @@ def test_the_default_drum_model_is_the_shipped_one():
         ("drums:\n  notes:\n    cowbell: 56\n", 3, "unknown drum voice 'cowbell'"),
         ("drums:\n  preset: tr-909\n", 2, "general-midi"),
         ("drummer:\n  kit: td17\n", 2, "gm, td11"),
+        ("drummer:\n  kit: gm\n  start: click\n", 3, "count_in, auto"),
         ("bass:\n  low: 60\n  high: 50\n", 2, "at least an octave"),
         ("bass:\n  high: 39\n", 2, "at least an octave"),
         ("bass:\n  channel: 2\n  chords: Am H7\n", 3, "not a chord symbol: 'H7'"),

@@ -8,6 +8,7 @@ import pytest
 from jamd.commands.eval_tempo import FIGURES
 from jamd.lab.tempo_eval import Curve, evaluate, feel_wander_ms, performance, trailing_fit_ms
 from jamd.music.grid import NoteIn
+from jamd.tempo.autostart import Start
 
 KEYS = set(FIGURES)
 
@@ -88,3 +89,17 @@ def test_trailing_fit_is_zero_for_a_steady_feel_and_overshoots_a_moving_one():
     # a line through the last 16 beats, straddling the move, overshoots it (it takes it for a
     # tempo change): the floor is above the drummer's feel wander where the feel moves
     assert fit.min() < -30
+
+
+def test_auto_start_reports_the_same_figures_and_where_its_one_fell():
+    perfs = [performance(f"rock{i}", bpm, rock(24, i)) for i, bpm in enumerate((96.0, 128.0))]
+    result = evaluate(
+        [p for p in perfs if p is not None], curves=(Curve.CONSTANT, Curve.DRIFT), start=Start.AUTO
+    )
+    ours = result["overall"]
+    assert KEYS <= set(ours) and KEYS <= set(result["baseline"]["overall"])
+    # no count-in played: locked from the first bars (about two: when the answer has stood for
+    # three hits), on the drummer's one, no bar lost
+    assert ours["locked_by_bar2_share"] >= 0.5 and ours["one_right_share"] == 1.0
+    assert ours["bars_lost_or_gained"] == 0 and ours["beat_error_ms_p50"] < 10
+    assert "one_right_share" not in result["baseline"]["overall"]

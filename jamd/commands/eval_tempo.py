@@ -1,6 +1,7 @@
 """``jamd eval tempo``: how closely the drummer-mode clock (``clock.mode: drummer``) follows a
 drummer, on Groove MIDI Dataset test performances played through known tempo curves, beside a
-baseline that keeps the count-in's tempo (see :mod:`jamd.lab.tempo_eval`)."""
+baseline that keeps the count-in's tempo (see :mod:`jamd.lab.tempo_eval`). ``--start auto``:
+the tracker locks from the first bars of playing, no count-in played (``drummer.start: auto``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 
 from jamd.base.errors import UserError
 from jamd.commands.common import add_data_argument
+from jamd.tempo.autostart import Start
 
 #: the figures printed per curve, in order
 FIGURES = (
@@ -30,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also each run's own figures (file, curve): where the pooled ones come from",
     )
+    parser.add_argument(
+        "--start",
+        choices=[str(s) for s in Start],
+        default=str(Start.COUNT_IN),
+        help="how the tracker starts: a one-bar count-in (default), or auto (no count-in played: "
+        "it locks from the first bars; experimental)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,12 +53,15 @@ def run(args: argparse.Namespace) -> int:
     perfs = load_performances(args.data)
     if not perfs:
         raise UserError(f"{args.data}: no test-split 4/4 beats of 16 bars or more")
-    result = evaluate(perfs, per_run=args.runs)
+    start = Start(args.start)
+    result = evaluate(perfs, per_run=args.runs, start=start)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
+    how = "" if start is Start.COUNT_IN else "; start: auto, no count-in played"
     print(
-        f"{result['files']} performances x {len(result['curves'])} tempo curves; baseline: the count-in's tempo"
+        f"{result['files']} performances x {len(result['curves'])} tempo curves{how}; "
+        "baseline: the count-in's tempo"
     )
     print(f"{'':>26} " + " ".join(f"{c:>17}" for c in ["overall", *result["curves"]]))
     for key in FIGURES:
@@ -63,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     step = result["curves"].get("step", {}).get("step_tempo_error_pct_max")
     if step is not None:
         print(f"tempo error two bars after the step, largest: {step} %")
+    if "one_right_share" in result["overall"]:
+        print(f"runs whose one jamd put on the drummer's: {result['overall']['one_right_share']:g}")
     d = result["drummers"]
     print(
         f"the drummers' own feel around their click (4-beat windows): {d['feel_wander_ms_p50']} ms p50, "

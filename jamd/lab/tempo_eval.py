@@ -8,7 +8,11 @@ count-in on the hi-hat pedal, into the beat tracker (:mod:`jamd.tempo.tracker`),
 reach the tick steering (:mod:`jamd.engine.steer`) a little later, as in ``jamd run``. The beats
 of the clock it would send are set against the true beats, shifted by the file's mean hit offset
 (the drummer's own feel: GMD drummers play a little ahead of their click). A baseline in the
-same run keeps the count-in's tempo fixed.
+same run keeps the count-in's tempo fixed. With ``start: auto`` (:mod:`jamd.tempo.autostart`)
+no count-in is played: the tracker locks from the first bars of the performance, jamd's beat 0
+is set against the performance's bar line nearest it (one placed a beat or two off the
+drummer's one shows as that much beat error, and in ``one_right_share``), and the baseline
+still takes its count-in.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from jamd.engine.steer import SteerConfig, TickSteer
 from jamd.midi import spec as ms
 from jamd.music.drumkit import TD11
 from jamd.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT, NoteIn, quantize, read_midi
+from jamd.tempo.autostart import Start
 from jamd.tempo.countin import CountIn
 from jamd.tempo.tracker import BeatTracker, Estimate, TrackerConfig
 
@@ -165,6 +170,7 @@ class RunResult:
     bars_lost_or_gained: int
     max_tick_interval_change: float
     step_tempo_error_pct: float | None = None  # step curve: the bar two bars after the step
+    one_right: bool | None = None  # start: auto: jamd's one on the drummer's (None: count-in)
 
 
 @dataclass
@@ -177,14 +183,16 @@ class Played:
     count_in: list[float] = field(default_factory=list)
 
 
-def play(perf: Performance, curve: Curve, index: int) -> Played:
+def play(perf: Performance, curve: Curve, index: int, counts_in: bool = True) -> Played:
+    """``counts_in``: the drummer counts in (else the count-in's times are kept for the
+    baseline but not played)."""
     sign = 1.0 if index % 2 == 0 else -1.0
     warp = Warp(perf.bpm, tempo_factor(curve, perf, sign), perf.beats + 1)
     rng = np.random.default_rng(index)
     count_beats = np.arange(-BEATS_PER_BAR, 0) + perf.feel_beats
     count_in = list(warp.time(count_beats) + rng.normal(0, COUNT_IN_SCATTER_S, BEATS_PER_BAR))
     hits = warp.time(np.array([n.beat for n in perf.notes]))
-    onsets = [(t, COUNT_IN_NOTE, COUNT_IN_VELOCITY) for t in count_in]
+    onsets = [(t, COUNT_IN_NOTE, COUNT_IN_VELOCITY) for t in count_in] if counts_in else []
     onsets += [(float(t), n.note, n.velocity) for t, n in zip(hits, perf.notes)]
     onsets.sort(key=lambda o: o[0])
     true_beats = warp.time(np.arange(perf.beats + 1) + perf.feel_beats)
@@ -229,8 +237,10 @@ def measure(
     beat_times: np.ndarray,
     lock_s: float,
     ticks: np.ndarray | None,
+    first_beat: int = 0,
 ) -> RunResult:
-    true = played.true_beats
+    """``beat_times[k]`` against the drummer's beat ``first_beat + k``."""
+    true = played.true_beats[first_beat:]
     n = min(len(beat_times), len(true))
     after = true[:n] >= lock_s
     err = (beat_times[:n] - true[:n])[after] * 1000.0
@@ -239,29 +249,39 @@ def measure(
     tempo_err = np.abs(clock_bpm / true_bpm - 1.0) * 100.0
     # where the clock is when the drummer plays the last beat, against where the drummer is
     pos = np.interp(true[-1], beat_times, np.arange(len(beat_times)))
-    lost = abs(round((pos - perf.beats) / BEATS_PER_BAR))
+    lost = abs(round((pos - (perf.beats - first_beat)) / BEATS_PER_BAR))
     change = 0.0
     if ticks is not None and len(ticks) > 2:
         iv = np.diff(ticks)
         change = float(np.max(np.abs(iv[1:] / iv[:-1] - 1.0)))
     step_err = None
     if curve is Curve.STEP:
-        bar = step_beat(perf) // BEATS_PER_BAR + 2
-        step_err = float(tempo_err[bar]) if bar < len(tempo_err) else None
-    locked = lock_s <= true[2 * BEATS_PER_BAR]
+        bar = (step_beat(perf) - first_beat) // BEATS_PER_BAR + 2
+        step_err = float(tempo_err[bar]) if 2 <= bar < len(tempo_err) else None
+    locked = lock_s <= played.true_beats[2 * BEATS_PER_BAR]
     return RunResult(perf.name, curve, locked, err, tempo_err, lost, change, step_err)
 
 
 def run_tracker(
     perf: Performance, curve: Curve, index: int, cfg: TrackerConfig, steer: SteerConfig
 ) -> RunResult:
-    played = play(perf, curve, index)
+    auto = cfg.start is Start.AUTO
+    played = play(perf, curve, index, counts_in=not auto)
     estimates = track(played, cfg)
-    if not estimates:
-        return RunResult(perf.name, curve, False, np.array([]), np.array([]), perf.bars, 0.0)
+    # auto: the drummer's beat where jamd put its one (beat 0), and the bar line nearest it
+    at = first = 0.0
+    if auto and estimates:
+        at = float(np.interp(estimates[0][1].time_at(0.0), played.true_beats, np.arange(perf.beats + 1)))
+        first = BEATS_PER_BAR * round(at / BEATS_PER_BAR)
+    one_right = abs(at - first) < 0.5 if auto else None
+    if not estimates or first + 2 * BEATS_PER_BAR > perf.beats:
+        lost = np.array([])
+        return RunResult(perf.name, curve, False, lost, lost, perf.bars, 0.0, None, False if auto else None)
     until = played.true_beats[-1] + 60.0 / perf.bpm
     ticks = clock_ticks(estimates, until, steer)
-    return measure(played, perf, curve, ticks[:: ms.PPQN], estimates[0][0], ticks)
+    run = measure(played, perf, curve, ticks[:: ms.PPQN], estimates[0][0], ticks, int(first))
+    run.one_right = one_right
+    return run
 
 
 def run_baseline(perf: Performance, curve: Curve, index: int, cfg: TrackerConfig) -> RunResult:
@@ -298,6 +318,9 @@ def figures(runs: Sequence[RunResult]) -> dict[str, float | int | None]:
     }
     if steps:
         out["step_tempo_error_pct_max"] = round(max(steps), 3)
+    ones = [r.one_right for r in runs if r.one_right is not None]
+    if ones:
+        out["one_right_share"] = round(sum(ones) / len(runs), 4)
     return out
 
 
@@ -324,10 +347,12 @@ def evaluate(
     steer: SteerConfig | None = None,
     curves: Sequence[Curve] = tuple(Curve),
     per_run: bool = False,
+    start: Start = Start.COUNT_IN,
 ) -> dict:
-    """Every performance through every curve: figures per curve and overall, for the tracker and
-    for the baseline (and each of the tracker's runs, with ``per_run``)."""
-    cfg = cfg or TrackerConfig()
+    """Every performance through every curve: figures per curve and overall, for the tracker
+    (started by ``start``, unless ``cfg`` says) and for the baseline (and each of the tracker's
+    runs, with ``per_run``)."""
+    cfg = cfg or TrackerConfig(start=start)
     steer = steer or SteerConfig()
     ours: dict[Curve, list[RunResult]] = {c: [] for c in curves}
     base: dict[Curve, list[RunResult]] = {c: [] for c in curves}

@@ -29,6 +29,7 @@ from jamd.model.drums import DrumModel
 from jamd.music.drumkit import GM_DRUM_CHANNEL, GM_OUTPUT, INPUT_TABLES, VOICES, VoiceOut
 from jamd.music.grid import DEFAULT_STEPS, BassRange
 from jamd.music.harmony import Chords
+from jamd.tempo.autostart import Start
 from jamd.tempo.countin import DEFAULT_COUNT_IN_NOTES, CountInConfig
 from jamd.tempo.tracker import TrackerConfig
 
@@ -70,7 +71,9 @@ class PortsConfig:
 class DrummerConfig:
     kit: Literal["gm", "td11"] = "gm"  # how the e-kit's notes fold into voices
     channel: Channel | None = None  # null: listen on every channel
-    # clock.mode drummer (docs/tempo.md): the count-in, the silence policy, the tempo limits
+    # clock.mode drummer (docs/tempo.md): how it starts (a count-in, or auto: experimental),
+    # the count-in, the silence policy, the tempo limits
+    start: Start = Start.COUNT_IN
     count_in_hits: Annotated[int, Between(2, 16)] = 4
     count_in_notes: list[Data7] = field(default_factory=lambda: list(DEFAULT_COUNT_IN_NOTES))
     count_in_beats: Annotated[float, Between(0.25, 4, "beats")] = 1.0  # between two hits
@@ -84,7 +87,9 @@ class DrummerConfig:
 
     def tracker(self) -> TrackerConfig:
         count_in = CountInConfig(self.count_in_hits, tuple(self.count_in_notes), self.count_in_beats)
-        return TrackerConfig(count_in, self.min_bpm, self.max_bpm, hold_bars=self.hold_bars)
+        return TrackerConfig(
+            count_in, self.start, min_bpm=self.min_bpm, max_bpm=self.max_bpm, hold_bars=self.hold_bars
+        )
 
 
 @dataclass

@@ -81,5 +81,6 @@ class DrummerLead:
         """For the terminal status: state, tempo and confidence."""
         est = self.tracker.estimate
         if est is None:
-            return "drummer: searching (count in)"
+            how = "count in" if self.tracker.auto is None else "play: locking from the first bars"
+            return f"drummer: searching ({how})"
         return f"drummer: {est.state} {est.bpm:.1f} BPM, confidence {est.confidence:.2f}"

@@ -34,6 +34,7 @@ import numpy as np
 
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import BEATS_PER_BAR
+from jamd.tempo.autostart import AutoStart, AutoStartConfig, Start
 from jamd.tempo.barcheck import BarCheck, BarCheckConfig, Move
 from jamd.tempo.countin import CountIn, CountInConfig, CountInResult
 
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 class TrackState(Enum):
     """What the tracker knows; the values are what the status, OSC and the journal say."""
 
-    SEARCHING = "searching"  # no tempo: waiting for the count-in
+    SEARCHING = "searching"  # no tempo: waiting for the count-in (or, auto: listening)
     LOCKED = "locked"  # following the drummer
     HOLDING = "holding"  # the drummer stopped: tempo and bar are held
 
@@ -66,9 +67,16 @@ VOICE_WEIGHTS: Mapping[str, float] = {
 _WEIGHTS = np.array([VOICE_WEIGHTS[v] for v in VOICES])
 
 
+def _weight(voice: int, velocity: int) -> float:
+    """How much a hit says about the time: its voice's weight, more for harder hits."""
+    return float(_WEIGHTS[voice]) * (0.25 + velocity / 127)
+
+
 @dataclass(frozen=True)
 class TrackerConfig:
     count_in: CountInConfig = field(default_factory=CountInConfig)
+    start: Start = Start.COUNT_IN  # how the tempo and the one are found
+    auto: AutoStartConfig = field(default_factory=AutoStartConfig)  # start: auto
     min_bpm: float = 50.0  # tempo limits: a count-in outside is not taken, the fit is clamped
     max_bpm: float = 220.0
     silence_beats: float = 2.0  # no hit for this long: holding
@@ -135,6 +143,7 @@ class BeatTracker:
         self.cfg = cfg
         self.table = table
         self.count_in = CountIn(cfg.count_in, cfg.min_bpm, cfg.max_bpm)
+        self.auto = AutoStart(cfg.auto, cfg.min_bpm, cfg.max_bpm) if cfg.start is Start.AUTO else None
         self.estimate: Estimate | None = None
         self.tempo_locked = False  # tempo.lock: the period is frozen, the phase still follows
         self._kf: _Kalman | None = None
@@ -157,13 +166,13 @@ class BeatTracker:
         if velocity <= 0:
             return None
         if self._kf is None:
-            found = self.count_in.feed(t_s, note)
+            found = self._search(t_s, note, velocity)
             return self._start(found) if found is not None else None
         voice = self.table.get(note)
         if voice is None:
             return None
         self._last_hit_s = t_s
-        weight = float(_WEIGHTS[voice]) * (0.25 + velocity / 127)
+        weight = _weight(voice, velocity)
         kf = self._kf
         self._hit(kf, t_s, weight)
         self._bar.hit(t_s, kf.grid + (t_s - kf.t) / kf.period, voice, weight)
@@ -195,16 +204,26 @@ class BeatTracker:
         self.estimate = None
         self._kf = None
         self.count_in.reset()
+        if self.auto is not None:
+            self.auto.reset()
         self._last_hit_s = -math.inf
 
     # ------------------------------------------------------------------------------ inside
+
+    def _search(self, t_s: float, note: int, velocity: int) -> CountInResult | None:
+        """Searching: the count-in, or (``start: auto``) the first bars of the groove."""
+        if self.auto is None:
+            return self.count_in.feed(t_s, note)
+        voice = self.table.get(note)
+        return None if voice is None else self.auto.feed(t_s, voice, _weight(voice, velocity))
 
     def _start(self, found: CountInResult) -> Estimate:
         self._kf = self._new_filter(0.0, found.one_s, found.period_s)
         self._bar = BarCheck(self.cfg.bar_check)
         self._last_hit_s = found.times[-1]
         self._scatter2 = 0.0
-        log.info("count-in: %.1f BPM, the one at %.3f s", 60.0 / found.period_s, found.one_s)
+        how = "count-in" if self.auto is None else "auto start"
+        log.info("%s: %.1f BPM, the one at %.3f s", how, 60.0 / found.period_s, found.one_s)
         return self._publish(TrackState.LOCKED)
 
     def _move(self, move: Move) -> None:
