@@ -413,3 +413,19 @@ def test_warmups_last_a_minimum_number_of_updates(tiny_run, tmp_path):
     assert record["loss"]["kl_warmup_epochs"] == pytest.approx(3.0)
     assert record["loss"]["flat_start_epoch"] == pytest.approx(3.0)
     assert all("flat" not in h["train"] for h in record["history"])
+
+
+@pytest.mark.parametrize(
+    "edit", [("dec_heads", 0), ("dec_heads", 5), ("dec_layers", 1), ("dec_layers", 3), ("steps", 16)]
+)
+def test_transformer_card_that_does_not_match_its_weights_is_refused(tmp_path, edit):
+    """A damaged transformer card is refused at load, not decoded with weights left out."""
+    from jamd.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    save_drum_model(tmp_path / "t", DrumVAE(TINY_T), latent_plane(np.zeros((4, 3)) + np.eye(4, 3)), {})
+    ck = load_checkpoint(tmp_path / "t")
+    card = {**ck.card, "config": {**ck.card["config"], edit[0]: edit[1]}}
+    save_checkpoint(tmp_path / "bad", ck.tensors, card)
+    with pytest.raises(CheckpointError, match="bad"):
+        DrumModel.load(tmp_path / "bad")

@@ -79,6 +79,7 @@ class _GruDecoder:
         self.out_w, self.out_b = t["decoder.out.weight"].T.copy(), t["decoder.out.bias"]
         if self.w_hh_t.shape != (hidden, 3 * hidden) or self.step_in.shape[1] != 3 * hidden:
             raise ValueError(f"recurrent weights {self.w_hh_t.shape} for {hidden} units")
+        self.steps = self.step_in.shape[0]  # the window length the weights were trained for
 
     def __call__(self, z: np.ndarray, steps: int) -> np.ndarray:
         """z (B, d) -> the output layer's (B, T, 3V)."""
@@ -95,7 +96,11 @@ class _TransformerDecoder:
     """`jamd.training.drum_vae.TransformerDecoder`: ``z`` on every step into the stack."""
 
     def __init__(self, t: dict[str, np.ndarray], layers: int, heads: int):
+        width = t["decoder.stack.pos"].shape[1]
+        if heads < 1 or width % heads or layers < 1 or f"decoder.stack.blocks.{layers}.ln1.weight" in t:
+            raise ValueError(f"{layers} blocks of {heads} heads do not match the weights")
         self.stack = Stack(t, "decoder.stack.", layers, heads)
+        self.steps = self.stack.base.shape[0]  # the length of its position table
 
     def __call__(self, z: np.ndarray, steps: int) -> np.ndarray:
         return self.stack(np.broadcast_to(z[:, None, :], (z.shape[0], steps, z.shape[1])))
@@ -133,6 +138,7 @@ class DrumModel:
             ok = (
                 self.enc[0][0].shape == (3 * self.voices, 3 * He)
                 and self.enc_out_w.shape == (2 * He, 2 * self.latent_dim)
+                and self.decoder.steps == self.steps
                 # one decode of the origin: every decoder weight has its place and shape
                 and self.decoder(np.zeros((1, self.latent_dim), np.float32), self.steps).shape
                 == (1, self.steps, 3 * self.voices)
