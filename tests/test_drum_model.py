@@ -20,7 +20,6 @@ from jamd.model.drums import DecodeControls, DrumModel
 from jamd.model.plane import CodeDensity
 from jamd.training.drum_train import TrainSettings, latent_plane, save_drum_model, train
 from jamd.training.drum_vae import (
-    Decoder,
     DrumVAE,
     DrumVAEConfig,
     FlatRandom,
@@ -39,6 +38,7 @@ GMD = _GMD if _GMD is not None and (_GMD / "info.csv").is_file() else None
 needs_gmd = pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not found (set JAMD_DATA)")
 
 TINY = DrumVAEConfig(latent_dim=3, enc_hidden=16, dec_hidden=24)
+TINY_T = DrumVAEConfig(latent_dim=3, enc_hidden=16, arch="transformer", dec_hidden=16, dec_heads=2)
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +88,10 @@ def test_flatness_is_scale_free():
     )
 
 
-def test_jvp_jacobian_equals_finite_differences():
+@pytest.mark.parametrize("cfg", [TINY, TINY_T], ids=["gru", "transformer"])
+def test_jvp_jacobian_equals_finite_differences(cfg):
     torch.manual_seed(1)
-    dec = Decoder(TINY).double()
+    dec = DrumVAE(cfg).decoder.double()
     z = torch.randn(5, TINY.latent_dim, dtype=torch.float64)
     J = decoder_jacobian(dec.mean, z)  # (5, T*V, d)
     eps = 1e-6
@@ -357,6 +358,43 @@ def test_decode_controls(random_model):
     assert np.all(base.velocity[base.hit == 0] == 0) and np.all(base.offset[base.hit == 0] == 0)
 
 
+def test_transformer_decoder_numpy_matches_torch(tmp_path):
+    """The transformer arch through the checkpoint: the numpy runtime decodes what torch does
+    (the random weights scaled up, so the LayerNorm scales and attention are far from uniform)."""
+    torch.manual_seed(4)
+    m = DrumVAE(TINY_T)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    save_drum_model(tmp_path / "t", m, latent_plane(np.random.default_rng(0).normal(size=(50, 3))), {})
+    np_model = DrumModel.load(tmp_path / "t")
+    assert np_model.arch == "transformer" and np_model.card["config"]["dec_layers"] == 2
+    rng = np.random.default_rng(2)
+    hit = (rng.random((64, 32, 9)) < 0.15).astype(np.float32)
+    vel, off = rng.random((64, 32, 9), np.float32) * hit, (rng.random((64, 32, 9), np.float32) - 0.5) * hit
+    mu, _ = np_model.encode_batch(hit, vel, off)
+    m.eval()
+    with torch.no_grad():
+        tmu, _ = m.encoder(features(*(torch.from_numpy(a) for a in (hit, vel, off))))
+        tlogits, tvel, toff = m.decoder(tmu)
+    np.testing.assert_allclose(mu, tmu.numpy(), atol=1e-5)
+    logits, v, o = np_model.decode_raw(tmu.numpy())
+    assert np.abs(logits - tlogits.numpy()).max() < 2e-5 and float(tlogits.std()) > 1
+    np.testing.assert_allclose(v, tvel.numpy(), atol=1e-5)
+    np.testing.assert_allclose(o, toff.numpy(), atol=1e-5)
+    assert np_model.decode(mu[0]).n_hits == round(float(np_model.decode_probs(mu[0]).sum()))
+
+
+def test_gru_card_config_is_unchanged_and_old_cards_load_as_gru(random_model):
+    """A GRU model's card holds the sizes it always held (no transformer fields), and a card
+    without ``arch`` is a GRU's: drums-v2, drums-flat and drums-plain load as before."""
+    assert set(TINY.to_dict()) == {"steps", "voices", "latent_dim", "enc_hidden", "dec_hidden"}
+    assert "arch" not in random_model.card["config"] and random_model.arch == "gru"
+    assert DrumVAEConfig(**TINY.to_dict()) == TINY
+    assert DrumVAEConfig(**TINY_T.to_dict()) == TINY_T and TINY_T.to_dict()["arch"] == "transformer"
+    assert DrumVAEConfig(arch="transformer").dec_hidden == 96 and DrumVAEConfig().dec_hidden == 128
+
+
 def test_runtime_does_not_import_torch(random_model):
     code = (
         "import sys, numpy as np; from jamd.model.drums import DrumModel; "
@@ -375,3 +413,19 @@ def test_warmups_last_a_minimum_number_of_updates(tiny_run, tmp_path):
     assert record["loss"]["kl_warmup_epochs"] == pytest.approx(3.0)
     assert record["loss"]["flat_start_epoch"] == pytest.approx(3.0)
     assert all("flat" not in h["train"] for h in record["history"])
+
+
+@pytest.mark.parametrize(
+    "edit", [("dec_heads", 0), ("dec_heads", 5), ("dec_layers", 1), ("dec_layers", 3), ("steps", 16)]
+)
+def test_transformer_card_that_does_not_match_its_weights_is_refused(tmp_path, edit):
+    """A damaged transformer card is refused at load, not decoded with weights left out."""
+    from jamd.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    save_drum_model(tmp_path / "t", DrumVAE(TINY_T), latent_plane(np.zeros((4, 3)) + np.eye(4, 3)), {})
+    ck = load_checkpoint(tmp_path / "t")
+    card = {**ck.card, "config": {**ck.card["config"], edit[0]: edit[1]}}
+    save_checkpoint(tmp_path / "bad", ck.tensors, card)
+    with pytest.raises(CheckpointError, match="bad"):
+        DrumModel.load(tmp_path / "bad")

@@ -3,6 +3,8 @@ budget) and continued with ``resume`` ends with exactly the weights of the unbro
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import mido
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from tests._corpus_fixtures import to_track, write_midi
 torch.set_num_threads(1)
 
 TINY = DrumVAEConfig(latent_dim=3, enc_hidden=8, dec_hidden=12)
+TINY_T = DrumVAEConfig(latent_dim=3, enc_hidden=8, arch="transformer", dec_hidden=8, dec_heads=2)
 LOSS = LossConfig(kl_warmup_epochs=1, flat_start_epoch=1, flat_weight=1.0, flat_points=4)
 NOTES = (36, 38, 42, 46, 45, 49, 51)
 
@@ -73,13 +76,18 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.fixture(scope="module", params=[TINY, TINY_T], ids=["gru", "transformer"])
+def cfg(request) -> DrumVAEConfig:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def unbroken(corpus, tmp_path_factory):
+def unbroken(corpus, cfg, tmp_path_factory):
     out = tmp_path_factory.mktemp("unbroken") / "m"
-    return out, train(corpus, out, TINY, LOSS, _settings(4))
+    return out, train(corpus, out, cfg, LOSS, _settings(4))
 
 
-def test_killed_mid_epoch_and_resumed_equals_unbroken(corpus, unbroken, tmp_path):
+def test_killed_mid_epoch_and_resumed_equals_unbroken(corpus, cfg, unbroken, tmp_path):
     out = tmp_path / "m"
 
     def kill_in_epoch_3(ev):
@@ -87,9 +95,9 @@ def test_killed_mid_epoch_and_resumed_equals_unbroken(corpus, unbroken, tmp_path
             raise Interrupt  # as a Ctrl-C would: the state on disk is the end of epoch 2
 
     with pytest.raises(Interrupt):
-        train(corpus, out, TINY, LOSS, _settings(4), report=kill_in_epoch_3)
+        train(corpus, out, cfg, LOSS, _settings(4), report=kill_in_epoch_3)
     events = []
-    record = train(corpus, out, TINY, LOSS, _settings(4), report=events.append, resume=True)
+    record = train(corpus, out, cfg, LOSS, _settings(4), report=events.append, resume=True)
     assert events[0]["event"] == "resume" and events[0]["epoch"] == 2
     _assert_same_run(unbroken[0], out)
     ref = unbroken[1]
@@ -97,25 +105,25 @@ def test_killed_mid_epoch_and_resumed_equals_unbroken(corpus, unbroken, tmp_path
     assert record["best_epoch"] == ref["best_epoch"] and record["resumes"] == 1
 
 
-def test_extending_the_epoch_budget_equals_unbroken(corpus, unbroken, tmp_path):
+def test_extending_the_epoch_budget_equals_unbroken(corpus, cfg, unbroken, tmp_path):
     out = tmp_path / "m"
-    train(corpus, out, TINY, LOSS, _settings(2), {"command": "first"})
-    record = train(corpus, out, TINY, LOSS, _settings(4), {"command": "second"}, resume=True)
+    train(corpus, out, cfg, LOSS, _settings(2), {"command": "first"})
+    record = train(corpus, out, cfg, LOSS, _settings(4), {"command": "second"}, resume=True)
     _assert_same_run(unbroken[0], out)
     assert record["epochs_run"] == 4 and record["segments"] == ["first", "second"]
 
 
-def test_resume_refuses_another_run_and_a_missing_state(corpus, unbroken, tmp_path):
+def test_resume_refuses_another_run_and_a_missing_state(corpus, cfg, unbroken, tmp_path):
     with pytest.raises(ResumeError, match="no resume state"):
-        train(corpus, tmp_path / "none", TINY, LOSS, _settings(4), resume=True)
+        train(corpus, tmp_path / "none", cfg, LOSS, _settings(4), resume=True)
     other = TrainSettings(**{**_settings(4).__dict__, "lr": 1e-3})
     with pytest.raises(ResumeError, match=r"settings\.lr"):
-        train(corpus, unbroken[0], TINY, LOSS, other, resume=True)
+        train(corpus, unbroken[0], cfg, LOSS, other, resume=True)
     with pytest.raises(ResumeError, match=r"model\.dec_hidden"):
         train(
             corpus,
             unbroken[0],
-            DrumVAEConfig(latent_dim=3, enc_hidden=8, dec_hidden=16),
+            replace(cfg, dec_hidden=16),
             LOSS,
             _settings(4),
             resume=True,

@@ -26,6 +26,16 @@ from jamd.commands.common import (
 SMALL_SET = 4000
 SMALL_BATCH = 32
 
+#: the network's sizes: option, type, help (each a field of DrumVAEConfig)
+SIZES = (
+    ("--latent-dim", whole(2, 64), "latent dimensions (default 4)"),
+    ("--dec-hidden", whole(1, 4096), "decoder GRU units, or the transformer's width (default 128 / 96)"),
+    ("--enc-hidden", whole(1, 4096), "encoder GRU units per direction (default 64)"),
+    ("--dec-layers", whole(1, 16), "transformer blocks (default 2)"),
+    ("--dec-heads", whole(1, 64), "transformer attention heads (default 4)"),
+    ("--dec-ff", whole(1, 16384), "transformer MLP width (default 2x the width)"),
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
@@ -36,13 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="flatness regulariser weight (0 = the plain VAE baseline; default 3)",
     )
-    parser.add_argument("--latent-dim", type=whole(2, 64), default=None, help="latent dimensions (default 4)")
     parser.add_argument(
-        "--dec-hidden", type=whole(1, 4096), default=None, help="decoder GRU units (default 128)"
+        "--arch",
+        choices=("gru", "transformer"),
+        default=None,
+        help="decoder network: a GRU (default) or a transformer over the steps",
     )
-    parser.add_argument(
-        "--enc-hidden", type=whole(1, 4096), default=None, help="encoder GRU units per direction (default 64)"
-    )
+    for option, kind, text in SIZES:
+        parser.add_argument(option, type=kind, default=None, help=text)
     parser.add_argument(
         "--epochs", type=whole(1), default=None, help="maximum epochs (early stopping may end sooner)"
     )
@@ -176,8 +187,12 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.flat_dirs == 1:
         raise UserError("--flat-dirs: 0 (every latent axis) or at least 2 (the plane, then random ones)")
-    mcfg, lcfg, st = DrumVAEConfig(), LossConfig(), TrainSettings()
-    set_from_args(mcfg, args, "latent_dim", "dec_hidden", "enc_hidden")
+    sizes = ["arch"] + [option[2:].replace("-", "_") for option, _, _ in SIZES]
+    try:  # built from the options at once: a transformer's default width differs from a GRU's
+        mcfg = DrumVAEConfig(**{k: getattr(args, k) for k in sizes if getattr(args, k) is not None})
+    except ValueError as e:
+        raise UserError(f"--dec-heads: {e}") from None
+    lcfg, st = LossConfig(), TrainSettings()
     set_from_args(
         lcfg,
         args,

@@ -19,6 +19,7 @@ import numpy as np
 
 from jamd.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from jamd.model.pacing import Pacing, PadMemory
+from jamd.model.transformer import Stack
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT, DrumPattern
 
@@ -65,6 +66,46 @@ def _gru_step(gx: np.ndarray, h: np.ndarray, w_hh_t: np.ndarray, b_hh: np.ndarra
     return n + ru[:, H:] * (h - n)  # = (1-u) n + u h, one op fewer
 
 
+class _GruDecoder:
+    """`jamd.training.drum_vae.Decoder`: its gate inputs ``W_z z + step_in[t]`` once per decode,
+    then the 32 recurrent steps."""
+
+    def __init__(self, t: dict[str, np.ndarray], hidden: int):
+        self.H = hidden
+        self.z_in_t = t["decoder.z_in.weight"].T.copy()  # (d, 3H)
+        self.step_in = t["decoder.step_in"]  # (T, 3H)
+        self.h0_w, self.h0_b = t["decoder.h0.weight"].T.copy(), t["decoder.h0.bias"]
+        self.w_hh_t, self.b_hh = t["decoder.w_hh"].T.copy(), t["decoder.b_hh"]
+        self.out_w, self.out_b = t["decoder.out.weight"].T.copy(), t["decoder.out.bias"]
+        if self.w_hh_t.shape != (hidden, 3 * hidden) or self.step_in.shape[1] != 3 * hidden:
+            raise ValueError(f"recurrent weights {self.w_hh_t.shape} for {hidden} units")
+        self.steps = self.step_in.shape[0]  # the window length the weights were trained for
+
+    def __call__(self, z: np.ndarray, steps: int) -> np.ndarray:
+        """z (B, d) -> the output layer's (B, T, 3V)."""
+        gx = (z @ self.z_in_t)[:, None, :] + self.step_in  # (B, T, 3H): once per decode
+        h = np.tanh(z @ self.h0_w + self.h0_b)  # (B, H)
+        hs = np.empty((z.shape[0], steps, self.H), np.float32)
+        for t in range(steps):
+            h = _gru_step(gx[:, t], h, self.w_hh_t, self.b_hh, self.H)
+            hs[:, t] = h
+        return hs @ self.out_w + self.out_b
+
+
+class _TransformerDecoder:
+    """`jamd.training.drum_vae.TransformerDecoder`: ``z`` on every step into the stack."""
+
+    def __init__(self, t: dict[str, np.ndarray], layers: int, heads: int):
+        width = t["decoder.stack.pos"].shape[1]
+        if heads < 1 or width % heads or layers < 1 or f"decoder.stack.blocks.{layers}.ln1.weight" in t:
+            raise ValueError(f"{layers} blocks of {heads} heads do not match the weights")
+        self.stack = Stack(t, "decoder.stack.", layers, heads)
+        self.steps = self.stack.base.shape[0]  # the length of its position table
+
+    def __call__(self, z: np.ndarray, steps: int) -> np.ndarray:
+        return self.stack(np.broadcast_to(z[:, None, :], (z.shape[0], steps, z.shape[1])))
+
+
 class DrumModel:
     """A loaded drum VAE. Arrays are float32 and contiguous in the layout the loops want."""
 
@@ -72,13 +113,10 @@ class DrumModel:
         cfg = ck.config
         try:
             self.steps, self.voices = int(cfg["steps"]), int(cfg["voices"])
-            self.latent_dim, self.enc_hidden, self.dec_hidden = (
-                int(cfg["latent_dim"]),
-                int(cfg["enc_hidden"]),
-                int(cfg["dec_hidden"]),
-            )
+            self.latent_dim, self.enc_hidden = int(cfg["latent_dim"]), int(cfg["enc_hidden"])
+            self.arch = str(cfg.get("arch", "gru"))  # a card from before the transformer: a GRU
             t = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in ck.tensors.items()}
-            He, H = self.enc_hidden, self.dec_hidden
+            He = self.enc_hidden
             # encoder: per direction, input weights applied to all steps at once, recurrent per step
             self.enc = []
             for sfx in ("", "_reverse"):
@@ -91,18 +129,19 @@ class DrumModel:
                     )
                 )
             self.enc_out_w, self.enc_out_b = t["encoder.out.weight"].T.copy(), t["encoder.out.bias"]
-            self.z_in_t = t["decoder.z_in.weight"].T.copy()  # (d, 3H)
-            self.step_in = t["decoder.step_in"]  # (T, 3H)
-            self.h0_w, self.h0_b = t["decoder.h0.weight"].T.copy(), t["decoder.h0.bias"]
-            self.w_hh_t, self.b_hh = t["decoder.w_hh"].T.copy(), t["decoder.b_hh"]
-            self.out_w, self.out_b = t["decoder.out.weight"].T.copy(), t["decoder.out.bias"]
+            if self.arch == "gru":
+                self.decoder: _GruDecoder | _TransformerDecoder = _GruDecoder(t, int(cfg["dec_hidden"]))
+            elif self.arch == "transformer":
+                self.decoder = _TransformerDecoder(t, int(cfg["dec_layers"]), int(cfg["dec_heads"]))
+            else:
+                raise ValueError(f"unknown decoder arch {self.arch!r}")
             ok = (
                 self.enc[0][0].shape == (3 * self.voices, 3 * He)
-                and self.w_hh_t.shape == (H, 3 * H)
-                and self.z_in_t.shape == (self.latent_dim, 3 * H)
-                and self.step_in.shape == (self.steps, 3 * H)
-                and self.out_w.shape == (H, 3 * self.voices)
                 and self.enc_out_w.shape == (2 * He, 2 * self.latent_dim)
+                and self.decoder.steps == self.steps
+                # one decode of the origin: every decoder weight has its place and shape
+                and self.decoder(np.zeros((1, self.latent_dim), np.float32), self.steps).shape
+                == (1, self.steps, 3 * self.voices)
             )
         except KeyError as e:
             raise CheckpointError(
@@ -152,15 +191,8 @@ class DrumModel:
     # ------------------------------------------------------------------------------ decoder
     def decode_raw(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """z: (d,) or (B, d) -> hit logits, velocity, offset: (B, T, V) each."""
-        z = np.atleast_2d(np.asarray(z, np.float32))
-        H, V = self.dec_hidden, self.voices
-        gx = (z @ self.z_in_t)[:, None, :] + self.step_in  # (B, T, 3H): once per decode
-        h = np.tanh(z @ self.h0_w + self.h0_b)  # (B, H)
-        hs = np.empty((z.shape[0], self.steps, H), np.float32)
-        for t in range(self.steps):
-            h = _gru_step(gx[:, t], h, self.w_hh_t, self.b_hh, H)
-            hs[:, t] = h
-        y = hs @ self.out_w + self.out_b  # (B, T, 3V)
+        V = self.voices
+        y = self.decoder(np.atleast_2d(np.asarray(z, np.float32)), self.steps)  # (B, T, 3V)
         return y[..., :V], _sigmoid(y[..., V : 2 * V]), 0.5 * np.tanh(y[..., 2 * V :])
 
     def decode_probs(self, z: np.ndarray) -> np.ndarray:

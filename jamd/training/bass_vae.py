@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from jamd.model.bass import BASS_FEATURES, COND_FEATURES, MAX_LENGTH, OUT_FEATURES, attributes
 from jamd.music.grid import BASS_PITCH_MIN, BASS_PITCHES
+from jamd.training.transformer import Stack
 
 
 @dataclass
@@ -65,51 +66,6 @@ class BassLossConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block without a causal mask."""
-
-    def __init__(self, cfg: BassVAEConfig):
-        super().__init__()
-        self.n_head = cfg.n_head
-        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
-        self.attn = nn.Module()
-        self.attn.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
-        self.attn.proj = nn.Linear(cfg.d_model, cfg.d_model)
-        self.mlp = nn.Module()
-        self.mlp.fc = nn.Linear(cfg.d_model, cfg.d_ff)
-        self.mlp.out = nn.Linear(cfg.d_ff, cfg.d_model)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, T, d = x.shape
-        q, k, v = self.attn.qkv(self.ln1(x)).view(B, T, 3, self.n_head, d // self.n_head).unbind(2)
-        y = F.scaled_dot_product_attention(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        )  # (B,H,T,hd)
-        x = x + self.drop(self.attn.proj(y.transpose(1, 2).reshape(B, T, d)))
-        # tanh GELU: what the numpy runtime computes (it has no erf)
-        return x + self.drop(self.mlp.out(F.gelu(self.mlp.fc(self.ln2(x)), approximate="tanh")))
-
-
-class Stack(nn.Module):
-    """Input projection + learned step positions (the bar position) + blocks + final norm."""
-
-    def __init__(self, n_in: int, n_layer: int, cfg: BassVAEConfig):
-        super().__init__()
-        self.inp = nn.Linear(n_in, cfg.d_model)
-        self.pos = nn.Parameter(torch.randn(cfg.steps, cfg.d_model) * 0.02)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(n_layer))
-        self.ln_f = nn.LayerNorm(cfg.d_model)
-
-    def forward(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.inp(x) + self.pos[: x.shape[1]]
-        if add is not None:
-            h = h + add
-        for blk in self.blocks:
-            h = blk(h)
-        return self.ln_f(h)
 
 
 class BassVAE(nn.Module):

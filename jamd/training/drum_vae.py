@@ -5,11 +5,13 @@ Shapes: B batch, T steps (32), V voices (9), F = 3V features per step (hit, velo
 d latent dims, H hidden units.
 
 * Encoder: bidirectional GRU over the T steps -> the two final states -> ``(mu, logvar)``.
-* Decoder: a GRU that receives ``z`` (and the step position) at every step and never its own
-  outputs, so the decoder mean is a smooth deterministic function of ``z`` — the flatness term
-  and the live engine's latent walks both rely on that. The cell is written out by hand (not
-  ``nn.GRU``) so forward-mode AD (``torch.func.jvp``) runs through it, and so the numpy runtime
-  (`jamd.model.drums`) is the same arithmetic line by line.
+* Decoder (``arch``): a GRU that receives ``z`` (and the step position) at every step and never
+  its own outputs, or a transformer over the 32 steps whose inputs are a learned step embedding
+  plus a projection of ``z`` (`jamd.training.transformer`; GrooVAE / GrooveTransformer style,
+  non-autoregressive). Either way the decoder mean is a smooth deterministic function of ``z`` —
+  the flatness term and the live engine's latent walks both rely on that. Both are written out
+  by hand (not ``nn.GRU`` / ``nn.MultiheadAttention``) so forward-mode AD (``torch.func.jvp``)
+  runs through them, and so the numpy runtime (`jamd.model.drums`) is the same arithmetic.
 * The "decoder mean" whose geometry is regularised and measured is the hit probabilities,
   ``sigmoid(logits)`` flattened to ``T*V`` values: what a listener hears change most.
 """
@@ -26,6 +28,18 @@ from torch import nn
 
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import DEFAULT_STEPS
+from jamd.training.transformer import Sizes, Stack
+
+
+class DecoderArch(str, Enum):
+    """The decoder network (card ``config.arch``; a card without it is a GRU's)."""
+
+    GRU = "gru"
+    TRANSFORMER = "transformer"
+
+
+#: the config fields only a transformer decoder has (a GRU model's card keeps the old layout)
+TRANSFORMER_FIELDS = ("arch", "dec_layers", "dec_heads", "dec_ff")
 
 
 @dataclass
@@ -34,10 +48,27 @@ class DrumVAEConfig:
     voices: int = len(VOICES)  # grid voices (9 GrooVAE classes)
     latent_dim: int = 4  # 2-8: small enough to walk with two knobs, big enough to reconstruct
     enc_hidden: int = 64  # per direction; the encoder runs once per bar, so cost matters little
-    dec_hidden: int = 128  # the decoder runs at every latent move: sized for <=1 ms in numpy
+    dec_hidden: int = 0  # GRU units, or the transformer's width (0: 128 for a GRU, 96 for a
+    # transformer): the decoder runs at every latent move, sized for <= 0.5 ms in numpy
+    arch: DecoderArch = DecoderArch.GRU
+    dec_layers: int = 2  # transformer blocks
+    dec_heads: int = 4  # attention heads per block
+    dec_ff: int = 0  # the blocks' MLP width (0: twice the width)
+
+    def __post_init__(self) -> None:
+        self.arch = DecoderArch(self.arch)  # a card holds the plain string
+        if not self.dec_hidden:
+            self.dec_hidden = 96 if self.arch is DecoderArch.TRANSFORMER else 128
+        if not self.dec_ff:
+            self.dec_ff = 2 * self.dec_hidden
+        if self.arch is DecoderArch.TRANSFORMER and self.dec_hidden % self.dec_heads:
+            raise ValueError(f"decoder width {self.dec_hidden} is not a multiple of {self.dec_heads} heads")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.arch is DecoderArch.GRU:  # the card (and a resume file) of a GRU model as before
+            return {k: v for k, v in d.items() if k not in TRANSFORMER_FIELDS}
+        return {**d, "arch": self.arch.value}
 
 
 class FlatRandom(str, Enum):
@@ -74,6 +105,13 @@ def gru_step(gx: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.
     return (1 - u) * n + u * h
 
 
+def heads(y: torch.Tensor, voices: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The decoder's per-step outputs (B, T, 3V) -> hit logits, velocity (sigmoid), offset
+    (0.5 tanh): (B, T, V) each."""
+    logits, vel, off = y.split(voices, dim=-1)
+    return logits, torch.sigmoid(vel), 0.5 * torch.tanh(off)
+
+
 class Encoder(nn.Module):
     def __init__(self, cfg: DrumVAEConfig):
         super().__init__()
@@ -88,7 +126,15 @@ class Encoder(nn.Module):
         return mu, logvar
 
 
-class Decoder(nn.Module):
+class DrumDecoder(nn.Module):
+    """z (B, d) -> hit logits, velocity, offset (B, T, V) each; either architecture."""
+
+    def mean(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder mean whose geometry we shape: hit probabilities, (B, T*V)."""
+        return torch.sigmoid(self(z)[0]).flatten(1)
+
+
+class Decoder(DrumDecoder):
     """GRU fed ``z`` at every step. Its input projection splits into a z part (computed once per
     decode) and a per-step part (a learned table, i.e. a step embedding times its weights, folded)."""
 
@@ -114,13 +160,24 @@ class Decoder(nn.Module):
         for t in range(T):
             h = gru_step(gz + self.step_in[t], h, self.w_hh, self.b_hh)
             hs.append(h)
-        y = self.out(torch.stack(hs, dim=1))  # (B, T, 3V)
-        logits, vel, off = y.split(V, dim=-1)
-        return logits, torch.sigmoid(vel), 0.5 * torch.tanh(off)
+        return heads(self.out(torch.stack(hs, dim=1)), V)
 
-    def mean(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder mean whose geometry we shape: hit probabilities, (B, T*V)."""
-        return torch.sigmoid(self.forward(z)[0]).flatten(1)
+
+class TransformerDecoder(DrumDecoder):
+    """A transformer over the T steps, fed ``z`` at every step: the step queries are the stack's
+    learned positions plus its input projection of ``z``; heads per step as the GRU's."""
+
+    def __init__(self, cfg: DrumVAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        size = Sizes(cfg.steps, cfg.dec_hidden, cfg.dec_heads, cfg.dec_ff)
+        self.stack = Stack(cfg.latent_dim, cfg.dec_layers, size)
+        self.stack.head = nn.Linear(cfg.dec_hidden, 3 * cfg.voices)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # z: (B, d) -> logits, velocity, offset: (B, T, V) each
+        y = self.stack.head(self.stack(z[:, None, :].expand(-1, self.cfg.steps, -1)))
+        return heads(y, self.cfg.voices)
 
 
 class DrumVAE(nn.Module):
@@ -128,7 +185,9 @@ class DrumVAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
-        self.decoder = Decoder(cfg)
+        self.decoder: DrumDecoder = (
+            TransformerDecoder(cfg) if cfg.arch is DecoderArch.TRANSFORMER else Decoder(cfg)
+        )
 
     def forward(self, x: torch.Tensor, sample: bool = True):
         mu, logvar = self.encoder(x)
@@ -224,7 +283,7 @@ def flatness_from_jacobian(J: torch.Tensor) -> torch.Tensor:
 
 
 def flatness_term(
-    decoder: Decoder, z: torch.Tensor, cfg: LossConfig, generator: torch.Generator | None = None
+    decoder: DrumDecoder, z: torch.Tensor, cfg: LossConfig, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     z = z.detach()
     zm = mixup_points(z, cfg.flat_points, cfg.mixup_a0, generator)  # (M, d)
