@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.conftest import _start_jackd, _stop_jackd
+from tests._jack import start_jackd, stop_jackd
 
 SENDER = """
 import sys, time, rtmidi
@@ -39,7 +39,7 @@ def test_an_output_whose_server_died_drops_instead_of_spinning(tmp_path, monkeyp
     name = "jamdtestgone"  # its own server: this test stops it
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
     monkeypatch.setenv("JACK_NO_START_SERVER", "1")
-    server = _start_jackd(jackd, name, tmp_path / "jackd.log")
+    server = start_jackd(jackd, name, tmp_path / "jackd.log")
     assert server is not None, "jackd did not come up"
     child = subprocess.Popen(
         [sys.executable, "-c", SENDER],
@@ -51,12 +51,12 @@ def test_an_output_whose_server_died_drops_instead_of_spinning(tmp_path, monkeyp
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        _stop_jackd(server)
+        stop_jackd(server)
         out, _ = child.communicate("go\n", timeout=30)
     except subprocess.TimeoutExpired:
         pytest.fail("send_message still blocked 30 s after the JACK server died")
     finally:
         child.kill()
         child.wait()
-        _stop_jackd(server)
+        stop_jackd(server)
     assert out.startswith("sent in"), out

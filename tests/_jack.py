@@ -1,0 +1,87 @@
+"""Starting and stopping a JACK server of the tests' own (dummy driver): for the session's
+``jack_server`` fixture (conftest.py) and for tests that need a server they may stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+
+def _jack_ready(proc, timeout: float) -> bool:
+    """True once a client can connect *and* our jackd is still running (if a server of that
+    name already existed, ours exits at once and the probe would reach the other one)."""
+    import rtmidi
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            probe = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="jamd-probe")
+            probe.delete()
+            time.sleep(0.2)
+            return proc.poll() is None
+        except rtmidi.SystemError:
+            time.sleep(0.05)
+    return False
+
+
+def names_in_use() -> set[str]:
+    """Server names of the jackd processes running now (other test runs, other people)."""
+    names = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"jackd") and b"-n" in args:
+            i = args.index(b"-n")
+            if i + 1 < len(args):
+                names.add(args[i + 1].decode(errors="replace"))
+    return names
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: jackd gets SIGINT when pytest dies (killed by a timeout, say),
+    instead of living on as an orphan that holds a registry slot."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def stop_jackd(proc) -> None:
+    """SIGINT, not SIGTERM: jackd then removes itself from JACK's shared server registry,
+    which has only 8 slots (a full one fails every later server: "Too many servers")."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def start_jackd(jackd: str, name: str, log_path) -> subprocess.Popen | None:
+    """A JACK server of this name (dummy driver, 48 kHz, 32-frame periods, ``-S``), running and
+    reachable; None (and nothing left running) if it did not come up in 10 s."""
+    # its log goes to a file, never a pipe: nobody reads a pipe during the run, and once its
+    # 64 KiB fill up with xrun reports jackd's driver thread blocks on the write and every
+    # client's next JACK call hangs with it
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [jackd, "-n", name, "-t", "500", "-r", "-S", "-d", "dummy", "-r", "48000", "-p", "32"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+    if _jack_ready(proc, 10.0):
+        return proc
+    stop_jackd(proc)
+    return None
