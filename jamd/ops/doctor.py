@@ -323,11 +323,12 @@ def check_governor(cpu_root: Path = CPU_ROOT) -> Check:
 def run_doctor(explicit: Path | None = None) -> list[Check]:
     """Every check, on this machine, for the config ``jamd run`` would read."""
     config_check, config = check_config(explicit)
-    checks = [config_check, check_rtmidi(compiled_apis()), check_jack_fix(compiled_apis(), rtmidi_version())]
+    compiled = compiled_apis()
+    checks = [config_check, check_rtmidi(compiled), check_jack_fix(compiled, rtmidi_version())]
     if config is not None:
         api = resolved_api(config)
         listing = list_ports(api)
-        checks.append(check_api(api, compiled_apis(), listing))
+        checks.append(check_api(api, compiled, listing))
         if config.ports.api == "auto":  # say why: on Linux no /dev/snd/seq means JACK
             checks[-1].detail += f" (ports.api auto chose {api})"
         checks += [
