@@ -135,10 +135,11 @@ class GridFilter:
         self._log_p += self._rng.normal(0.0, 1.0, n) * cfg.tempo_wander * np.sqrt(beats)
         expected = np.minimum(cfg.jump_rate * beats, 0.5)
         tried = np.minimum(max(cfg.jump_tries, cfg.jump_rate) * beats, 0.5)
-        jump = self._rng.random(n) < tried
-        self._log_p[jump] += self._rng.normal(0.0, cfg.jump_size, int(jump.sum()))
-        # importance weights: a jump is believed as often as expected, not as often as tried
-        self._log_w += np.where(jump, np.log(expected / tried), np.log((1 - expected) / (1 - tried)))
+        if max(cfg.jump_tries, cfg.jump_rate) > 0:
+            jump = self._rng.random(n) < tried
+            self._log_p[jump] += self._rng.normal(0.0, cfg.jump_size, int(jump.sum()))
+            # importance weights: a jump is believed as often as expected, not as often as tried
+            self._log_w += np.where(jump, np.log(expected / tried), np.log((1 - expected) / (1 - tried)))
         mean_beats = dt / self._est[2]
         self._log_mean_p += min(1.0, mean_beats / cfg.tempo_memory_beats) * (
             math.log(self._est[2]) - self._log_mean_p
