@@ -207,6 +207,27 @@ def test_the_same_hits_give_the_same_beats():
     assert beats[0] == beats[1]
 
 
+@pytest.mark.parametrize("jump", [1.25, 0.85])
+def test_a_tempo_jump_too_big_to_follow_is_found_again(jump):
+    """A jump beyond what the guesses try (about -12 %..+15 %) leaves the hits fitting badly:
+    the cloud is spread again, and 8 bars later the tempo and the beat are the drummer's."""
+    rng = np.random.default_rng(0)
+    curve = Curve(3.0, 120.0, 32, lambda b: jump if b >= 32 else 1.0)
+    tr = BeatTracker(TrackerConfig(), GM)
+    run(tr, count_in(0.5))
+    errors = []
+    for t, note, vel in groove(3.0, curve, rng):
+        tr.update(t)
+        tr.onset(t, note, vel)
+        est = tr.estimate
+        assert est is not None
+        if t > curve(96):
+            b = round(est.beat_at(t) * 2) / 2
+            errors.append(abs(est.time_at(b) - curve(b)) * 1000)
+    assert tr.estimate is not None and tr.estimate.bpm == pytest.approx(120.0 * jump, rel=0.01)
+    assert max(errors) < 20
+
+
 @pytest.mark.parametrize("gap_bars", [1, 3])
 def test_the_drummer_stops_and_comes_back_on_the_one(gap_bars):
     """Held through the silence, the bar is found again where it was: after a bar back, every

@@ -65,6 +65,15 @@ class GridFilterConfig:
     tempo_memory_beats: float = 32.0
     start_phase_s: float = 0.02  # how unsure of the one a start leaves the cloud
     start_tempo: float = 0.025  # ... and of the tempo (share)
+    #: lost: how well the hits fit (the log of their likelihood under the cloud), over about
+    #: the last 10 hits, fell this far (nats) below its usual level (over about 100 hits) ...
+    lost_drop: float = 1.5
+    #: ... then the cloud is spread again: the tempo by this share (sd), the phase by a few ms
+    #: and by up to a beat and a half either way in 8ths, and for lost_beats the tempo may go
+    #: lost_span from its mean, so the drummer's new tempo and the bar are found again
+    lost_tempo: float = 0.2
+    lost_span: float = 0.35
+    lost_beats: float = 8.0
 
 
 class GridFilter:
@@ -91,6 +100,9 @@ class GridFilter:
         self._counts = np.zeros_like(self._prior)  # the first bars' hits, per voice and place
         self._learnt = False
         self._est = (one_s, 0.0, period_s)
+        self._fit_recent = self._fit_usual = 0.0  # how well the hits fit (see lost_drop)
+        self._settled = float(cfg.learn_bars + 1) * BEATS_PER_BAR  # no lost test before
+        self._wide_until = -math.inf  # the beat until which the tempo may go lost_span
 
     def lock_tempo(self, on: bool) -> None:
         """``tempo.lock``: every guess takes the period of the estimate and keeps it."""
@@ -107,19 +119,49 @@ class GridFilter:
         w = self._weights()
         return float(w[np.abs(self._beat - self._est[1]) < 1.0 / 16].sum())
 
-    def hit(self, t_s: float, voice: int, weight: float) -> None:
+    def hit(self, t_s: float, voice: int, weight: float) -> bool:
+        """Weigh the guesses by a hit; True when the hits no longer fitted and the cloud was
+        spread again to find the drummer anew."""
         self._advance(t_s)
-        self._log_w += self.cfg.sharpness * weight * np.log(self._likelihood(voice))
+        likely = self._likelihood(voice)
+        fit = math.log(float(self._weights() @ likely))
+        self._log_w += self.cfg.sharpness * weight * np.log(likely)
         self._log_w -= self._log_w.max()
         w = self._weights()
         beat = float(w @ self._beat)
         period = self._frozen or float(np.exp(w @ self._log_p))
         self._est = (t_s, beat, period)
         self._learn(voice, weight, beat)
+        if self._lost(fit, beat):
+            self._spread(beat)
+            return True
         if 1.0 / float(np.sum(w * w)) < self.cfg.particles / 2:
             self._resample(w)
+        return False
 
     # ------------------------------------------------------------------------------ inside
+
+    def _lost(self, fit: float, beat: float) -> bool:
+        """Do the recent hits fit clearly worse than usual? (A tempo jump too big for the
+        guesses that try one, or a grid that slid.) The usual level is learnt after the first
+        bars and does not follow a fall, so a slow slide is caught too."""
+        self._fit_recent += 0.1 * (fit - self._fit_recent)
+        if beat <= self._settled:
+            self._fit_usual = self._fit_recent
+            return False
+        if self._fit_recent > self._fit_usual - self.cfg.lost_drop / 2:
+            self._fit_usual += 0.01 * (fit - self._fit_usual)
+        return self._fit_recent < self._fit_usual - self.cfg.lost_drop
+
+    def _spread(self, beat: float) -> None:
+        cfg, n = self.cfg, self.cfg.particles
+        if self._frozen is None:
+            self._log_p += self._rng.normal(0.0, cfg.lost_tempo, n)
+        shifts = np.arange(-1.5, 1.75, 0.5)  # the bar's one may have slid by 8ths
+        self._beat += self._rng.normal(0.0, cfg.start_phase_s / self._est[2], n) + self._rng.choice(shifts, n)
+        self._log_w = np.zeros(n)
+        self._wide_until = self._settled = beat + cfg.lost_beats
+        self._fit_recent = self._fit_usual
 
     def _advance(self, t_s: float) -> None:
         """Every guess moves on to ``t_s`` at its own tempo, wandering as it goes."""
@@ -140,12 +182,14 @@ class GridFilter:
             self._log_p[jump] += self._rng.normal(0.0, cfg.jump_size, int(jump.sum()))
             # importance weights: a jump is believed as often as expected, not as often as tried
             self._log_w += np.where(jump, np.log(expected / tried), np.log((1 - expected) / (1 - tried)))
-        mean_beats = dt / self._est[2]
-        self._log_mean_p += min(1.0, mean_beats / cfg.tempo_memory_beats) * (
+        span = cfg.tempo_span
+        if self._est[1] < self._wide_until:  # finding the drummer again after a lost grid
+            self._log_mean_p, span = math.log(self._est[2]), cfg.lost_span
+        self._log_mean_p += min(1.0, dt / self._est[2] / cfg.tempo_memory_beats) * (
             math.log(self._est[2]) - self._log_mean_p
         )
-        lo = max(self._log_limits[0], self._log_mean_p - cfg.tempo_span)
-        hi = min(self._log_limits[1], self._log_mean_p + cfg.tempo_span)
+        lo = max(self._log_limits[0], self._log_mean_p - span)
+        hi = min(self._log_limits[1], self._log_mean_p + span)
         np.clip(self._log_p, lo, hi, out=self._log_p)
 
     def _likelihood(self, voice: int) -> np.ndarray:

@@ -132,7 +132,8 @@ class BeatTracker:
         if voice is None:
             return None
         self._last_hit_s = t_s
-        self._grid.hit(t_s, voice, _weight(voice, velocity))
+        if self._grid.hit(t_s, voice, _weight(voice, velocity)):
+            log.info("the drummer's playing no longer fits the grid: finding tempo and bar again")
         return self._publish(TrackState.LOCKED)
 
     def update(self, now_s: float) -> Estimate | None:
