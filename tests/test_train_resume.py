@@ -128,3 +128,12 @@ def test_resume_refuses_another_run_and_a_missing_state(corpus, cfg, unbroken, t
             _settings(4),
             resume=True,
         )
+
+
+def test_out_in_folders_that_do_not_exist_yet(corpus, tmp_path):
+    """``jamd train drums --out runs/new/mine``: the run's state, like the checkpoint, makes
+    its folders (it used to end the first epoch with a traceback)."""
+    out = tmp_path / "runs" / "new" / "m"
+    # the first epoch is before the flatness term, so not yet eligible: the state comes first
+    train(corpus, out, TINY, replace(LOSS, flat_start_epoch=2), _settings(1))
+    assert resume_path(out).is_file() and (out.parent / "m.safetensors").is_file()
