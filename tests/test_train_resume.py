@@ -132,6 +132,37 @@ def test_resume_refuses_another_run_and_a_missing_state(corpus, cfg, unbroken, t
         )
 
 
+def test_out_in_folders_that_do_not_exist_yet(corpus, tmp_path):
+    """``jamd train drums --out runs/new/mine``: the run's state, like the checkpoint, makes
+    its folders (it used to end the first epoch with a traceback)."""
+    out = tmp_path / "runs" / "new" / "m"
+    # the first epoch is before the flatness term, so not yet eligible: the state comes first
+    train(corpus, out, TINY, replace(LOSS, flat_start_epoch=2), _settings(1))
+    assert resume_path(out).is_file() and (out.parent / "m.safetensors").is_file()
+
+
+def test_the_time_budget_is_never_overrun(corpus, tmp_path, monkeypatch):
+    """--max-minutes is kept: no epoch is started that would end past it (a fake clock: each
+    batch costs 10 s, so an epoch costs the same every time)."""
+    from jamd.training import drum_train
+
+    now = [0.0]
+    monkeypatch.setattr(drum_train.time, "perf_counter", lambda: now[0])
+
+    def tick(ev):
+        if ev["event"] == "batch":
+            now[0] += 10.0
+
+    batches = []
+    train(corpus, tmp_path / "probe", TINY, LOSS, _settings(1), report=lambda ev: batches.append(ev))
+    epoch_s = 10.0 * sum(ev["event"] == "batch" for ev in batches)
+    budget = 2.5 * epoch_s
+    settings = TrainSettings(**{**_settings(10).__dict__, "max_minutes": budget / 60})
+    record = train(corpus, tmp_path / "m", TINY, LOSS, settings, report=tick)
+    assert record["stop_reason"] == "time budget" and record["epochs_run"] == 2
+    assert record["wall_time_s"] <= budget
+
+
 AUG = AugmentConfig.parse("all")
 
 

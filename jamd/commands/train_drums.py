@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-minutes",
         type=number(0),
         default=0.0,
-        help="stop after this many minutes and keep the best epoch (0 = no limit)",
+        help="finish within this many minutes: no epoch is started that would end past them; keeps the best epoch (0 = no limit)",
     )
     parser.add_argument(
         "--max-windows",

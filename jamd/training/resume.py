@@ -80,6 +80,7 @@ def save_state(out: Path, run: RunState, progress: Progress, identity: dict[str,
         "progress": asdict(progress),
     }
     tmp = path.with_name(path.name + ".tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)  # --out may name new folders, as for the checkpoint
     torch.save(state, tmp)
     os.replace(tmp, path)
 
