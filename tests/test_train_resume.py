@@ -11,9 +11,11 @@ import pytest
 import torch
 from safetensors.numpy import load_file
 
+from jamd.data.augment import AugmentConfig
 from jamd.data.corpus import load_corpus
-from jamd.training.drum_train import TrainSettings, train
-from jamd.training.drum_vae import DrumVAEConfig, LossConfig
+from jamd.model.checkpoint import read_card
+from jamd.training.drum_train import InitError, TrainSettings, load_init, train
+from jamd.training.drum_vae import DrumVAE, DrumVAEConfig, LossConfig
 from jamd.training.resume import ResumeError, resume_path
 from tests._corpus_fixtures import to_track, write_midi
 
@@ -159,3 +161,50 @@ def test_the_time_budget_is_never_overrun(corpus, tmp_path, monkeypatch):
     record = train(corpus, tmp_path / "m", TINY, LOSS, settings, report=tick)
     assert record["stop_reason"] == "time budget" and record["epochs_run"] == 2
     assert record["wall_time_s"] <= budget
+
+
+AUG = AugmentConfig.parse("all")
+
+
+def test_resume_with_augmentation_equals_unbroken(corpus, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    ref = train(corpus, a, TINY, LOSS, _settings(3), augmentation=AUG)
+
+    def kill_in_epoch_2(ev):
+        if ev["event"] == "batch" and ev["epoch"] == 1 and ev["batch"] == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(corpus, b, TINY, LOSS, _settings(3), report=kill_in_epoch_2, augmentation=AUG)
+    record = train(corpus, b, TINY, LOSS, _settings(3), resume=True, augmentation=AUG)
+    _assert_same_run(a, b)
+    assert [h["train"] for h in record["history"]] == [h["train"] for h in ref["history"]]
+    assert record["settings"]["augment"]["kinds"] == ["swap", "velocity", "timing", "repair"]
+    # the augmentation is part of what the run is: it changes the training and is checked
+    plain_run = train(corpus, tmp_path / "c", TINY, LOSS, _settings(3))
+    assert plain_run["history"][0]["train"] != ref["history"][0]["train"]
+    assert "augment" not in plain_run["settings"]
+    with pytest.raises(ResumeError, match=r"settings\.augment"):
+        train(corpus, b, TINY, LOSS, _settings(3), resume=True)
+    with pytest.raises(ResumeError, match=r"settings\.augment"):
+        train(corpus, b, TINY, LOSS, _settings(3), resume=True, augmentation=AugmentConfig.parse("swap"))
+
+
+def test_init_starts_from_the_checkpoint_and_is_recorded(corpus, unbroken, cfg, tmp_path):
+    src = unbroken[0]
+    model = DrumVAE(cfg)
+    info = load_init(model, src)
+    for k, v in _weights(src).items():
+        np.testing.assert_array_equal(model.state_dict()[k].numpy(), v, err_msg=k)
+    assert info == {"path": str(src), "weights_sha256": read_card(src)["weights_sha256"]}
+    record = train(corpus, tmp_path / "m", cfg, LOSS, _settings(1), init=src)
+    assert record["settings"]["init"] == info
+    # one epoch from trained weights lands far nearer them than one from random weights
+    ref = unbroken[1]["history"]
+    assert record["history"][0]["validation"]["loss"] < ref[0]["validation"]["loss"]
+
+
+def test_init_refuses_a_checkpoint_of_another_size(corpus, unbroken, cfg, tmp_path):
+    bigger = replace(cfg, enc_hidden=cfg.enc_hidden + 4)
+    with pytest.raises(InitError, match=r"same network; it differs in enc_hidden 8 \(this run: 12\)"):
+        train(corpus, tmp_path / "m", bigger, LOSS, _settings(1), init=unbroken[0])

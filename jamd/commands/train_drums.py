@@ -9,6 +9,7 @@ import json
 import shlex
 import sys
 import time
+from pathlib import Path
 
 from jamd.base.errors import UserError
 from jamd.commands.common import (
@@ -111,12 +112,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="epochs over which the flatness weight ramps up (default 0)",
     )
     parser.add_argument(
+        "--augment",
+        type=_augmentation,
+        default=None,
+        metavar="KINDS",
+        help="augment the training windows, drawn afresh per batch: any of swap (closed hat <-> "
+        "ride), velocity (one scale per window, +-15%%), timing (one shift of all offsets, "
+        "+-0.05 step), repair (the second bar from elsewhere in the same file), comma-separated, "
+        "or all (default: none)",
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        metavar="MODEL",
+        help="start from this drum checkpoint's weights (the same network sizes) instead of random "
+        "ones; the KL and flatness warm-ups then default to 0",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue the stopped run of the same command from OUT.resume.pt (written after every "
         "epoch); --epochs and --max-minutes may be raised",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def _augmentation(text: str):
+    from jamd.data.augment import AugmentConfig
+
+    try:
+        return AugmentConfig.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _reporter(quiet: bool):
@@ -175,7 +203,8 @@ def _event_line(ev: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (fail here, clearly, where torch is missing)
 
-    from jamd.training.drum_train import TrainSettings, train
+    from jamd.data.augment import NO_AUGMENT
+    from jamd.training.drum_train import InitError, TrainSettings, train
     from jamd.training.drum_vae import DrumVAEConfig, FlatRandom, LossConfig
     from jamd.training.resume import ResumeError
 
@@ -193,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(f"--dec-heads: {e}") from None
     lcfg, st = LossConfig(), TrainSettings()
+    if args.init is not None:  # a trained model already reads z: no warm-up unless asked for
+        lcfg.kl_warmup_epochs = lcfg.flat_start_epoch = lcfg.flat_warmup_epochs = 0.0
     set_from_args(
         lcfg,
         args,
@@ -215,8 +246,10 @@ def run(args: argparse.Namespace) -> int:
     if live:
         live.start()
     try:
-        record = train(corpus, args.out, mcfg, lcfg, st, info, report, resume=args.resume)
-    except ResumeError as e:
+        record = train(
+            corpus, args.out, mcfg, lcfg, st, info, report, args.resume, args.augment or NO_AUGMENT, args.init
+        )
+    except (ResumeError, InitError) as e:
         raise UserError(str(e)) from None
     finally:
         if live:

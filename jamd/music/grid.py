@@ -23,7 +23,7 @@ BEATS_PER_BAR = 4  # 4/4 only (the corpus keeps 4/4 files)
 DEFAULT_STEPS = 32  # 2 bars of 4/4
 MIDI_MAX = 127
 #: The largest offset a float32 grid can hold that is still below +0.5 (0.5 is the next step).
-_OFFSET_MAX = float(np.nextafter(np.float32(0.5), np.float32(0)))
+OFFSET_MAX = float(np.nextafter(np.float32(0.5), np.float32(0)))
 #: Drum notes are triggers; a 32nd-note gate is long enough for any drum machine to see the
 #: note-on and short enough never to overlap the next hit of the same voice on the next step.
 DRUM_GATE_BEATS = 0.125
@@ -112,7 +112,7 @@ class DrumPattern:
         self.hit[step, voice] = 1.0
         self.velocity[step, voice] = velocity
         # an offset just under +0.5 would round to 0.5 in float32: the next step's -0.5
-        self.offset[step, voice] = min(offset, _OFFSET_MAX)
+        self.offset[step, voice] = min(offset, OFFSET_MAX)
 
 
 def drums_from_notes(

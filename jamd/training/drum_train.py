@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from jamd import __version__
+from jamd.data.augment import NO_AUGMENT, AugmentConfig, Batch, SameFile, augment
 from jamd.data.corpus import Corpus, Windows
-from jamd.model.checkpoint import save_checkpoint, update_card
+from jamd.model.checkpoint import load_checkpoint, save_checkpoint, update_card
 from jamd.model.plane import CodeDensity, LatentPlane, home_xy
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT
@@ -45,13 +46,34 @@ class TrainSettings:
     # to read z before the KL (and flatness) bite (GMD: 127 per epoch)
 
 
-def _tensors(w: Windows, limit: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _arrays(w: Windows, limit: int = 0) -> Batch:
     n = len(w) if not limit else min(limit, len(w))
-    return (
-        torch.from_numpy(w.hit[:n].astype(np.float32)),
-        torch.from_numpy(w.velocity[:n].copy()),
-        torch.from_numpy(w.offset[:n].copy()),
-    )
+    return Batch(w.hit[:n].astype(np.float32), w.velocity[:n].copy(), w.offset[:n].copy(), np.arange(n))
+
+
+def _tensors(b: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(b.hit), torch.from_numpy(b.velocity), torch.from_numpy(b.offset)
+
+
+def _take(b: Batch, idx: np.ndarray) -> Batch:
+    return Batch(b.hit[idx], b.velocity[idx], b.offset[idx], idx)
+
+
+class InitError(ValueError):
+    """A warm-start checkpoint that does not fit the model being trained."""
+
+
+def load_init(model: DrumVAE, path: Path) -> dict[str, Any]:
+    """Start ``model`` from the weights of the drum checkpoint at ``path``, which must have the
+    same network; returns what the card records of it."""
+    ckpt = load_checkpoint(path, kind=KIND)
+    want = plain(model.cfg.to_dict())
+    if ckpt.config != want:
+        differ = sorted(k for k in set(want) | set(ckpt.config) if ckpt.config.get(k) != want.get(k))
+        sizes = ", ".join(f"{k} {ckpt.config.get(k)} (this run: {want.get(k)})" for k in differ)
+        raise InitError(f"{path}: --init needs a model of the same network; it differs in {sizes}")
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ckpt.tensors.items()})
+    return {"path": str(path), "weights_sha256": ckpt.card["weights_sha256"]}
 
 
 @torch.no_grad()
@@ -124,22 +146,33 @@ def train(
     data_info: dict[str, Any] | None = None,
     report: Callable[[dict[str, Any]], None] | None = None,
     resume: bool = False,
+    augmentation: AugmentConfig = NO_AUGMENT,
+    init: Path | None = None,
 ) -> dict[str, Any]:
     """Train, keep the epoch with the best validation loss, write the checkpoint at ``out`` (each
     time validation improves, so an interrupted run still leaves a usable model) and the run's
     state at ``OUT.resume.pt`` after every epoch; ``resume`` continues from that state, to the
-    result the unbroken run would have had. Returns the training record for the model card."""
+    result the unbroken run would have had. ``augmentation``: drawn for every training batch;
+    ``init``: start from that checkpoint's weights (same network) instead of random ones, with
+    the warm-ups as given (not stretched: the model already reads z). Returns the training
+    record for the model card."""
     t0 = time.perf_counter()
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
-    train_t = _tensors(corpus.splits["train"], settings.max_windows)
+    train_a = _arrays(corpus.splits["train"], settings.max_windows)
+    train_t = _tensors(train_a)
     if "validation" not in corpus.splits or len(corpus.splits["validation"]) == 0:
         raise ValueError("no validation windows: early stopping needs a validation split")
-    val_t = _tensors(corpus.splits["validation"])
+    val_t = _tensors(_arrays(corpus.splits["validation"]))
     n = train_t[0].shape[0]
     if n == 0:
         raise ValueError("no training windows")
+    same_file = SameFile(corpus.splits["train"].file[:n])
     model = DrumVAE(model_cfg)
+    # only what is used is recorded, so the cards and resume states of other runs stay as before
+    extra: dict[str, Any] = {"augment": augmentation.to_dict()} if augmentation else {}
+    if init is not None:
+        extra["init"] = load_init(model, init)
     run = RunState(
         model,
         torch.optim.Adam(model.parameters(), lr=settings.lr),
@@ -147,7 +180,8 @@ def train(
         torch.Generator().manual_seed(settings.seed + 1),
     )
     batches = max(1, math.ceil(n / settings.batch))
-    loss_cfg = _stretch_warmups(loss_cfg, settings.min_warmup_updates / batches)
+    if init is None:
+        loss_cfg = _stretch_warmups(loss_cfg, settings.min_warmup_updates / batches)
     # the best epoch only counts once the objective is the final one (KL fully on, flatness on)
     first_eligible = math.ceil(
         max(
@@ -159,7 +193,7 @@ def train(
         {
             "model": model_cfg.to_dict(),
             "loss": asdict(loss_cfg),
-            "settings": asdict(settings),
+            "settings": {**asdict(settings), **extra},
             "data": {"train_windows": n, "validation_windows": int(val_t[0].shape[0])},
         }
     )
@@ -176,19 +210,19 @@ def train(
         return prog.elapsed_s + time.perf_counter() - t0
 
     def record(stop_reason: str) -> dict[str, Any]:
-        return _record(corpus, loss_cfg, settings, data_info, prog, elapsed(), stop_reason)
+        return _record(corpus, loss_cfg, settings, extra, data_info, prog, elapsed(), stop_reason)
 
     stop_reason = prog.stopped or "epochs"
     while not prog.stopped and prog.epoch < settings.epochs:
         epoch = prog.epoch
         epoch_start = elapsed()
-        perm = torch.from_numpy(run.rng.permutation(n))
+        perm = run.rng.permutation(n)
         sums: dict[str, float] = {}
         for b in range(batches):
-            idx = perm[b * settings.batch : (b + 1) * settings.batch]
-            loss, terms = loss_terms(
-                model, *(t[idx] for t in train_t), loss_cfg, epoch + b / batches, run.gen
-            )
+            batch = _take(train_a, perm[b * settings.batch : (b + 1) * settings.batch])
+            if augmentation:
+                batch = augment(batch, augmentation, run.rng, train_a, same_file)
+            loss, terms = loss_terms(model, *_tensors(batch), loss_cfg, epoch + b / batches, run.gen)
             run.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
@@ -253,6 +287,7 @@ def _record(
     corpus: Corpus,
     loss_cfg: LossConfig,
     settings: TrainSettings,
+    extra: dict[str, Any],
     data_info: dict[str, Any] | None,
     prog: Progress,
     wall: float,
@@ -270,7 +305,7 @@ def _record(
             "window_settings": asdict(corpus.settings),
         },
         "loss": asdict(loss_cfg),
-        "settings": asdict(settings),
+        "settings": {**asdict(settings), **extra},
         "best_epoch": prog.best_epoch,
         "best_validation_loss": round(prog.best, 4),
         "epochs_run": len(prog.history),
