@@ -41,6 +41,7 @@ PLACES = np.array([0.0, 0.25, 1 / 3, 0.5, 2 / 3, 0.75])
 #: how much each place is expected before a drummer's own bar is learnt (8ths most)
 PLACE_PRIOR = np.array([1.0, 0.3, 0.15, 1.0, 0.15, 0.3])
 _BINS = BEATS_PER_BAR * len(PLACES)  # the template's places in a bar
+_PLACES_TO_NEXT = np.append(PLACES, 1.0)  # ... and the next beat's first, for a hit just before it
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,10 @@ class GridFilter:
         if self._frozen is not None:
             return
         self._log_p += self._rng.normal(0.0, 1.0, n) * cfg.tempo_wander * np.sqrt(beats)
-        expected = np.minimum(cfg.jump_rate * beats, 0.5)
-        tried = np.minimum(max(cfg.jump_tries, cfg.jump_rate) * beats, 0.5)
-        if max(cfg.jump_tries, cfg.jump_rate) > 0:
+        tries = max(cfg.jump_tries, cfg.jump_rate)
+        if tries > 0:
+            expected = np.minimum(cfg.jump_rate * beats, 0.5)
+            tried = np.minimum(tries * beats, 0.5)
             jump = self._rng.random(n) < tried
             self._log_p[jump] += self._rng.normal(0.0, cfg.jump_size, int(jump.sum()))
             # importance weights: a jump is believed as often as expected, not as often as tried
@@ -222,7 +224,7 @@ class GridFilter:
     def _learn(self, voice: int, weight: float, beat: float) -> None:
         """The first bars teach the drummer's bar; after that it follows the groove slowly."""
         whole = math.floor(beat)
-        j = int(np.argmin(np.abs(np.append(PLACES, 1.0) - (beat - whole))))
+        j = int(np.argmin(np.abs(_PLACES_TO_NEXT - (beat - whole))))
         place = ((whole % BEATS_PER_BAR) * len(PLACES) + j) % _BINS
         if beat < self.cfg.learn_bars * BEATS_PER_BAR:
             self._counts[voice, place] += weight

@@ -76,7 +76,8 @@ class TrackerConfig:
 @dataclass(frozen=True)
 class Estimate:
     """The tracker's belief: beat ``anchor_beat`` (0 = the first bar's one) is at ``anchor_s``,
-    and a beat lasts ``period_s``; ``confidence`` in [0, 1] says how well the recent hits fit."""
+    and a beat lasts ``period_s``; ``confidence`` in [0, 1] is the share of the tracker's guesses
+    that agree on the beat within a 16th (:meth:`jamd.tempo.particles.GridFilter.confidence`)."""
 
     state: TrackState
     anchor_s: float
