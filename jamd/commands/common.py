@@ -319,8 +319,9 @@ def run_kind(args: argparse.Namespace) -> int:
     return importlib.import_module(args._kind_module).run(args)
 
 
-def load_bass_splits(args: argparse.Namespace) -> tuple[dict, dict]:
-    """The bass windows per split and what the model card says about where they came from."""
+def load_bass_splits(args: argparse.Namespace, replay: Callable | None = None) -> tuple[dict, dict]:
+    """The bass windows per split and what the model card says about where they came from
+    (``replay``: `jamd.data.bass_corpus.procedural_splits`'s, for the procedural corpus)."""
     from jamd.data.bass_corpus import BASS_CORPUS_VERSION, procedural_splits
 
     root, midi_dir = data_root(args)
@@ -337,7 +338,7 @@ def load_bass_splits(args: argparse.Namespace) -> tuple[dict, dict]:
         corpus = load_corpus(root, WindowSettings(), progress=progress_printer("reading MIDI files"))
     except FileNotFoundError as e:
         raise UserError(str(e)) from e
-    return procedural_splits(corpus, args.corpus_seed), {
+    return procedural_splits(corpus, args.corpus_seed, replay=replay), {
         "corpus": "procedural (jamd.data.bass_corpus): rule-written bass lines over Groove MIDI Dataset drums, "
         "not human bass playing",
         "root": str(root),

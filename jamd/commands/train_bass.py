@@ -9,6 +9,9 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jamd.base.errors import UserError
 from jamd.commands.common import (
@@ -20,6 +23,9 @@ from jamd.commands.common import (
     set_from_args,
     whole,
 )
+
+if TYPE_CHECKING:
+    from jamd.data.corpus import Windows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,11 +70,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--corpus-seed", type=seed_number, default=0, help="seed of the procedural bass corpus"
     )
+    parser.add_argument(
+        "--played-drums",
+        type=Path,
+        default=None,
+        metavar="MODEL",
+        help="also train on each window's drums as this drum model plays them (the kicks the bass "
+        "hears live), lines written by the same rules; procedural corpus only",
+    )
     parser.add_argument("--seed", type=seed_number, default=0, help="training seed")
     parser.add_argument(
         "--max-minutes", type=number(0), default=0.0, help="stop after this many minutes (0 = no limit)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def played_replay(args: argparse.Namespace) -> Callable[[Windows], Windows] | None:
+    """``--played-drums``: the training windows' drums as that model plays them."""
+    if args.played_drums is None:
+        return None
+    if args.midi_dir is not None:
+        raise UserError("--played-drums writes lines by the procedural corpus's rules: not with --midi-dir")
+    import numpy as np
+
+    from jamd.model.drums import DrumModel
+    from jamd.training.bass_played import played_windows
+
+    model = DrumModel.load(args.played_drums)  # a CheckpointError is a UserError: one clear line
+    return lambda w: played_windows(w, model, np.random.default_rng([args.corpus_seed, 7]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     from jamd.training.bass_train import BassTrainSettings, train_bass
     from jamd.training.bass_vae import BassLossConfig, BassVAEConfig
 
-    splits, info = load_bass_splits(args)
+    splits, info = load_bass_splits(args, played_replay(args))
+    if args.played_drums is not None:
+        info["played_drums"] = str(args.played_drums)
     if any(len(splits.get(s, [])) == 0 for s in ("train", "validation")):
         raise UserError(
             f"not enough 2-bar windows with drums and bass (found "

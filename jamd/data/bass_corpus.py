@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,8 @@ SECTION_BARS = 8
 #: Bump when the generator changes what it writes, so stale caches are not reused.
 BASS_CORPUS_VERSION = 3
 KICK = VOICE_INDEX["kick"]
+#: the training windows over a drum model's playing (``procedural_splits``' ``replay``)
+PLAYED_SPLIT = "train_played"
 
 
 @dataclass
@@ -57,6 +60,10 @@ class BassWindows:
 
     def subset(self, idx: np.ndarray) -> BassWindows:
         return BassWindows(**{k: v[idx] for k, v in vars(self).items()})
+
+    def join(self, other: BassWindows) -> BassWindows:
+        """These windows, then ``other``'s (their piece ids as they are)."""
+        return BassWindows(**{k: np.concatenate([v, getattr(other, k)]) for k, v in vars(self).items()})
 
     def next_pairs(self) -> np.ndarray:
         """``(m, 2)`` indices of window pairs (t, t+1) that follow each other in one piece."""
@@ -162,8 +169,14 @@ def load_bass(path) -> BassWindows:
         return BassWindows(**{k: z[k] for k in BassWindows.__dataclass_fields__})
 
 
-def procedural_splits(corpus: Corpus, seed: int = 0, use_cache: bool = True) -> dict[str, BassWindows]:
-    """The procedural bass corpus for every split of a GMD corpus (cached as ``.npz``)."""
+def procedural_splits(
+    corpus: Corpus, seed: int = 0, use_cache: bool = True, replay: Callable[[Windows], Windows] | None = None
+) -> dict[str, BassWindows]:
+    """The procedural bass corpus for every split of a GMD corpus (cached as ``.npz``). With
+    ``replay`` (the training windows' drums as a drum model plays them,
+    `jamd.training.bass_played`), also :data:`PLAYED_SPLIT`: a line over each replayed training
+    window, its piece ids after the real ones (so consecutive replayed windows pair with each
+    other for the stability term, never with a real one); it is not cached."""
     styles = [f.style for f in corpus.files]
     out = {}
     for name, w in corpus.splits.items():
@@ -174,4 +187,7 @@ def procedural_splits(corpus: Corpus, seed: int = 0, use_cache: bool = True) -> 
         out[name] = bass_windows(w, styles, seed)
         if use_cache:
             save_bass(cache, out[name])
+    if replay is not None and "train" in out:
+        out[PLAYED_SPLIT] = bass_windows(replay(corpus.splits["train"]), styles, seed)
+        out[PLAYED_SPLIT].piece += int(out["train"].piece.max()) + 1
     return out

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jamd.data.bass_corpus import BassWindows
+from jamd.data.bass_corpus import PLAYED_SPLIT, BassWindows
 from jamd.model.bass import ATTRIBUTES, KIND, bass_features, cond_features, representation
 from jamd.model.checkpoint import save_checkpoint, update_card
 from jamd.training.bass_vae import (
@@ -149,7 +149,12 @@ def train_bass(
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     gen = torch.Generator().manual_seed(settings.seed + 1)
-    train, val = Arrays.of(splits["train"]), Arrays.of(splits["validation"])
+    # the windows over a drum model's playing (--played-drums) train; the pad spans the corpus's
+    # own codes, which the eval holds it to
+    corpus = Arrays.of(splits["train"])
+    played = splits.get(PLAYED_SPLIT)
+    train = corpus if played is None else Arrays.of(splits["train"].join(played))
+    val = Arrays.of(splits["validation"])
     if len(train.pairs) == 0 or len(val.pairs) == 0:
         raise ValueError(
             "training and validation both need consecutive windows of one piece "
@@ -205,7 +210,7 @@ def train_bass(
             )
             named = loss_cfg.attribute > 0
             # named axes: every training code, so the pad's reach is their exact 95 % range
-            codes = posterior_means(model, train, limit=len(train.cond) if named else 4096)
+            codes = posterior_means(model, corpus, limit=len(corpus.cond) if named else 4096)
             save_bass_model(out, model, named_plane(codes, named), record)
         if report:
             report({"event": "eval", **entry, "improved": improved})
