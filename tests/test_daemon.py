@@ -73,7 +73,10 @@ def test_seed_follows_the_drummer_and_every_note_ends(daemon):
     # stop on an even bar: the last seed is then the window [16, 24), aligned with the 2-bar loop
     run_for(daemon, 6, lambda t: drummer.tick(daemon.beat_now(t)) if daemon.running() else None)
     played = drums_from_notes(notes, GM, daemon.drums.steps)
-    expected = daemon.drums.encode(played)
+    search = daemon.drums.seed_search  # the model's own (its card): as a user gets it
+    expected = (
+        daemon.drums.pattern_search(played, search).run()[0] if search.steps else daemon.drums.encode(played)
+    )
     assert daemon.seeder.z_seed is not None
     np.testing.assert_allclose(daemon.seeder.z_seed, expected, atol=1e-4)  # same bars, same code
     np.testing.assert_allclose(daemon.perf.center, expected, atol=1e-4)
@@ -89,6 +92,24 @@ def test_seed_follows_the_drummer_and_every_note_ends(daemon):
             elif m.type in ("note_on", "note_off"):
                 sounding[(m.channel, m.note)] -= 1
     assert ons > 20 and all(v == 0 for v in sounding.values())
+
+
+@pytest.mark.parametrize("steps", [0, 3])
+def test_the_seed_is_searched_on_after_the_bar_line(tmp_path, monkeypatch, steps):
+    """``seed.search``: the encoder's code at the bar line, then the searched code as the centre
+    (0: the encoder's stays)."""
+    cfg = daemon_config(tmp_path, monkeypatch)
+    d = Daemon(dataclasses.replace(cfg, seed=dataclasses.replace(cfg.seed, search=steps)), offline=True)
+    notes, length = model_groove(d.drums)
+    drummer = DemoDrummer(notes, length, d.capture.add, lambda x, y: None)
+    run_for(d, 4.5, lambda t: drummer.tick(d.beat_now(t)) if d.running() else None)  # half a bar on
+    played = drums_from_notes(notes, GM, d.drums.steps)
+    encoded = d.drums.encode(played)
+    expected = d.drums.pattern_search(played, dataclasses.replace(d.drums.seed_search, steps=steps)).run()[0]
+    assert not d.seeder.searching, "the search ends well within a bar"
+    np.testing.assert_allclose(d.seeder.z_seed, expected, atol=1e-4)
+    np.testing.assert_allclose(d.perf.center, expected, atol=1e-4)
+    assert (np.linalg.norm(expected - encoded) > 0.01) == (steps > 0)
 
 
 def test_osc_moves_the_latent_and_output_follows(daemon):

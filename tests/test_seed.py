@@ -76,3 +76,69 @@ def test_seeder_modes():
     hold = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.HOLD)), encode)
     _played(hold.capture, 2, 8)
     assert hold.bar_line(8.0) is None
+
+
+class _Search:
+    """Stands in for a `CodeSearch`: starts at the window's hit count, +1 a step, done after 3."""
+
+    def __init__(self, window):
+        self.z = np.full((1, 2), float(window.n_hits), np.float32)
+        self.done_steps = 0
+
+    @property
+    def done(self):
+        return self.done_steps >= 3
+
+    def step(self):
+        self.z += 1.0
+        self.done_steps += 1
+
+
+def test_seeder_searches_on_after_the_bar_line():
+    encode = lambda w: np.full(2, -1.0, np.float32)  # the encoder's code: not the searched one
+    seeder = Seeder(SeedCapture(GM, SeedSettings(min_hits=8)), encode, _Search)
+    assert not seeder.searching and seeder.search_step() is None
+    _played(seeder.capture, 2, 8)
+    np.testing.assert_allclose(seeder.bar_line(8.0), [-1, -1])  # at once: the encoder's
+    assert seeder.searching
+    # the first step starts the search (the encoding), three more finish it
+    assert [seeder.search_step() for _ in range(3)] == [None] * 3
+    np.testing.assert_allclose(seeder.search_step(), [19, 19])  # 16 hits + 3 steps
+    np.testing.assert_allclose(seeder.z_seed, [19, 19])
+    assert not seeder.searching and seeder.search_step() is None
+
+    # a bar line during a search starts it again on the newer window
+    _played(seeder.capture, 4, 8)
+    seeder.bar_line(12.0)
+    seeder.search_step()
+    seeder.bar_line(16.0)
+    assert [seeder.search_step() for _ in range(4)][-1] is not None
+
+    blend = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.BLEND, blend=0.25)), encode, _Search)
+    blend.z_seed = np.zeros(2, np.float32)
+    _played(blend.capture, 2, 8)
+    np.testing.assert_allclose(blend.bar_line(8.0), [-0.25, -0.25])
+    z = [blend.search_step() for _ in range(4)][-1]
+    np.testing.assert_allclose(z, [19 * 0.25, 19 * 0.25])  # blended from the seed before the bar line
+
+    hold = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.HOLD)), encode, _Search)
+    _played(hold.capture, 2, 8)
+    assert hold.bar_line(8.0) is None and not hold.searching
+
+
+def test_seeder_search_with_the_real_model():
+    from jamd.model.drums import DrumModel
+    from jamd.model.seed_search import SearchSettings
+
+    model = DrumModel.load(Path(__file__).resolve().parents[1] / "models" / "drums-v3")
+    settings = SearchSettings(steps=3)
+    seeder = Seeder(SeedCapture(GM), model.encode, lambda w: model.pattern_search(w, settings))
+    _played(seeder.capture, 2, 8)
+    first = seeder.bar_line(8.0)
+    found = None
+    while found is None:
+        found = seeder.search_step()
+    window = seeder.capture.window(8.0)
+    np.testing.assert_allclose(first, model.encode(window))
+    np.testing.assert_allclose(found, model.pattern_search(window, settings).run()[0], atol=1e-5)
+    assert np.linalg.norm(found - first) > 0.01

@@ -15,6 +15,7 @@ from jamd.data.corpus import Corpus
 if TYPE_CHECKING:
     from jamd.lab.drum_report import EvalData
     from jamd.model.drums import PadDefaults
+    from jamd.model.seed_search import SearchSettings
 
 #: the contract's keys first, in this order (issue 15); the secondary figures after them
 KEYS = (
@@ -86,10 +87,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="decoding memory: most cells the played pattern may trail the fresh decode (default: the model's)",
     )
     parser.add_argument(
+        "--search-steps",
+        type=whole(0, 1000),
+        default=None,
+        help="seed search: steps from the encoder's code towards the window's best (0 = none; "
+        "default: the model's own; docs/models.md)",
+    )
+    parser.add_argument(
+        "--search-timing",
+        type=number(0, 100),
+        default=None,
+        help="seed search: weight of the velocity and timing errors beside the hits' (default: the model's)",
+    )
+    parser.add_argument(
         "--set-pad",
         action="store_true",
-        help="store the pad settings evaluated (radius, pace, lag) in the model card as its defaults, "
-        "and the covariance of its training codes as its prior if the card has none",
+        help="store the pad and seed-search settings evaluated (radius, pace, lag, search steps) in the "
+        "model card as its defaults, and the covariance of its training codes as its prior if the card has none",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-timing", action="store_true", help="skip the decode timing")
@@ -143,8 +157,21 @@ def _pad(path: Path, args: argparse.Namespace) -> PadDefaults:
     return PadDefaults(own.radius if args.radius is None else args.radius, Pacing(pace, lag))
 
 
-def _set_pad(path: Path, pad: PadDefaults, data: EvalData, split: str) -> None:
-    """``--set-pad``: the settings as the card's ``pad`` section; a prior if it has none."""
+def _search(path: Path, args: argparse.Namespace) -> SearchSettings:
+    """The model's own seed search, with what the options set instead."""
+    from dataclasses import replace
+
+    from jamd.model.drums import DrumModel
+
+    own = DrumModel.load(path).seed_search
+    steps = own.steps if args.search_steps is None else args.search_steps
+    weight = own.timing_weight if args.search_timing is None else args.search_timing
+    return replace(own, steps=steps, timing_weight=weight)
+
+
+def _set_pad(path: Path, pad: PadDefaults, search: SearchSettings, data: EvalData, split: str) -> None:
+    """``--set-pad``: the settings as the card's ``pad`` and ``seed_search`` sections; a prior if
+    it has none."""
     import shlex
     import sys
 
@@ -162,7 +189,8 @@ def _set_pad(path: Path, pad: PadDefaults, data: EvalData, split: str) -> None:
             "lag": pad.pacing.lag,
             "chosen_on": split,
             "command": "jamd " + shlex.join(sys.argv[1:]),
-        }
+        },
+        "seed_search": search.to_card(),
     }
     if "covariance" not in card.get("plane", {}):
         mu, _ = encode_means(DrumModel.load(path), data.train)
@@ -181,8 +209,8 @@ def run(args: argparse.Namespace) -> int:
     ref = reference(data)
     results, plays = {}, []
     for m in models:
-        pad = _pad(m, args)
-        r, played = evaluate(str(m), data, ref, pad, timing=not args.no_timing)
+        pad, search = _pad(m, args), _search(m, args)
+        r, played = evaluate(str(m), data, ref, pad, timing=not args.no_timing, search=search)
         r["split"] = args.split
         results[str(m)] = r
         plays.append(played)
@@ -193,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
             metrics[args.split] = r
             update_card(m, metrics=metrics)
         if args.set_pad:
-            _set_pad(m, pad, data, args.split)
+            _set_pad(m, pad, search, data, args.split)
     base = baselines(data, ref, plays[0]) if args.baselines or args.compare else {}
     if args.json:
         out: dict = results[str(models[0])] if len(models) == 1 else dict(results)

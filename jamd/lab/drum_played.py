@@ -2,8 +2,9 @@
 against. Every figure of `jamd.lab.drum_report` is computed on a :class:`Played` batch, never on
 decoder probabilities: the musician hears the played pattern.
 
-The model plays through ``DrumModel.encode`` / ``DrumModel.decode(z, DecodeControls())``, one
-window at a time, exactly the calls the daemon makes for a seed and for a pad position (the pad
+The model plays through ``DrumModel.encode`` (and the seed search its card asks for) /
+``DrumModel.decode(z, DecodeControls())``, one window at a time, exactly the calls the daemon
+makes for a seed and for a pad position (the pad
 itself maps through ``DrumModel.plane(radius).point``, see `jamd.lab.drum_pad`); along a pad
 walk with the model's memory (`jamd.model.pacing`), point after point, as the daemon renders it.
 """
@@ -17,9 +18,11 @@ import numpy as np
 from jamd.data.corpus import Windows
 from jamd.model.drums import DecodeControls, DrumModel
 from jamd.model.pacing import Pacing, PadMemory
+from jamd.model.seed_search import SearchSettings
 
 #: rows of a query compared at once by :func:`nearest` (bounds the distance block's memory)
 CHUNK = 512
+SEARCH_CHUNK = 128  # windows searched together: each step decodes 2 d codes of each
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,25 @@ def _stack(model: DrumModel, pats: list) -> Played:
     )
 
 
-def encode_seeds(model: DrumModel, w: Windows) -> np.ndarray:
-    """The seed code of each window, (n, d): ``DrumModel.encode`` as the daemon's seeder calls it."""
-    return np.stack([model.encode(w.pattern(i)) for i in range(len(w))]).astype(np.float32)
+def encode_seeds(model: DrumModel, w: Windows, search: SearchSettings | None = None) -> np.ndarray:
+    """The seed code of each window, (n, d), as the daemon ends up with it: ``DrumModel.encode`` as
+    its seeder calls it, then searched on as the model's card says (``search``: instead of the
+    card's; `jamd.model.seed_search`)."""
+    settings = model.seed_search if search is None else search
+    if not settings.steps:
+        return np.stack([model.encode(w.pattern(i)) for i in range(len(w))]).astype(np.float32)
+    parts = [
+        model.code_search(
+            (
+                w.hit[s : s + SEARCH_CHUNK].astype(np.float32),
+                w.velocity[s : s + SEARCH_CHUNK],
+                w.offset[s : s + SEARCH_CHUNK],
+            ),
+            settings,
+        ).run()
+        for s in range(0, len(w), SEARCH_CHUNK)
+    ]
+    return np.concatenate(parts).astype(np.float32)
 
 
 def encode_means(model: DrumModel, w: Windows) -> tuple[np.ndarray, np.ndarray]:

@@ -28,6 +28,7 @@ from jamd.lab.drum_seed import others, seed_figures, style_nn
 from jamd.lab.realism import feature_distances, heldout_accuracy
 from jamd.lab.timing import decode_timing
 from jamd.model.drums import DrumModel, PadDefaults
+from jamd.model.seed_search import SearchSettings
 
 SEED = 0
 N_REALISM = 1000  # generated patterns per realism test
@@ -91,10 +92,17 @@ def _unique_groups(n: int) -> np.ndarray:
     return -1 - np.arange(n)  # never a file index
 
 
-def play_model(model: DrumModel, data: EvalData, pad: PadDefaults, n: int = N_REALISM) -> ModelPlay:
-    """Everything the figures need the model to play, with the pad's radius and memory ``pad``."""
+def play_model(
+    model: DrumModel,
+    data: EvalData,
+    pad: PadDefaults,
+    search: SearchSettings | None = None,
+    n: int = N_REALISM,
+) -> ModelPlay:
+    """Everything the figures need the model to play, with the pad's radius and memory ``pad``
+    (and the seed ``search``: None, the card's)."""
     w = data.windows
-    seeds = encode_seeds(model, w)
+    seeds = encode_seeds(model, w, search)
     plane = model.plane(pad.radius)
     s, s_xy = sweeps(plane, seeds, seed=SEED)
     rng = np.random.default_rng(SEED)
@@ -128,13 +136,15 @@ def evaluate(
     ref: Reference,
     pad: PadDefaults | None = None,
     timing: bool = True,
+    search: SearchSettings | None = None,
 ) -> tuple[Figures, ModelPlay]:
     """The figures of one model, and what it played (for the lookup baselines). ``pad``: the
-    pad's radius and memory (None: the model's own, as the daemon plays it by default)."""
+    pad's radius and memory, ``search``: the seed search (None: the model's own, as the daemon
+    plays it by default)."""
     model = DrumModel.load(path)
     pad = model.pad if pad is None else pad
     w = data.windows
-    mp = play_model(model, data, pad)
+    mp = play_model(model, data, pad, search)
     mu, logvar = encode_means(model, w)
     train_mu, _ = encode_means(model, data.train)
     out: Figures = {

@@ -172,6 +172,9 @@ class SeedConfig:
     min_hits: Annotated[int, Between(0, 512)] = 8
     blend: Share = 0.5  # blend mode: share of the new bar taken each bar
     duck: Share = 0.0  # turn the machine's drums down by this while the drummer plays
+    # Steps of the seed search after each bar line (jamd.model.seed_search: the code whose decode
+    # plays the drummer's window best, from the encoder's); null: the model's own, 0: none.
+    search: Annotated[int, Between(0, 1000)] | None = None
 
     def settings(self, window_steps: int = 32) -> SeedSettings:
         from jamd.live.seed import SeedMode, SeedSettings

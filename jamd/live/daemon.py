@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +45,8 @@ from jamd.sound.synth import SoundSettings
 
 if TYPE_CHECKING:
     from jamd.control.osc import OscControl  # imported only when OSC is on (liblo)
+    from jamd.model.seed_search import CodeSearch
+    from jamd.music.grid import DrumPattern
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +137,18 @@ class Daemon:
             config.clock.tempo,
         )
         self.capture = SeedCapture(config.drummer.table, config.seed.settings(self.drums.steps))
-        self.seeder = Seeder(self.capture, self.drums.encode)
+        self.seeder = Seeder(self.capture, self.drums.encode, self._seed_search(config))
         self.slew = Slew(config.latent.slew, np.zeros(2, np.float32))
+
+    def _seed_search(self, config: Config) -> Callable[[DrumPattern], CodeSearch] | None:
+        """How the seeder searches on from the encoder's code: ``seed.search`` steps, else the
+        model card's (`jamd.model.seed_search`); None when neither asks for any."""
+        settings = self.drums.seed_search
+        if config.seed.search is not None:
+            settings = replace(settings, steps=config.seed.search)
+        if not settings.steps:
+            return None
+        return lambda window: self.drums.pattern_search(window, settings)
 
     def start(self) -> None:
         self.engine.start()
@@ -196,6 +208,7 @@ class Daemon:
                 self._control(ev.target, ev.value, t)
             self.perf.tick(t / 1e9)  # a scene recall gliding
             self._bar_lines(t)
+            self._search_seed(t)
             self._render_if_needed(t, (t - last) / 1e9)
             last = t
             for tick in self.tickers:
@@ -212,7 +225,8 @@ class Daemon:
             if self._reload_signal:
                 self._reload_signal = False
                 self.reload()
-            self.wake.wait(self._wait_s(t))
+            # a seed search runs a step a turn: the loop turns on at once until it is done
+            self.wake.wait(0.0 if self.seeder.searching else self._wait_s(t))
 
     def _wait_s(self, t: int) -> float:
         """Until the next bar line, but never longer than an idle tick."""
@@ -325,6 +339,14 @@ class Daemon:
             self._publish(t)
             self.latencies.add("seed_ms", (now_ns() - bar_t) / 1e6)
 
+    def _search_seed(self, t: int) -> None:
+        """One step of the seed search after a bar line; its code becomes the centre when done."""
+        z = self.seeder.search_step()
+        if z is not None:
+            self.perf.set_center(z)
+            self._publish(t)
+            log.debug("seed searched on: %s", z)
+
     def _render_if_needed(self, t: int, dt: float) -> None:
         target = np.array([self.perf.values["drums.x"], self.perf.values["drums.y"]], np.float32)
         self.slew.step(target, dt)
@@ -359,6 +381,7 @@ class Daemon:
         self.drums, self.bass = self.config.models.load(bass=self.bass is not None)
         self.perf.swap_models(self.drums, self.bass)
         self.seeder.encode = self.drums.encode
+        self.seeder.drop_search()  # it runs on the model replaced
         if not np.isfinite(self.perf.center).all():  # a seed the broken encoder made
             self.seeder.z_seed = None
             self.perf.set_center(self.perf.plane.center)
@@ -425,6 +448,7 @@ class Daemon:
             return
         self.controllers.reload(mappings)
         self.capture.settings = new.seed.settings(self.drums.steps)
+        self.seeder.search = self._seed_search(new)
         self.slew.rate = new.latent.slew
         self.perf.set_latent(self.drums.plane(new.latent.radius), new.latent.scene_glide)
         if new.bass.chords != self.config.bass.chords:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jamd.model.seed_search import CodeSearch
 from jamd.music.grid import STEPS_PER_BEAT, DrumPattern, NoteIn, drums_from_notes
 
 
@@ -61,12 +62,23 @@ class SeedCapture:
 
 
 class Seeder:
-    """Turns the captured window into ``z_seed`` at each bar line, per the mode."""
+    """Turns the captured window into ``z_seed`` at each bar line, per the mode: the encoder's code
+    at once, then, with a ``search``, the searched code when the search is done
+    (`jamd.model.seed_search`; the daemon runs it a step at a time, :meth:`search_step`)."""
 
-    def __init__(self, capture: SeedCapture, encode: Callable[[DrumPattern], np.ndarray]):
+    def __init__(
+        self,
+        capture: SeedCapture,
+        encode: Callable[[DrumPattern], np.ndarray],
+        search: Callable[[DrumPattern], CodeSearch] | None = None,
+    ):
         self.capture = capture
         self.encode = encode
+        self.search = search
         self.z_seed: np.ndarray | None = None
+        self._window: DrumPattern | None = None  # the window whose search is due
+        self._search: CodeSearch | None = None
+        self._before: np.ndarray | None = None  # the seed the last bar line blended from
 
     def bar_line(self, end_beat: float) -> np.ndarray | None:
         """Called at each bar line; returns the new seed when it changed, else None."""
@@ -76,8 +88,38 @@ class Seeder:
         window = self.capture.window(end_beat)
         if window.n_hits < s.min_hits:
             return None
-        z = np.asarray(self.encode(window), np.float32)
-        if s.mode is SeedMode.BLEND and self.z_seed is not None:
-            z = (1.0 - s.blend) * self.z_seed + s.blend * z
-        self.z_seed = z
+        self._before = self.z_seed
+        self.z_seed = self._blend(np.asarray(self.encode(window), np.float32))
+        # a newer window replaces a search still running: it is of a groove already gone
+        self._window, self._search = (window, None) if self.search is not None else (None, None)
+        return self.z_seed
+
+    def drop_search(self) -> None:
+        """Forget a search under way (the model it runs on was replaced)."""
+        self._window = self._search = None
+
+    @property
+    def searching(self) -> bool:
+        return self._window is not None
+
+    def search_step(self) -> np.ndarray | None:
+        """One step of the seed search (the first encodes the window again, kept out of the bar
+        line's time); the new seed when the search is done, else None."""
+        if self._window is None or self.search is None:
+            return None
+        if self._search is None:
+            self._search = self.search(self._window)
+        else:
+            self._search.step()
+        if not self._search.done:
+            return None
+        z = self._search.z[0].astype(np.float32)
+        self.drop_search()
+        self.z_seed = self._blend(z)
+        return self.z_seed
+
+    def _blend(self, z: np.ndarray) -> np.ndarray:
+        s = self.capture.settings
+        if s.mode is SeedMode.BLEND and self._before is not None:
+            return (1.0 - s.blend) * self._before + s.blend * z
         return z

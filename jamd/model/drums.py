@@ -19,6 +19,7 @@ import numpy as np
 
 from jamd.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from jamd.model.pacing import Pacing, PadMemory
+from jamd.model.seed_search import CodeSearch, SearchSettings
 from jamd.model.transformer import Stack
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT, DrumPattern
@@ -187,6 +188,29 @@ class DrumModel:
         p = _fit(pattern, self.steps)
         mu, _ = self.encode_batch(p.hit[None], p.velocity[None], p.offset[None])
         return mu[0]
+
+    @property
+    def seed_search(self) -> SearchSettings:
+        """How far the seed is searched on from the encoder's code: the card's ``seed_search``
+        section, else not at all (`jamd.model.seed_search`)."""
+        entry = self.card.get("seed_search")
+        try:
+            return SearchSettings() if entry is None else SearchSettings.from_card(entry)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{self.path.name}.json: seed search unusable ({e})") from None
+
+    def code_search(
+        self, window: tuple[np.ndarray, np.ndarray, np.ndarray], settings: SearchSettings | None = None
+    ) -> CodeSearch:
+        """The search for the codes of windows (hit, velocity, offset: (n, T, V) each), started at
+        the encoder's means (``settings``: the card's)."""
+        mu, logvar = self.encode_batch(*window)
+        return CodeSearch(self.decode_raw, window, mu, np.exp(0.5 * logvar), settings or self.seed_search)
+
+    def pattern_search(self, pattern: DrumPattern, settings: SearchSettings | None = None) -> CodeSearch:
+        """:meth:`code_search` for one window (cut/padded as :meth:`encode`); its ``z[0]``."""
+        p = _fit(pattern, self.steps)
+        return self.code_search((p.hit[None], p.velocity[None], p.offset[None]), settings)
 
     # ------------------------------------------------------------------------------ decoder
     def decode_raw(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
