@@ -70,8 +70,10 @@ def run_for(d: Daemon, bars: float, during=None) -> None:
 def test_seed_follows_the_drummer_and_every_note_ends(daemon):
     notes, length = model_groove(daemon.drums)
     drummer = DemoDrummer(notes, length, daemon.capture.add, lambda x, y: None)
-    # stop on an even bar: the last seed is then the window [16, 24), aligned with the 2-bar loop
-    run_for(daemon, 6, lambda t: drummer.tick(daemon.beat_now(t)) if daemon.running() else None)
+    # stop half a bar after an even bar line: the last seed is then the window [16, 24), aligned
+    # with the 2-bar loop, and its search (if the model's card asks for one) is done
+    run_for(daemon, 6.5, lambda t: drummer.tick(daemon.beat_now(t)) if daemon.running() else None)
+    assert not daemon.seeder.searching
     played = drums_from_notes(notes, GM, daemon.drums.steps)
     search = daemon.drums.seed_search  # the model's own (its card): as a user gets it
     expected = (

@@ -216,11 +216,14 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
 
     assert roots_in(2, 10) == {9} and roots_in(10, 13) == {3} and roots_in(13, END_BAR) == {2}
     for bars, scale, root in ((range(10, 12), EB_MAJOR, 3), (range(13, 15), D_MINOR, 2)):
-        pcs = [n % 12 for _, n in bars_played(bass_sink, st, bars)]
+        played = bars_played(bass_sink, st, bars)
+        pcs = [n % 12 for _, n in played]
         assert pcs and sum(pc in scale for pc in pcs) >= 0.8 * len(pcs), (bars, pcs)
-        # the new chord's root is among the two pitch classes played most (the bass is no
-        # longer a root-only line: bass-v2's pad centre also plays fifths and thirds)
-        assert root in [pc for pc, _ in Counter(pcs).most_common(2)], (bars, Counter(pcs))
+        # the new chord's root on the one of each of its bars, as a bass player marks a change
+        # (between, the line walks the chord: over drums-v4 bass-v2 plays Eb G Bb C in bar 10,
+        # the root 2 of 5 notes, so "the root among the two most played" no longer tells)
+        ones = {step // 16: n % 12 for step, n in played if step % 16 == 0}
+        assert ones == dict.fromkeys(range(len(bars)), root), (bars, played)
 
     # the seed tracked the drummer: at the bar line after file bars 2-3 (jamd bar 6), the seed
     # is the model's encoding of those two bars, nearer to it than to any other window's

@@ -225,8 +225,9 @@ class Daemon:
             if self._reload_signal:
                 self._reload_signal = False
                 self.reload()
-            # a seed search runs a step a turn: the loop turns on at once until it is done
-            self.wake.wait(0.0 if self.seeder.searching else self._wait_s(t))
+            # (a seed search runs a step a turn: at most an idle tick apart, which leaves the
+            # core to JACK and the engine between steps)
+            self.wake.wait(self._wait_s(t))
 
     def _wait_s(self, t: int) -> float:
         """Until the next bar line, but never longer than an idle tick."""

@@ -30,7 +30,7 @@ class SearchSettings:
     """A drum model card's ``seed_search`` section (absent: off)."""
 
     steps: int = 0  # 0: the encoder's code is the seed
-    lr: float = 0.3  # Adam's step, in posterior standard deviations
+    lr: float = 0.6  # Adam's step, in posterior standard deviations (chosen on validation, docs/models.md)
     timing_weight: float = 1.0  # weight of the velocity and offset errors beside the hits'
 
     def to_card(self) -> dict[str, float | int]:
