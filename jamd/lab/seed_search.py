@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--split", default="validation")
     ap.add_argument("--windows", type=int, default=400, help="random windows of the split (fixed seed)")
     ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--lr", type=float, default=SearchSettings.lr, help="Adam step, in posterior standard deviations")
+    ap.add_argument(
+        "--lr", type=float, default=SearchSettings.lr, help="Adam step, in posterior standard deviations"
+    )
     ap.add_argument("--timing-weight", type=float, default=1.0, help="weight of velocity + offset errors")
     args = ap.parse_args(argv)
     root = default_data_dir()
