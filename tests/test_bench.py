@@ -59,7 +59,7 @@ def test_quick_json_has_every_figure_as_a_finite_number():
         "drummer_note_error_us",
     ):
         assert {"p50", "p99", "max"} <= set(figures[name]), name
-    for name in ("control_latency_ms", "seed_latency_ms"):
+    for name in ("control_latency_ms", "seed_latency_ms", "seed_search_ms"):
         assert {"p50", "max", "n"} <= set(figures[name]), name
     for name in ("decode_drums_us", "decode_bass_us", "decode_window_us"):
         assert {"p50", "p99"} <= set(figures[name]), name
@@ -75,6 +75,8 @@ def test_quick_json_has_every_figure_as_a_finite_number():
     # the run with the drummer leading: the count-in started the clock, which sent ticks
     assert figures["drummer_clock_jitter_us"]["n"] > 0
     assert figures["control_latency_ms"]["n"] > 0 and figures["seed_latency_ms"]["n"] > 0
+    # the shipped drum model searches its seeds on: each search ended within the bar it began in
+    assert figures["seed_search_ms"]["n"] > 0 and figures["seed_search_ms"]["max"] < 4 * 60e3 / 180
     assert [t["target"] for t in result["targets"]] == [t.text for t in TARGETS]
     assert all(isinstance(t["ok"], bool) for t in result["targets"])
 

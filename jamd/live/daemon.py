@@ -77,6 +77,7 @@ class Latencies:
 
     control_ms: list[float] = field(default_factory=list)  # control arrival -> window published
     seed_ms: list[float] = field(default_factory=list)  # bar line -> seeded window published
+    search_ms: list[float] = field(default_factory=list)  # bar line -> searched seed published
 
     def add(self, kind: str, ms: float) -> None:
         series = getattr(self, kind)
@@ -124,6 +125,7 @@ class Daemon:
         #: how the engine was stopped at the end (``jamd run``'s exit code says it)
         self.stop_outcome: StopOutcome | None = None
         self._alarm_armed = False  # the shutdown bound (a stop signal arms it)
+        self._seed_bar_t = 0.0  # when the seed's window ended (ns): its search is timed from there
 
     # --------------------------------------------------------------------------- set-up
     def _load_models(self, config: Config) -> None:
@@ -313,6 +315,7 @@ class Daemon:
         if z is None:
             log.info("reseed: the drummer played too little to seed from")
             return
+        self._seed_bar_t = t
         self.perf.reseed(z)
 
     # ---------------------------------------------------------------------- bars, windows
@@ -336,9 +339,9 @@ class Daemon:
         z = self.seeder.bar_line(bar * BEATS_PER_BAR)
         if z is not None:
             self.perf.set_center(z)
-            bar_t = st.time_at(bar * BEATS_PER_BAR)
+            self._seed_bar_t = st.time_at(bar * BEATS_PER_BAR)
             self._publish(t)
-            self.latencies.add("seed_ms", (now_ns() - bar_t) / 1e6)
+            self.latencies.add("seed_ms", (now_ns() - self._seed_bar_t) / 1e6)
 
     def _search_seed(self, t: int) -> None:
         """One step of the seed search after a bar line; its code becomes the centre when done."""
@@ -346,6 +349,7 @@ class Daemon:
         if z is not None:
             self.perf.set_center(z)
             self._publish(t)
+            self.latencies.add("search_ms", (now_ns() - self._seed_bar_t) / 1e6)
             log.debug("seed searched on: %s", z)
 
     def _render_if_needed(self, t: int, dt: float) -> None:

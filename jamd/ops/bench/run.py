@@ -184,6 +184,7 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
     ctl_ms = np.array([ms_ for _, ms_ in ctl], np.float64)
     excess = control_excess_ms(ctl_t - ctl_ms * 1e6, ctl_t, run.records, run.timeline)
     seeds = [ms_ for kind, _, ms_ in run.stamps if kind == "seed_ms"]
+    searched = [ms_ for kind, _, ms_ in run.stamps if kind == "search_ms"]
     drums, bass = m.decode_drums, m.decode_bass
     # beside each timing figure: the same run again with the page's clients connected
     # (web_load) and, with --sound, with the synth playing
@@ -201,6 +202,7 @@ def figures_of(m: Measured, drift: Drift, seconds: float) -> dict:
         "control_next_step_share": float(np.mean(excess < 1e-6)) if excess.size else float("nan"),
         "step_ms": run.timeline.ns_per_beat / STEPS_PER_BEAT / 1e6,
         "seed_latency_ms": stats(seeds, ("p50", "max")),
+        "seed_search_ms": stats(searched, ("p50", "max")),
         "decode_drums_us": {"p50": drums["decode_ms_p50"] * 1e3, "p99": drums["decode_ms_p99"] * 1e3},
         "decode_bass_us": {"p50": bass["decode_ms_p50"] * 1e3, "p99": bass["decode_ms_p99"] * 1e3},
         "decode_window_us": {
@@ -237,7 +239,8 @@ def notes_of(jack: bool, prio: int, cold: ColdStart, drift: Drift) -> list[str]:
         "control_latency_ms: grid time of the first step playing a window rendered after the CC, "
         "minus the next step boundary after the CC's arrival (0 = the next step); per published "
         "window, from the earliest CC in it; control_publish_ms: CC arrival -> window published",
-        "seed_latency_ms: bar line -> seeded window published to the engine (Latencies.seed_ms)",
+        "seed_latency_ms: bar line -> seeded window published to the engine (Latencies.seed_ms); "
+        "seed_search_ms: bar line -> the searched seed's window published (Latencies.search_ms)",
         f"cold_start_s: {cold.how}; rss_mb: VmRSS summed over {len(cold.processes)} processes "
         "(jamd run, its engine, multiprocessing's resource tracker), at its peak; "
         "rss_shared_memory_mb: the part of it that is shared memory (JACK's segments, which "
