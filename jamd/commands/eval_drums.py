@@ -67,38 +67,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("train", "validation", "test"),
         help="windows to evaluate on (default test; choose settings on validation)",
     )
-    parser.add_argument(
-        "--radius",
-        type=number(0.01, 10),
-        default=None,
-        help="pad reach in spreads, as latent.radius in the config (default: the model's own)",
-    )
-    parser.add_argument(
-        "--pace",
-        type=number(0, 1000),
-        default=None,
-        help="decoding memory along pad moves: cells per unit of pad travel, 0 = none "
-        "(default: the model's own; docs/models.md)",
-    )
-    parser.add_argument(
-        "--lag",
-        type=whole(0, 288),
-        default=None,
-        help="decoding memory: most cells the played pattern may trail the fresh decode (default: the model's)",
-    )
-    parser.add_argument(
-        "--search-steps",
-        type=whole(0, 1000),
-        default=None,
-        help="seed search: steps from the encoder's code towards the window's best (0 = none; "
-        "default: the model's own; docs/models.md)",
-    )
-    parser.add_argument(
-        "--search-timing",
-        type=number(0, 100),
-        default=None,
-        help="seed search: weight of the velocity and timing errors beside the hits' (default: the model's)",
-    )
+    # what the model's card otherwise says, set for this evaluation
+    for flag, kind, text in (
+        ("--radius", number(0.01, 10), "pad reach in spreads, as latent.radius in the config"),
+        (
+            "--pace",
+            number(0, 1000),
+            "decoding memory along pad moves: cells per unit of pad travel, 0 = none",
+        ),
+        ("--lag", whole(0, 288), "decoding memory: most cells the played pattern may trail the fresh decode"),
+        ("--search-steps", whole(0, 1000), "seed search: steps from the encoder's code, 0 = none"),
+        ("--search-timing", number(0, 100), "seed search: weight of the velocity and timing errors"),
+    ):
+        parser.add_argument(
+            flag, type=kind, default=None, help=f"{text} (default: the model's own; docs/models.md)"
+        )
     parser.add_argument(
         "--set-pad",
         action="store_true",
