@@ -57,8 +57,8 @@ def test_rtmidi_without_jack_on_linux_warns_with_the_rebuild() -> None:
 
 
 def test_rtmidi_without_jamds_jack_fixes_warns_with_the_ways_out() -> None:
-    assert check_jack_fix(["alsa", "jack"], "1.5.8+jamd2").line() == (
-        "PASS  python-rtmidi JACK fixes: 1.5.8+jamd2, with jamd's fixes"
+    assert check_jack_fix(["alsa", "jack"], "1.5.8+jamd3").line() == (
+        "PASS  python-rtmidi JACK fixes: 1.5.8+jamd3, with jamd's fixes"
     )
     for older in ("1.5.8", "1.5.8+jamd1"):  # the release, and a build with the first fix only
         c = check_jack_fix(["alsa", "jack"], older)

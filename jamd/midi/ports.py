@@ -53,9 +53,9 @@ class PortError(UserError):
     """A port could not be found or opened: the message says which ports exist."""
 
 
-#: The local version label scripts/bootstrap gives python-rtmidi built with jamd's JACK input fix
+#: The local version label scripts/bootstrap gives python-rtmidi built with jamd's JACK fixes
 #: (requirements/patches/python-rtmidi-jack.patch; docs/reliability.md).
-JACK_FIX_LABEL = "+jamd2"
+JACK_FIX_LABEL = "+jamd3"
 
 
 def rtmidi_version() -> str:
