@@ -144,9 +144,10 @@ def _search(path: Path, args: argparse.Namespace) -> SearchSettings:
     """The model's own seed search, with what the options set instead."""
     from dataclasses import replace
 
-    from jamd.model.drums import DrumModel
+    from jamd.model.checkpoint import read_card
+    from jamd.model.drums import search_settings
 
-    own = DrumModel.load(path).seed_search
+    own = search_settings(read_card(path), path.name)
     steps = own.steps if args.search_steps is None else args.search_steps
     weight = own.timing_weight if args.search_timing is None else args.search_timing
     return replace(own, steps=steps, timing_weight=weight)

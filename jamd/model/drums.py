@@ -193,11 +193,7 @@ class DrumModel:
     def seed_search(self) -> SearchSettings:
         """How far the seed is searched on from the encoder's code: the card's ``seed_search``
         section, else not at all (`jamd.model.seed_search`)."""
-        entry = self.card.get("seed_search")
-        try:
-            return SearchSettings() if entry is None else SearchSettings.from_card(entry)
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{self.path.name}.json: seed search unusable ({e})") from None
+        return search_settings(self.card, self.path.name)
 
     def code_search(
         self, window: tuple[np.ndarray, np.ndarray, np.ndarray], settings: SearchSettings | None = None
@@ -302,6 +298,15 @@ def pad_defaults(card: dict, name: str) -> PadDefaults:
         return PadDefaults(float(p["radius"]), Pacing(float(p["pace"]), int(p["lag"])))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{name}.json: pad defaults unusable ({e})") from None
+
+
+def search_settings(card: dict, name: str) -> SearchSettings:
+    """The ``seed_search`` section of a drum model card (absent: no search)."""
+    entry = card.get("seed_search")
+    try:
+        return SearchSettings() if entry is None else SearchSettings.from_card(entry)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{name}.json: seed search unusable ({e})") from None
 
 
 def realise(logits: np.ndarray, vel: np.ndarray, off: np.ndarray, c: DecodeControls) -> DrumPattern:
