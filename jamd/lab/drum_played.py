@@ -105,13 +105,7 @@ def encode_seeds(model: DrumModel, w: Windows, search: SearchSettings | None = N
 
 def encode_means(model: DrumModel, w: Windows) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances of many windows at once (for neighbours and the KL)."""
-    parts = [
-        model.encode_batch(
-            w.hit[s : s + CHUNK].astype(np.float32), w.velocity[s : s + CHUNK], w.offset[s : s + CHUNK]
-        )
-        for s in range(0, len(w), CHUNK)
-    ]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return model.encode_many(w.hit, w.velocity, w.offset)
 
 
 def nearest(

@@ -183,6 +183,18 @@ class DrumModel:
         y = np.concatenate(finals, axis=-1) @ self.enc_out_w + self.enc_out_b  # (B, 2d)
         return y[:, : self.latent_dim], y[:, self.latent_dim :]
 
+    def encode_many(
+        self, hit: np.ndarray, velocity: np.ndarray, offset: np.ndarray, chunk: int = 512
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode_batch` of many windows, ``chunk`` at a time (bounded memory): mu, logvar."""
+        parts = [
+            self.encode_batch(
+                hit[s : s + chunk].astype(np.float32), velocity[s : s + chunk], offset[s : s + chunk]
+            )
+            for s in range(0, len(hit), chunk)
+        ]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
     def encode(self, pattern: DrumPattern) -> np.ndarray:
         """The posterior mean of one window: (d,). A longer/shorter pattern is cut/padded."""
         p = _fit(pattern, self.steps)

@@ -16,21 +16,13 @@ import numpy as np
 from jamd.data.corpus import Windows
 from jamd.model.drums import DrumModel
 
-CHUNK = 512  # windows per batched encode: bounded memory, one BLAS call per GRU step
 HOME_SHARE = 0.5  # the share of windows played around the pad's home rather than their own code
 
 
 def played_windows(w: Windows, model: DrumModel, rng: np.random.Generator) -> Windows:
     """Each window as ``model`` plays it (its default decode, no pad memory) at a uniform point of
     its pad (``model.pad.radius``) around the window's own code or the home."""
-    mu = np.concatenate(
-        [
-            model.encode_batch(
-                w.hit[s : s + CHUNK].astype(np.float32), w.velocity[s : s + CHUNK], w.offset[s : s + CHUNK]
-            )[0]
-            for s in range(0, len(w), CHUNK)
-        ]
-    )  # (n, d)
+    mu, _ = model.encode_many(w.hit, w.velocity, w.offset)  # (n, d)
     plane = model.plane()
     home = rng.random(len(w)) < HOME_SHARE
     xy = rng.uniform(-1.0, 1.0, (len(w), 2))
