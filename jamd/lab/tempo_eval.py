@@ -199,7 +199,13 @@ def play(perf: Performance, curve: Curve, index: int, counts_in: bool = True) ->
     return Played(onsets, true_beats, warp, count_in)
 
 
-def track(played: Played, cfg: TrackerConfig) -> list[tuple[float, Estimate]]:
+Estimates = list[tuple[float, Estimate]]
+#: what turns a played performance into the estimates the clock steers by (the tracker by
+#: default; :mod:`jamd.lab.tempo_smooth` tries others)
+Tracker = Callable[[Played, Performance, TrackerConfig], Estimates]
+
+
+def track(played: Played, cfg: TrackerConfig) -> Estimates:
     """The tracker's estimates, each with when the engine would have it."""
     tracker = BeatTracker(cfg, TD11)
     out = []
@@ -210,9 +216,7 @@ def track(played: Played, cfg: TrackerConfig) -> list[tuple[float, Estimate]]:
     return out
 
 
-def clock_ticks(
-    estimates: list[tuple[float, Estimate]], until_s: float, steer_cfg: SteerConfig
-) -> np.ndarray:
+def clock_ticks(estimates: Estimates, until_s: float, steer_cfg: SteerConfig) -> np.ndarray:
     """The tick times (s) of the clock steered by the estimates as they arrive, from the one."""
     steer = TickSteer(steer_cfg)
     grids = [Timeline.of_seconds(e.anchor_s, e.anchor_beat, e.period_s) for _, e in estimates]
@@ -262,12 +266,21 @@ def measure(
     return RunResult(perf.name, curve, locked, err, tempo_err, lost, change, step_err)
 
 
+def _tracker(played: Played, perf: Performance, cfg: TrackerConfig) -> Estimates:
+    return track(played, cfg)
+
+
 def run_tracker(
-    perf: Performance, curve: Curve, index: int, cfg: TrackerConfig, steer: SteerConfig
+    perf: Performance,
+    curve: Curve,
+    index: int,
+    cfg: TrackerConfig,
+    steer: SteerConfig,
+    tracker: Tracker = _tracker,
 ) -> RunResult:
     auto = cfg.start is Start.AUTO
     played = play(perf, curve, index, counts_in=not auto)
-    estimates = track(played, cfg)
+    estimates = tracker(played, perf, cfg)
     # auto: the drummer's beat where jamd put its one (beat 0), and the bar line nearest it
     at = first = 0.0
     if auto and estimates:
@@ -348,17 +361,18 @@ def evaluate(
     curves: Sequence[Curve] = tuple(Curve),
     per_run: bool = False,
     start: Start = Start.COUNT_IN,
+    tracker: Tracker = _tracker,
 ) -> dict:
     """Every performance through every curve: figures per curve and overall, for the tracker
-    (started by ``start``, unless ``cfg`` says) and for the baseline (and each of the tracker's
-    runs, with ``per_run``)."""
+    (started by ``start``, unless ``cfg`` says; ``tracker`` replaces the beat tracker in trials)
+    and for the baseline (and each of the tracker's runs, with ``per_run``)."""
     cfg = cfg or TrackerConfig(start=start)
     steer = steer or SteerConfig()
     ours: dict[Curve, list[RunResult]] = {c: [] for c in curves}
     base: dict[Curve, list[RunResult]] = {c: [] for c in curves}
     for i, perf in enumerate(perfs):
         for c in curves:
-            ours[c].append(run_tracker(perf, c, i, cfg, steer))
+            ours[c].append(run_tracker(perf, c, i, cfg, steer, tracker))
             base[c].append(run_baseline(perf, c, i, cfg))
 
     def block(runs: dict[Curve, list[RunResult]]) -> dict:

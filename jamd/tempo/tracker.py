@@ -56,7 +56,7 @@ VOICE_WEIGHTS: Mapping[str, float] = {
 _WEIGHTS = np.array([VOICE_WEIGHTS[v] for v in VOICES])
 
 
-def _weight(voice: int, velocity: int) -> float:
+def hit_weight(voice: int, velocity: int) -> float:
     """How much a hit says about the time: its voice's weight, more for harder hits."""
     return float(_WEIGHTS[voice]) * (0.25 + velocity / 127)
 
@@ -133,7 +133,7 @@ class BeatTracker:
         if voice is None:
             return None
         self._last_hit_s = t_s
-        if self._grid.hit(t_s, voice, _weight(voice, velocity)):
+        if self._grid.hit(t_s, voice, hit_weight(voice, velocity)):
             log.info("the drummer's playing no longer fits the grid: finding tempo and bar again")
         return self._publish(TrackState.LOCKED)
 
@@ -171,7 +171,7 @@ class BeatTracker:
         if self.auto is None:
             return self.count_in.feed(t_s, note)
         voice = self.table.get(note)
-        return None if voice is None else self.auto.feed(t_s, voice, _weight(voice, velocity))
+        return None if voice is None else self.auto.feed(t_s, voice, hit_weight(voice, velocity))
 
     def _start(self, found: CountInResult) -> Estimate:
         limits = 60.0 / self.cfg.max_bpm, 60.0 / self.cfg.min_bpm
@@ -191,4 +191,4 @@ class BeatTracker:
         return self.estimate
 
 
-__all__ = ["BeatTracker", "Estimate", "TrackState", "TrackerConfig", "VOICE_WEIGHTS"]
+__all__ = ["BeatTracker", "Estimate", "TrackState", "TrackerConfig", "VOICE_WEIGHTS", "hit_weight"]
