@@ -105,10 +105,11 @@ def schedule(st: EngineStatus) -> list:
     return events
 
 
-def file_codes(model) -> dict[int, np.ndarray]:
-    settings = WindowSettings(steps=model.steps, hop=16, min_hits=1, table="td11")
+def file_windows(steps: int) -> dict[int, np.ndarray]:
+    """The hit grids of the file's first 2-bar windows, by their first bar."""
+    settings = WindowSettings(steps=steps, hop=16, min_hits=1, table="td11")
     windows = dict(cut_windows(file_grid(Path(GMD) / FILE, settings), settings))
-    return {bar: model.encode(w) for bar, w in windows.items() if bar < 5}
+    return {bar: w.hit for bar, w in windows.items() if bar < 5}
 
 
 def bars_played(sink: Sink, st: EngineStatus, bars: range) -> list:
@@ -131,14 +132,16 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
         osc_port = free_udp_port()
         daemon = Daemon(read_config(write_config(tmp_path, osc_port)))
         seeds, xs = [], []
-        daemon.tickers.append(
-            lambda t: (
-                seeds.append((daemon.beat_now(t), daemon.seeder.z_seed))
-                if daemon.seeder.z_seed is not None
-                and (not seeds or seeds[-1][1] is not daemon.seeder.z_seed)
-                else None
-            )
-        )
+        heard = {}  # the window jamd captured for the seed at bar 6's line
+
+        def seeded(t: int) -> None:
+            if daemon.seeder.z_seed is None or (seeds and seeds[-1][1] is daemon.seeder.z_seed):
+                return
+            seeds.append((daemon.beat_now(t), daemon.seeder.z_seed))
+            if 6 * 4 <= seeds[-1][0] < 7 * 4 and not heard:
+                heard[6] = daemon.capture.window(6 * 4)
+
+        daemon.tickers.append(seeded)
         daemon.tickers.append(lambda t: xs.append((t, daemon.perf.values["drums.x"])))
         planned = Planned(daemon)
         daemon.tickers.append(planned.collect)
@@ -226,19 +229,16 @@ def test_jamd_run_end_to_end(jack_server, tmp_path):
         assert ones == dict.fromkeys(range(len(bars)), root), (bars, played)
 
     # the seed tracked the drummer: at the bar line after file bars 2-3 (jamd bar 6), the seed
-    # is the model's encoding of those two bars, nearer to it than to any other window's
-    codes = file_codes(daemon.drums)
+    # is the model's code of the two bars jamd heard, and those are the file's bars 2-3: their
+    # hits nearer to that window's than to any other (windows 1 and 3, a bar off, differ from it
+    # in 20 and 16 cells). Checked on the hits, not on the codes: drums-v4's code holds timing,
+    # and with both cores saturated the player plays late enough to move the code of bars 2-3
+    # nearer window 3's (1.22 against 1.98) while the hits stay the file's
     at_bar6 = [z for beat, z in seeds if 6 * 4 <= beat < 7 * 4]
     assert at_bar6, f"no seed taken at bar 6; seeds at beats {[round(b, 2) for b, _ in seeds]}"
-    z = at_bar6[0]
-    dist = {bar: float(np.linalg.norm(z - c)) for bar, c in codes.items()}
-    assert min(dist, key=dist.get) == 2, dist
-    # the margin is held against the windows that share no bar with it (hop: one bar); with
-    # drums-flat the ratio was below 0.25 in quiet runs, 0.47 with both cores saturated (the
-    # player then plays late). drums-v2's 16-d code also holds the late timing, which moves it
-    # towards its neighbours 1 and 3 (0.79 of the distance to window 3 seen under load)
-    others = [d for bar, d in dist.items() if abs(bar - 2) > 1]
-    assert dist[2] < 0.5 * min(others), dist
+    np.testing.assert_allclose(at_bar6[0], daemon.drums.encode(heard[6]), atol=1e-5)
+    apart = {bar: int((heard[6].hit != hit).sum()) for bar, hit in file_windows(daemon.drums.steps).items()}
+    assert apart[2] <= 6 and apart[2] < 0.5 * min(d for bar, d in apart.items() if bar != 2), apart
 
     # OSC from this machine moved x; from elsewhere it did not move y
     assert daemon.perf.values["drums.y"] == 0.0 or not osc_sent[0]
