@@ -30,6 +30,8 @@ from jamd.training.drum_vae import (
     flat_weight,
     flatness_from_jacobian,
     flatness_term,
+    loss_terms,
+    validation_loss,
 )
 
 torch.set_num_threads(1)
@@ -170,6 +172,46 @@ def test_flatness_gradient_reaches_decoder():
     flat = flatness_term(model.decoder, z, LossConfig(flat_weight=1.0, flat_points=8))
     flat.backward()
     assert model.decoder.w_hh.grad is not None and float(model.decoder.w_hh.grad.abs().sum()) > 0
+
+
+# --------------------------------------------------------------------------- the loss
+
+
+def _random_windows(n: int = 12, seed: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    shape = (n, TINY.steps, TINY.voices)
+    hit = (torch.rand(shape, generator=g) < 0.2).float()
+    return hit, torch.rand(shape, generator=g) * hit, (torch.rand(shape, generator=g) - 0.5) * hit
+
+
+def test_mse_weights_scale_the_velocity_and_offset_terms():
+    """--vel-weight / --off-weight: the training and the validation loss (what early stopping
+    compares) each gain (w - 1) times the term, the terms themselves and the ELBO stay put."""
+    torch.manual_seed(0)
+    model = DrumVAE(TINY)
+    windows = _random_windows()
+    plain = LossConfig(beta=0.1, kl_warmup_epochs=0, flat_weight=0)
+    weighted = LossConfig(beta=0.1, kl_warmup_epochs=0, flat_weight=0, vel_weight=8, off_weight=3)
+    torch.manual_seed(1)  # the same reparameterisation noise for both
+    _, t1 = loss_terms(model, *windows, plain, epoch=5)
+    torch.manual_seed(1)
+    _, tw = loss_terms(model, *windows, weighted, epoch=5)
+    assert {k: tw[k] for k in ("hit_bce", "vel_mse", "off_mse", "kl")} == {
+        k: t1[k] for k in ("hit_bce", "vel_mse", "off_mse", "kl")
+    }
+    assert t1["vel_mse"] > 0.1 and t1["off_mse"] > 0.01
+    extra = 7 * t1["vel_mse"] + 2 * t1["off_mse"]
+    assert tw["loss"] - t1["loss"] == pytest.approx(extra, rel=1e-5)
+    v1, vw = validation_loss(model, *windows, plain), validation_loss(model, *windows, weighted)
+    assert vw["nelbo"] == v1["nelbo"]
+    assert vw["loss"] - v1["loss"] == pytest.approx(7 * v1["vel_mse"] + 2 * v1["off_mse"], rel=1e-9)
+
+
+def test_mse_weights_are_recorded_only_when_used():
+    """A run without them has the card and resume identity it always had."""
+    assert "vel_weight" not in LossConfig().to_dict() and "off_weight" not in LossConfig().to_dict()
+    d = LossConfig(off_weight=8).to_dict()
+    assert d["off_weight"] == 8 and "vel_weight" not in d
 
 
 # ------------------------------------------------------------------------ training, parity

@@ -121,6 +121,8 @@ def test_resume_refuses_another_run_and_a_missing_state(corpus, cfg, unbroken, t
     other = TrainSettings(**{**_settings(4).__dict__, "lr": 1e-3})
     with pytest.raises(ResumeError, match=r"settings\.lr"):
         train(corpus, unbroken[0], cfg, LOSS, other, resume=True)
+    with pytest.raises(ResumeError, match=r"loss\.vel_weight"):
+        train(corpus, unbroken[0], cfg, replace(LOSS, vel_weight=8.0), _settings(4), resume=True)
     with pytest.raises(ResumeError, match=r"model\.dec_hidden"):
         train(
             corpus,

@@ -94,6 +94,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="KL weight after warm-up (default 1: the plain ELBO)",
     )
+    for option, what in (("--vel-weight", "velocity"), ("--off-weight", "timing-offset")):
+        parser.add_argument(
+            option,
+            type=number(0, 1000),
+            default=None,
+            help=f"weight of the {what} error on hit cells beside the hit cross-entropy (default 1)",
+        )
     flat_dirs = (
         "directions of the flatness term: 0 = every latent axis (default); k >= 2 = the codes' "
         "plane plus k-2 random ones (its cost then does not grow with --latent-dim)"
@@ -231,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
         "beta",
         "flat_dirs",
         "free_bits",
+        "vel_weight",
+        "off_weight",
         kl_warmup_epochs="kl_warmup",
         flat_start_epoch="flat_start",
         flat_warmup_epochs="flat_warmup",

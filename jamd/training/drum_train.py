@@ -192,7 +192,7 @@ def train(
     identity = plain(  # what makes two runs the same run (plain types: the resume file holds it)
         {
             "model": model_cfg.to_dict(),
-            "loss": asdict(loss_cfg),
+            "loss": loss_cfg.to_dict(),
             "settings": {**asdict(settings), **extra},
             "data": {"train_windows": n, "validation_windows": int(val_t[0].shape[0])},
         }
@@ -231,7 +231,7 @@ def train(
                 sums[k] = sums.get(k, 0.0) + v
             if report:
                 report({"event": "batch", "epoch": epoch, "batch": b + 1, "batches": batches, **terms})
-        val = validation_loss(model, *val_t, beta=loss_cfg.beta)
+        val = validation_loss(model, *val_t, loss_cfg)
         prog.epoch = epoch + 1
         entry = {
             "epoch": epoch + 1,
@@ -304,7 +304,7 @@ def _record(
             "files": {s: sum(1 for f in corpus.files if f.split == s) for s in corpus.splits},
             "window_settings": asdict(corpus.settings),
         },
-        "loss": asdict(loss_cfg),
+        "loss": loss_cfg.to_dict(),
         "settings": {**asdict(settings), **extra},
         "best_epoch": prog.best_epoch,
         "best_validation_loss": round(prog.best, 4),

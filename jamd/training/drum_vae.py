@@ -18,9 +18,10 @@ d latent dims, H hidden units.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from enum import Enum
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,8 @@ from torch import nn
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import DEFAULT_STEPS
 from jamd.training.transformer import Sizes, Stack
+
+Term = TypeVar("Term", torch.Tensor, float)  # a loss term: in training (tensor) or averaged (float)
 
 
 class DecoderArch(str, Enum):
@@ -92,6 +95,23 @@ class LossConfig:
     # (the pad's plane) plus k-2 random ones, so the cost stays k decodes whatever d is
     flat_random: FlatRandom = FlatRandom.ISOTROPIC  # how those k-2 random directions are drawn
     mixup_a0: float = 0.2  # a ~ U(-a0, 1+a0): also regularise a little beyond the pair
+    # weights of the velocity and offset MSEs beside the hit BCE: at 1 the ~35 nats of BCE over
+    # 288 cells swamp their ~3, and the decoder hardly learns them (docs/models.md)
+    vel_weight: float = 1.0
+    off_weight: float = 1.0
+
+    def reconstruction(self, rec: Mapping[str, Term]) -> Term:
+        """The weighted reconstruction loss of `reconstruction_terms`."""
+        return rec["hit_bce"] + self.vel_weight * rec["vel_mse"] + self.off_weight * rec["off_mse"]
+
+    def to_dict(self) -> dict:
+        """As the card and the resume state record it: the MSE weights only where they are not 1,
+        so the cards and resume states of runs without them stay as they were."""
+        d = asdict(self)
+        for k in ("vel_weight", "off_weight"):
+            if d[k] == 1.0:
+                del d[k]
+        return d
 
 
 def gru_step(gx: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
@@ -307,7 +327,7 @@ def loss_terms(
     beta = cfg.beta * min(1.0, epoch / cfg.kl_warmup_epochs) if cfg.kl_warmup_epochs > 0 else cfg.beta
     # free bits: a dimension's KL below the floor is not penalised, so none is pushed to zero
     kl_fb = torch.clamp(kl_d, min=cfg.free_bits).sum()
-    loss = rec["hit_bce"] + rec["vel_mse"] + rec["off_mse"] + beta * kl_fb
+    loss = cfg.reconstruction(rec) + beta * kl_fb
     terms = {k: float(v.detach()) for k, v in rec.items()}
     terms["kl"] = float(kl_d.detach().sum())
     terms["beta"] = beta
@@ -330,12 +350,12 @@ def flat_weight(cfg: LossConfig, epoch: float) -> float:
 
 @torch.no_grad()
 def validation_loss(
-    model: DrumVAE, hit, velocity, offset, beta: float = 1.0, batch: int = 512
+    model: DrumVAE, hit, velocity, offset, cfg: LossConfig, batch: int = 512
 ) -> dict[str, float]:
     """The objective being trained on held-out windows, without free bits and with z = mu (a
-    noise-free figure): reconstruction + ``beta`` KL (``loss``, what early stopping compares; with
-    beta < 1 the plain negative ELBO would prefer epochs that encode less) and the plain negative
-    ELBO (``nelbo``)."""
+    noise-free figure): the weighted reconstruction + ``cfg.beta`` KL (``loss``, what early
+    stopping compares; with beta < 1 the plain negative ELBO would prefer epochs that encode less)
+    and the plain (unweighted) negative ELBO (``nelbo``)."""
     model.eval()
     sums: dict[str, float] = {}
     n = hit.shape[0]
@@ -348,7 +368,6 @@ def validation_loss(
             sums[k] = sums.get(k, 0.0) + float(val) * h.shape[0]
     model.train()
     out = {k: v / n for k, v in sums.items()}
-    recon = out["hit_bce"] + out["vel_mse"] + out["off_mse"]
-    out["nelbo"] = recon + out["kl"]
-    out["loss"] = recon + beta * out["kl"]
+    out["nelbo"] = out["hit_bce"] + out["vel_mse"] + out["off_mse"] + out["kl"]
+    out["loss"] = cfg.reconstruction(out) + cfg.beta * out["kl"]
     return out
