@@ -94,18 +94,15 @@ class _Search:
         self.done_steps += 1
 
 
-def _no_encoder(window):
-    raise AssertionError("with a search, the search's start is the seed: no second encoding")
-
-
 def test_seeder_searches_on_after_the_bar_line():
-    seeder = Seeder(SeedCapture(GM, SeedSettings(min_hits=8)), _no_encoder, _Search)
+    encode = lambda w: np.full(2, -1.0, np.float32)  # the encoder's code: not the searched one
+    seeder = Seeder(SeedCapture(GM, SeedSettings(min_hits=8)), encode, _Search)
     assert not seeder.searching and seeder.search_step() is None
     _played(seeder.capture, 2, 8)
-    np.testing.assert_allclose(seeder.bar_line(8.0), [16, 16])  # at once: where the search starts
+    np.testing.assert_allclose(seeder.bar_line(8.0), [-1, -1])  # at once: the encoder's
     assert seeder.searching
-    # three steps finish it
-    assert [seeder.search_step() for _ in range(2)] == [None] * 2
+    # the first step starts the search (the encoding), three more finish it
+    assert [seeder.search_step() for _ in range(3)] == [None] * 3
     np.testing.assert_allclose(seeder.search_step(), [19, 19])  # 16 hits + 3 steps
     np.testing.assert_allclose(seeder.z_seed, [19, 19])
     assert not seeder.searching and seeder.search_step() is None
@@ -115,16 +112,16 @@ def test_seeder_searches_on_after_the_bar_line():
     seeder.bar_line(12.0)
     seeder.search_step()
     seeder.bar_line(16.0)
-    assert [seeder.search_step() for _ in range(3)][-1] is not None
+    assert [seeder.search_step() for _ in range(4)][-1] is not None
 
-    blend = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.BLEND, blend=0.25)), _no_encoder, _Search)
+    blend = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.BLEND, blend=0.25)), encode, _Search)
     blend.z_seed = np.zeros(2, np.float32)
     _played(blend.capture, 2, 8)
-    np.testing.assert_allclose(blend.bar_line(8.0), [4.0, 4.0])
-    z = [blend.search_step() for _ in range(3)][-1]
+    np.testing.assert_allclose(blend.bar_line(8.0), [-0.25, -0.25])
+    z = [blend.search_step() for _ in range(4)][-1]
     np.testing.assert_allclose(z, [19 * 0.25, 19 * 0.25])  # blended from the seed before the bar line
 
-    hold = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.HOLD)), _no_encoder, _Search)
+    hold = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.HOLD)), encode, _Search)
     _played(hold.capture, 2, 8)
     assert hold.bar_line(8.0) is None and not hold.searching
 
@@ -142,6 +139,6 @@ def test_seeder_search_with_the_real_model():
     while found is None:
         found = seeder.search_step()
     window = seeder.capture.window(8.0)
-    np.testing.assert_allclose(first, model.encode(window), atol=1e-6)
+    np.testing.assert_allclose(first, model.encode(window))
     np.testing.assert_allclose(found, model.pattern_search(window, settings).run()[0], atol=1e-5)
     assert np.linalg.norm(found - first) > 0.01

@@ -64,8 +64,7 @@ class SeedCapture:
 class Seeder:
     """Turns the captured window into ``z_seed`` at each bar line, per the mode: the encoder's code
     at once, then, with a ``search``, the searched code when the search is done
-    (`jamd.model.seed_search`; the daemon runs it a step at a time, :meth:`search_step`). A
-    search starts at the encoder's code, so with one the window is encoded once, by the search."""
+    (`jamd.model.seed_search`; the daemon runs it a step at a time, :meth:`search_step`)."""
 
     def __init__(
         self,
@@ -77,7 +76,8 @@ class Seeder:
         self.encode = encode
         self.search = search
         self.z_seed: np.ndarray | None = None
-        self._search: CodeSearch | None = None  # the last bar line's, until it is done
+        self._window: DrumPattern | None = None  # the window whose search is due
+        self._search: CodeSearch | None = None
         self._before: np.ndarray | None = None  # the seed the last bar line blended from
 
     def bar_line(self, end_beat: float) -> np.ndarray | None:
@@ -89,25 +89,28 @@ class Seeder:
         if window.n_hits < s.min_hits:
             return None
         self._before = self.z_seed
+        self.z_seed = self._blend(np.asarray(self.encode(window), np.float32))
         # a newer window replaces a search still running: it is of a groove already gone
-        self._search = None if self.search is None else self.search(window)
-        code = self.encode(window) if self._search is None else self._search.z[0]
-        self.z_seed = self._blend(np.asarray(code, np.float32))
+        self._window, self._search = (window, None) if self.search is not None else (None, None)
         return self.z_seed
 
     def drop_search(self) -> None:
         """Forget a search under way (the model it runs on was replaced)."""
-        self._search = None
+        self._window = self._search = None
 
     @property
     def searching(self) -> bool:
-        return self._search is not None
+        return self._window is not None
 
     def search_step(self) -> np.ndarray | None:
-        """One step of the seed search; the new seed when the search is done, else None."""
-        if self._search is None:
+        """One step of the seed search (the first encodes the window again, kept out of the bar
+        line's time); the new seed when the search is done, else None."""
+        if self._window is None or self.search is None:
             return None
-        self._search.step()
+        if self._search is None:
+            self._search = self.search(self._window)
+        else:
+            self._search.step()
         if not self._search.done:
             return None
         z = self._search.z[0].astype(np.float32)
