@@ -80,13 +80,12 @@ class FitSmoother:
         self._coef = self._fit(place)
         if self._coef is None:
             return None
-        a, b, c = self._coef
         now = self._beat_at(t_s)
         if self.cfg.restart and abs(now - beat) > self.cfg.part_beats:
             self._restart(place - 1.0)
             return None
-        x = now - self._ref
-        return a + b * x + c * x * x, now, b + 2 * c * x
+        _, b, c = self._coef
+        return self._time(now), now, b + 2 * c * (now - self._ref)
 
     def _fit(self, place: float) -> tuple[float, float, float] | None:
         span = float(np.ptp(self._g))
@@ -102,23 +101,28 @@ class FitSmoother:
         self._ref = place
         return float(coef[0]), float(coef[1]), float(coef[2]) if degree > 1 else 0.0
 
+    def _time(self, place: float) -> float:
+        """The fit's time of ``place``."""
+        assert self._coef is not None
+        a, b, c = self._coef
+        x = place - self._ref
+        return a + b * x + c * x * x
+
     def _beat_at(self, t_s: float) -> float:
         """The fit's place at ``t_s`` (Newton from the line)."""
         assert self._coef is not None
         a, b, c = self._coef
-        x = (t_s - a) / b
+        place = self._ref + (t_s - a) / b
         for _ in range(3):
-            x -= (a + b * x + c * x * x - t_s) / (b + 2 * c * x)
-        return self._ref + x
+            place -= (self._time(place) - t_s) / (b + 2 * c * (place - self._ref))
+        return place
 
     def _watch(self, t_s: float, place: float, weight: float) -> None:
         """The CUSUM of the hits' residuals against the fit: a run-away restarts the fit from
         where it began."""
         if not self.cfg.restart or self._coef is None:
             return
-        a, b, c = self._coef
-        x = place - self._ref
-        r = (t_s - (a + b * x + c * x * x)) * 1000.0 * min(weight, 1.0)
+        r = (t_s - self._time(place)) * 1000.0 * min(weight, 1.0)
         for i, signed in enumerate((r, -r)):
             self._cusum[i] = max(0.0, self._cusum[i] + signed - self.cfg.cusum_k_ms)
             if self._cusum[i] == 0.0:
@@ -135,7 +139,7 @@ class FitSmoother:
 def on_click(played: Played, perf: Performance) -> dict[float, float]:
     """Each played hit's time -> the 16th (in beats) it was played on, by the click."""
     clicked = played.warp.time(np.array([n.beat for n in perf.notes]))
-    return {float(t): round(n.beat * STEPS_PER_BEAT) / STEPS_PER_BEAT for t, n in zip(clicked, perf.notes)}
+    return {float(t): nearest_16th(n.beat) for t, n in zip(clicked, perf.notes)}
 
 
 @dataclass(frozen=True)
@@ -161,8 +165,10 @@ def placed(
         if est is None:
             continue
         voice = TD11.get(note)
-        weighed = voice is not None and est.state is TrackState.LOCKED and t in click
-        yield t, est, Hit(click[t], hit_weight(voice, vel)) if weighed and voice is not None else None
+        if voice is None or est.state is not TrackState.LOCKED or t not in click:
+            yield t, est, None
+        else:
+            yield t, est, Hit(click[t], hit_weight(voice, vel))
 
 
 def smoothed(cfg: SmoothConfig) -> Tracker:
