@@ -3,10 +3,74 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import struct
 import subprocess
 import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# JACK2's shared server registry (common/shm.h): six int32 (magic "KCAJ", protocol, type, size,
+# hdr_len, entry_len), then MAX_SERVERS entries of {pid_t pid; char name[...]}, then segments
+REGISTRY = Path("/dev/shm/jack-shm-registry")
+MAX_SERVERS = 8
+HEADER = struct.Struct("<4s5i")
+
+
+def _is_jackd(pid: int) -> bool:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(args) and args[0].endswith(b"jackd")
+
+
+BANNER = ("jackdmp", "Copyright", "This is free software", "under certain conditions")
+
+
+def jackd_said(log_path) -> str:
+    """jackd's log without its banner: its error ("Too many servers already active") comes
+    before the banner, which a log's tail would show instead."""
+    lines = Path(log_path).read_text(errors="replace").splitlines()
+    return " / ".join(ln for ln in lines if ln.strip() and not ln.startswith(BANNER))
+
+
+def free_dead_server_slots(registry: Path = REGISTRY) -> list[str]:
+    """Empty the registry slots of servers that are no longer running; the names freed.
+
+    A jackd killed without cleaning up (SIGKILL, a session's end) keeps its slot, and JACK
+    reclaims it only for a new server of the *same* name, or not at all once its pid is reused.
+    With 8 slots, a machine that ran servers under changing names ends with every later jackd
+    failing "Too many servers already active" (seen in CI: every JACK test failed at setup).
+    A slot whose pid is not a running jackd is dead: zeroing it is what JACK's own reclaim does.
+    """
+    try:
+        fd = os.open(registry, os.O_RDWR)
+    except OSError:
+        return []  # no registry yet: no server ever ran
+    freed = []
+    try:
+        head = os.pread(fd, HEADER.size, 0)
+        if len(head) < HEADER.size or head[:4] != b"KCAJ":
+            return []
+        hdr_len = HEADER.unpack(head)[4]
+        stride = (hdr_len - HEADER.size) // MAX_SERVERS
+        for i in range(MAX_SERVERS):
+            at = HEADER.size + i * stride
+            entry = os.pread(fd, stride, at)
+            pid = struct.unpack_from("<i", entry)[0]
+            if pid == 0 or _is_jackd(pid):
+                continue
+            freed.append(entry[4:].split(b"\0", 1)[0].decode(errors="replace"))
+            os.pwrite(fd, bytes(stride), at)
+    finally:
+        os.close(fd)
+    if freed:
+        log.warning("freed the JACK registry slots of dead servers: %s", ", ".join(freed))
+    return freed
 
 
 def _jack_ready(proc, timeout: float) -> bool:
@@ -71,6 +135,7 @@ def stop_jackd(proc) -> None:
 def start_jackd(jackd: str, name: str, log_path) -> subprocess.Popen | None:
     """A JACK server of this name (dummy driver, 48 kHz, 32-frame periods, ``-S``), running and
     reachable; None (and nothing left running) if it did not come up in 10 s."""
+    free_dead_server_slots()
     # its log goes to a file, never a pipe: nobody reads a pipe during the run, and once its
     # 64 KiB fill up with xrun reports jackd's driver thread blocks on the write and every
     # client's next JACK call hangs with it

@@ -8,12 +8,14 @@ Tests that use it are skipped with a reason only when jackd is not installed.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
 import pytest
 
-from tests._jack import names_in_use, start_jackd, stop_jackd
+from jamd.base import logsetup
+from tests._jack import jackd_said, names_in_use, start_jackd, stop_jackd
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +47,7 @@ def jack_server(tmp_path_factory):
             proc = start_jackd(jackd, name, log_path)
             if proc is not None:
                 break
-            errors.append(log_path.read_text(errors="replace")[-200:])
+            errors.append(f"{name}: {jackd_said(log_path)}")
         if proc is None:
             pytest.fail("jackd did not come up: " + " | ".join(errors[-2:]))
         yield name
@@ -57,6 +59,23 @@ def jack_server(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(autouse=True)
+def restore_logging(monkeypatch):
+    """Each test starts and ends with the logging it found: tests that run jamd's commands in
+    this process set the root logger, and a config's ``logging.file`` sets JAMD_LOG_FILE, which
+    sends every engine spawned later into that file. (Seen in CI: with the JACK tests failing at
+    setup, a later test's engine error went to a file of an earlier test, not to its stderr.)"""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    monkeypatch.delenv(logsetup.LOG_FILE_ENV, raising=False)
+    monkeypatch.setattr(logsetup, "_cli_verbosity", 0)
+    yield
+    for h in root.handlers:
+        if h not in handlers:
+            h.close()
+    root.handlers[:], root.level = handlers, level
 
 
 # ------------------------------------------------------------------ slow tests (opt-in)

@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from jamd.base import logsetup
 from jamd.live.config import read_config
 from jamd.live.daemon import Daemon
@@ -57,20 +55,7 @@ def test_a_log_file_that_cannot_be_opened_is_one_line_exit_2(tmp_path):
     ]
 
 
-@pytest.fixture
-def restore_logging(monkeypatch):
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    monkeypatch.delenv(logsetup.LOG_FILE_ENV, raising=False)
-    monkeypatch.setattr(logsetup, "_cli_verbosity", 0)
-    yield
-    for h in root.handlers:
-        if h not in handlers:
-            h.close()
-    root.handlers[:], root.level = handlers, level
-
-
-def test_sighup_reload_applies_the_new_level_and_file(tmp_path, restore_logging, monkeypatch):
+def test_sighup_reload_applies_the_new_level_and_file(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     path = tmp_path / "jamd.yaml"
     path.write_text("osc: {enabled: false}\nlogging: {level: warning, file: first.log}\n")
@@ -96,7 +81,7 @@ def test_sighup_reload_applies_the_new_level_and_file(tmp_path, restore_logging,
     assert "no folder" in (tmp_path / "second.log").read_text()
 
 
-def test_the_default_level_is_the_command_lines(restore_logging):
+def test_the_default_level_is_the_command_lines():
     logsetup.apply_logging(None, None)
     assert logging.getLogger().level == logging.WARNING
     logsetup.apply_logging("debug", None)

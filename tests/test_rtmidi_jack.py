@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests._jack import start_jackd, stop_jackd
+from tests._jack import jackd_said, start_jackd, stop_jackd
 
 SENDER = """
 import sys, time, rtmidi
@@ -40,7 +40,7 @@ def test_an_output_whose_server_died_drops_instead_of_spinning(tmp_path, monkeyp
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
     monkeypatch.setenv("JACK_NO_START_SERVER", "1")
     server = start_jackd(jackd, name, tmp_path / "jackd.log")
-    assert server is not None, "jackd did not come up"
+    assert server is not None, "jackd did not come up: " + jackd_said(tmp_path / "jackd.log")
     child = subprocess.Popen(
         [sys.executable, "-c", SENDER],
         stdin=subprocess.PIPE,
