@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jamd.lab.tempo_eval import evaluate, performance
-from jamd.lab.tempo_smooth import FitSmoother, SmoothConfig, smoothed
+from jamd.lab.tempo_smooth import FitSmoother, SmoothConfig, nearest_16th, smoothed
 from tests.test_tempo_eval import rock
 
 
@@ -61,3 +61,10 @@ def test_through_the_eval_the_oracle_fit_keeps_every_bar():
     assert result["overall"]["bars_lost_or_gained"] == 0
     assert result["overall"]["max_tick_interval_change"] <= 0.02
     assert result["overall"]["beat_error_ms_p50"] < 8
+
+
+def test_a_hit_halfway_between_16ths_goes_to_the_later_one_as_in_the_eval() -> None:
+    """The eval's reference rounds a tie up (``quantize``); Python's round() would send 0.625
+    beats (2.5 16ths) down to 0.5 and 0.125 down to 0."""
+    assert nearest_16th(0.625) == 0.75 and nearest_16th(0.125) == 0.25
+    assert nearest_16th(0.6) == 0.5 and nearest_16th(-0.2) == -0.25

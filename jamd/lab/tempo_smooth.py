@@ -38,7 +38,7 @@ from jamd.lab.tempo_eval import (
     play,
 )
 from jamd.music.drumkit import TD11
-from jamd.music.grid import STEPS_PER_BEAT
+from jamd.music.grid import STEPS_PER_BEAT, quantize
 from jamd.tempo.tracker import BeatTracker, Estimate, TrackerConfig, TrackState, hit_weight
 
 
@@ -190,7 +190,8 @@ def smoothed(cfg: SmoothConfig) -> Tracker:
 
 
 def nearest_16th(beat: float) -> float:
-    return round(beat * STEPS_PER_BEAT) / STEPS_PER_BEAT
+    """The 16th a beat is nearest, rounded as the eval's reference is (a tie goes up)."""
+    return quantize(beat)[0] / STEPS_PER_BEAT
 
 
 def misplaced_share(perf: Performance, index: int) -> float:
