@@ -114,6 +114,29 @@ def test_the_seed_is_searched_on_after_the_bar_line(tmp_path, monkeypatch, steps
     assert (np.linalg.norm(expected - encoded) > 0.01) == (steps > 0)
 
 
+def test_the_seed_is_encoded_before_its_bar_line(tmp_path, monkeypatch):
+    """Once the window has closed (half a step before the bar line) it is encoded, so the bar
+    line itself only decodes: every encoding falls in that last half step, none after it."""
+    cfg = daemon_config(tmp_path, monkeypatch)
+    d = Daemon(dataclasses.replace(cfg, seed=dataclasses.replace(cfg.seed, search=0)), offline=True)
+    notes, length = model_groove(d.drums)
+    drummer = DemoDrummer(notes, length, d.capture.add, lambda x, y: None)
+    at, encode = [], d.seeder.encode
+
+    def timed(window):
+        at.append(d.beat_now())
+        return encode(window)
+
+    d.seeder.use_encoder(timed)
+    run_for(d, 4.5, lambda t: drummer.tick(d.beat_now(t)) if d.running() else None)
+    to_bar = [np.ceil(b / 4) - b / 4 for b in at]  # in bars
+    ahead = [x for x in to_bar if 0.0 < x <= 0.125 / 4 + 0.01]
+    # (one may fall at its bar line, after the loop stalled over the last half step: 42 ms)
+    assert len(at) >= 3 and len(ahead) >= len(at) - 1, to_bar
+    played = drums_from_notes(notes, GM, d.drums.steps)
+    np.testing.assert_allclose(d.seeder.z_seed, d.drums.encode(played), atol=1e-4)
+
+
 def test_osc_moves_the_latent_and_output_follows(daemon):
     port = daemon.config.osc.port
     sent = []

@@ -6,7 +6,7 @@ import pytest
 
 from jamd.base.paths import default_data_dir
 from jamd.data.corpus import WindowSettings, cut_windows, file_grid
-from jamd.live.seed import SeedCapture, Seeder, SeedMode, SeedSettings
+from jamd.live.seed import SeedCapture, Seeder, SeedMode, SeedSettings, closes_at
 from jamd.music.drumkit import GM, TD11
 from jamd.music.grid import read_midi
 
@@ -76,6 +76,41 @@ def test_seeder_modes():
     hold = Seeder(SeedCapture(GM, SeedSettings(mode=SeedMode.HOLD)), encode)
     _played(hold.capture, 2, 8)
     assert hold.bar_line(8.0) is None
+
+
+class _Counting:
+    """Stands in for the encoder: the window's hit count, and how often it was called."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, window):
+        self.calls += 1
+        return np.full(2, float(window.n_hits), np.float32)
+
+
+def test_the_code_encoded_ahead_is_used_at_the_bar_line_unless_the_window_changed():
+    encode = _Counting()
+    seeder = Seeder(SeedCapture(GM, SeedSettings(min_hits=8)), encode)
+    _played(seeder.capture, 2, 8)
+    assert closes_at(8.0) == pytest.approx(8.0 - 0.125)
+    seeder.ahead(8.0)
+    seeder.capture.add(7.95, 38, 100)  # the next window's first step, played early
+    np.testing.assert_allclose(seeder.bar_line(8.0), [16, 16])
+    assert encode.calls == 1  # the bar line encoded nothing
+
+    _played(seeder.capture, 4, 8)
+    seeder.ahead(16.0)
+    seeder.capture.add(15.5, 38, 100)  # stamped before the close, taken in after: counts
+    # 16 kicks, the snare played early on its first step and this one
+    np.testing.assert_allclose(seeder.bar_line(16.0), [18, 18])
+    assert encode.calls == 3
+
+    seeder.ahead(16.0)
+    seeder.use_encoder(lambda w: np.zeros(2, np.float32))  # a new model: the old code is stale
+    np.testing.assert_allclose(seeder.bar_line(16.0), [0, 0])
+    seeder.ahead(20.0)
+    np.testing.assert_allclose(seeder.bar_line(16.0), [0, 0])  # ahead of another bar line
 
 
 class _Search:

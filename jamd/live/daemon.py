@@ -34,7 +34,7 @@ from jamd.live.notify import Notifier, watchdog_interval_s
 from jamd.live.performance import Performance
 from jamd.live.recorder import Recorder
 from jamd.live.rtplan import rt_config
-from jamd.live.seed import SeedCapture, Seeder
+from jamd.live.seed import SeedCapture, Seeder, closes_at
 from jamd.midi.ports import default_api
 from jamd.midi.spec import channel_of, is_note_on
 from jamd.model.plane import Slew
@@ -54,6 +54,9 @@ now_ns = time.perf_counter_ns
 #: How often the loop polls its inputs: a knob turned just before a step's commit time must
 #: still make that step (the control-to-note budget is the next step + 2 ms).
 IDLE_TICK_S = 0.0015
+# a note is stamped on arrival by the input thread and queued: one stamped before the window
+# closed is in the queue this long after, when the code ahead of the bar line is computed
+AHEAD_SLACK_NS = 2_000_000
 HOUSEKEEPING_S = 0.5
 REPORT_S = 0.1  # OSC state reports: often enough for a display, cheap on UDP
 #: The engine's status is stale (the real-time loop stuck) after this long: stop feeding the
@@ -126,6 +129,7 @@ class Daemon:
         self.stop_outcome: StopOutcome | None = None
         self._alarm_armed = False  # the shutdown bound (a stop signal arms it)
         self._seed_bar_t = 0.0  # when the seed's window ended (ns): its search is timed from there
+        self._ahead_bar: int | None = None  # the bar line whose seed was encoded ahead
 
     # --------------------------------------------------------------------------- set-up
     def _load_models(self, config: Config) -> None:
@@ -210,6 +214,7 @@ class Daemon:
                 self._control(ev.target, ev.value, t)
             self.perf.tick(t / 1e9)  # a scene recall gliding
             self._bar_lines(t)
+            self._seed_ahead(t)
             self._search_seed(t)
             self._render_if_needed(t, (t - last) / 1e9)
             last = t
@@ -343,6 +348,17 @@ class Daemon:
             self._publish(t)
             self.latencies.add("seed_ms", (now_ns() - self._seed_bar_t) / 1e6)
 
+    def _seed_ahead(self, t: int) -> None:
+        """Once the window ending at the coming bar line has closed (half a step before it),
+        encode it: the bar line then only checks it and decodes (bar line -> new seed)."""
+        st = self.engine.status()
+        if not st.running or self._last_bar is None or self._ahead_bar == self._last_bar + 1:
+            return
+        end = (self._last_bar + 1) * BEATS_PER_BAR
+        if st.beat_at(t - AHEAD_SLACK_NS) >= closes_at(end):
+            self._ahead_bar = self._last_bar + 1
+            self.seeder.ahead(end)
+
     def _search_seed(self, t: int) -> None:
         """One step of the seed search after a bar line; its code becomes the centre when done."""
         z = self.seeder.search_step()
@@ -385,8 +401,7 @@ class Daemon:
         corrupted in memory is gone; a damaged file raises and the guard retries later."""
         self.drums, self.bass = self.config.models.load(bass=self.bass is not None)
         self.perf.swap_models(self.drums, self.bass)
-        self.seeder.encode = self.drums.encode
-        self.seeder.drop_search()  # it runs on the model replaced
+        self.seeder.use_encoder(self.drums.encode)
         if not np.isfinite(self.perf.center).all():  # a seed the broken encoder made
             self.seeder.z_seed = None
             self.perf.set_center(self.perf.plane.center)

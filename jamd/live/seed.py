@@ -52,13 +52,22 @@ class SeedCapture:
         """The grid of the ``window_steps`` ending at ``end_beat``. A note up to half a step
         before the window start is on its first step (played early), as the quantiser says."""
         start = end_beat - self.window_beats
-        half_step = 0.5 / STEPS_PER_BEAT
         notes = [
             NoteIn(n.beat - start, n.note, n.velocity)
             for n in self._notes
-            if start - half_step <= n.beat < end_beat - half_step
+            if start - HALF_STEP_BEATS <= n.beat < closes_at(end_beat)
         ]
         return drums_from_notes(notes, self.table, self.settings.window_steps)
+
+
+HALF_STEP_BEATS = 0.5 / STEPS_PER_BEAT
+
+
+def closes_at(end_beat: float) -> float:
+    """When the window ending at ``end_beat`` takes no more notes: half a step before its end
+    (a later note is the next window's first step, played early). From then on its code can
+    be computed, ahead of the bar line."""
+    return end_beat - HALF_STEP_BEATS
 
 
 class Seeder:
@@ -79,6 +88,17 @@ class Seeder:
         self._window: DrumPattern | None = None  # the window whose search is due
         self._search: CodeSearch | None = None
         self._before: np.ndarray | None = None  # the seed the last bar line blended from
+        self._early: tuple[DrumPattern, np.ndarray] | None = None  # (window, its code) ahead
+
+    def ahead(self, end_beat: float) -> None:
+        """Encode the window ending at ``end_beat`` before its bar line (once it has closed,
+        :func:`closes_at`), so that the bar line only has to check it is still the same."""
+        s = self.capture.settings
+        window = self.capture.window(end_beat)
+        if s.mode is SeedMode.HOLD or window.n_hits < s.min_hits:
+            self._early = None
+            return
+        self._early = (window, np.asarray(self.encode(window), np.float32))
 
     def bar_line(self, end_beat: float) -> np.ndarray | None:
         """Called at each bar line; returns the new seed when it changed, else None."""
@@ -88,14 +108,27 @@ class Seeder:
         window = self.capture.window(end_beat)
         if window.n_hits < s.min_hits:
             return None
+        early, self._early = self._early, None
+        # a note stamped before the close but taken in after :meth:`ahead` changes the window
+        if early is not None and early[0].same_as(window):
+            z = early[1]
+        else:
+            z = np.asarray(self.encode(window), np.float32)
         self._before = self.z_seed
-        self.z_seed = self._blend(np.asarray(self.encode(window), np.float32))
+        self.z_seed = self._blend(z)
         # a newer window replaces a search still running: it is of a groove already gone
         self._window, self._search = (window, None) if self.search is not None else (None, None)
         return self.z_seed
 
+    def use_encoder(self, encode: Callable[[DrumPattern], np.ndarray]) -> None:
+        """A new model's encoder (the old one was replaced): what was computed with the old
+        one, a search under way or a code ahead of the bar line, is forgotten."""
+        self.encode = encode
+        self.drop_search()
+        self._early = None
+
     def drop_search(self) -> None:
-        """Forget a search under way (the model it runs on was replaced)."""
+        """Forget a search under way (done, or its model replaced)."""
         self._window = self._search = None
 
     @property

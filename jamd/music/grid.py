@@ -105,6 +105,12 @@ class DrumPattern:
     def copy(self) -> DrumPattern:
         return DrumPattern(self.hit.copy(), self.velocity.copy(), self.offset.copy())
 
+    def same_as(self, other: DrumPattern) -> bool:
+        return all(
+            np.array_equal(a, b)
+            for a, b in ((self.hit, other.hit), (self.velocity, other.velocity), (self.offset, other.offset))
+        )
+
     def place(self, step: int, voice: int, velocity: float, offset: float) -> None:
         """Put a hit on the grid; a second hit of a voice on one step keeps the louder."""
         if self.hit[step, voice] and self.velocity[step, voice] >= velocity:
