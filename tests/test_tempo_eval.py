@@ -45,6 +45,10 @@ def test_figures_per_curve_and_baseline():
         < result["baseline"]["curves"]["drift"]["beat_error_ms_p95"] / 4
     )
     assert base["max_tick_interval_change"] == 0.0
+    assert ours["tempo_error_pct"] <= ours["tempo_error_pct_p95"]
+    assert 0.0 <= ours["bars_over_1pct_share"] <= 1.0
+    # the count-in's tempo, held, is a constant curve's true tempo to its estimate's error
+    assert result["baseline"]["curves"]["constant"]["tempo_error_pct_p95"] < 1.0
     assert 0 < result["drummers"]["feel_wander_ms_p50"] <= result["drummers"]["feel_wander_ms_p95"]
     assert 0 < result["drummers"]["trailing_fit_ms_p50"] <= result["drummers"]["trailing_fit_ms_p95"]
     # each run's own figures: every file through every curve, pooling to the overall ones

@@ -19,6 +19,8 @@ FIGURES = (
     "beat_error_ms_p95",
     "beat_error_ms_max",
     "tempo_error_pct",
+    "tempo_error_pct_p95",
+    "bars_over_1pct_share",
     "bars_lost_or_gained",
     "max_tick_interval_change",
 )
