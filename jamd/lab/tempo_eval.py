@@ -327,7 +327,7 @@ def figures(runs: Sequence[RunResult]) -> dict[str, float | int | None]:
         "tempo_error_pct": stat(tempo, np.median),
         # the bar-to-bar wobble, step or none: what the step's one bar is to be read against
         "tempo_error_pct_p95": stat(tempo, lambda a: np.percentile(a, 95)),
-        "bars_over_1pct_share": stat(tempo, lambda a: np.mean(a > 1.0)),
+        "bars_over_1pct_share": stat(tempo, lambda a: float(np.mean(a > 1.0))),
         "bars_lost_or_gained": int(sum(r.bars_lost_or_gained for r in runs)),
         "runs_with_bars_lost_or_gained": int(sum(r.bars_lost_or_gained > 0 for r in runs)),
         "max_tick_interval_change": round(max((r.max_tick_interval_change for r in runs), default=0.0), 5),
