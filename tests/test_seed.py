@@ -129,6 +129,24 @@ class _Search:
         self.done_steps += 1
 
 
+def test_a_search_started_ahead_encodes_the_window_once():
+    """With a search, :meth:`Seeder.ahead` starts it (the search encodes the window): the bar
+    line takes the search's starting code, and no step encodes the window again."""
+    encode, started = _Counting(), []
+
+    def search(window):
+        started.append(window)
+        return _Search(window)
+
+    seeder = Seeder(SeedCapture(GM, SeedSettings(min_hits=8)), encode, search)
+    _played(seeder.capture, 2, 8)
+    seeder.ahead(8.0)
+    np.testing.assert_allclose(seeder.bar_line(8.0), [16, 16])  # the search's start: 16 hits
+    assert [seeder.search_step() for _ in range(3)][-1] is not None  # 3 steps, none a start
+    np.testing.assert_allclose(seeder.z_seed, [19, 19])
+    assert encode.calls == 0 and len(started) == 1
+
+
 def test_seeder_searches_on_after_the_bar_line():
     encode = lambda w: np.full(2, -1.0, np.float32)  # the encoder's code: not the searched one
     seeder = Seeder(SeedCapture(GM, SeedSettings(min_hits=8)), encode, _Search)

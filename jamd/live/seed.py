@@ -88,17 +88,22 @@ class Seeder:
         self._window: DrumPattern | None = None  # the window whose search is due
         self._search: CodeSearch | None = None
         self._before: np.ndarray | None = None  # the seed the last bar line blended from
-        self._early: tuple[DrumPattern, np.ndarray] | None = None  # (window, its code) ahead
+        # computed ahead of the bar line: (window, its code, the search started from that code)
+        self._early: tuple[DrumPattern, np.ndarray, CodeSearch | None] | None = None
 
     def ahead(self, end_beat: float) -> None:
         """Encode the window ending at ``end_beat`` before its bar line (once it has closed,
-        :func:`closes_at`), so that the bar line only has to check it is still the same."""
+        :func:`closes_at`), so that the bar line only has to check it is still the same. With
+        a search, the search is started here: it encodes the window, so it is encoded once."""
         s = self.capture.settings
         window = self.capture.window(end_beat)
         if s.mode is SeedMode.HOLD or window.n_hits < s.min_hits:
             self._early = None
-            return
-        self._early = (window, np.asarray(self.encode(window), np.float32))
+        elif self.search is None:
+            self._early = (window, np.asarray(self.encode(window), np.float32), None)
+        else:
+            search = self.search(window)
+            self._early = (window, search.z[0].astype(np.float32), search)
 
     def bar_line(self, end_beat: float) -> np.ndarray | None:
         """Called at each bar line; returns the new seed when it changed, else None."""
@@ -109,15 +114,15 @@ class Seeder:
         if window.n_hits < s.min_hits:
             return None
         early, self._early = self._early, None
-        # a note stamped before the close but taken in after :meth:`ahead` changes the window
-        if early is not None and early[0].same_as(window):
-            z = early[1]
-        else:
-            z = np.asarray(self.encode(window), np.float32)
+        # a note stamped before the close but taken in after :meth:`ahead` changes the window;
+        # then the bar line only encodes, and the search's first step starts it (as without)
+        if early is None or not early[0].same_as(window):
+            early = (window, np.asarray(self.encode(window), np.float32), None)
+        _, z, search = early
         self._before = self.z_seed
         self.z_seed = self._blend(z)
         # a newer window replaces a search still running: it is of a groove already gone
-        self._window, self._search = (window, None) if self.search is not None else (None, None)
+        self._window, self._search = (window, search) if self.search is not None else (None, None)
         return self.z_seed
 
     def use_encoder(self, encode: Callable[[DrumPattern], np.ndarray]) -> None:
@@ -136,8 +141,9 @@ class Seeder:
         return self._window is not None
 
     def search_step(self) -> np.ndarray | None:
-        """One step of the seed search (the first encodes the window again, kept out of the bar
-        line's time); the new seed when the search is done, else None."""
+        """One step of the seed search (when the bar line did not have it started ahead, the
+        first starts it, which encodes the window again, kept out of the bar line's time); the
+        new seed when the search is done, else None."""
         if self._window is None or self.search is None:
             return None
         if self._search is None:
