@@ -10,6 +10,7 @@ import struct
 import subprocess
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +21,40 @@ MAX_SERVERS = 8
 HEADER = struct.Struct("<4s5i")
 
 
-def _is_jackd(pid: int) -> bool:
+def _jackd_args(pid: int | str) -> list[bytes] | None:
+    """The command line of process ``pid`` if it is a jackd, else None (gone, or another)."""
     try:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return False
-    return bool(args) and args[0].endswith(b"jackd")
+        return None
+    return args if args[0].endswith(b"jackd") else None
+
+
+class Slot(NamedTuple):
+    """A taken server slot of the registry: where it is in the file, its pid and name."""
+
+    at: int
+    size: int
+    pid: int
+    name: str
+
+
+def server_slots(registry: Path = REGISTRY) -> list[Slot]:
+    """The registry's taken server slots; none without a registry."""
+    try:
+        data = registry.read_bytes()
+    except OSError:
+        return []  # no registry yet: no server ever ran
+    if len(data) < HEADER.size or data[:4] != b"KCAJ":
+        return []
+    stride = (HEADER.unpack_from(data)[4] - HEADER.size) // MAX_SERVERS
+    slots = []
+    for at in range(HEADER.size, HEADER.size + MAX_SERVERS * stride, stride):
+        pid = struct.unpack_from("<i", data, at)[0]
+        if pid:
+            name = data[at + 4 : at + stride].split(b"\0", 1)[0].decode(errors="replace")
+            slots.append(Slot(at, stride, pid, name))
+    return slots
 
 
 BANNER = ("jackdmp", "Copyright", "This is free software", "under certain conditions")
@@ -47,27 +76,18 @@ def free_dead_server_slots(registry: Path = REGISTRY) -> list[str]:
     failing "Too many servers already active" (seen in CI: every JACK test failed at setup).
     A slot whose pid is not a running jackd is dead: zeroing it is what JACK's own reclaim does.
     """
-    try:
-        fd = os.open(registry, os.O_RDWR)
-    except OSError:
-        return []  # no registry yet: no server ever ran
-    freed = []
-    try:
-        head = os.pread(fd, HEADER.size, 0)
-        if len(head) < HEADER.size or head[:4] != b"KCAJ":
-            return []
-        hdr_len = HEADER.unpack(head)[4]
-        stride = (hdr_len - HEADER.size) // MAX_SERVERS
-        for i in range(MAX_SERVERS):
-            at = HEADER.size + i * stride
-            entry = os.pread(fd, stride, at)
-            pid = struct.unpack_from("<i", entry)[0]
-            if pid == 0 or _is_jackd(pid):
-                continue
-            freed.append(entry[4:].split(b"\0", 1)[0].decode(errors="replace"))
-            os.pwrite(fd, bytes(stride), at)
-    finally:
-        os.close(fd)
+    dead = [slot for slot in server_slots(registry) if _jackd_args(slot.pid) is None]
+    if dead:
+        try:
+            fd = os.open(registry, os.O_RDWR)
+        except OSError:
+            return []  # another user's registry: not ours to mend
+        try:
+            for slot in dead:
+                os.pwrite(fd, bytes(slot.size), slot.at)
+        finally:
+            os.close(fd)
+    freed = [slot.name for slot in dead]
     if freed:
         log.warning("freed the JACK registry slots of dead servers: %s", ", ".join(freed))
     return freed
@@ -98,11 +118,8 @@ def names_in_use() -> set[str]:
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
-        try:
-            args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if args and args[0].endswith(b"jackd") and b"-n" in args:
+        args = _jackd_args(d)
+        if args is not None and b"-n" in args:
             i = args.index(b"-n")
             if i + 1 < len(args):
                 names.add(args[i + 1].decode(errors="replace"))

@@ -11,21 +11,13 @@ import sys
 
 import pytest
 
-from tests._jack import HEADER, MAX_SERVERS, REGISTRY, free_dead_server_slots, start_jackd
+from tests._jack import HEADER, MAX_SERVERS, REGISTRY, free_dead_server_slots, server_slots, start_jackd
 
 STRIDE = 264  # what jackd 1.9.21 writes: pid_t + a 260-byte name
 
 
 def registry_names(path=REGISTRY) -> list[str]:
-    data = path.read_bytes()
-    hdr_len = HEADER.unpack_from(data)[4]
-    stride = (hdr_len - HEADER.size) // MAX_SERVERS
-    names = []
-    for i in range(MAX_SERVERS):
-        at = HEADER.size + i * stride
-        if struct.unpack_from("<i", data, at)[0]:
-            names.append(data[at + 4 : at + stride].split(b"\0", 1)[0].decode())
-    return names
+    return [slot.name for slot in server_slots(path)]
 
 
 def fake_registry(path, entries: list[tuple[int, str]]):
