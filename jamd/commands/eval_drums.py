@@ -83,10 +83,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             flag, type=kind, default=None, help=f"{text} (default: the model's own; docs/models.md)"
         )
     parser.add_argument(
+        "--groove-plane",
+        action="store_true",
+        help="span the pad on the groove plane (the two directions in which the decoder changes the "
+        "pattern most per spread of the training codes) instead of the card's plane; docs/models.md",
+    )
+    parser.add_argument(
         "--set-pad",
         action="store_true",
-        help="store the pad and seed-search settings evaluated (radius, pace, lag, search steps) in the "
-        "model card as its defaults, and the covariance of its training codes as its prior if the card has none",
+        help="store the pad and seed-search settings evaluated (radius, pace, lag, search steps, "
+        "--groove-plane) in the model card as its defaults, and the covariance of its training codes "
+        "as its prior if the card has none",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-timing", action="store_true", help="skip the decode timing")
@@ -153,9 +160,11 @@ def _search(path: Path, args: argparse.Namespace) -> SearchSettings:
     return replace(own, steps=steps, timing_weight=weight)
 
 
-def _set_pad(path: Path, pad: PadDefaults, search: SearchSettings, data: EvalData, split: str) -> None:
+def _set_pad(
+    path: Path, pad: PadDefaults, search: SearchSettings, data: EvalData, split: str, groove: bool
+) -> None:
     """``--set-pad``: the settings as the card's ``pad`` and ``seed_search`` sections; a prior if
-    it has none."""
+    it has none; the groove plane if ``groove``."""
     import shlex
     import sys
 
@@ -176,9 +185,18 @@ def _set_pad(path: Path, pad: PadDefaults, search: SearchSettings, data: EvalDat
         },
         "seed_search": search.to_card(),
     }
-    if "covariance" not in card.get("plane", {}):
-        mu, _ = encode_means(DrumModel.load(path), data.train)
-        fields["plane"] = {**card["plane"], "covariance": np.cov(mu.T).astype(np.float32)}
+    plane = card.get("plane", {})
+    if "covariance" not in plane or groove:
+        model = DrumModel.load(path)
+        mu, _ = encode_means(model, data.train)
+        if "covariance" not in plane:
+            plane = {**plane, "covariance": np.cov(mu.T).astype(np.float32)}
+        if groove:
+            from jamd.lab.groove_plane import groove_plane_card
+
+            model.card["plane"] = plane
+            plane = groove_plane_card(model, mu)
+        fields["plane"] = plane
     update_card(path, **fields)
 
 
@@ -194,7 +212,9 @@ def run(args: argparse.Namespace) -> int:
     results, plays = {}, []
     for m in models:
         pad, search = _pad(m, args), _search(m, args)
-        r, played = evaluate(str(m), data, ref, pad, timing=not args.no_timing, search=search)
+        r, played = evaluate(
+            str(m), data, ref, pad, timing=not args.no_timing, search=search, groove=args.groove_plane
+        )
         r["split"] = args.split
         results[str(m)] = r
         plays.append(played)
@@ -205,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
             metrics[args.split] = r
             update_card(m, metrics=metrics)
         if args.set_pad:
-            _set_pad(m, pad, search, data, args.split)
+            _set_pad(m, pad, search, data, args.split, args.groove_plane)
     base = baselines(data, ref, plays[0]) if args.baselines or args.compare else {}
     if args.json:
         out: dict = results[str(models[0])] if len(models) == 1 else dict(results)

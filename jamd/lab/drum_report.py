@@ -25,6 +25,7 @@ from jamd.lab.drum_played import (
     snap,
 )
 from jamd.lab.drum_seed import others, seed_figures, style_nn
+from jamd.lab.groove_plane import groove_plane_card
 from jamd.lab.realism import feature_distances, heldout_accuracy
 from jamd.lab.timing import decode_timing
 from jamd.model.drums import DrumModel, PadDefaults
@@ -137,16 +138,20 @@ def evaluate(
     pad: PadDefaults | None = None,
     timing: bool = True,
     search: SearchSettings | None = None,
+    groove: bool = False,
 ) -> tuple[Figures, ModelPlay]:
     """The figures of one model, and what it played (for the lookup baselines). ``pad``: the
     pad's radius and memory, ``search``: the seed search (None: the model's own, as the daemon
-    plays it by default)."""
+    plays it by default), ``groove``: the pad spans the groove plane (`jamd.lab.groove_plane`)
+    instead of the card's."""
     model = DrumModel.load(path)
     pad = model.pad if pad is None else pad
     w = data.windows
+    train_mu, _ = encode_means(model, data.train)
+    if groove:
+        model.card["plane"] = groove_plane_card(model, train_mu)
     mp = play_model(model, data, pad, search)
     mu, logvar = encode_means(model, w)
-    train_mu, _ = encode_means(model, data.train)
     out: Figures = {
         **asdict(seed_figures(ref.true, mp.seed, ref.rivals)),
         **asdict(_pad(mp.sweeps, mp.sweep_shape)),

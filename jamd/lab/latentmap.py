@@ -44,6 +44,13 @@ class MapLayout:
     dpi: int = 110
 
 
+#: what the plane's axes are, by the card's ``plane.axes_from`` (jamd.lab.groove_plane)
+AXIS_NAMES = {
+    "principal": ("the training codes' 1st principal axis", "2nd principal axis"),
+    "groove": ("where the decoder changes the groove most", "the 2nd such direction"),
+}
+
+
 def cell_image(pattern) -> np.ndarray:
     """A pattern as an RGB image (voices, steps, 3), kick in row 0: amber by velocity."""
     shade = np.where(pattern.hit > 0, 0.35 + 0.65 * pattern.velocity, 0.0).T[..., None]  # (V, T, 1)
@@ -98,8 +105,9 @@ def draw_map(
     lim = 1 + pitch / 2
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
-    ax.set_xlabel("x: the pad left to right (the training codes' 1st principal axis)")
-    ax.set_ylabel("y: the pad down to up (2nd principal axis)")
+    x_is, y_is = AXIS_NAMES.get(model.card["plane"].get("axes_from"), AXIS_NAMES["principal"])
+    ax.set_xlabel(f"x: the pad left to right ({x_is})")
+    ax.set_ylabel(f"y: the pad down to up ({y_is})")
     ax.set_title(
         f"{model.path.name}: what the drums pad plays where (reach {plane.radius:g} spreads)", color=TEXT
     )
