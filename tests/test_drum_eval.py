@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 from _corpus_fixtures import rock_beat, to_track, write_midi
+from _tiny_drums import save_tiny_drum_model
 
 from jamd.cli import main
 from jamd.lab.drum_pad import pad_figures, sweeps
@@ -201,20 +202,10 @@ def test_features_of_a_rock_beat():
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from jamd.model.drums import DrumModel
-    from jamd.training.drum_train import latent_plane, save_drum_model
-    from jamd.training.drum_vae import DrumVAE, DrumVAEConfig
 
-    torch.manual_seed(3)
-    m = DrumVAE(DrumVAEConfig(latent_dim=3, enc_hidden=16, dec_hidden=24))
-    with torch.no_grad():
-        for p in m.decoder.parameters():
-            p.mul_(3.0)  # probabilities spread out, so the pad changes the pattern
-    path = tmp_path_factory.mktemp("tiny") / "tiny"
-    save_drum_model(
-        path, m, latent_plane(np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)), {}
-    )
+    path = save_tiny_drum_model(tmp_path_factory.mktemp("tiny") / "tiny")
     return path, DrumModel.load(path)
 
 

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 from _corpus_fixtures import rock_beat, to_track, write_midi
+from _tiny_drums import save_tiny_drum_model
 
 from jamd.cli import main
 from jamd.lab.groove_plane import groove_axes
@@ -62,20 +63,8 @@ def test_a_unit_of_the_pad_is_one_standard_deviation_of_the_codes():
 
 @pytest.fixture
 def tiny_copy(tmp_path):
-    torch = pytest.importorskip("torch")
-    from jamd.training.drum_train import latent_plane, save_drum_model
-    from jamd.training.drum_vae import DrumVAE, DrumVAEConfig
-
-    torch.manual_seed(3)
-    m = DrumVAE(DrumVAEConfig(latent_dim=3, enc_hidden=16, dec_hidden=24))
-    with torch.no_grad():
-        for p in m.decoder.parameters():
-            p.mul_(3.0)
-    path = tmp_path / "tiny"
-    save_drum_model(
-        path, m, latent_plane(np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)), {}
-    )
-    return path
+    pytest.importorskip("torch")
+    return save_tiny_drum_model(tmp_path / "tiny")
 
 
 def test_set_pad_with_the_groove_plane_stores_it_and_the_pad_plays_it(tiny_copy, tmp_path, capsys):
