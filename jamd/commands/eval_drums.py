@@ -161,20 +161,20 @@ def _search(path: Path, args: argparse.Namespace) -> SearchSettings:
 
 
 def _set_pad(
-    path: Path, pad: PadDefaults, search: SearchSettings, data: EvalData, split: str, groove: bool
+    path: Path, pad: PadDefaults, search: SearchSettings, data: EvalData, split: str, plane: dict
 ) -> None:
-    """``--set-pad``: the settings as the card's ``pad`` and ``seed_search`` sections; a prior if
-    it has none; the groove plane if ``groove``."""
+    """``--set-pad``: the settings as the card's ``pad`` and ``seed_search`` sections, ``plane``
+    (the card's ``plane`` section the pad spanned: with ``--groove-plane`` the groove plane, as
+    evaluated) as its ``plane``; a prior if it has none."""
     import shlex
     import sys
 
     import numpy as np
 
     from jamd.lab.drum_played import encode_means
-    from jamd.model.checkpoint import read_card, update_card
+    from jamd.model.checkpoint import update_card
     from jamd.model.drums import DrumModel
 
-    card = read_card(path)
     fields: dict = {
         "pad": {
             "radius": pad.radius,
@@ -185,19 +185,10 @@ def _set_pad(
         },
         "seed_search": search.to_card(),
     }
-    plane = card.get("plane", {})
-    if "covariance" not in plane or groove:
-        model = DrumModel.load(path)
-        mu, _ = encode_means(model, data.train)
-        if "covariance" not in plane:
-            plane = {**plane, "covariance": np.cov(mu.T).astype(np.float32)}
-        if groove:
-            from jamd.lab.groove_plane import groove_plane_card
-
-            model.card["plane"] = plane
-            plane = groove_plane_card(model, mu)
-        fields["plane"] = plane
-    update_card(path, **fields)
+    if "covariance" not in plane:
+        mu, _ = encode_means(DrumModel.load(path), data.train)
+        plane = {**plane, "covariance": np.cov(mu.T).astype(np.float32)}
+    update_card(path, **fields, plane=plane)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -225,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
             metrics[args.split] = r
             update_card(m, metrics=metrics)
         if args.set_pad:
-            _set_pad(m, pad, search, data, args.split, args.groove_plane)
+            _set_pad(m, pad, search, data, args.split, played.plane)
     base = baselines(data, ref, plays[0]) if args.baselines or args.compare else {}
     if args.json:
         out: dict = results[str(models[0])] if len(models) == 1 else dict(results)

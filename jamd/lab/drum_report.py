@@ -68,6 +68,7 @@ class ModelPlay:
     pad: Played
     pad_group: np.ndarray
     prior: Played
+    plane: dict  # the card's ``plane`` section the pad spanned (the groove plane if asked for)
 
 
 def reference(data: EvalData) -> Reference:
@@ -122,6 +123,7 @@ def play_model(
         pad=play(model, pad_z),
         pad_group=w.file[at],
         prior=play(model, prior_z),
+        plane=model.card["plane"],
     )
     return mp
 
