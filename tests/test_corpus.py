@@ -258,6 +258,23 @@ def test_user_folder_loads_with_train_and_validation(tmp_path, monkeypatch):
     assert dict(per_file) == {p: n - 1 for p, n in bars.items()}
 
 
+def test_a_damaged_file_is_skipped_by_name_and_the_rest_are_read(tmp_path, monkeypatch, caplog):
+    """One broken file in a musician's folder: a warning naming it, the others' windows all
+    there, and nothing cached, so the next read names it again."""
+    monkeypatch.setenv("JAMD_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "midi"
+    kinds = make_user_folder(root)
+    whole = load_corpus(root, use_cache=False)
+    (root / "broken.mid").write_bytes(b"not a MIDI file")
+    for _ in range(2):
+        caplog.clear()
+        c = load_corpus(root)
+        assert any("broken.mid" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+        assert sum(len(w) for w in c.splits.values()) == sum(len(w) for w in whole.splits.values())
+        assert len(c.files) == len(kinds) + 1
+    assert not list((tmp_path / "cache").glob("windows-*"))
+
+
 def test_the_only_channel_1_track_is_read_as_drums(tmp_path, monkeypatch):
     monkeypatch.setenv("JAMD_CACHE", str(tmp_path / "cache"))
     root = tmp_path / "midi"

@@ -41,6 +41,7 @@ needs_gmd = pytest.mark.skipif(GMD is None, reason="Groove MIDI Dataset not foun
 
 TINY = DrumVAEConfig(latent_dim=3, enc_hidden=16, dec_hidden=24)
 TINY_T = DrumVAEConfig(latent_dim=3, enc_hidden=16, arch="transformer", dec_hidden=16, dec_heads=2)
+TINY_M = DrumVAEConfig(latent_dim=3, enc_hidden=16, arch="mlp", dec_hidden=20)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def test_flatness_is_scale_free():
     )
 
 
-@pytest.mark.parametrize("cfg", [TINY, TINY_T], ids=["gru", "transformer"])
+@pytest.mark.parametrize("cfg", [TINY, TINY_T, TINY_M], ids=["gru", "transformer", "mlp"])
 def test_jvp_jacobian_equals_finite_differences(cfg):
     torch.manual_seed(1)
     dec = DrumVAE(cfg).decoder.double()
@@ -400,17 +401,20 @@ def test_decode_controls(random_model):
     assert np.all(base.velocity[base.hit == 0] == 0) and np.all(base.offset[base.hit == 0] == 0)
 
 
-def test_transformer_decoder_numpy_matches_torch(tmp_path):
-    """The transformer arch through the checkpoint: the numpy runtime decodes what torch does
-    (the random weights scaled up, so the LayerNorm scales and attention are far from uniform)."""
+@pytest.mark.parametrize("cfg, noise", [(TINY_T, 0.3), (TINY_M, 1.0)], ids=["transformer", "mlp"])
+def test_other_decoders_numpy_matches_torch(tmp_path, cfg, noise):
+    """The transformer and MLP archs through the checkpoint: the numpy runtime decodes what torch
+    does (the random weights scaled up, so the LayerNorm scales and attention are far from
+    uniform and the MLP's units far from linear)."""
     torch.manual_seed(4)
-    m = DrumVAE(TINY_T)
+    m = DrumVAE(cfg)
     with torch.no_grad():
-        for p in m.parameters():
-            p.add_(0.3 * torch.randn_like(p))
+        for part, amount in ((m.encoder, 0.3), (m.decoder, noise)):
+            for p in part.parameters():
+                p.add_(amount * torch.randn_like(p))
     save_drum_model(tmp_path / "t", m, latent_plane(np.random.default_rng(0).normal(size=(50, 3))), {})
     np_model = DrumModel.load(tmp_path / "t")
-    assert np_model.arch == "transformer" and np_model.card["config"]["dec_layers"] == 2
+    assert np_model.arch == cfg.arch.value and np_model.card["config"]["dec_layers"] == 2
     rng = np.random.default_rng(2)
     hit = (rng.random((64, 32, 9)) < 0.15).astype(np.float32)
     vel, off = rng.random((64, 32, 9), np.float32) * hit, (rng.random((64, 32, 9), np.float32) - 0.5) * hit

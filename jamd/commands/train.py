@@ -13,6 +13,10 @@ KINDS: dict[str, tuple[str, str]] = {
         "jamd.commands.train_drums",
         "train the drum VAE (flat-manifold, or plain with --flat-weight 0)",
     ),
+    "distill": (
+        "jamd.commands.train_distill",
+        "copy a drum model's decoder into a fast MLP decoder (same latent space and pad)",
+    ),
     "style": ("jamd.commands.train_style", "train the style classifier on a drum model's codes (GMD labels)"),
     "bass": (
         "jamd.commands.train_bass",

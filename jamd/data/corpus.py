@@ -142,10 +142,21 @@ def _cache_key(root: Path, files: list[FileInfo], settings: WindowSettings) -> s
     return h.hexdigest()[:20]
 
 
-def _build(root: Path, files: list[FileInfo], settings: WindowSettings, progress=None) -> dict[str, Windows]:
+def _build(
+    root: Path, files: list[FileInfo], settings: WindowSettings, progress=None
+) -> tuple[dict[str, Windows], bool]:
+    """The windows of each split, and whether every file could be read."""
     parts: dict[str, list] = {s: [] for s in SPLITS}
+    complete = True
     for i, f in enumerate(files):
-        for bar, w in cut_windows(file_grid(root / f.path, settings), settings):
+        try:
+            grid = file_grid(root / f.path, settings)
+        except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
+            # one damaged file in a musician's folder should not stop the rest from training
+            log.warning("%s: skipped, not a readable MIDI file (%s)", root / f.path, e)
+            complete = False
+            continue
+        for bar, w in cut_windows(grid, settings):
             parts[f.split].append((w, i, bar))
         if progress:
             progress(i + 1, len(files))
@@ -161,7 +172,7 @@ def _build(root: Path, files: list[FileInfo], settings: WindowSettings, progress
             np.array([i for _, i, _ in items], np.int32),
             np.array([b for _, _, b in items], np.int32),
         )
-    return splits
+    return splits, complete
 
 
 def _save(path: Path, splits: Mapping[str, Windows]) -> None:
@@ -199,7 +210,7 @@ def load_corpus(
         splits = _load(cache)
     else:
         log.info("cutting windows from %d files in %s", len(files), root)
-        splits = _build(root, files, settings, progress)
-        if use_cache:
+        splits, complete = _build(root, files, settings, progress)
+        if use_cache and complete:  # not cached: the skipped files are named again next time
             _save(cache, splits)
     return Corpus(str(root), settings, files, splits)

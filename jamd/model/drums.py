@@ -107,6 +107,27 @@ class _TransformerDecoder:
         return self.stack(np.broadcast_to(z[:, None, :], (z.shape[0], steps, z.shape[1])))
 
 
+class _MlpDecoder:
+    """`jamd.training.drum_vae.MlpDecoder`: a few matrix-vector products, no per-step loop."""
+
+    def __init__(self, t: dict[str, np.ndarray], layers: int, voices: int):
+        if layers < 1 or f"decoder.hidden.{layers}.weight" in t:
+            raise ValueError(f"{layers} hidden layers do not match the weights")
+        self.hidden = [
+            (t[f"decoder.hidden.{i}.weight"].T.copy(), t[f"decoder.hidden.{i}.bias"]) for i in range(layers)
+        ]
+        self.out_w, self.out_b = t["decoder.out.weight"].T.copy(), t["decoder.out.bias"]
+        self.steps = self.out_b.shape[0] // (3 * voices)  # the window it was trained for
+
+    def __call__(self, z: np.ndarray, steps: int) -> np.ndarray:
+        """z (B, d) -> the output layer's (B, T, 3V)."""
+        x = z
+        for w, b in self.hidden:
+            x = x @ w + b  # (B, H)
+            x = x * _sigmoid(x)  # SiLU
+        return (x @ self.out_w + self.out_b).reshape(z.shape[0], steps, -1)
+
+
 class DrumModel:
     """A loaded drum VAE. Arrays are float32 and contiguous in the layout the loops want."""
 
@@ -131,9 +152,13 @@ class DrumModel:
                 )
             self.enc_out_w, self.enc_out_b = t["encoder.out.weight"].T.copy(), t["encoder.out.bias"]
             if self.arch == "gru":
-                self.decoder: _GruDecoder | _TransformerDecoder = _GruDecoder(t, int(cfg["dec_hidden"]))
+                self.decoder: _GruDecoder | _TransformerDecoder | _MlpDecoder = _GruDecoder(
+                    t, int(cfg["dec_hidden"])
+                )
             elif self.arch == "transformer":
                 self.decoder = _TransformerDecoder(t, int(cfg["dec_layers"]), int(cfg["dec_heads"]))
+            elif self.arch == "mlp":
+                self.decoder = _MlpDecoder(t, int(cfg["dec_layers"]), self.voices)
             else:
                 raise ValueError(f"unknown decoder arch {self.arch!r}")
             ok = (

@@ -46,12 +46,12 @@ class TrainSettings:
     # to read z before the KL (and flatness) bite (GMD: 127 per epoch)
 
 
-def _arrays(w: Windows, limit: int = 0) -> Batch:
+def window_arrays(w: Windows, limit: int = 0) -> Batch:
     n = len(w) if not limit else min(limit, len(w))
     return Batch(w.hit[:n].astype(np.float32), w.velocity[:n].copy(), w.offset[:n].copy(), np.arange(n))
 
 
-def _tensors(b: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def window_tensors(b: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return torch.from_numpy(b.hit), torch.from_numpy(b.velocity), torch.from_numpy(b.offset)
 
 
@@ -159,11 +159,11 @@ def train(
     t0 = time.perf_counter()
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
-    train_a = _arrays(corpus.splits["train"], settings.max_windows)
-    train_t = _tensors(train_a)
+    train_a = window_arrays(corpus.splits["train"], settings.max_windows)
+    train_t = window_tensors(train_a)
     if "validation" not in corpus.splits or len(corpus.splits["validation"]) == 0:
         raise ValueError("no validation windows: early stopping needs a validation split")
-    val_t = _tensors(_arrays(corpus.splits["validation"]))
+    val_t = window_tensors(window_arrays(corpus.splits["validation"]))
     n = train_t[0].shape[0]
     if n == 0:
         raise ValueError("no training windows")
@@ -222,7 +222,7 @@ def train(
             batch = _take(train_a, perm[b * settings.batch : (b + 1) * settings.batch])
             if augmentation:
                 batch = augment(batch, augmentation, run.rng, train_a, same_file)
-            loss, terms = loss_terms(model, *_tensors(batch), loss_cfg, epoch + b / batches, run.gen)
+            loss, terms = loss_terms(model, *window_tensors(batch), loss_cfg, epoch + b / batches, run.gen)
             run.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
