@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from jamd.data.corpus import Corpus
 from jamd.model.checkpoint import load_checkpoint, save_checkpoint
@@ -46,6 +47,9 @@ class DistillSettings:
     # the velocity and offset errors (on the teacher's likely hits) against the logit errors: the
     # seed's timing has the least to spare (docs/models.md)
     offset_weight: float = 50.0
+    # below this teacher logit (p < 0.0003) a cell is never played: the student need only stay
+    # below it too, and spends its capacity on the cells that can be
+    logit_floor: float = -8.0
     seed: int = 0
     threads: int = 1
     max_windows: int = 0  # codes of only this many training windows (0 = all): quick runs
@@ -110,12 +114,15 @@ def _teach(teacher: DrumVAE, z: torch.Tensor, batch: int = 4096) -> tuple[torch.
     return tuple(torch.cat([p[i] for p in parts]) for i in range(3))
 
 
-def distill_loss(student_out, teacher_out, offset_weight: float) -> torch.Tensor:
-    """Mean squared logit error, plus the velocity and offset errors weighed by the teacher's hit
+def distill_loss(student_out, teacher_out, settings: DistillSettings) -> torch.Tensor:
+    """Mean squared logit error (where the teacher is below ``logit_floor``, only the student's
+    excess over it), plus the velocity and offset errors weighed by the teacher's hit
     probability (a cell it will not play has no dynamics or timing to copy)."""
     (ls, vs, os_), (lt, vt, ot) = student_out, teacher_out
+    floor = settings.logit_floor
+    logit_err = torch.where(lt < floor, F.relu(ls - floor), ls - lt)
     p = torch.sigmoid(lt)
-    return ((ls - lt) ** 2).mean() + offset_weight * (p * ((vs - vt) ** 2 + (os_ - ot) ** 2)).mean()
+    return (logit_err**2).mean() + settings.offset_weight * (p * ((vs - vt) ** 2 + (os_ - ot) ** 2)).mean()
 
 
 def played_agreement(student: DrumVAE, teacher: DrumVAE, cloud: CodeCloud, n: int = 2000) -> dict[str, float]:
@@ -175,9 +182,7 @@ def distill(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, settings.updates, eta_min=settings.lr / 100)
     for update in range(settings.updates):
         idx = torch.randint(settings.pool, (settings.batch,), generator=gen)
-        loss = distill_loss(
-            student.decoder(pool[idx]), tuple(t[idx] for t in targets), settings.offset_weight
-        )
+        loss = distill_loss(student.decoder(pool[idx]), tuple(t[idx] for t in targets), settings)
         opt.zero_grad()
         loss.backward()
         opt.step()
