@@ -19,7 +19,10 @@ from jamd.midi import spec as ms
 @dataclass(frozen=True)
 class SteerConfig:
     max_change: float = 0.019  # largest tick-to-tick interval change (the promise is 2 %)
-    horizon_ticks: float = 24.0  # a phase error is closed over about this many ticks
+    #: a phase error is closed over about this many ticks (in practice as fast as max_change
+    #: and max_correction allow: 6 against 24 took the eval's beat error p50 down by 0.4 ms
+    #: at every filter seed, the tempo's bar-to-bar wobble unchanged; docs/tempo.md)
+    horizon_ticks: float = 6.0
     #: a tick is never more than this share shorter or longer than the target's: a phase
     #: error is closed at a tempo near the drummer's, never by racing (or crawling) after it
     max_correction: float = 0.1
