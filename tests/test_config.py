@@ -151,7 +151,7 @@ mappings: [korg-kaoss-pad-kp3, generic-two-knobs]
 
 
 def test_the_default_drum_model_is_the_shipped_one():
-    assert load_config().models.drums_path == CHECKOUT_DIR / "models" / "drums-v6"
+    assert load_config().models.drums_path == CHECKOUT_DIR / "models" / "drums-v7"
 
 
 @pytest.mark.parametrize(

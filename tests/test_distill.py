@@ -50,6 +50,17 @@ def test_the_student_plays_the_teachers_latent_space(setup, tmp_path, capsys):
     target = teacher.decode_raw(z)[0]
     err = [float(np.mean((m.decode_raw(z)[0] - target) ** 2)) for m in (student, barely)]
     assert err[0] < 0.1 * err[1], err
+    # stored in float16 (half the file), and torch and the numpy runtime decode the same from it
+    import torch
+
+    from jamd.model.checkpoint import load_checkpoint
+    from jamd.training.drum_distill import load_torch_model
+
+    assert load_checkpoint(tmp_path / "student").tensors["decoder.out.weight"].dtype == np.float16
+    torch_student, _ = load_torch_model(tmp_path / "student")
+    with torch.no_grad():
+        torch_logits = torch_student.decoder(torch.from_numpy(z))[0].numpy()
+    assert np.abs(torch_logits - student.decode_raw(z)[0]).max() < 1e-4
     agreement = record["played_agreement"]
     assert agreement["cells_differ"] < agreement["pad_step_cells_differ"] * 4
 

@@ -213,7 +213,7 @@ def progress_printer(label: str):
 
 
 #: the shipped default drum model (as `jamd.live.config.DEFAULT_DRUM_MODEL`, which the daemon uses)
-DEFAULT_DRUM_MODEL = "drums-v6"
+DEFAULT_DRUM_MODEL = "drums-v7"
 #: The shipped bass model (issue 19: the idiom corpus, named pad axes); models/bass is the first.
 DEFAULT_BASS_MODEL = "bass-v2"
 

@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from jamd.live.seed import SeedSettings
 
 Share = Annotated[float, Between(0, 1)]
-#: The shipped drum model's checkpoint stem (``models/drums-v6.json`` + ``.safetensors``; the
+#: The shipped drum model's checkpoint stem (``models/drums-v7.json`` + ``.safetensors``; the
 #: commands' default is `jamd.commands.common.DEFAULT_DRUM_MODEL`, the same name).
-DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-v6"
+DEFAULT_DRUM_MODEL = MODELS_DIR / "drums-v7"
 #: The shipped bass model (``models/bass-v2``: the idiom corpus and named pad axes of issue 19).
 DEFAULT_BASS_MODEL = MODELS_DIR / "bass-v2"
 
