@@ -30,6 +30,7 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("train", "drums"): ["--data", "{empty}", "--out", "{out}/drums"],
     ("train", "bass"): ["--data", "{empty}", "--out", "{out}/bass"],
     ("train", "style"): ["--data", "{empty}"],
+    ("train", "distill"): ["--teacher", str(MODELS_DIR / "drums-v7"), "--data", "{empty}", "--out", "{out}/d"],
     ("encode",): ["{good}"],
     ("generate",): ["-o", "{out}/g.mid"],
     ("interpolate",): ["{good}", "{good}", "--bars", "2", "-o", "{out}/i.mid"],
