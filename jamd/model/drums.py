@@ -54,6 +54,13 @@ class DecodeControls:
     # (the live density knob: sparser or busier, same best cells)
 
 
+def covariance_factor(cov: np.ndarray) -> np.ndarray:
+    """The Cholesky factor (float32) of the training codes' covariance ``cov`` (d, d): ``mean +
+    L e`` with ``e ~ N(0, I)`` draws from the prior. Raises ``np.linalg.LinAlgError``."""
+    # a dimension the codes hardly use still gets a sliver of variance, so the factor exists
+    return np.linalg.cholesky(cov + 1e-6 * np.eye(len(cov))).astype(np.float32)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # tanh form: no overflow warning for large |x| in float32, equal to 1/(1+e^-x) to float precision
     return 0.5 * (1.0 + np.tanh(0.5 * x))
@@ -294,8 +301,7 @@ class DrumModel:
                 raise ValueError(
                     f"covariance {cov.shape} / center {mean.shape} for a {self.latent_dim}-d latent"
                 )
-            # a dimension the codes hardly use still gets a sliver of variance, so the factor exists
-            return mean, np.linalg.cholesky(cov + 1e-6 * np.eye(self.latent_dim)).astype(np.float32)
+            return mean, covariance_factor(cov)
         except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as e:
             raise CheckpointError(f"{self.path.name}.json: prior covariance unusable ({e})") from None
 

@@ -27,8 +27,15 @@ import torch.nn.functional as F
 
 from jamd.data.corpus import Corpus
 from jamd.model.checkpoint import load_checkpoint, save_checkpoint
-from jamd.model.drums import DecodeControls, choose_hits, pad_defaults
-from jamd.training.drum_train import export_tensors, posterior_means, window_arrays, window_tensors
+from jamd.model.drums import DecodeControls, choose_hits, covariance_factor, pad_defaults
+from jamd.model.plane import card_plane
+from jamd.training.drum_train import (
+    export_tensors,
+    posterior_means,
+    torch_state,
+    window_arrays,
+    window_tensors,
+)
 from jamd.training.drum_vae import DecoderArch, DrumVAE, DrumVAEConfig
 
 KIND = "drums"
@@ -75,7 +82,7 @@ class CodeCloud:
         base = self.codes[torch.randint(N, (n,), generator=gen)]  # (n, d)
         theta = torch.rand(q, 1, generator=gen) * 2 * math.pi
         r = torch.rand(q, 1, generator=gen) * 1.25 * self.radius
-        on_plane = base[:q] + r * (torch.cos(theta) * self.axes[0] + torch.sin(theta) * self.axes[1])
+        on_plane = base[:q] + r * self.along_plane(theta)
         u = torch.randn(q, d, generator=gen)
         u = u / u.norm(dim=1, keepdim=True) * torch.rand(q, 1, generator=gen) * self.radius
         around = base[q : 2 * q] + u @ self.chol.T
@@ -85,12 +92,16 @@ class CodeCloud:
         prior = self.codes.mean(0) + torch.randn(n - 3 * q, d, generator=gen) @ self.chol.T
         return torch.cat([on_plane, around, between, prior])
 
+    def along_plane(self, theta: torch.Tensor) -> torch.Tensor:
+        """One unit of the pad in the direction of each angle of ``theta`` (n, 1): (n, d)."""
+        return torch.cos(theta) * self.axes[0] + torch.sin(theta) * self.axes[1]
+
 
 def load_torch_model(path: Path) -> tuple[DrumVAE, dict[str, Any]]:
     """The drum checkpoint at ``path`` as a torch model (eval mode) and its card."""
     ck = load_checkpoint(path, kind=KIND)
     model = DrumVAE(DrumVAEConfig(**ck.config))
-    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ck.tensors.items()})
+    model.load_state_dict(torch_state(ck))
     return model.eval(), ck.card
 
 
@@ -99,11 +110,12 @@ def code_cloud(teacher: DrumVAE, card: dict[str, Any], corpus: Corpus, max_windo
     codes = posterior_means(teacher, *window_tensors(window_arrays(corpus.splits["train"], max_windows)))
     plane = card["plane"]
     cov = np.asarray(plane["covariance"], np.float64) if "covariance" in plane else np.cov(codes.T)
-    chol = np.linalg.cholesky(cov + 1e-6 * np.eye(cov.shape[0]))
-    axes = np.asarray(plane["axes"], np.float32) * np.asarray(plane["spread"], np.float32)[:, None]
-    radius = pad_defaults(card, "teacher").radius
+    pad = card_plane(card, codes.shape[1])  # one unit of x or y
     return CodeCloud(
-        torch.from_numpy(codes), torch.from_numpy(chol.astype(np.float32)), torch.from_numpy(axes), radius
+        torch.from_numpy(codes),
+        torch.from_numpy(covariance_factor(cov)),
+        torch.from_numpy(np.stack([pad.axis_a, pad.axis_b])),
+        pad_defaults(card, "teacher").radius,
     )
 
 
@@ -134,7 +146,7 @@ def played_agreement(student: DrumVAE, teacher: DrumVAE, cloud: CodeCloud, n: in
     gen = torch.Generator().manual_seed(12345)
     z = cloud.sample(n, gen)
     theta = torch.rand(n, 1, generator=gen) * 2 * math.pi
-    step = cloud.radius / 16 * (torch.cos(theta) * cloud.axes[0] + torch.sin(theta) * cloud.axes[1])
+    step = cloud.radius / 16 * cloud.along_plane(theta)
     with torch.no_grad():
         played = [_played(m.decoder(x)[0]) for m, x in ((student, z), (teacher, z), (teacher, z + step))]
     ours, theirs, moved = played

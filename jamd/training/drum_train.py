@@ -20,7 +20,7 @@ import torch
 from jamd import __version__
 from jamd.data.augment import NO_AUGMENT, AugmentConfig, Batch, SameFile, augment
 from jamd.data.corpus import Corpus, Windows
-from jamd.model.checkpoint import load_checkpoint, save_checkpoint, update_card
+from jamd.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, update_card
 from jamd.model.plane import CodeDensity, LatentPlane, home_xy
 from jamd.music.drumkit import VOICES
 from jamd.music.grid import STEPS_PER_BEAT
@@ -72,8 +72,13 @@ def load_init(model: DrumVAE, path: Path) -> dict[str, Any]:
         differ = sorted(k for k in set(want) | set(ckpt.config) if ckpt.config.get(k) != want.get(k))
         sizes = ", ".join(f"{k} {ckpt.config.get(k)} (this run: {want.get(k)})" for k in differ)
         raise InitError(f"{path}: --init needs a model of the same network; it differs in {sizes}")
-    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ckpt.tensors.items()})
+    model.load_state_dict(torch_state(ckpt))
     return {"path": str(path), "weights_sha256": ckpt.card["weights_sha256"]}
+
+
+def torch_state(ck: Checkpoint) -> dict[str, torch.Tensor]:
+    """A checkpoint's weights as a torch state dict (copies: torch never shares the loaded arrays)."""
+    return {k: torch.from_numpy(v.copy()) for k, v in ck.tensors.items()}
 
 
 @torch.no_grad()
