@@ -1,0 +1,171 @@
+"""A trial, not what ``clock.mode: drummer`` runs: how close to the click could *any* tracker that
+follows the drummer come, through ``jamd eval tempo``'s curves and measurement?
+
+Two oracles, each told what no live tracker knows, each swept over its settings on the test set
+itself (so the best figure is a floor, not a fair result):
+
+- **places**: a Kalman filter of the beat's time and length, fed every hit on the 16th it was
+  played on by the click (the count-in's on its beats), so no hit can be misplaced; swept over
+  how far the beat and the tempo may wander a beat, and how far a hit may scatter.
+- **tempo**: besides the places, the true tempo curve at every moment; it only has to find where
+  the drummer sits against the click, as a running mean of the hits' offsets over a memory of
+  some beats — the drummer's feel wandering around the click is all that is left to follow.
+
+    python -m jamd.lab.tempo_floor [--oracle places|tempo|both]
+
+The figures and what they say are in docs/tempo.md ("How close any tracker could come").
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from jamd.base.paths import default_data_dir
+from jamd.lab.tempo_eval import (
+    COUNT_IN_NOTE,
+    LATENCY_S,
+    Estimates,
+    Performance,
+    Played,
+    Tracker,
+    evaluate,
+    load_performances,
+)
+from jamd.lab.tempo_smooth import on_click
+from jamd.music.grid import BEATS_PER_BAR
+from jamd.tempo.tracker import Estimate, TrackerConfig, TrackState
+
+#: the sweeps: the beat's wander a beat (in beats), the tempo's (a share of the period), a
+#: hit's scatter (ms); the known-tempo oracle's memory (beats)
+PHASE_WANDER = (0.001, 0.003, 0.01)
+TEMPO_WANDER = (0.0003, 0.001, 0.003)
+SCATTER_MS = (15.0, 25.0, 40.0)
+MEMORY_BEATS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+
+
+@dataclass(frozen=True)
+class KalmanConfig:
+    phase_wander: float  # beats a beat, one standard deviation
+    tempo_wander: float  # a share of the period a beat
+    scatter_ms: float  # a hit around its place
+
+
+def placed_hits(played: Played, perf: Performance) -> Iterator[tuple[float, float]]:
+    """(time s, place in beats) of every hit in time order: the count-in's on beats -4..-1, the
+    performance's on the 16th the click put them."""
+    click = on_click(played, perf)
+    counted = iter(range(-BEATS_PER_BAR, 0))
+    for t, note, _ in played.onsets:
+        if t in click:
+            yield t, click[t]
+        elif note == COUNT_IN_NOTE:
+            yield t, float(next(counted))
+
+
+def kalman(cfg: KalmanConfig) -> Tracker:
+    """The places oracle: state (time of the last hit's place, beat length), updated per hit."""
+
+    def tracker(played: Played, perf: Performance, _: TrackerConfig) -> Estimates:
+        hits = list(placed_hits(played, perf))
+        count_in = [t for t, place in hits if place < 0]
+        period = float(np.mean(np.diff(count_in)))
+        x = np.array([count_in[-1], period])  # the beat at place -1, the period (s)
+        p = np.diag([0.01**2, (0.02 * period) ** 2])
+        at, out = -1.0, []
+        r = (cfg.scatter_ms / 1000.0) ** 2
+        for t, place in hits[BEATS_PER_BAR:]:
+            gap = place - at
+            step = np.array([[1.0, gap], [0.0, 1.0]])
+            x = step @ x
+            q = np.diag([(cfg.phase_wander * x[1]) ** 2, (cfg.tempo_wander * x[1]) ** 2]) * max(gap, 0.0)
+            p = step @ p @ step.T + q
+            gain = p[:, 0] / (p[0, 0] + r)
+            x = x + gain * (t - x[0])
+            p = p - np.outer(gain, p[0])
+            at = place
+            out.append((t + LATENCY_S, _estimate(float(x[0]), place, float(x[1]))))
+        return [(count_in[-1] + LATENCY_S, _estimate(count_in[-1], -1.0, period)), *out]
+
+    return tracker
+
+
+def known_tempo(memory_beats: float) -> Tracker:
+    """The tempo oracle: the true tempo curve, and the drummer's offset from the click as a
+    running mean of the hits' offsets (a hit ``memory_beats`` old weighs 1/e)."""
+
+    def tracker(played: Played, perf: Performance, _: TrackerConfig) -> Estimates:
+        warp = played.warp
+        offset, at, out = 0.0, -math.inf, []
+        for t, place in placed_hits(played, perf):
+            heard = float(np.interp(t, warp.times, warp.grid)) - place  # beats after the click
+            keep = math.exp(-(place - at) / memory_beats) if at > -math.inf else 0.0
+            offset, at = keep * offset + (1.0 - keep) * heard, place
+            if place < -1:
+                continue
+            beat = float(np.interp(t, warp.times, warp.grid)) - offset
+            period = 60.0 / (warp.bpm * float(warp.factor(np.array(beat + offset))))
+            out.append((t + LATENCY_S, _estimate(t, beat, period)))
+        return out
+
+    return tracker
+
+
+def _estimate(anchor_s: float, anchor_beat: float, period_s: float) -> Estimate:
+    return Estimate(TrackState.LOCKED, anchor_s, anchor_beat, period_s, 1.0)
+
+
+def sweep(perfs: list[Performance], trials: dict[str, Tracker]) -> dict[str, dict]:
+    """Each trial's overall figures (and the step curve's), with the tracker's and baseline's
+    from the first evaluation beside them."""
+    out: dict[str, dict] = {}
+    for i, (name, tracker) in enumerate(trials.items()):
+        result = evaluate(perfs, tracker=tracker)
+        if i == 0:
+            out["baseline"] = result["baseline"]["overall"]
+        out[name] = {**result["overall"], "curves": result["curves"]}
+        got = out[name]
+        print(f"{name}: p50 {got['beat_error_ms_p50']} p95 {got['beat_error_ms_p95']}", file=sys.stderr)
+    return out
+
+
+def trials(which: str) -> dict[str, Tracker]:
+    out: dict[str, Tracker] = {}
+    if which in ("places", "both"):
+        for a, b, s in itertools.product(PHASE_WANDER, TEMPO_WANDER, SCATTER_MS):
+            out[f"places phase {a} tempo {b} scatter {s:g} ms"] = kalman(KalmanConfig(a, b, s))
+    if which in ("tempo", "both"):
+        for m in MEMORY_BEATS:
+            out[f"tempo memory {m:g} beats"] = known_tempo(m)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m jamd.lab.tempo_floor", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--oracle", choices=("places", "tempo", "both"), default="both")
+    args = ap.parse_args(argv)
+    root = default_data_dir()
+    if root is None:
+        ap.error("no Groove MIDI Dataset: set JAMD_DATA to the folder with info.csv")
+    result = sweep(load_performances(root), trials(args.oracle))
+    # per oracle, the setting with the lowest of each figure: the floor it reaches at best
+    best = {
+        oracle: {
+            key: min(names, key=lambda k: result[k][key])
+            for key in ("beat_error_ms_p50", "beat_error_ms_p95")
+        }
+        for oracle in ("places", "tempo")
+        if (names := [k for k in result if k.startswith(oracle)])
+    }
+    print(json.dumps({"best": best, **result}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The floor trial (``python -m jamd.lab.tempo_floor``): its oracles through the eval."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jamd.lab.tempo_eval import Curve, evaluate, performance, play
+from jamd.lab.tempo_floor import KalmanConfig, kalman, known_tempo, placed_hits
+from jamd.music.grid import NoteIn
+
+
+def steady(bars: int, offset: float = -0.02) -> list[NoteIn]:
+    """A drummer on the click but for one constant offset: hats on 8ths, kick and snare."""
+    notes = [NoteIn(e / 2 + offset, 42, 80) for e in range(bars * 8)]
+    notes += [NoteIn(b + offset, 36 if b % 2 == 0 else 38, 110) for b in range(bars * 4)]
+    return sorted(notes, key=lambda n: n.beat)
+
+
+def test_the_hits_come_with_their_places() -> None:
+    perf = performance("steady", 120.0, steady(16))
+    assert perf is not None
+    places = [place for _, place in placed_hits(play(perf, Curve.DRIFT, 0), perf)]
+    assert places[:4] == [-4.0, -3.0, -2.0, -1.0]  # the count-in
+    assert places[4:] == sorted(round(n.beat * 4) / 4 for n in perf.notes)
+
+
+def test_the_known_tempo_oracle_follows_every_curve_of_a_steady_drummer() -> None:
+    perf = performance("steady", 120.0, steady(20))
+    assert perf is not None
+    got = evaluate([perf], tracker=known_tempo(8.0))
+    ours = got["overall"]
+    # its only error is the clock's own (5 ms late estimates, 1.9 % a tick); the baseline's is
+    # the curves'
+    assert ours["beat_error_ms_p95"] < 3 and ours["bars_lost_or_gained"] == 0
+    assert ours["step_tempo_error_pct_max"] < 1
+    assert got["baseline"]["overall"]["beat_error_ms_p95"] > 100
+
+
+def test_the_places_oracle_holds_a_steady_drummer_and_lags_a_bend() -> None:
+    perf = performance("steady", 120.0, steady(20))
+    assert perf is not None
+    got = evaluate([perf], tracker=kalman(KalmanConfig(0.003, 0.001, 25.0)))
+    curves = got["curves"]
+    assert curves["constant"]["beat_error_ms_p95"] < 3
+    assert 0 == got["overall"]["bars_lost_or_gained"]
+    # a 4 % sinusoid: a filter of constant tempo lags where it bends, a little
+    assert np.isfinite(curves["sine"]["beat_error_ms_p95"])
+    assert curves["sine"]["beat_error_ms_p95"] > curves["constant"]["beat_error_ms_p95"]
