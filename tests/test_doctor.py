@@ -29,8 +29,10 @@ from jamd.ops.doctor import (
     check_port,
     check_rt,
     check_rtmidi,
+    check_timer,
     configured_ports,
     exit_code,
+    probe_timer,
 )
 
 LISTING = PortList("jack", inputs=["kit:out", "nano:out"], outputs=["tr8:in", "synth-01:in", "synth-02:in"])
@@ -198,6 +200,23 @@ def test_cpu_governor(tmp_path) -> None:
     assert c.status == WARN and "cpu1 ondemand" in c.detail and "cpu0" not in c.detail
     (tmp_path / "cpu1" / "cpufreq" / "scaling_governor").write_text("performance\n")
     assert check_governor(tmp_path).status == PASS
+
+
+def test_timer_wake_ups() -> None:
+    # 100 wake-ups: 98 a few tens of us late, two 3 ms late (p99 is the 99th: one of them)
+    late = [40_000] * 98 + [3_000_000, 3_100_000]
+    c = check_timer(late, spin_us=1000)
+    assert c.status == WARN and "p99 3000" in c.detail and "up to 3.1 ms late" in c.detail
+    assert check_timer(late[:-2] + [900_000, 950_000], spin_us=1000).status == PASS
+    assert check_timer(late, spin_us=4000).status == PASS  # a longer spin covers them
+    assert check_timer([]).status == SKIP
+
+
+def test_timer_probe_times_real_sleeps() -> None:
+    late = probe_timer(sleeps=50)
+    assert len(late) == 50
+    assert min(late) > -100_000  # a sleep does not wake up early (to the clock's grain)
+    assert check_timer(late).status in (PASS, WARN)
 
 
 def test_config_missing_bad_or_absent(tmp_path, monkeypatch) -> None:

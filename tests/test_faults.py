@@ -445,7 +445,11 @@ def test_osc_flood_does_not_delay_the_clock(daemon, total, seconds):
         f"legit message applied after {st['applied_ms']:.1f} ms; engine max late "
         f"{st['status'].max_late_ns / 1e6:.2f} ms"
     )
-    assert np.percentile(during, 99) <= 5.0  # audible lateness, with room for a busy box
+    # the flood must not make the ticks late: its p99 within 5 ms (audible) of the quiet
+    # stretch's in the same run, which carries this box's own stalls (a VM whose cores are
+    # taken now and then by its host: the quiet p99 has reached 3.4 ms here)
+    assert np.percentile(during, 50) <= 1.0
+    assert np.percentile(during, 99) <= np.percentile(quiet, 99) + 5.0
     assert st["applied"], "the daemon did not apply a legitimate message after the flood"
     # every message was either handled and counted, or dropped by the kernel (full buffer)
     drops, total_sent = st["drops"], sum(sent.values()) + 1  # + the legitimate one

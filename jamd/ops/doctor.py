@@ -10,6 +10,7 @@ Only a FAIL makes the exit code 1.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jamd.engine.clock import ClockMode
+from jamd.engine.config import RtConfig
 from jamd.live.config import Config, config_search_path, load_config
 from jamd.midi.ports import (
     JACK_FIX_LABEL,
@@ -39,6 +41,19 @@ _RT_PROBE = (
     "try:\n    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(sys.argv[1])))\n"
     "except OSError as e:\n    sys.exit(str(e))\n"
 )
+#: Sleeps of half a millisecond, timed in a child at the engine's priority: how late a sleeping
+#: engine wakes up (``sys.argv``: priority, count; prints each overshoot in ns).
+_TIMER_PROBE = (
+    "import os, sys, time\n"
+    "try:\n    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(sys.argv[1])))\n"
+    "except (OSError, AttributeError):\n    pass\n"
+    "late = []\n"
+    "for _ in range(int(sys.argv[2])):\n"
+    "    due = time.perf_counter_ns() + 500_000\n    time.sleep(0.0005)\n"
+    "    late.append(time.perf_counter_ns() - due)\n"
+    "print(*late)\n"
+)
+TIMER_SLEEPS = 1000  # about 0.6 s
 
 
 @dataclass
@@ -283,6 +298,39 @@ def check_rt(granted: bool, reason: str, limit: int | None, priority: int = RT_P
     )
 
 
+def probe_timer(priority: int = RT_PRIORITY, sleeps: int = TIMER_SLEEPS) -> list[int]:
+    """How late (ns) each of ``sleeps`` short sleeps woke up, in a child at ``priority``."""
+    r = subprocess.run(
+        [sys.executable, "-c", _TIMER_PROBE, str(priority), str(sleeps)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return [int(v) for v in r.stdout.split()]
+
+
+def check_timer(late_ns: Sequence[int], spin_us: int = RtConfig.spin_us) -> Check:
+    """The engine sleeps until ``spin_us`` before each tick or note and spins the rest, so a
+    wake-up later than that makes the tick late by the difference."""
+    if not late_ns:
+        return Check("timer wake-ups", SKIP, "the timing child printed nothing")
+    late = sorted(late_ns)
+    # nearest-rank percentiles, in us
+    p50, p99, worst = (late[max(0, math.ceil(q * len(late)) - 1)] / 1000 for q in (0.5, 0.99, 1.0))
+    said = f"{len(late)} sleeps woke up late by p50 {p50:.0f} / p99 {p99:.0f} / max {worst:.0f} us"
+    if p99 < spin_us:
+        return Check("timer wake-ups", PASS, f"{said}: within the engine's {spin_us} us spin")
+    # a WARN: jamd plays, but ticks and notes after a late wake-up leave late by the overshoot
+    return Check(
+        "timer wake-ups",
+        WARN,
+        f"{said}: beyond the engine's {spin_us} us spin, so clock ticks and notes will now and then "
+        f"leave up to {worst / 1000:.1f} ms late",
+        "on a VM, give it cores of its own (its host takes them now and then); on a laptop, "
+        "plug it in and set the CPU governor to performance; grant real-time priority",
+    )
+
+
 def check_blas(env: Mapping[str, str]) -> Check:
     """OpenBLAS reads OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS; more than one thread only
     slows jamd's small matrices and takes the core the clock shares."""
@@ -343,6 +391,7 @@ def run_doctor(explicit: Path | None = None) -> list[Check]:
         if hasattr(os, "sched_setscheduler")
         else Check("real-time priority", SKIP, "no SCHED_FIFO on this platform")
     )
+    checks.append(check_timer(probe_timer()))
     checks.append(check_blas(os.environ))
     checks.append(check_governor())
     return checks
