@@ -46,3 +46,13 @@ def test_the_places_oracle_holds_a_steady_drummer_and_lags_a_bend() -> None:
     # a 4 % sinusoid: a filter of constant tempo lags where it bends, a little
     assert np.isfinite(curves["sine"]["beat_error_ms_p95"])
     assert curves["sine"]["beat_error_ms_p95"] > curves["constant"]["beat_error_ms_p95"]
+
+
+def test_a_tempo_rate_follows_a_drift_and_a_bend_that_a_stiff_tempo_lags() -> None:
+    perf = performance("steady", 120.0, steady(40))
+    assert perf is not None
+    stiff = evaluate([perf], tracker=kalman(KalmanConfig(0.003, 0.0003, 40.0)))["curves"]
+    smooth = evaluate([perf], tracker=kalman(KalmanConfig(0.003, 0.0, 40.0, 0.0003)))["curves"]
+    for curve in ("drift", "sine"):
+        assert smooth[curve]["beat_error_ms_p95"] < 15 < stiff[curve]["beat_error_ms_p95"]
+    assert smooth["constant"]["beat_error_ms_p95"] < 3

@@ -1,12 +1,14 @@
-"""A trial, not what ``clock.mode: drummer`` runs: how close to the click could *any* tracker that
-follows the drummer come, through ``jamd eval tempo``'s curves and measurement?
+"""A trial, not what ``clock.mode: drummer`` runs: what stands between a tracker that follows the
+drummer and the click, through ``jamd eval tempo``'s curves and measurement: placing the hits,
+or telling a change of tempo from the drummer's push and pull?
 
 Two oracles, each told what no live tracker knows, each swept over its settings on the test set
-itself (so the best figure is a floor, not a fair result):
+itself (so its best figure flatters it):
 
-- **places**: a Kalman filter of the beat's time and length, fed every hit on the 16th it was
-  played on by the click (the count-in's on its beats), so no hit can be misplaced; swept over
-  how far the beat and the tempo may wander a beat, and how far a hit may scatter.
+- **places**: a Kalman filter of the beat's time and length (and, in a few settings, the tempo's
+  rate of change), fed every hit on the 16th it was played on by the click (the count-in's on
+  its beats), so no hit can be misplaced; swept over how far the beat and the tempo may wander a
+  beat, and how far a hit may scatter.
 - **tempo**: besides the places, the true tempo curve at every moment; it only has to find where
   the drummer sits against the click, as a running mean of the hits' offsets over a memory of
   some beats — the drummer's feel wandering around the click is all that is left to follow.
@@ -48,6 +50,8 @@ from jamd.tempo.tracker import Estimate, TrackerConfig, TrackState
 PHASE_WANDER = (0.001, 0.003, 0.01)
 TEMPO_WANDER = (0.0003, 0.001, 0.003)
 SCATTER_MS = (15.0, 25.0, 40.0)
+#: with the tempo's rate of change (beat wander, tempo wander, scatter, rate wander)
+SMOOTH_TEMPO = ((0.003, 0.0, 40.0, 0.0003), (0.003, 0.0, 40.0, 0.0001), (0.003, 0.0003, 25.0, 0.0001))
 MEMORY_BEATS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
 
@@ -56,6 +60,8 @@ class KalmanConfig:
     phase_wander: float  # beats a beat, one standard deviation
     tempo_wander: float  # a share of the period a beat
     scatter_ms: float  # a hit around its place
+    rate_wander: float = 0.0  # the tempo's rate of change, a share of the period a beat per beat
+    # (0: no such state, the tempo a random walk; else it may drift or bend smoothly)
 
 
 def placed_hits(played: Played, perf: Performance) -> Iterator[tuple[float, float]]:
@@ -71,21 +77,23 @@ def placed_hits(played: Played, perf: Performance) -> Iterator[tuple[float, floa
 
 
 def kalman(cfg: KalmanConfig) -> Tracker:
-    """The places oracle: state (time of the last hit's place, beat length), updated per hit."""
+    """The places oracle: state (time of the last hit's place, beat length, its change a beat),
+    updated per hit."""
+    wander = np.array([cfg.phase_wander, cfg.tempo_wander, cfg.rate_wander])
 
     def tracker(played: Played, perf: Performance, _: TrackerConfig) -> Estimates:
         hits = list(placed_hits(played, perf))
         count_in = [t for t, place in hits if place < 0]
         period = float(np.mean(np.diff(count_in)))
-        x = np.array([count_in[-1], period])  # the beat at place -1, the period (s)
-        p = np.diag([0.01**2, (0.02 * period) ** 2])
+        x = np.array([count_in[-1], period, 0.0])  # the beat at place -1, the period, its change (s)
+        p = np.diag([0.01, 0.02 * period, 0.001 * period * (cfg.rate_wander > 0)]) ** 2
         at, out = -1.0, []
         r = (cfg.scatter_ms / 1000.0) ** 2
         for t, place in hits[BEATS_PER_BAR:]:
             gap = place - at
-            step = np.array([[1.0, gap], [0.0, 1.0]])
+            step = np.array([[1.0, gap, gap * gap / 2], [0.0, 1.0, gap], [0.0, 0.0, 1.0]])
             x = step @ x
-            q = np.diag([(cfg.phase_wander * x[1]) ** 2, (cfg.tempo_wander * x[1]) ** 2]) * max(gap, 0.0)
+            q = np.diag((wander * x[1]) ** 2) * max(gap, 0.0)
             p = step @ p @ step.T + q
             gain = p[:, 0] / (p[0, 0] + r)
             x = x + gain * (t - x[0])
@@ -103,13 +111,15 @@ def known_tempo(memory_beats: float) -> Tracker:
 
     def tracker(played: Played, perf: Performance, _: TrackerConfig) -> Estimates:
         warp = played.warp
-        offset, at, out = 0.0, -math.inf, []
+        total = weight = 0.0  # the hits' offsets and their weights, each decaying with age
+        at, out = -math.inf, []
         for t, place in placed_hits(played, perf):
             heard = float(np.interp(t, warp.times, warp.grid)) - place  # beats after the click
             keep = math.exp(-(place - at) / memory_beats) if at > -math.inf else 0.0
-            offset, at = keep * offset + (1.0 - keep) * heard, place
+            total, weight, at = keep * total + heard, keep * weight + 1.0, place
             if place < -1:
                 continue
+            offset = total / weight
             beat = float(np.interp(t, warp.times, warp.grid)) - offset
             period = 60.0 / (warp.bpm * float(warp.factor(np.array(beat + offset))))
             out.append((t + LATENCY_S, _estimate(t, beat, period)))
@@ -141,6 +151,8 @@ def trials(which: str) -> dict[str, Tracker]:
     if which in ("places", "both"):
         for a, b, s in itertools.product(PHASE_WANDER, TEMPO_WANDER, SCATTER_MS):
             out[f"places phase {a} tempo {b} scatter {s:g} ms"] = kalman(KalmanConfig(a, b, s))
+        for a, b, s, c in SMOOTH_TEMPO:
+            out[f"places phase {a} tempo {b} scatter {s:g} ms rate {c}"] = kalman(KalmanConfig(a, b, s, c))
     if which in ("tempo", "both"):
         for m in MEMORY_BEATS:
             out[f"tempo memory {m:g} beats"] = known_tempo(m)
