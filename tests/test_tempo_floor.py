@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jamd.lab.tempo_eval import Curve, evaluate, performance, play
-from jamd.lab.tempo_floor import KalmanConfig, kalman, known_tempo, placed_hits
+from jamd.lab.tempo_floor import MIXED, KalmanConfig, kalman, known_tempo, mixed, placed_hits
 from jamd.music.grid import NoteIn
 
 
@@ -56,3 +56,13 @@ def test_a_tempo_rate_follows_a_drift_and_a_bend_that_a_stiff_tempo_lags() -> No
     for curve in ("drift", "sine"):
         assert smooth[curve]["beat_error_ms_p95"] < 15 < stiff[curve]["beat_error_ms_p95"]
     assert smooth["constant"]["beat_error_ms_p95"] < 3
+
+
+def test_the_mixed_oracle_holds_like_a_stiff_filter_and_follows_like_an_agile_one() -> None:
+    perf = performance("steady", 120.0, steady(40))
+    assert perf is not None
+    stiff = evaluate([perf], tracker=kalman(KalmanConfig(0.001, 0.0003, 40.0)))["curves"]
+    both = evaluate([perf], tracker=mixed(*MIXED))["curves"]
+    assert both["constant"]["beat_error_ms_p95"] < 3
+    for curve in ("drift", "sine"):
+        assert both[curve]["beat_error_ms_p95"] < 25 < stiff[curve]["beat_error_ms_p95"]

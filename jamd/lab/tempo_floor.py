@@ -8,12 +8,12 @@ itself (so its best figure flatters it):
 - **places**: a Kalman filter of the beat's time and length (and, in a few settings, the tempo's
   rate of change), fed every hit on the 16th it was played on by the click (the count-in's on
   its beats), so no hit can be misplaced; swept over how far the beat and the tempo may wander a
-  beat, and how far a hit may scatter.
+  beat, and how far a hit may scatter; and one that mixes a stiff and an agile such filter.
 - **tempo**: besides the places, the true tempo curve at every moment; it only has to find where
   the drummer sits against the click, as a running mean of the hits' offsets over a memory of
   some beats — the drummer's feel wandering around the click is all that is left to follow.
 
-    python -m jamd.lab.tempo_floor [--oracle places|tempo|both]
+    python -m jamd.lab.tempo_floor [--oracle places|mixed|tempo|both]
 
 The figures and what they say are in docs/tempo.md ("How close any tracker could come").
 """
@@ -53,6 +53,9 @@ SCATTER_MS = (15.0, 25.0, 40.0)
 #: with the tempo's rate of change (beat wander, tempo wander, scatter, rate wander)
 SMOOTH_TEMPO = ((0.003, 0.0, 40.0, 0.0003), (0.003, 0.0, 40.0, 0.0001), (0.003, 0.0003, 25.0, 0.0001))
 MEMORY_BEATS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+#: the mixed oracle: a stiff and an agile filter (beat, tempo wander), the chance of a switch at
+#: each hit, the scatter (ms)
+MIXED = (((0.001, 0.0003), (0.01, 0.003)), 0.001, 40.0)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,52 @@ def kalman(cfg: KalmanConfig) -> Tracker:
             gain = p[:, 0] / (p[0, 0] + r)
             x = x + gain * (t - x[0])
             p = p - np.outer(gain, p[0])
+            at = place
+            out.append((t + LATENCY_S, _estimate(float(x[0]), place, float(x[1]))))
+        return [(count_in[-1] + LATENCY_S, _estimate(count_in[-1], -1.0, period)), *out]
+
+    return tracker
+
+
+def mixed(models: tuple[tuple[float, float], ...], switch: float, scatter_ms: float) -> Tracker:
+    """The places oracle as an interacting multiple model filter: a Kalman filter per (beat,
+    tempo) wander, mixed by how well each foresaw the hits; ``switch`` is the chance, at each
+    hit, that the drummer goes from one to another (a stiff tempo while it holds, an agile one
+    when it moves)."""
+    n = len(models)
+    trans = np.full((n, n), switch / (n - 1))  # (from, to)
+    np.fill_diagonal(trans, 1.0 - switch)
+    wander = np.array(models)  # (models, 2)
+
+    def tracker(played: Played, perf: Performance, _: TrackerConfig) -> Estimates:
+        hits = list(placed_hits(played, perf))
+        count_in = [t for t, place in hits if place < 0]
+        period = float(np.mean(np.diff(count_in)))
+        xs = np.tile([count_in[-1], period], (n, 1))  # (models, 2): the beat at place -1, period
+        ps = np.tile(np.diag([0.01, 0.02 * period]) ** 2, (n, 1, 1))  # (models, 2, 2)
+        share = np.full(n, 1.0 / n)
+        r = (scatter_ms / 1000.0) ** 2
+        at, out = -1.0, []
+        for t, place in hits[BEATS_PER_BAR:]:
+            gap = place - at
+            ahead = trans.T @ share  # (models,): each model's share before this hit
+            mix = trans * share[:, None] / ahead[None, :]  # (from, to)
+            x0 = mix.T @ xs  # (models, 2)
+            d = xs[:, None, :] - x0[None, :, :]  # (from, to, 2)
+            p0 = np.einsum("ij,iab->jab", mix, ps) + np.einsum("ij,ija,ijb->jab", mix, d, d)
+            step = np.array([[1.0, gap], [0.0, 1.0]])
+            xs = x0 @ step.T
+            q = (wander * xs[:, 1:]) ** 2 * max(gap, 0.0)  # (models, 2)
+            ps = step @ p0 @ step.T + np.einsum("ma,ab->mab", q, np.eye(2))
+            s = ps[:, 0, 0] + r
+            inn = t - xs[:, 0]
+            likelihood = np.exp(-0.5 * inn * inn / s) / np.sqrt(2 * np.pi * s)
+            gain = ps[:, :, 0] / s[:, None]  # (models, 2)
+            xs = xs + gain * inn[:, None]
+            ps = ps - np.einsum("ma,mb->mab", gain, ps[:, 0, :])
+            share = ahead * likelihood + 1e-300
+            share /= share.sum()
+            x = share @ xs
             at = place
             out.append((t + LATENCY_S, _estimate(float(x[0]), place, float(x[1]))))
         return [(count_in[-1] + LATENCY_S, _estimate(count_in[-1], -1.0, period)), *out]
@@ -153,6 +202,9 @@ def trials(which: str) -> dict[str, Tracker]:
             out[f"places phase {a} tempo {b} scatter {s:g} ms"] = kalman(KalmanConfig(a, b, s))
         for a, b, s, c in SMOOTH_TEMPO:
             out[f"places phase {a} tempo {b} scatter {s:g} ms rate {c}"] = kalman(KalmanConfig(a, b, s, c))
+    if which in ("places", "mixed", "both"):
+        models, switch, scatter = MIXED
+        out[f"places mixed {models} switch {switch} scatter {scatter:g} ms"] = mixed(models, switch, scatter)
     if which in ("tempo", "both"):
         for m in MEMORY_BEATS:
             out[f"tempo memory {m:g} beats"] = known_tempo(m)
@@ -161,7 +213,7 @@ def trials(which: str) -> dict[str, Tracker]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m jamd.lab.tempo_floor", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--oracle", choices=("places", "tempo", "both"), default="both")
+    ap.add_argument("--oracle", choices=("places", "mixed", "tempo", "both"), default="both")
     args = ap.parse_args(argv)
     root = default_data_dir()
     if root is None:
