@@ -22,7 +22,7 @@ import pytest
 from jamd.base.paths import MODELS_DIR, default_data_dir
 from jamd.engine.ipc import REC_TICK
 from jamd.engine.steer import SteerConfig
-from jamd.lab.tempo_eval import Curve, Played, clock_ticks, load_performances, play, track
+from jamd.lab.tempo_eval import Curve, Performance, load_performances, play, run_tracker
 from jamd.live.config import read_config
 from jamd.live.daemon import Daemon
 from jamd.midi import spec as ms
@@ -56,22 +56,13 @@ models: {{drums: "{MODELS_DIR / "drums-flat"}"}}
     return path
 
 
-def drummer():
-    """The performance's first bars through the drift curve, and where its true beats are."""
+def drummer() -> Performance:
+    """The performance's first bars (played through the drift curve by ``play``)."""
     perfs = {p.name: p for p in load_performances(Path(GMD))}
     perf = perfs[FILE]
-    perf = dataclasses.replace(
+    return dataclasses.replace(
         perf, notes=tuple(n for n in perf.notes if n.beat < BARS * 4 - 0.25), beats=BARS * 4
     )
-    return play(perf, Curve.DRIFT, 0)
-
-
-def offline_beat_error_ms(played: Played) -> np.ndarray:
-    """|beat - true beat| of the clock the eval's tracker and steering make of the same input."""
-    estimates = track(played, TrackerConfig())
-    beats = clock_ticks(estimates, played.true_beats[-1] + 0.5, SteerConfig())[:: ms.PPQN]
-    n = min(len(beats), len(played.true_beats))
-    return np.abs(beats[:n] - played.true_beats[:n]) * 1000.0
 
 
 class Ticks:
@@ -91,7 +82,8 @@ class Ticks:
 
 
 def test_jamd_follows_the_drummer_end_to_end(jack_server, tmp_path):
-    played = drummer()
+    perf = drummer()
+    played = play(perf, Curve.DRIFT, 0)
     drums_sink, clock_sink = Sink("drums-sink"), Sink("clock-sink")
     sched = tmp_path / "schedule.json"
     player = start_player(sched, ["drummer"])
@@ -142,7 +134,7 @@ def test_jamd_follows_the_drummer_end_to_end(jack_server, tmp_path):
     # feel moves +-20 ms around the click over these bars and the clock follows the drummer, so
     # the figures to hold the live path to are the eval's for this input (p50 13, p95 31 ms),
     # not zero. The live path may add what JACK's stalls on a busy box add to a hit's arrival.
-    offline = offline_beat_error_ms(played)
+    offline = np.abs(run_tracker(perf, Curve.DRIFT, 0, TrackerConfig(), SteerConfig()).beat_error_ms)
     assert np.percentile(offline, 50) < 20 and np.percentile(offline, 95) < 45
     assert np.percentile(err, 50) < np.percentile(offline, 50) + 10, (
         f"clock beats off the drummer's by {np.round(err, 1).tolist()} ms, offline "

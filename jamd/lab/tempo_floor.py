@@ -79,20 +79,30 @@ def placed_hits(played: Played, perf: Performance) -> Iterator[tuple[float, floa
             yield t, float(next(counted))
 
 
+def counted_in(played: Played, perf: Performance) -> tuple[list[tuple[float, float]], Estimates]:
+    """The placed hits after the count-in, and the estimate the count-in gives (its last hit on
+    beat -1, its mean gap the period): where every oracle starts."""
+    hits = list(placed_hits(played, perf))
+    count_in = [t for t, place in hits[:BEATS_PER_BAR]]
+    period = float(np.mean(np.diff(count_in)))
+    return hits[BEATS_PER_BAR:], [(count_in[-1] + LATENCY_S, _estimate(count_in[-1], -1.0, period))]
+
+
 def kalman(cfg: KalmanConfig) -> Tracker:
     """The places oracle: state (time of the last hit's place, beat length, its change a beat),
     updated per hit."""
     wander = np.array([cfg.phase_wander, cfg.tempo_wander, cfg.rate_wander])
 
     def tracker(played: Played, perf: Performance, _: TrackerConfig) -> Estimates:
-        hits = list(placed_hits(played, perf))
-        count_in = [t for t, place in hits if place < 0]
-        period = float(np.mean(np.diff(count_in)))
-        x = np.array([count_in[-1], period, 0.0])  # the beat at place -1, the period, its change (s)
-        p = np.diag([0.01, 0.02 * period, 0.001 * period * (cfg.rate_wander > 0)]) ** 2
-        at, out = -1.0, []
+        hits, out = counted_in(played, perf)
+        start = out[0][1]
+        x = np.array(
+            [start.anchor_s, start.period_s, 0.0]
+        )  # the beat at place -1, the period, its change (s)
+        p = np.diag([0.01, 0.02 * start.period_s, 0.001 * start.period_s * (cfg.rate_wander > 0)]) ** 2
+        at = -1.0
         r = (cfg.scatter_ms / 1000.0) ** 2
-        for t, place in hits[BEATS_PER_BAR:]:
+        for t, place in hits:
             gap = place - at
             step = np.array([[1.0, gap, gap * gap / 2], [0.0, 1.0, gap], [0.0, 0.0, 1.0]])
             x = step @ x
@@ -103,7 +113,7 @@ def kalman(cfg: KalmanConfig) -> Tracker:
             p = p - np.outer(gain, p[0])
             at = place
             out.append((t + LATENCY_S, _estimate(float(x[0]), place, float(x[1]))))
-        return [(count_in[-1] + LATENCY_S, _estimate(count_in[-1], -1.0, period)), *out]
+        return out
 
     return tracker
 
@@ -119,15 +129,14 @@ def mixed(models: tuple[tuple[float, float], ...], switch: float, scatter_ms: fl
     wander = np.array(models)  # (models, 2)
 
     def tracker(played: Played, perf: Performance, _: TrackerConfig) -> Estimates:
-        hits = list(placed_hits(played, perf))
-        count_in = [t for t, place in hits if place < 0]
-        period = float(np.mean(np.diff(count_in)))
-        xs = np.tile([count_in[-1], period], (n, 1))  # (models, 2): the beat at place -1, period
-        ps = np.tile(np.diag([0.01, 0.02 * period]) ** 2, (n, 1, 1))  # (models, 2, 2)
+        hits, out = counted_in(played, perf)
+        start = out[0][1]
+        xs = np.tile([start.anchor_s, start.period_s], (n, 1))  # (models, 2): the beat at place -1, period
+        ps = np.tile(np.diag([0.01, 0.02 * start.period_s]) ** 2, (n, 1, 1))  # (models, 2, 2)
         share = np.full(n, 1.0 / n)
         r = (scatter_ms / 1000.0) ** 2
-        at, out = -1.0, []
-        for t, place in hits[BEATS_PER_BAR:]:
+        at = -1.0
+        for t, place in hits:
             gap = place - at
             ahead = trans.T @ share  # (models,): each model's share before this hit
             mix = trans * share[:, None] / ahead[None, :]  # (from, to)
@@ -149,7 +158,7 @@ def mixed(models: tuple[tuple[float, float], ...], switch: float, scatter_ms: fl
             x = share @ xs
             at = place
             out.append((t + LATENCY_S, _estimate(float(x[0]), place, float(x[1]))))
-        return [(count_in[-1] + LATENCY_S, _estimate(count_in[-1], -1.0, period)), *out]
+        return out
 
     return tracker
 
@@ -163,13 +172,13 @@ def known_tempo(memory_beats: float) -> Tracker:
         total = weight = 0.0  # the hits' offsets and their weights, each decaying with age
         at, out = -math.inf, []
         for t, place in placed_hits(played, perf):
-            heard = float(np.interp(t, warp.times, warp.grid)) - place  # beats after the click
+            played_at = float(np.interp(t, warp.times, warp.grid))  # where on the click's beats
             keep = math.exp(-(place - at) / memory_beats) if at > -math.inf else 0.0
-            total, weight, at = keep * total + heard, keep * weight + 1.0, place
+            total, weight, at = keep * total + played_at - place, keep * weight + 1.0, place
             if place < -1:
                 continue
             offset = total / weight
-            beat = float(np.interp(t, warp.times, warp.grid)) - offset
+            beat = played_at - offset
             period = 60.0 / (warp.bpm * float(warp.factor(np.array(beat + offset))))
             out.append((t + LATENCY_S, _estimate(t, beat, period)))
         return out
@@ -182,8 +191,8 @@ def _estimate(anchor_s: float, anchor_beat: float, period_s: float) -> Estimate:
 
 
 def sweep(perfs: list[Performance], trials: dict[str, Tracker]) -> dict[str, dict]:
-    """Each trial's overall figures (and the step curve's), with the tracker's and baseline's
-    from the first evaluation beside them."""
+    """Each trial's overall figures and its curves', with the baseline's (the count-in's tempo
+    held: the same in every evaluation, so taken from the first) beside them."""
     out: dict[str, dict] = {}
     for i, (name, tracker) in enumerate(trials.items()):
         result = evaluate(perfs, tracker=tracker)

@@ -34,8 +34,8 @@ from jamd.midi.ports import (
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 SEQ_DEVICE = Path("/dev/snd/seq")
 CPU_ROOT = Path("/sys/devices/system/cpu")
-#: What the engine asks for (``jamd.engine.config.RtConfig.rt_priority``).
-RT_PRIORITY = 50
+#: What the engine asks for.
+RT_PRIORITY = RtConfig.rt_priority
 _RT_PROBE = (
     "import os, sys\n"
     "try:\n    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(sys.argv[1])))\n"
@@ -270,10 +270,15 @@ def check_models(config: Config) -> list[Check]:
 
 def probe_rt(priority: int = RT_PRIORITY) -> tuple[bool, str]:
     """Try SCHED_FIFO in a short child, so this process's own scheduling is left alone."""
-    r = subprocess.run(
-        [sys.executable, "-c", _RT_PROBE, str(priority)], capture_output=True, text=True, timeout=30
-    )
+    r = _child(_RT_PROBE, priority)
     return r.returncode == 0, r.stderr.strip()
+
+
+def _child(script: str, *args: int) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a short Python child (a probe that must not touch this process)."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, timeout=60
+    )
 
 
 def rtprio_limit() -> int | None:
@@ -300,13 +305,7 @@ def check_rt(granted: bool, reason: str, limit: int | None, priority: int = RT_P
 
 def probe_timer(priority: int = RT_PRIORITY, sleeps: int = TIMER_SLEEPS) -> list[int]:
     """How late (ns) each of ``sleeps`` short sleeps woke up, in a child at ``priority``."""
-    r = subprocess.run(
-        [sys.executable, "-c", _TIMER_PROBE, str(priority), str(sleeps)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return [int(v) for v in r.stdout.split()]
+    return [int(v) for v in _child(_TIMER_PROBE, priority, sleeps).stdout.split()]
 
 
 def check_timer(late_ns: Sequence[int], spin_us: int = RtConfig.spin_us) -> Check:
