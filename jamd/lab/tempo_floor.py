@@ -8,14 +8,17 @@ itself (so its best figure flatters it):
 - **places**: a Kalman filter of the beat's time and length (and, in a few settings, the tempo's
   rate of change), fed every hit on the 16th it was played on by the click (the count-in's on
   its beats), so no hit can be misplaced; swept over how far the beat and the tempo may wander a
-  beat, and how far a hit may scatter; and one that mixes a stiff and an agile such filter.
+  beat, and how far a hit may scatter (``places``); the same with the drummer's push and pull as
+  a state of its own, an offset of the hits that comes back to the beat (``push``); and one that
+  mixes a stiff and an agile such filter by how well each foresaw the hits (``mixed``).
 - **tempo**: besides the places, the true tempo curve at every moment; it only has to find where
   the drummer sits against the click, as a running mean of the hits' offsets over a memory of
   some beats — the drummer's feel wandering around the click is all that is left to follow.
 
-    python -m jamd.lab.tempo_floor [--oracle places|mixed|tempo|both]
+    python -m jamd.lab.tempo_floor [--oracle places|push|mixed|tempo|all]
 
-The figures and what they say are in docs/tempo.md ("How close any tracker could come").
+The figures and what they say are in docs/tempo.md ("How close any tracker could come", "Tried
+in session 13").
 """
 
 from __future__ import annotations
@@ -53,9 +56,17 @@ SCATTER_MS = (15.0, 25.0, 40.0)
 #: with the tempo's rate of change (beat wander, tempo wander, scatter, rate wander)
 SMOOTH_TEMPO = ((0.003, 0.0, 40.0, 0.0003), (0.003, 0.0, 40.0, 0.0001), (0.003, 0.0003, 25.0, 0.0001))
 MEMORY_BEATS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+#: with the drummer's push and pull: the beat's wander (less: the push takes the rest), its
+#: spread (ms) and how many beats it takes to come back
+PUSH_PHASE_WANDER = (0.0003, 0.001, 0.003)
+PUSH_MS = (10.0, 20.0)
+PULL_BEATS = (2.0, 8.0)
 #: the mixed oracle: a stiff and an agile filter (beat, tempo wander), the chance of a switch at
-#: each hit, the scatter (ms)
-MIXED = (((0.001, 0.0003), (0.01, 0.003)), 0.001, 40.0)
+#: each hit, the scatter (ms); swept over these
+STIFF = ((0.001, 0.0001), (0.001, 0.0003), (0.0003, 0.0001))
+AGILE = ((0.01, 0.003), (0.003, 0.003), (0.01, 0.01))
+SWITCH = (0.0003, 0.001, 0.01, 0.03)
+MIXED = (((0.001, 0.0001), (0.01, 0.01)), 0.0003, 40.0)  # the best of the sweep
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,10 @@ class KalmanConfig:
     scatter_ms: float  # a hit around its place
     rate_wander: float = 0.0  # the tempo's rate of change, a share of the period a beat per beat
     # (0: no such state, the tempo a random walk; else it may drift or bend smoothly)
+    #: the drummer's push and pull: an offset of the hits from the beat (ms, its spread) that
+    #: comes back to nothing over ``pull_beats`` (0: no such state, every shift is the beat's)
+    push_ms: float = 0.0
+    pull_beats: float = 1.0
 
 
 def placed_hits(played: Played, perf: Performance) -> Iterator[tuple[float, float]]:
@@ -89,28 +104,33 @@ def counted_in(played: Played, perf: Performance) -> tuple[list[tuple[float, flo
 
 
 def kalman(cfg: KalmanConfig) -> Tracker:
-    """The places oracle: state (time of the last hit's place, beat length, its change a beat),
-    updated per hit."""
+    """The places oracle: state (time of the last hit's place, beat length, its change a beat,
+    the drummer's push or pull), updated per hit; a hit is heard at the place's time plus the
+    push. The beat it gives is the place's time alone: a push that comes back is not followed."""
     wander = np.array([cfg.phase_wander, cfg.tempo_wander, cfg.rate_wander])
+    push = cfg.push_ms / 1000.0
+    heard = np.array([1.0, 0.0, 0.0, 1.0])  # a hit's time from the state
 
     def tracker(played: Played, perf: Performance, _: TrackerConfig) -> Estimates:
         hits, out = counted_in(played, perf)
         start = out[0][1]
-        x = np.array(
-            [start.anchor_s, start.period_s, 0.0]
-        )  # the beat at place -1, the period, its change (s)
-        p = np.diag([0.01, 0.02 * start.period_s, 0.001 * start.period_s * (cfg.rate_wander > 0)]) ** 2
+        x = np.array([start.anchor_s, start.period_s, 0.0, 0.0])  # (s): see the docstring
+        rate_sd = 0.001 * start.period_s * (cfg.rate_wander > 0)
+        p = np.diag([0.01, 0.02 * start.period_s, rate_sd, push]) ** 2
         at = -1.0
         r = (cfg.scatter_ms / 1000.0) ** 2
         for t, place in hits:
             gap = place - at
-            step = np.array([[1.0, gap, gap * gap / 2], [0.0, 1.0, gap], [0.0, 0.0, 1.0]])
+            back = math.exp(-max(gap, 0.0) / cfg.pull_beats)  # how much of the push is left
+            step = np.eye(4)
+            step[:3, :3] = [[1.0, gap, gap * gap / 2], [0.0, 1.0, gap], [0.0, 0.0, 1.0]]
+            step[3, 3] = back
             x = step @ x
-            q = np.diag((wander * x[1]) ** 2) * max(gap, 0.0)
-            p = step @ p @ step.T + q
-            gain = p[:, 0] / (p[0, 0] + r)
-            x = x + gain * (t - x[0])
-            p = p - np.outer(gain, p[0])
+            q = np.append((wander * x[1]) ** 2 * max(gap, 0.0), push**2 * (1.0 - back * back))
+            p = step @ p @ step.T + np.diag(q)
+            gain = p @ heard / (heard @ p @ heard + r)
+            x = x + gain * (t - heard @ x)
+            p = p - np.outer(gain, heard @ p)
             at = place
             out.append((t + LATENCY_S, _estimate(float(x[0]), place, float(x[1]))))
         return out
@@ -206,15 +226,21 @@ def sweep(perfs: list[Performance], trials: dict[str, Tracker]) -> dict[str, dic
 
 def trials(which: str) -> dict[str, Tracker]:
     out: dict[str, Tracker] = {}
-    if which in ("places", "both"):
+    if which in ("places", "all"):
         for a, b, s in itertools.product(PHASE_WANDER, TEMPO_WANDER, SCATTER_MS):
             out[f"places phase {a} tempo {b} scatter {s:g} ms"] = kalman(KalmanConfig(a, b, s))
         for a, b, s, c in SMOOTH_TEMPO:
             out[f"places phase {a} tempo {b} scatter {s:g} ms rate {c}"] = kalman(KalmanConfig(a, b, s, c))
-    if which in ("places", "mixed", "both"):
-        models, switch, scatter = MIXED
-        out[f"places mixed {models} switch {switch} scatter {scatter:g} ms"] = mixed(models, switch, scatter)
-    if which in ("tempo", "both"):
+    if which in ("push", "all"):
+        sweep = itertools.product(PUSH_PHASE_WANDER, TEMPO_WANDER[1:], SCATTER_MS[:2], PUSH_MS, PULL_BEATS)
+        for a, b, s, push, pull in sweep:
+            name = f"places phase {a} tempo {b} scatter {s:g} ms push {push:g} ms over {pull:g} beats"
+            out[name] = kalman(KalmanConfig(a, b, s, push_ms=push, pull_beats=pull))
+    if which in ("mixed", "all"):
+        for stiff, agile, switch, scatter in itertools.product(STIFF, AGILE, SWITCH, SCATTER_MS[1:]):
+            name = f"places mixed {stiff} {agile} switch {switch} scatter {scatter:g} ms"
+            out[name] = mixed((stiff, agile), switch, scatter)
+    if which in ("tempo", "all"):
         for m in MEMORY_BEATS:
             out[f"tempo memory {m:g} beats"] = known_tempo(m)
     return out
@@ -222,7 +248,7 @@ def trials(which: str) -> dict[str, Tracker]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m jamd.lab.tempo_floor", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--oracle", choices=("places", "mixed", "tempo", "both"), default="both")
+    ap.add_argument("--oracle", choices=("places", "push", "mixed", "tempo", "all"), default="all")
     args = ap.parse_args(argv)
     root = default_data_dir()
     if root is None:

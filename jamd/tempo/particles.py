@@ -172,10 +172,11 @@ class GridFilter:
         if dt <= 0:  # a hit a little before the one, or a flam: seen from where the cloud is
             self._beat += beats
             return
-        self._beat += beats + self._rng.normal(0.0, 1.0, n) * cfg.phase_wander * np.sqrt(beats)
+        phase_wander, tempo_wander = self._wander(beats)
+        self._beat += beats + self._rng.normal(0.0, 1.0, n) * phase_wander * np.sqrt(beats)
         if self._frozen is not None:
             return
-        self._log_p += self._rng.normal(0.0, 1.0, n) * cfg.tempo_wander * np.sqrt(beats)
+        self._log_p += self._rng.normal(0.0, 1.0, n) * tempo_wander * np.sqrt(beats)
         tries = max(cfg.jump_tries, cfg.jump_rate)
         if tries > 0:
             expected = np.minimum(cfg.jump_rate * beats, 0.5)
@@ -193,6 +194,11 @@ class GridFilter:
         lo = max(self._log_limits[0], self._log_mean_p - span)
         hi = min(self._log_limits[1], self._log_mean_p + span)
         np.clip(self._log_p, lo, hi, out=self._log_p)
+
+    def _wander(self, beats: np.ndarray) -> tuple[float | np.ndarray, float | np.ndarray]:
+        """How far each guess's beat and tempo wander a beat, over the next ``beats`` (one
+        setting for all here; a trial, :mod:`jamd.lab.tempo_modes`, gives each its own)."""
+        return self.cfg.phase_wander, self.cfg.tempo_wander
 
     def _likelihood(self, voice: int) -> np.ndarray:
         """How likely each guess makes a hit of ``voice`` now: near a place of its bar where
@@ -218,8 +224,12 @@ class GridFilter:
         """Systematic resampling: the guesses that fit are copied, the others dropped."""
         n = self.cfg.particles
         picks = np.minimum(np.searchsorted(np.cumsum(w), (self._rng.random() + np.arange(n)) / n), n - 1)
-        self._beat, self._log_p = self._beat[picks], self._log_p[picks]
+        self._keep(picks)
         self._log_w = np.zeros(n)
+
+    def _keep(self, picks: np.ndarray) -> None:
+        """The guesses the resampling picked, copied (a trial's own state per guess too)."""
+        self._beat, self._log_p = self._beat[picks], self._log_p[picks]
 
     def _learn(self, voice: int, weight: float, beat: float) -> None:
         """The first bars teach the drummer's bar; after that it follows the groove slowly."""
