@@ -61,12 +61,36 @@ MEMORY_BEATS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 PUSH_PHASE_WANDER = (0.0003, 0.001, 0.003)
 PUSH_MS = (10.0, 20.0)
 PULL_BEATS = (2.0, 8.0)
+#: ... and past the edges of that sweep, one setting at a time from its best (beat, tempo,
+#: scatter, push, pull): less wander, more tempo wander, more scatter, a smaller, quicker push
+PUSH_EDGES = (
+    (0.0001, 0.003, 25.0, 10.0, 2.0),
+    (0.0003, 0.01, 25.0, 10.0, 2.0),
+    (0.0003, 0.003, 40.0, 10.0, 2.0),
+    (0.0003, 0.003, 25.0, 5.0, 2.0),
+    (0.0003, 0.003, 25.0, 10.0, 1.0),
+)
 #: the mixed oracle: a stiff and an agile filter (beat, tempo wander), the chance of a switch at
 #: each hit, the scatter (ms); swept over these
 STIFF = ((0.001, 0.0001), (0.001, 0.0003), (0.0003, 0.0001))
 AGILE = ((0.01, 0.003), (0.003, 0.003), (0.01, 0.01))
 SWITCH = (0.0003, 0.001, 0.01, 0.03)
-MIXED = (((0.001, 0.0001), (0.01, 0.01)), 0.0003, 40.0)  # the best of the sweep
+#: ... and past its edges, one at a time from its best (stiff 0.001 / 0.0001, agile 0.01 / 0.01,
+#: a switch 3 in 10,000, 40 ms), then the edges that helped together (stiff, agile, switch, scatter)
+MIXED_EDGES = (
+    ((0.001, 0.00003), (0.01, 0.01), 0.0003, 40.0),
+    ((0.001, 0.0001), (0.03, 0.01), 0.0003, 40.0),
+    ((0.001, 0.0001), (0.01, 0.03), 0.0003, 40.0),
+    ((0.001, 0.0001), (0.01, 0.01), 0.0001, 40.0),
+    ((0.001, 0.0001), (0.01, 0.01), 0.0003, 60.0),
+    ((0.001, 0.0001), (0.01, 0.01), 0.0003, 90.0),
+    ((0.001, 0.00003), (0.01, 0.01), 0.0001, 60.0),  # the edges that helped, together ...
+    ((0.001, 0.00003), (0.01, 0.01), 0.0001, 75.0),
+    ((0.001, 0.00001), (0.01, 0.01), 0.00003, 60.0),  # ... and further
+    ((0.001, 0.0), (0.01, 0.01), 0.00001, 60.0),  # ... to the end: a stiff tempo that never moves
+)
+#: the best setting found (session 13), as :func:`mixed` takes it
+MIXED = (((0.001, 0.0), (0.01, 0.01)), 0.00001, 60.0)
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,12 @@ class KalmanConfig:
     #: comes back to nothing over ``pull_beats`` (0: no such state, every shift is the beat's)
     push_ms: float = 0.0
     pull_beats: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.pull_beats <= 0:
+            raise ValueError(
+                f"pull_beats must be > 0 (a push comes back over some beats), not {self.pull_beats}"
+            )
 
 
 def placed_hits(played: Played, perf: Performance) -> Iterator[tuple[float, float]]:
@@ -232,13 +262,14 @@ def trials(which: str) -> dict[str, Tracker]:
         for a, b, s, c in SMOOTH_TEMPO:
             out[f"places phase {a} tempo {b} scatter {s:g} ms rate {c}"] = kalman(KalmanConfig(a, b, s, c))
     if which in ("push", "all"):
-        sweep = itertools.product(PUSH_PHASE_WANDER, TEMPO_WANDER[1:], SCATTER_MS[:2], PUSH_MS, PULL_BEATS)
-        for a, b, s, push, pull in sweep:
-            name = f"places phase {a} tempo {b} scatter {s:g} ms push {push:g} ms over {pull:g} beats"
+        pushes = itertools.product(PUSH_PHASE_WANDER, TEMPO_WANDER[1:], SCATTER_MS[:2], PUSH_MS, PULL_BEATS)
+        for a, b, s, push, pull in (*pushes, *PUSH_EDGES):
+            name = f"push phase {a} tempo {b} scatter {s:g} ms push {push:g} ms over {pull:g} beats"
             out[name] = kalman(KalmanConfig(a, b, s, push_ms=push, pull_beats=pull))
     if which in ("mixed", "all"):
-        for stiff, agile, switch, scatter in itertools.product(STIFF, AGILE, SWITCH, SCATTER_MS[1:]):
-            name = f"places mixed {stiff} {agile} switch {switch} scatter {scatter:g} ms"
+        mixes = itertools.product(STIFF, AGILE, SWITCH, SCATTER_MS[1:])
+        for stiff, agile, switch, scatter in (*mixes, *MIXED_EDGES):
+            name = f"mixed {stiff} {agile} switch {switch} scatter {scatter:g} ms"
             out[name] = mixed((stiff, agile), switch, scatter)
     if which in ("tempo", "all"):
         for m in MEMORY_BEATS:
@@ -260,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
             key: min(names, key=lambda k: result[k][key])
             for key in ("beat_error_ms_p50", "beat_error_ms_p95")
         }
-        for oracle in ("places", "tempo")
+        for oracle in ("places", "push", "mixed", "tempo")
         if (names := [k for k in result if k.startswith(oracle)])
     }
     print(json.dumps({"best": best, **result}, indent=1))

@@ -46,17 +46,21 @@ SETTINGS = (
 
 
 def moding(modes: Modes) -> type[GridFilter]:
-    """The filter with ``modes``: half the guesses start agile."""
+    """The filter with ``modes``: half the guesses start agile. The modes draw from a generator
+    of their own, so the filter's own draws are the shipped filter's: with stiff and agile both
+    the shipped wander, it gives the shipped beats, and a difference is the modes', not luck."""
 
     class ModeFilter(GridFilter):
         def __init__(
             self, cfg: GridFilterConfig, one_s: float, period_s: float, limits_s: tuple[float, float]
         ) -> None:
             super().__init__(cfg, one_s, period_s, limits_s)
-            self._agile = self._rng.random(cfg.particles) < 0.5
+            self._modes_rng = np.random.default_rng([cfg.seed, 1])
+            self._agile = self._modes_rng.random(cfg.particles) < 0.5
 
         def _wander(self, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            self._agile ^= self._rng.random(self.cfg.particles) < np.minimum(modes.switch * beats, 0.5)
+            switch = np.minimum(modes.switch * beats, 0.5)
+            self._agile ^= self._modes_rng.random(self.cfg.particles) < switch
             phase = np.where(self._agile, modes.agile[0], modes.stiff[0])
             return phase, np.where(self._agile, modes.agile[1], modes.stiff[1])
 
