@@ -92,7 +92,7 @@ def test_a_push_state_holds_a_swaying_drummers_click_closer_as_a_wider_scatter_d
     wide = constant(KalmanConfig(0.0003, 0.003, 60.0))
     # the plain filter's beat sways with the drummer (±15 ms); the push state keeps part of
     # the sway off the beat — and a plain filter that trusts each hit less keeps more off: the
-    # push state is worth what a wider scatter is (docs/tempo.md, session 13)
+    # push state is worth no more than a wider scatter (docs/tempo.md, session 13)
     for key in ("beat_error_ms_p50", "beat_error_ms_p95"):
         assert wide[key] < pushed[key] < 0.9 * plain[key]
 
