@@ -35,6 +35,7 @@ from jamd.music.drumkit import TD11
 from jamd.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT, NoteIn, quantize, read_midi
 from jamd.tempo.autostart import Start
 from jamd.tempo.countin import CountIn
+from jamd.tempo.particles import GridFilter
 from jamd.tempo.tracker import BeatTracker, Estimate, TrackerConfig
 
 MIN_BARS = 16
@@ -205,9 +206,9 @@ Estimates = list[tuple[float, Estimate]]
 Tracker = Callable[[Played, Performance, TrackerConfig], Estimates]
 
 
-def track(played: Played, cfg: TrackerConfig) -> Estimates:
-    """The tracker's estimates, each with when the engine would have it."""
-    tracker = BeatTracker(cfg, TD11)
+def track(played: Played, cfg: TrackerConfig, grid_filter: type[GridFilter] = GridFilter) -> Estimates:
+    """The tracker's estimates (on ``grid_filter``), each with when the engine would have it."""
+    tracker = BeatTracker(cfg, TD11, grid_filter)
     out = []
     for t, note, vel in played.onsets:
         for est in (tracker.update(t), tracker.onset(t, note, vel)):

@@ -15,15 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from jamd.base.paths import default_data_dir
-from jamd.lab.tempo_eval import evaluate, load_performances
-from jamd.tempo import tracker
+from jamd.lab.tempo_eval import Tracker, evaluate, load_performances, track
 from jamd.tempo.particles import GridFilter, GridFilterConfig
 from jamd.tempo.tracker import TrackerConfig
 
@@ -71,15 +68,9 @@ def moding(modes: Modes) -> type[GridFilter]:
     return ModeFilter
 
 
-@contextmanager
-def filtering(cls: type[GridFilter]) -> Iterator[None]:
-    """The tracker builds ``cls`` for its filter, for the time being."""
-    shipped = tracker.GridFilter
-    tracker.GridFilter = cls  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        tracker.GridFilter = shipped  # type: ignore[misc]
+def on(cls: type[GridFilter]) -> Tracker:
+    """``jamd eval tempo``'s tracker, on the filter ``cls``."""
+    return lambda played, _, cfg: track(played, cfg, cls)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,10 +84,11 @@ def main(argv: list[str] | None = None) -> None:
     out: dict[str, dict[int, dict]] = {}
     for modes in (None, *SETTINGS):
         name = "shipped" if modes is None else str(modes)
+        tracker = on(GridFilter if modes is None else moding(modes))
         out[name] = {}
         for seed in args.seeds:
-            with filtering(GridFilter if modes is None else moding(modes)):
-                got = evaluate(perfs, TrackerConfig(grid=GridFilterConfig(seed=seed)))["overall"]
+            cfg = TrackerConfig(grid=GridFilterConfig(seed=seed))
+            got = evaluate(perfs, cfg, tracker=tracker)["overall"]
             out[name][seed] = got
             print(
                 f"{name} seed {seed}: p50 {got['beat_error_ms_p50']} p95 {got['beat_error_ms_p95']}",

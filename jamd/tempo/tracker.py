@@ -100,9 +100,14 @@ class BeatTracker:
     """Feed it the drummer's note-ons (:meth:`onset`) and the time now and then
     (:meth:`update`); :attr:`estimate` is its belief (None while searching)."""
 
-    def __init__(self, cfg: TrackerConfig, table: Mapping[int, int]) -> None:
+    def __init__(
+        self, cfg: TrackerConfig, table: Mapping[int, int], grid_filter: type[GridFilter] = GridFilter
+    ) -> None:
+        """``grid_filter``: the filter it starts on each count-in (a trial may give a variant:
+        :mod:`jamd.lab.tempo_modes`)."""
         self.cfg = cfg
         self.table = table
+        self._grid_filter = grid_filter
         self.count_in = CountIn(cfg.count_in, cfg.min_bpm, cfg.max_bpm)
         self.auto = AutoStart(cfg.auto, cfg.min_bpm, cfg.max_bpm) if cfg.start is Start.AUTO else None
         self.estimate: Estimate | None = None
@@ -175,7 +180,7 @@ class BeatTracker:
 
     def _start(self, found: CountInResult) -> Estimate:
         limits = 60.0 / self.cfg.max_bpm, 60.0 / self.cfg.min_bpm
-        self._grid = GridFilter(self.cfg.grid, found.one_s, found.period_s, limits)
+        self._grid = self._grid_filter(self.cfg.grid, found.one_s, found.period_s, limits)
         if self.tempo_locked:
             self._grid.lock_tempo(True)
         self._last_hit_s = found.times[-1]
